@@ -1,0 +1,126 @@
+//! The [`Connector`] trait: everything the engine needs from one configured system.
+//!
+//! It is shaped to fit three very different sources: a cursor-only event feed (WhiteLabelCRO), a
+//! timestamp-filtered search with a result cap (HubSpot) and a SQL-like query with paging
+//! (Salesforce). The engine never sees the wire protocol: it pulls pages of [`Change`]s after an
+//! opaque [`Checkpoint`], fetches and finds [`Record`]s, and applies batches of [`Write`]s with
+//! one outcome per item.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConnectorError;
+use crate::record::{Change, Checkpoint, IdentityKey, Quarantined, Record};
+use crate::write::{Write, WriteOutcome};
+
+/// What a connector can do, so the engine can plan batches, sweeps and pacing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// The connector kind (`whitelabelcro`, `hubspot`, `salesforce`, `memory`).
+    pub kind: String,
+    /// The object types this system exposes.
+    pub objects: Vec<ObjectCaps>,
+    /// The remote's rate-limit buckets, as configured for this instance.
+    pub rate_buckets: Vec<RateBucket>,
+}
+
+impl Capabilities {
+    /// The capabilities of one object, if the system has it.
+    pub fn object(&self, name: &str) -> Option<&ObjectCaps> {
+        self.objects.iter().find(|o| o.name == name)
+    }
+}
+
+/// What one object type supports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectCaps {
+    /// The object's name in the system.
+    pub name: String,
+    /// The most writes one `apply` call may carry (HubSpot 100, Salesforce 200, WhiteLabelCRO 1).
+    pub max_batch: usize,
+    /// The largest page a pull returns.
+    pub max_page: usize,
+    /// False when some edits produce no change in the pull (WhiteLabelCRO emits no event for a
+    /// plain field update): the engine then runs a budgeted verification sweep with `fetch`.
+    pub pull_sees_every_edit: bool,
+    /// True when pulls report deletes.
+    pub reports_deletes: bool,
+    /// True when pulls report merges.
+    pub reports_merges: bool,
+    /// The fields `find` can search on.
+    pub identity_fields: Vec<String>,
+}
+
+/// One rate-limit bucket of the remote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateBucket {
+    /// The bucket's name (`read`, `write`, `burst`, `search`, `daily`).
+    pub name: String,
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+/// A request for one page of changes.
+#[derive(Debug, Clone)]
+pub struct PullRequest<'a> {
+    /// The object type to pull.
+    pub object: &'a str,
+    /// Where to continue from; `None` means from the beginning of the stream.
+    pub checkpoint: Option<&'a Checkpoint>,
+    /// `Some(overlap)` on the first page of a run: re-read that far behind the checkpoint
+    /// (changes re-read this way are recognised downstream and cost nothing). `None` on the
+    /// following pages of the same run, which continue exactly where the last page ended.
+    pub rewind: Option<Duration>,
+    /// The run's horizon (run start minus a safety margin). The checkpoint a page returns must
+    /// never claim more than `min(horizon, newest change seen)`.
+    pub horizon: DateTime<Utc>,
+    /// Only changes at or after this time (backfill ranges); `None` for incremental pulls.
+    pub since: Option<DateTime<Utc>>,
+    /// Only changes at or before this time (backfill ranges); `None` for incremental pulls.
+    pub until: Option<DateTime<Utc>>,
+    /// The largest page wanted; the connector may return fewer.
+    pub limit: usize,
+}
+
+/// One page of changes.
+#[derive(Debug, Clone)]
+pub struct PullPage {
+    /// Changes in source order (oldest first, ties by id).
+    pub changes: Vec<Change>,
+    /// Items the connector could not parse, kept with their reason.
+    pub quarantined: Vec<Quarantined>,
+    /// Where the next page (or the next run, after rewinding) starts.
+    pub next: Checkpoint,
+    /// The newest change time seen on this page.
+    pub newest: Option<DateTime<Utc>>,
+    /// True when the stream had nothing more when this page was read.
+    pub done: bool,
+}
+
+/// One configured system.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// What this system supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Reads one page of changes.
+    async fn pull(&self, req: PullRequest<'_>) -> Result<PullPage, ConnectorError>;
+
+    /// Reads records by id. Missing ids are left out of the answer, not an error.
+    async fn fetch(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ConnectorError>;
+
+    /// Finds records whose `key.field` equals `key.value` (case-insensitively for emails).
+    async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError>;
+
+    /// Applies a batch of at most `max_batch` writes and answers one outcome per write, in any
+    /// order, matched by key. `Err` means the whole call failed and no item is known to be done.
+    async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError>;
+
+    /// Checks the credentials and that the remote answers.
+    async fn health(&self) -> Result<(), ConnectorError>;
+}

@@ -1,0 +1,72 @@
+//! The shared HTTP layer every connector goes through.
+//!
+//! [`HttpTransport`] is the seam: production sends through reqwest ([`ReqwestTransport`]); the
+//! simulation harness routes requests in-process to the simulators. Policy (timeouts, retries,
+//! rate limiting, redaction) lives in the client on top of the transport, and nowhere else.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::error::ConnectorError;
+
+/// An HTTP request as the transport sends it.
+pub type Request = http::Request<Bytes>;
+/// An HTTP response as the transport returns it.
+pub type Response = http::Response<Bytes>;
+
+/// Sends one request and returns the response, whatever its status. Transport failures
+/// (connection refused, timeout) are returned as [`ConnectorError::Transient`].
+#[async_trait]
+pub trait HttpTransport: Send + Sync {
+    /// Sends `req`.
+    async fn send(&self, req: Request) -> Result<Response, ConnectorError>;
+}
+
+/// The production transport.
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+}
+
+impl ReqwestTransport {
+    /// A transport with the given per-request timeout.
+    pub fn new(timeout: std::time::Duration) -> Result<Self, ConnectorError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| ConnectorError::Protocol { message: format!("cannot build HTTP client: {e}") })?;
+        Ok(Self { client })
+    }
+}
+
+#[async_trait]
+impl HttpTransport for ReqwestTransport {
+    async fn send(&self, req: Request) -> Result<Response, ConnectorError> {
+        let (parts, body) = req.into_parts();
+        let url = parts.uri.to_string();
+        let resp =
+            self.client.request(parts.method, &url).headers(parts.headers).body(body).send().await.map_err(
+                |e| ConnectorError::Transient {
+                    message: format!("{} {}: {}", "request to", redact_query(&url), e.without_url()),
+                    retry_after: None,
+                },
+            )?;
+        let mut builder = http::Response::builder().status(resp.status());
+        for (k, v) in resp.headers() {
+            builder = builder.header(k, v);
+        }
+        let body = resp.bytes().await.map_err(|e| ConnectorError::Transient {
+            message: format!("reading response body: {}", e.without_url()),
+            retry_after: None,
+        })?;
+        builder.body(body).map_err(|e| ConnectorError::Protocol { message: e.to_string() })
+    }
+}
+
+/// A URL with its query string removed, for messages (queries may carry tokens or emails).
+pub fn redact_query(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?…"),
+        None => url.to_string(),
+    }
+}

@@ -1,0 +1,1 @@
+//! In-memory connector (being written).

@@ -1,0 +1,10 @@
+//! crosswalk: a bidirectional CRM sync reconciler.
+//!
+//! The engine pulls changes from connectors (see the `connector-api` crate), links records across
+//! systems ([`store`] holds the links and their last-agreed base), merges each field three ways
+//! under the rules of a pair's mapping file ([`mapping`], [`reconcile`]), writes the result back
+//! and parks what it cannot decide in the review queue. See ARCHITECTURE.md for the codemap.
+
+pub mod mapping;
+pub mod reconcile;
+pub mod store;

@@ -1,0 +1,2 @@
+//! The one integration-test binary. Each module is one area; helpers in `support` spawn what a
+//! test needs (a fresh store on each backend, simulators on loopback).
