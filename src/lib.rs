@@ -5,6 +5,11 @@
 //! under the rules of a pair's mapping file ([`mapping`], [`reconcile`]), writes the result back
 //! and parks what it cannot decide in the review queue. See ARCHITECTURE.md for the codemap.
 
+pub mod ids;
 pub mod mapping;
 pub mod reconcile;
+pub mod settings;
+pub mod side;
 pub mod store;
+pub mod sync;
+pub mod telemetry;

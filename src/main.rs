@@ -1,5 +1,3 @@
-//! The `crosswalk` binary: parses the command line and hands over to the library.
+//! The `crosswalk` binary (being wired).
 
-fn main() {
-    println!("crosswalk");
-}
+fn main() {}

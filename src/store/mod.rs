@@ -1,1 +1,248 @@
-//! The state store (being written).
+//! The state store: links and their base, watermarks, runs, leases, the review queue, dead
+//! letters, the decision log, the write outbox and seen webhook events. All SQL of crosswalk
+//! lives under this module.
+//!
+//! [`Store`] is the use-case interface, used as `Arc<dyn Store>`; [`open`] picks the backend
+//! from the URL scheme: SQLite (`sqlite:state.db`, `sqlite::memory:`) or PostgreSQL
+//! (`postgres://…`). Both run the same queries (see [`db`]) against schemas kept in step by
+//! `migrations/sqlite` and `migrations/postgres`, and both pass one shared test suite
+//! (`tests/it/store_suite.rs`).
+//!
+//! Invariants the implementation keeps:
+//! - Everything a page of a run produced is written by one [`Store::commit_page`] transaction,
+//!   after checking that the run's lease token is still current (fencing).
+//! - A lease's token increases on every successful claim; lease rows are never deleted.
+//! - At most one review item is open per (pair, link, kind, field).
+//! - Timestamps are kept to the microsecond on both backends, so what is read back equals
+//!   what was written once truncated ([`stored_time`]).
+
+mod db;
+mod error;
+mod journal;
+mod leases;
+mod links;
+mod migrate;
+mod page;
+mod postgres;
+mod review;
+mod runs;
+mod sql_store;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use error::{StoreError, redact_url};
+pub use types::*;
+
+/// `t` as the store keeps it (truncated to whole microseconds).
+pub fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    db::stored(t)
+}
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// Opens the store named by `url`. Call [`Store::migrate`] before first use.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    let db = match scheme {
+        "sqlite" => db::Db::Sqlite(sqlite::connect(url).await?),
+        "postgres" | "postgresql" => db::Db::Postgres(postgres::connect(url).await?),
+        _ => return Err(StoreError::BadUrl { url: redact_url(url) }),
+    };
+    Ok(Arc::new(sql_store::SqlStore::new(db, url)))
+}
+
+/// The state store's use cases. Lookups return `Ok(None)` for a missing row; mutations of a
+/// missing row return [`StoreError::NotFound`].
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// The database behind this store.
+    fn backend(&self) -> Backend;
+
+    /// Applies the embedded migrations that are not applied yet and says which; running it
+    /// again applies nothing.
+    async fn migrate(&self) -> Result<MigrationReport, StoreError>;
+
+    // --- links -------------------------------------------------------------------------
+
+    /// The link of `record_id` on `side` of `pair`.
+    async fn link_by_record(
+        &self,
+        pair: &str,
+        side: Side,
+        record_id: &str,
+    ) -> Result<Option<Link>, StoreError>;
+
+    /// The links of many records of one side, in one query; records without a link are
+    /// simply absent from the result (order unspecified).
+    async fn links_by_records(
+        &self,
+        pair: &str,
+        side: Side,
+        record_ids: &[String],
+    ) -> Result<Vec<Link>, StoreError>;
+
+    /// The links whose `side` record carries identity key `field` = `value`: more than one
+    /// means a duplicate inside that system.
+    async fn links_by_key(
+        &self,
+        pair: &str,
+        side: Side,
+        field: &str,
+        value: &str,
+    ) -> Result<Vec<Link>, StoreError>;
+
+    /// The links whose `side` record was verified longest ago (never-verified first, then
+    /// oldest; ties by id), for the verification sweep.
+    async fn least_recently_verified(
+        &self,
+        pair: &str,
+        side: Side,
+        limit: usize,
+    ) -> Result<Vec<Link>, StoreError>;
+
+    /// How many links `pair` has.
+    async fn count_links(&self, pair: &str) -> Result<u64, StoreError>;
+
+    // --- watermarks --------------------------------------------------------------------
+
+    /// The saved checkpoint of one stream (written by [`Store::commit_page`]).
+    async fn load_checkpoint(&self, stream: &StreamKey) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    /// Every saved checkpoint, ordered by (scope, system, object).
+    async fn list_checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+
+    // --- runs --------------------------------------------------------------------------
+
+    /// Records that a run started. A second start with the same id is a [`StoreError::Conflict`].
+    async fn start_run(&self, run: &NewRun) -> Result<(), StoreError>;
+
+    /// Records how a run ended.
+    async fn finish_run(&self, id: &str, outcome: &RunOutcome) -> Result<(), StoreError>;
+
+    /// The latest runs, newest first.
+    async fn recent_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// One run.
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
+
+    // --- leases ------------------------------------------------------------------------
+
+    /// Claims lease `name` for `owner` until `now + ttl` if it is free, released or expired.
+    /// `None` if someone else holds it. Each successful claim gets a larger token.
+    async fn claim_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError>;
+
+    /// Extends a held lease to `now + ttl`. `false` if its token is no longer current (someone
+    /// claimed it since) or it was released. A lease that expired but was not claimed by
+    /// anyone else can still be renewed: its token still fences.
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration, now: DateTime<Utc>)
+    -> Result<bool, StoreError>;
+
+    /// Gives a lease up so another owner can claim it at once. A no-op if it is no longer held.
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// The owner of lease `name` unless it was released (it may have expired), to say who
+    /// holds it when a claim fails.
+    async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    // --- the page commit ---------------------------------------------------------------
+
+    /// Applies everything one page produced in one transaction (see [`PageCommit`] for the
+    /// order). Fails with [`StoreError::LeaseLost`] — writing nothing — if the lease's token
+    /// is no longer current, and with [`StoreError::Conflict`] — writing nothing — if a link
+    /// would be duplicated.
+    async fn commit_page(&self, commit: PageCommit) -> Result<PageCommitResult, StoreError>;
+
+    // --- review queue ------------------------------------------------------------------
+
+    /// Review items matching `filter`, ordered by id.
+    async fn list_review(&self, filter: &ReviewFilter) -> Result<Vec<ReviewItem>, StoreError>;
+
+    /// How many review items match `filter` (its limit and offset are ignored).
+    async fn count_review(&self, filter: &ReviewFilter) -> Result<u64, StoreError>;
+
+    /// How many review items are open.
+    async fn count_open_review(&self) -> Result<u64, StoreError>;
+
+    /// One review item.
+    async fn review_item(&self, id: i64) -> Result<Option<ReviewItem>, StoreError>;
+
+    /// Records an admin's decision on an open item: `resolved`, or `ignored` for
+    /// [`ResolveAction::Ignore`]. Repeating the same decision is a no-op.
+    async fn resolve_review(&self, id: i64, resolution: &Resolution) -> Result<ResolveOutcome, StoreError>;
+
+    /// Puts a resolved or ignored item back to `open`, dropping its resolution. `false` if it
+    /// was in another state. [`StoreError::Conflict`] if another item with the same key has
+    /// been opened meanwhile.
+    async fn reopen_review(&self, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// The resolved items of `pair` not applied yet, ordered by id: what the next run writes.
+    async fn resolved_for_pair(&self, pair: &str) -> Result<Vec<ReviewItem>, StoreError>;
+
+    // --- dead letters ------------------------------------------------------------------
+
+    /// The latest dead letters, newest first.
+    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// How many dead letters there are.
+    async fn count_dead_letters(&self) -> Result<u64, StoreError>;
+
+    // --- decision log ------------------------------------------------------------------
+
+    /// Why fields of `record_id` in `system` changed, newest first.
+    async fn decisions_for(
+        &self,
+        system: &str,
+        record_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Decision>, StoreError>;
+
+    // --- write intents (outbox) --------------------------------------------------------
+
+    /// Records intended remote writes before they are made, fenced by `lease`. An intent whose
+    /// key is already recorded is left as it is. Returns how many were new.
+    async fn record_intents(&self, lease: &Lease, intents: &[WriteIntent]) -> Result<usize, StoreError>;
+
+    /// The intents of `pair` not marked done, oldest first.
+    async fn pending_intents(&self, pair: &str) -> Result<Vec<WriteIntent>, StoreError>;
+
+    // --- webhook events ----------------------------------------------------------------
+
+    /// Persists a received event. `false` if (source, event id) was seen before: a replay.
+    async fn record_event(
+        &self,
+        source: &str,
+        event_id: &str,
+        received_at: DateTime<Utc>,
+        payload: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Persisted events of `source` not processed yet, oldest first.
+    async fn pending_events(&self, source: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+}

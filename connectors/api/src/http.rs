@@ -2,7 +2,18 @@
 //!
 //! [`HttpTransport`] is the seam: production sends through reqwest ([`ReqwestTransport`]); the
 //! simulation harness routes requests in-process to the simulators. Policy (timeouts, retries,
-//! rate limiting, redaction) lives in the client on top of the transport, and nowhere else.
+//! rate limiting, redaction) lives in the client on top of the transport, and nowhere else:
+//! [`HttpClient`], with [`classify`], [`ratelimit`] and [`redact`].
+
+pub mod classify;
+mod client;
+pub mod ratelimit;
+pub mod redact;
+
+pub use classify::{ErrorInfo, ResponseClassifier};
+pub use client::{ClientPolicy, ClientStats, HttpClient, RequestSpec};
+pub use ratelimit::{BucketPolicy, RateLimiter, ServerQuota};
+pub use redact::Redactor;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -14,12 +25,29 @@ pub type Request = http::Request<Bytes>;
 /// An HTTP response as the transport returns it.
 pub type Response = http::Response<Bytes>;
 
+/// A transport failure, with whether the request provably never reached the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransportFailure {
+    /// The classified failure (normally [`ConnectorError::Transient`]).
+    pub error: ConnectorError,
+    /// True when the request cannot have been processed (connection refused, DNS, TLS
+    /// handshake), so even a non-idempotent request may be sent again.
+    pub not_sent: bool,
+}
+
 /// Sends one request and returns the response, whatever its status. Transport failures
 /// (connection refused, timeout) are returned as [`ConnectorError::Transient`].
 #[async_trait]
 pub trait HttpTransport: Send + Sync {
     /// Sends `req`.
     async fn send(&self, req: Request) -> Result<Response, ConnectorError>;
+
+    /// Like [`send`](Self::send), but says whether a failure happened before the request left.
+    /// The default cannot tell and answers "maybe sent", which only costs retries of
+    /// non-idempotent requests.
+    async fn send_checked(&self, req: Request) -> Result<Response, TransportFailure> {
+        self.send(req).await.map_err(|error| TransportFailure { error, not_sent: false })
+    }
 }
 
 /// The production transport.
@@ -42,24 +70,37 @@ impl ReqwestTransport {
 #[async_trait]
 impl HttpTransport for ReqwestTransport {
     async fn send(&self, req: Request) -> Result<Response, ConnectorError> {
+        self.send_checked(req).await.map_err(|f| f.error)
+    }
+
+    async fn send_checked(&self, req: Request) -> Result<Response, TransportFailure> {
         let (parts, body) = req.into_parts();
         let url = parts.uri.to_string();
         let resp =
             self.client.request(parts.method, &url).headers(parts.headers).body(body).send().await.map_err(
-                |e| ConnectorError::Transient {
-                    message: format!("{} {}: {}", "request to", redact_query(&url), e.without_url()),
-                    retry_after: None,
+                |e| TransportFailure {
+                    not_sent: e.is_connect(),
+                    error: ConnectorError::Transient {
+                        message: format!("{} {}: {}", "request to", redact_query(&url), e.without_url()),
+                        retry_after: None,
+                    },
                 },
             )?;
         let mut builder = http::Response::builder().status(resp.status());
         for (k, v) in resp.headers() {
             builder = builder.header(k, v);
         }
-        let body = resp.bytes().await.map_err(|e| ConnectorError::Transient {
-            message: format!("reading response body: {}", e.without_url()),
-            retry_after: None,
+        let body = resp.bytes().await.map_err(|e| TransportFailure {
+            not_sent: false,
+            error: ConnectorError::Transient {
+                message: format!("reading response body: {}", e.without_url()),
+                retry_after: None,
+            },
         })?;
-        builder.body(body).map_err(|e| ConnectorError::Protocol { message: e.to_string() })
+        builder.body(body).map_err(|e| TransportFailure {
+            not_sent: false,
+            error: ConnectorError::Protocol { message: e.to_string() },
+        })
     }
 }
 

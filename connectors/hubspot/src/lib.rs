@@ -1,0 +1,233 @@
+//! The HubSpot CRM connector (contacts, companies), written from specs/hubspot-api.md.
+//!
+//! Pulls read the search API in a sliding window on the last-modified property with an id
+//! tiebreak inside one millisecond (so the 10,000-result cap never loses or loops), then scan
+//! the recycle bin for deletes and merges ([`pull`]). Writes are batch upserts keyed on a unique
+//! custom property, batch updates and batch archives with per-item outcomes ([`apply`]). All
+//! HTTP goes through the shared [`HttpClient`]; [`webhook::verify_v3`] checks webhook signatures.
+
+mod apply;
+mod client;
+mod pull;
+mod read;
+pub mod webhook;
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connector_api::http::HttpTransport;
+use connector_api::{
+    Capabilities, Connector, ConnectorError, IdentityKey, ObjectCaps, PullPage, PullRequest, RateBucket,
+    Record, SharedClock, Write, WriteOutcome,
+};
+use secrecy::SecretString;
+
+pub use webhook::{DEFAULT_TOLERANCE, WebhookError, sign_v3, verify_v3};
+
+use client::Api;
+
+/// The connector kind in configuration.
+pub const KIND: &str = "hubspot";
+/// Batch inputs per request (spec §4).
+pub const MAX_BATCH: usize = 100;
+/// Search page cap (spec §5).
+pub const MAX_SEARCH_PAGE: usize = 200;
+
+/// HubSpot rate limits for this account's tier (spec §10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Requests per rolling 10 s (Free/Starter 100, Pro/Enterprise 190).
+    pub burst_per_10s: u32,
+    /// Requests per account day; reaching it stops the system for the day.
+    pub daily: u32,
+    /// Search requests per second (5).
+    pub search_per_second: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { burst_per_10s: 100, daily: 250_000, search_per_second: 5 }
+    }
+}
+
+/// How to reach and read one HubSpot account.
+#[derive(Debug, Clone)]
+pub struct HubspotConfig {
+    /// `https://api.hubapi.com` (or a simulator).
+    pub base_url: String,
+    /// The private-app token, sent as `Authorization: Bearer`.
+    pub token: SecretString,
+    /// The unique-value custom property creates upsert on (e.g. `wlcro_client_id`).
+    pub unique_property: String,
+    /// Properties read for each object (`contacts`, `companies`), besides the system ones.
+    pub properties: BTreeMap<String, Vec<String>>,
+    /// Search page size (≤ 200).
+    pub page_limit: usize,
+    /// Rate limits of the account.
+    pub rate_limits: RateLimits,
+    /// Bound on one HTTP attempt.
+    pub request_timeout: Duration,
+}
+
+impl HubspotConfig {
+    /// A config with default properties, page 200 and Free/Starter limits.
+    pub fn new(base_url: impl Into<String>, token: SecretString, unique_property: impl Into<String>) -> Self {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let properties = BTreeMap::from([
+            ("contacts".to_string(), strings(&["email", "firstname", "lastname", "phone", "company"])),
+            ("companies".to_string(), strings(&["name", "domain", "phone"])),
+        ]);
+        Self {
+            base_url: base_url.into(),
+            token,
+            unique_property: unique_property.into(),
+            properties,
+            page_limit: MAX_SEARCH_PAGE,
+            rate_limits: RateLimits::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The two supported object types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Object {
+    Contacts,
+    Companies,
+}
+
+impl Object {
+    pub(crate) fn parse(name: &str) -> Result<Self, ConnectorError> {
+        match name {
+            "contacts" => Ok(Self::Contacts),
+            "companies" => Ok(Self::Companies),
+            other => Err(ConnectorError::Invalid {
+                message: format!("hubspot has no object `{other}` (known: contacts, companies)"),
+                code: None,
+                field: None,
+            }),
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Contacts => "contacts",
+            Self::Companies => "companies",
+        }
+    }
+
+    /// The change-cursor property (spec §3).
+    pub(crate) fn modified_property(self) -> &'static str {
+        match self {
+            Self::Contacts => "lastmodifieddate",
+            Self::Companies => "hs_lastmodifieddate",
+        }
+    }
+}
+
+/// The HubSpot connector. See the crate docs.
+pub struct HubspotConnector {
+    pub(crate) api: Api,
+    pub(crate) config: HubspotConfig,
+    pub(crate) clock: SharedClock,
+}
+
+impl std::fmt::Debug for HubspotConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubspotConnector").field("base_url", &self.config.base_url).finish()
+    }
+}
+
+impl HubspotConnector {
+    /// A connector over `transport`, pacing on `clock`, with jitter and request ids from `seed`.
+    pub fn new(
+        config: HubspotConfig,
+        transport: Arc<dyn HttpTransport>,
+        clock: SharedClock,
+        seed: u64,
+    ) -> Result<Self, ConnectorError> {
+        if config.base_url.trim().is_empty() || config.unique_property.trim().is_empty() {
+            return Err(ConnectorError::Invalid {
+                message: "hubspot config needs base_url and unique_property".into(),
+                code: None,
+                field: None,
+            });
+        }
+        let api = Api::new(&config, transport, clock.clone(), seed)?;
+        Ok(Self { api, config, clock })
+    }
+
+    /// Requests the HTTP client sent so far (attempts, retries, 429s).
+    pub fn stats(&self) -> connector_api::http::ClientStats {
+        self.api.http.stats()
+    }
+
+    /// The properties read for `object`: configured ones plus the system and identity ones.
+    pub(crate) fn read_properties(&self, object: Object) -> Vec<String> {
+        let mut props: Vec<String> = self.config.properties.get(object.name()).cloned().unwrap_or_default();
+        let mut extra = vec![
+            object.modified_property().to_string(),
+            "hs_object_id".to_string(),
+            "hs_merged_object_ids".to_string(),
+            self.config.unique_property.clone(),
+        ];
+        if object == Object::Contacts {
+            extra.push("email".to_string());
+        }
+        for p in extra {
+            if !props.contains(&p) {
+                props.push(p);
+            }
+        }
+        props
+    }
+}
+
+#[async_trait]
+impl Connector for HubspotConnector {
+    fn capabilities(&self) -> Capabilities {
+        let caps = |name: &str| ObjectCaps {
+            name: name.to_string(),
+            max_batch: MAX_BATCH,
+            max_page: self.config.page_limit.clamp(1, MAX_SEARCH_PAGE),
+            pull_sees_every_edit: true,
+            reports_deletes: true,
+            reports_merges: true,
+            identity_fields: vec!["email".into(), self.config.unique_property.clone()],
+        };
+        let limits = &self.config.rate_limits;
+        Capabilities {
+            kind: KIND.to_string(),
+            objects: vec![caps("contacts"), caps("companies")],
+            rate_buckets: vec![
+                RateBucket { name: "burst".into(), limit: limits.burst_per_10s, window: Duration::from_secs(10) },
+                RateBucket { name: "search".into(), limit: limits.search_per_second, window: Duration::from_secs(1) },
+                RateBucket { name: "daily".into(), limit: limits.daily, window: Duration::from_secs(86_400) },
+            ],
+        }
+    }
+
+    async fn pull(&self, req: PullRequest<'_>) -> Result<PullPage, ConnectorError> {
+        pull::pull(self, req).await
+    }
+
+    async fn fetch(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ConnectorError> {
+        read::fetch(self, Object::parse(object)?, ids).await
+    }
+
+    async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {
+        read::find(self, Object::parse(object)?, key).await
+    }
+
+    async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {
+        apply::apply(self, Object::parse(object)?, writes).await
+    }
+
+    async fn health(&self) -> Result<(), ConnectorError> {
+        let url = format!("{}/crm/v3/objects/contacts?limit=1", self.api.base);
+        self.api.get_json::<wire::Collection>(url, None).await.map(|_| ())
+    }
+}

@@ -1,0 +1,123 @@
+//! Reading records: `SimplePublicObject` → [`Record`], batch read (`fetch`) and identity lookups
+//! (`find`: `idProperty` GET for email and the unique property, search `EQ` otherwise).
+
+use chrono::{DateTime, Utc};
+use connector_api::{ConnectorError, FieldMap, IdentityKey, Quarantined, Record};
+use serde_json::Value;
+
+use crate::client::Api;
+use crate::wire::{BatchRead, BatchResponse, Collection, Filter, FilterGroup, IdInput, SearchRequest, SimpleObject};
+use crate::{HubspotConnector, MAX_BATCH, Object};
+
+/// A datetime property value: ISO 8601 (v3 responses) or epoch ms (spec §9).
+pub(crate) fn parse_time(v: &str) -> Option<DateTime<Utc>> {
+    if let Ok(ms) = v.trim().parse::<i64>() {
+        return DateTime::from_timestamp_millis(ms);
+    }
+    DateTime::parse_from_rfc3339(v.trim()).ok().map(|d| d.to_utc())
+}
+
+/// The record's change time: the modified property, else `updatedAt`.
+pub(crate) fn modified_at(object: Object, o: &SimpleObject) -> Option<DateTime<Utc>> {
+    o.properties
+        .get(object.modified_property())
+        .and_then(|v| v.as_deref())
+        .and_then(parse_time)
+        .or(o.updated_at)
+}
+
+/// Converts one result; an unreadable one is quarantined with its reason (never its values).
+pub(crate) fn to_record(object: Object, raw: &Value) -> Result<(Record, SimpleObject), Quarantined> {
+    let id = raw.get("id").and_then(Value::as_str).map(str::to_string);
+    let quarantine = |reason: String| Quarantined { id: id.clone(), reason, raw: truncate(raw) };
+    let o: SimpleObject =
+        serde_json::from_value(raw.clone()).map_err(|e| quarantine(format!("not a SimplePublicObject: {e}")))?;
+    let modified = modified_at(object, &o)
+        .ok_or_else(|| quarantine(format!("no readable {}", object.modified_property())))?;
+    let fields: FieldMap = o
+        .properties
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().map_or(Value::Null, Value::String)))
+        .collect();
+    let record = Record {
+        object: object.name().to_string(),
+        id: o.id.clone(),
+        modified_at: modified,
+        fields,
+        deleted: o.archived,
+    };
+    Ok((record, o))
+}
+
+fn truncate(raw: &Value) -> String {
+    let s = raw.to_string();
+    s.chars().take(2_000).collect()
+}
+
+fn records(object: Object, results: &[Value]) -> Result<Vec<Record>, ConnectorError> {
+    results
+        .iter()
+        .map(|r| {
+            to_record(object, r).map(|(rec, _)| rec).map_err(|q| ConnectorError::Protocol { message: q.reason })
+        })
+        .collect()
+}
+
+/// Percent-encodes a path segment (everything but unreserved characters).
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub(crate) async fn fetch(
+    c: &HubspotConnector,
+    object: Object,
+    ids: &[String],
+) -> Result<Vec<Record>, ConnectorError> {
+    let props = c.read_properties(object);
+    let mut out = Vec::new();
+    for chunk in ids.chunks(MAX_BATCH) {
+        let body = BatchRead { inputs: chunk.iter().map(|id| IdInput { id }).collect(), properties: &props };
+        let (_, bytes) = c.api.post(c.api.url(object.name(), "/batch/read"), &body, false, true).await?;
+        let resp: BatchResponse = Api::decode("batch read", &bytes)?;
+        // Missing ids come back as a 207 error item: left out, as the trait says.
+        out.extend(records(object, &resp.results)?.into_iter().filter(|r| chunk.contains(&r.id)));
+    }
+    Ok(out)
+}
+
+pub(crate) async fn find(
+    c: &HubspotConnector,
+    object: Object,
+    key: &IdentityKey,
+) -> Result<Vec<Record>, ConnectorError> {
+    let field = key.field.as_str();
+    if field == "id" || field == "hs_object_id" {
+        return fetch(c, object, std::slice::from_ref(&key.value)).await;
+    }
+    let props = c.read_properties(object).join(",");
+    if (field == "email" && object == Object::Contacts) || field == c.config.unique_property {
+        // Consistent reads (search lags, spec §5): a find right after a create must see it.
+        let rest = format!("/{}?idProperty={field}&properties={props}", encode_segment(&key.value));
+        let log_as = format!("GET /crm/v3/objects/{}/{{key}}?idProperty={field}", object.name());
+        let found: Option<Value> = c.api.get_opt(c.api.url(object.name(), &rest), log_as).await?;
+        return records(object, found.as_slice());
+    }
+    let req = SearchRequest {
+        filter_groups: vec![FilterGroup { filters: vec![Filter::new(field, "EQ", &key.value)] }],
+        sorts: Vec::new(),
+        properties: c.read_properties(object),
+        limit: 100,
+        after: None,
+    };
+    let (_, bytes) = c.api.post(c.api.url(object.name(), "/search"), &req, true, true).await?;
+    let page: Collection = Api::decode("search", &bytes)?;
+    records(object, &page.results)
+}

@@ -1,0 +1,189 @@
+//! HubSpot CRM v3 wire types, written from specs/hubspot-api.md (§2 envelope, §4 batch, §5
+//! search), independent of the simulator: a misreading on either side fails a test.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `SimplePublicObject`: property values are strings (or `null` when requested but empty).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimpleObject {
+    /// Numeric id as a string.
+    pub id: String,
+    /// Requested properties.
+    #[serde(default)]
+    pub properties: BTreeMap<String, Option<String>>,
+    /// Last update (ISO 8601 with ms).
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Whether it is in the recycle bin.
+    #[serde(default)]
+    pub archived: bool,
+    /// When it was archived.
+    #[serde(default)]
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Upsert results only: whether the record was created.
+    #[serde(default)]
+    pub new: Option<bool>,
+}
+
+/// `{"results":[..],"paging":{"next":{"after":".."}}}` (list, search).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Collection {
+    /// The page.
+    #[serde(default)]
+    pub results: Vec<Value>,
+    /// Absent at the end.
+    #[serde(default)]
+    pub paging: Option<Paging>,
+}
+
+/// Forward paging.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Paging {
+    /// The next page, if any.
+    #[serde(default)]
+    pub next: Option<NextPage>,
+}
+
+/// `paging.next`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NextPage {
+    /// Opaque on lists, an integer offset on search; kept as text either way.
+    #[serde(deserialize_with = "any_text")]
+    pub after: String,
+}
+
+fn any_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        other => other.to_string(),
+    })
+}
+
+/// A batch answer (200/201/207): results plus optional per-item errors.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BatchResponse {
+    /// Successful items.
+    #[serde(default)]
+    pub results: Vec<Value>,
+    /// Failed items (207).
+    #[serde(default)]
+    pub errors: Vec<BatchError>,
+}
+
+/// One `errors[]` item. Every field is optional (spec §11).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BatchError {
+    /// `VALIDATION_ERROR`, `OBJECT_NOT_FOUND`, `CONFLICT`, …
+    #[serde(default)]
+    pub category: Option<String>,
+    /// What the item names: `objectWriteTraceId`, `ids`, `propertyName`.
+    #[serde(default)]
+    pub context: BTreeMap<String, Vec<String>>,
+    /// The HTTP status of the item, when given.
+    #[serde(default)]
+    pub status: Option<Value>,
+}
+
+/// One filter of a search group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter {
+    /// The property.
+    pub property_name: String,
+    /// `EQ`, `GT`, `GTE`, `LTE`, `HAS_PROPERTY`, …
+    pub operator: &'static str,
+    /// The value (epoch ms for datetimes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl Filter {
+    /// `property operator value`.
+    pub fn new(property: &str, operator: &'static str, value: impl ToString) -> Self {
+        Self { property_name: property.to_string(), operator, value: Some(value.to_string()) }
+    }
+
+    /// A valueless operator (`HAS_PROPERTY`).
+    pub fn flag(property: &str, operator: &'static str) -> Self {
+        Self { property_name: property.to_string(), operator, value: None }
+    }
+}
+
+/// A group: filters ANDed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FilterGroup {
+    /// The filters.
+    pub filters: Vec<Filter>,
+}
+
+/// One sort rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sort {
+    /// The property.
+    pub property_name: String,
+    /// `ASCENDING` / `DESCENDING`.
+    pub direction: &'static str,
+}
+
+/// `PublicObjectSearchRequest`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchRequest {
+    /// Groups, ORed.
+    pub filter_groups: Vec<FilterGroup>,
+    /// At most one.
+    pub sorts: Vec<Sort>,
+    /// Properties to return.
+    pub properties: Vec<String>,
+    /// ≤ 200.
+    pub limit: usize,
+    /// Integer offset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// `POST /batch/read` body.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRead<'a> {
+    /// `{"id": ..}` items.
+    pub inputs: Vec<IdInput<'a>>,
+    /// Properties to return.
+    pub properties: &'a [String],
+}
+
+/// `{"id": ..}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdInput<'a> {
+    /// The id.
+    pub id: &'a str,
+}
+
+/// One batch write input (create, update, upsert).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteInput {
+    /// Record id (update) or the `idProperty` value (upsert); absent on create.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Upsert key property.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_property: Option<String>,
+    /// Property values, all strings.
+    pub properties: BTreeMap<String, String>,
+    /// Lets HubSpot report per-item failures (207) for this input (spec §4).
+    pub object_write_trace_id: String,
+}
+
+/// `{"inputs": [..]}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inputs<T> {
+    /// The inputs.
+    pub inputs: Vec<T>,
+}

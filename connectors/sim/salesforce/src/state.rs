@@ -1,0 +1,235 @@
+//! The simulator's shared state: configuration, tunable quirks, the record store, tokens,
+//! query cursors, open transactions and the API-usage window, behind one mutex.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, Utc};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sim_core::{FaultGate, RequestLog, SimClock};
+
+use crate::store::Store;
+use crate::time;
+use crate::writes::DuplicateRule;
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seeds tokens and fault/lock rolls.
+    pub seed: u64,
+    /// Freeze the clock here (tests); `None` follows the system clock.
+    pub start_time: Option<DateTime<Utc>>,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The connected app's consumer key accepted by the token endpoint.
+    pub client_id: String,
+    /// The connected app's consumer secret.
+    pub client_secret: String,
+    /// Custom text fields flagged External ID, present on every object (e.g. `Crosswalk_Id__c`).
+    pub external_id_fields: Vec<String>,
+    /// Initial quirks.
+    pub quirks: Quirks,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            start_time: None,
+            port: 0,
+            client_id: "sim-consumer-key".into(),
+            client_secret: "sim-consumer-secret".into(),
+            external_id_fields: vec!["Crosswalk_Id__c".into()],
+            quirks: Quirks::default(),
+        }
+    }
+}
+
+/// Behaviour knobs, settable through `PUT /_sim/quirks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quirks {
+    /// Probability (0–1) that a row write fails with `UNABLE_TO_LOCK_ROW`.
+    pub lock_rate: f64,
+    /// Server-side cap on a query batch; below 2,000 it models "sometimes fewer than asked".
+    pub max_batch: usize,
+    /// Query cursor lifetime since last use (2 days since v56).
+    pub cursor_ttl_secs: i64,
+    /// getUpdated/getDeleted id cap before `EXCEEDED_ID_LIMIT` (600,000; lower it in tests).
+    pub id_limit: usize,
+    /// Daily API request allocation.
+    pub daily_limit: u64,
+    /// The rolling window of the allocation, in seconds (24 h; shrink for fast tests).
+    pub limit_window_secs: i64,
+    /// Session lifetime of an access token (the org's session timeout).
+    pub session_lifetime_secs: i64,
+}
+
+impl Default for Quirks {
+    fn default() -> Self {
+        Self {
+            lock_rate: 0.0,
+            max_batch: 2000,
+            cursor_ttl_secs: 2 * 24 * 3600,
+            id_limit: 600_000,
+            daily_limit: 100_000,
+            limit_window_secs: 24 * 3600,
+            session_lifetime_secs: 2 * 3600,
+        }
+    }
+}
+
+/// A server-side query result being paged through.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    /// All rows, rendered at query time.
+    pub rows: Vec<Value>,
+    /// Rows per page requested.
+    pub batch: usize,
+    /// Last use, for expiry.
+    pub last_used: DateTime<Utc>,
+}
+
+/// Everything mutable, behind [`SimState`]'s mutex.
+#[derive(Debug)]
+pub struct Inner {
+    /// Records.
+    pub store: Store,
+    /// Current quirks.
+    pub quirks: Quirks,
+    /// Active duplicate rules.
+    pub dup_rules: Vec<DuplicateRule>,
+    /// Access token → issue time.
+    pub tokens: HashMap<String, DateTime<Utc>>,
+    /// Query locator → cursor.
+    pub cursors: HashMap<String, Cursor>,
+    /// Counter for locators.
+    pub next_cursor: u64,
+    /// Open long transactions: id → (start, records written in it).
+    pub txns: BTreeMap<u64, (DateTime<Utc>, Vec<String>)>,
+    /// Counter for transactions.
+    pub next_txn: u64,
+    /// Times of API requests in the rolling window.
+    pub usage: VecDeque<DateTime<Utc>>,
+    /// Seeded rng for tokens and lock rolls.
+    pub rng: ChaCha8Rng,
+    /// `instance_url` handed out by the token endpoint, once known.
+    pub instance_url: Option<String>,
+    /// The TLS certificate, when serving HTTPS.
+    pub cert_pem: Option<String>,
+}
+
+/// Cloneable handle to one simulated org.
+#[derive(Debug, Clone)]
+pub struct SimState {
+    inner: Arc<Mutex<Inner>>,
+    /// The org's clock.
+    pub clock: SimClock,
+    /// Every API request received.
+    pub log: RequestLog,
+    /// Injected HTTP faults.
+    pub faults: FaultGate,
+    config: Arc<SimConfig>,
+}
+
+impl SimState {
+    /// A fresh, empty org.
+    pub fn new(config: SimConfig) -> Self {
+        let clock = config.start_time.map_or_else(SimClock::system, SimClock::frozen);
+        let inner = Inner {
+            store: Store::default(),
+            quirks: config.quirks.clone(),
+            dup_rules: Vec::new(),
+            tokens: HashMap::new(),
+            cursors: HashMap::new(),
+            next_cursor: 0,
+            txns: BTreeMap::new(),
+            next_txn: 0,
+            usage: VecDeque::new(),
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            instance_url: None,
+            cert_pem: None,
+        };
+        Self {
+            inner: Arc::new(Mutex::new(inner)),
+            clock,
+            log: RequestLog::default(),
+            faults: FaultGate::new(config.seed ^ 0x5f),
+            config: Arc::new(config),
+        }
+    }
+
+    /// Locks the mutable state.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().expect("salesforce sim lock")
+    }
+
+    /// The configuration it was started with.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Now, at the platform's second precision.
+    pub fn now(&self) -> DateTime<Utc> {
+        time::to_second(self.clock.now())
+    }
+
+    /// Configured external-id fields.
+    pub fn custom_fields(&self) -> &[String] {
+        &self.config.external_id_fields
+    }
+
+    /// Moves a frozen clock forward.
+    pub fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+    }
+
+    /// Replaces the quirks.
+    pub fn set_quirks(&self, q: Quirks) {
+        self.lock().quirks = q;
+    }
+
+    /// The current quirks.
+    pub fn quirks(&self) -> Quirks {
+        self.lock().quirks.clone()
+    }
+
+    /// Replaces the active duplicate rules.
+    pub fn set_duplicate_rules(&self, rules: Vec<DuplicateRule>) {
+        self.lock().dup_rules = rules;
+    }
+
+    /// Invalidates every access token issued so far (next call → 401 `INVALID_SESSION_ID`).
+    pub fn expire_tokens(&self) {
+        self.lock().tokens.clear();
+    }
+
+    /// The `instance_url` the token endpoint returns.
+    pub fn set_instance_url(&self, url: String) {
+        self.lock().instance_url = Some(url);
+    }
+
+    /// The served certificate (PEM), when serving HTTPS.
+    pub fn cert_pem(&self) -> Option<String> {
+        self.lock().cert_pem.clone()
+    }
+
+    /// API requests used in the current window, and the allocation.
+    pub fn api_usage(&self) -> (u64, u64) {
+        let now = self.clock.now();
+        let mut g = self.lock();
+        prune_usage(&mut g, now);
+        (g.usage.len() as u64, g.quirks.daily_limit)
+    }
+}
+
+/// Drops usage entries that fell out of the rolling window.
+pub fn prune_usage(g: &mut Inner, now: DateTime<Utc>) {
+    let window = Duration::seconds(g.quirks.limit_window_secs);
+    while g.usage.front().is_some_and(|t| *t + window <= now) {
+        g.usage.pop_front();
+    }
+}

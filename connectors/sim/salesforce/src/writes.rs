@@ -1,0 +1,257 @@
+//! API-side writes: body validation (unknown/read-only fields, required fields), the Email
+//! duplicate rule (block vs alert, spec §12) and create/update/delete with their stamps.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::schema::ObjectKind;
+use crate::store::{Record, Store};
+
+/// Whether a matching duplicate rule blocks the save or only alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateMode {
+    /// Always rejected with `DUPLICATES_DETECTED`.
+    Block,
+    /// Rejected unless `Sforce-Duplicate-Rule-Header: allowSave=true`.
+    Alert,
+}
+
+/// An active duplicate rule: exact, case-insensitive match on one field of one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateRule {
+    /// The object it guards.
+    pub object: ObjectKind,
+    /// The matched field (canonical name), e.g. `Email`.
+    pub field: String,
+    /// Block or alert.
+    pub mode: DuplicateMode,
+}
+
+/// What a write needs besides the store.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteCtx<'a> {
+    /// The write's stamp (second precision).
+    pub now: DateTime<Utc>,
+    /// Configured custom (external-id) fields.
+    pub custom: &'a [String],
+    /// Active duplicate rules.
+    pub rules: &'a [DuplicateRule],
+    /// `allowSave=true` was sent in `Sforce-Duplicate-Rule-Header`.
+    pub allow_save: bool,
+}
+
+/// Field changes parsed from a body: canonical name → value (`None` = set to null).
+pub type Changes = BTreeMap<String, Option<String>>;
+
+/// Parses a JSON body into changes, skipping `attributes` and the names in `skip`.
+/// Unknown fields → `INVALID_FIELD`; read-only fields → `INVALID_FIELD_FOR_INSERT_UPDATE`.
+pub fn parse_body(
+    object: ObjectKind,
+    body: &Map<String, Value>,
+    custom: &[String],
+    skip: &[&str],
+) -> Result<Changes, ApiError> {
+    let mut out = Changes::new();
+    for (key, value) in body {
+        if key == "attributes" || skip.iter().any(|s| s.eq_ignore_ascii_case(key)) {
+            continue;
+        }
+        let Some(field) = object.field(key, custom) else {
+            return Err(ApiError::bad_request(
+                "INVALID_FIELD",
+                format!("No such column '{key}' on sobject of type {}", object.name()),
+            )
+            .with_fields(vec![key.clone()]));
+        };
+        if !field.writable {
+            return Err(ApiError::bad_request(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                format!("Unable to create/update fields: {}", field.name),
+            )
+            .with_fields(vec![field.name]));
+        }
+        let v = match value {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "JSON_PARSER_ERROR",
+                    format!("Cannot deserialize value for field {}", field.name),
+                ));
+            }
+        };
+        out.insert(field.name, v);
+    }
+    Ok(out)
+}
+
+fn apply(fields: &mut BTreeMap<String, String>, changes: &Changes) {
+    for (k, v) in changes {
+        match v {
+            Some(v) => fields.insert(k.clone(), v.clone()),
+            None => fields.remove(k),
+        };
+    }
+}
+
+fn check_required(object: ObjectKind, fields: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    let missing: Vec<String> =
+        object.required().iter().filter(|f| !fields.contains_key(**f)).map(|f| f.to_string()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "REQUIRED_FIELD_MISSING",
+        format!("Required fields are missing: [{}]", missing.join(", ")),
+    )
+    .with_fields(missing))
+}
+
+fn check_duplicates(
+    store: &Store,
+    ctx: &WriteCtx<'_>,
+    object: ObjectKind,
+    fields: &BTreeMap<String, String>,
+    self_id: Option<&str>,
+) -> Result<(), ApiError> {
+    for rule in ctx.rules.iter().filter(|r| r.object == object) {
+        let Some(value) = fields.get(&rule.field) else { continue };
+        let matches: Vec<&Record> = store
+            .all()
+            .filter(|r| r.object == object && r.deleted_at.is_none() && Some(r.id.as_str()) != self_id)
+            .filter(|r| r.fields.get(&rule.field).is_some_and(|v| v.eq_ignore_ascii_case(value)))
+            .collect();
+        if matches.is_empty() || (rule.mode == DuplicateMode::Alert && ctx.allow_save) {
+            continue;
+        }
+        let mut err = ApiError::bad_request("DUPLICATES_DETECTED", "Use one of these records?");
+        err.duplicate_result = Some(duplicate_result(rule, &matches));
+        return Err(err);
+    }
+    Ok(())
+}
+
+fn duplicate_result(rule: &DuplicateRule, matches: &[&Record]) -> Value {
+    let entity = rule.object.name();
+    let records: Vec<Value> = matches
+        .iter()
+        .map(|r| {
+            json!({"additionalInformation": [], "fieldDiffs": [], "matchConfidence": 100.0,
+                   "record": {"attributes": {"type": entity}, "Id": r.id}})
+        })
+        .collect();
+    json!({
+        "allowSave": rule.mode == DuplicateMode::Alert,
+        "duplicateRule": format!("Standard_{entity}_Duplicate_Rule"),
+        "duplicateRuleEntityType": entity,
+        "errorMessage": "Use one of these records?",
+        "matchResults": [{"entityType": entity, "errors": [], "matchEngine": "ExactMatchEngine",
+                          "matchRecords": records, "rule": format!("Standard_Rule_for_{entity}s_with_Duplicate_{}", rule.field),
+                          "size": matches.len(), "success": true}]
+    })
+}
+
+/// Validates and stores a new record; returns its id.
+pub fn create(
+    store: &mut Store,
+    ctx: &WriteCtx<'_>,
+    object: ObjectKind,
+    changes: &Changes,
+) -> Result<String, ApiError> {
+    let mut fields = BTreeMap::new();
+    apply(&mut fields, changes);
+    check_required(object, &fields)?;
+    check_duplicates(store, ctx, object, &fields, None)?;
+    Ok(store.insert(object, fields, ctx.now, ctx.now))
+}
+
+/// The live record of `object` with this id, or the API's 404s.
+pub fn live<'a>(store: &'a Store, object: ObjectKind, id: &str) -> Result<&'a Record, ApiError> {
+    let rec = store.get(id).filter(|r| r.object == object).ok_or_else(ApiError::not_found)?;
+    if rec.deleted_at.is_some() {
+        return Err(ApiError::entity_deleted());
+    }
+    Ok(rec)
+}
+
+/// Validates and applies an update by a user (bumps both clocks).
+pub fn update(
+    store: &mut Store,
+    ctx: &WriteCtx<'_>,
+    object: ObjectKind,
+    id: &str,
+    changes: &Changes,
+) -> Result<String, ApiError> {
+    let rec = live(store, object, id)?;
+    check_unlocked(rec, ctx.now)?;
+    let mut fields = rec.fields.clone();
+    apply(&mut fields, changes);
+    check_required(object, &fields)?;
+    let rid = rec.id.clone();
+    check_duplicates(store, ctx, object, &fields, Some(&rid))?;
+    let rec = store.get_mut(&rid).ok_or_else(ApiError::not_found)?;
+    rec.fields = fields;
+    rec.last_modified = ctx.now;
+    rec.modstamp = ctx.now;
+    Ok(rid)
+}
+
+/// Moves a live record to the recycle bin.
+pub fn delete(
+    store: &mut Store,
+    now: DateTime<Utc>,
+    object: Option<ObjectKind>,
+    id: &str,
+) -> Result<String, ApiError> {
+    let rec =
+        store.get(id).filter(|r| object.is_none_or(|o| r.object == o)).ok_or_else(ApiError::not_found)?;
+    if rec.deleted_at.is_some() {
+        return Err(ApiError::entity_deleted());
+    }
+    check_unlocked(rec, now)?;
+    let rid = rec.id.clone();
+    let rec = store.get_mut(&rid).ok_or_else(ApiError::not_found)?;
+    rec.deleted_at = Some(now);
+    rec.last_modified = now;
+    rec.modstamp = now;
+    Ok(rid)
+}
+
+/// `UNABLE_TO_LOCK_ROW` while another (simulated long) transaction holds the row.
+pub fn check_unlocked(rec: &Record, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if rec.visible_at > now {
+        return Err(unable_to_lock());
+    }
+    Ok(())
+}
+
+/// The lock-contention error (also injected at the configured `lock_rate`).
+pub fn unable_to_lock() -> ApiError {
+    ApiError::bad_request("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
+}
+
+/// Live records of `object` whose external-id `field` equals `value`.
+pub fn ext_matches(store: &Store, object: ObjectKind, field: &str, value: &str) -> Vec<String> {
+    store
+        .all()
+        .filter(|r| r.object == object && r.deleted_at.is_none())
+        .filter(|r| r.fields.get(field).is_some_and(|v| v == value))
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+/// The 300 answer to an upsert whose external id matches several records.
+pub fn multiple_choices(version: &str, object: ObjectKind, ids: &[String]) -> (StatusCode, Value) {
+    let urls: Vec<String> =
+        ids.iter().map(|id| format!("/services/data/{version}/sobjects/{}/{id}", object.name())).collect();
+    (StatusCode::MULTIPLE_CHOICES, json!(urls))
+}

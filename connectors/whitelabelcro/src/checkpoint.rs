@@ -1,0 +1,199 @@
+//! The events-feed checkpoint: the last cursor given, the newest event delivered (with the ids
+//! already delivered at that second), an optional replay mark after a rewind, and a short ring
+//! of recent (cursor, newest `createdUtc` before it) pairs to rewind to (sync-model §4).
+//!
+//! Cursors are opaque (§2.3), so the connector can never make one itself: the feed position only
+//! moves to a cursor the server gave. Everything finer (a horizon cut inside a page, the tail page
+//! re-polled at the end of the feed) is handled by skipping what `last`/`seen` say was delivered.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_api::{Checkpoint, ConnectorError};
+use serde::{Deserialize, Serialize};
+
+/// How many ring entries are kept before thinning.
+pub const RING_CAP: usize = 24;
+
+/// One rewind point: restarting from `cursor` re-reads every event after `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RingEntry {
+    /// The cursor (`None`: the beginning of the feed).
+    pub cursor: Option<String>,
+    /// The newest `createdUtc` of the events before the cursor.
+    pub at: DateTime<Utc>,
+}
+
+/// The connector's position in the feed of one object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedState {
+    /// The cursor to continue from (`None`: the beginning).
+    pub cursor: Option<String>,
+    /// The newest event time delivered.
+    #[serde(default)]
+    pub last: Option<DateTime<Utc>>,
+    /// Ids of events delivered at exactly `last`.
+    #[serde(default)]
+    pub seen: Vec<i64>,
+    /// After a rewind: events up to this time are delivered again (the engine de-duplicates
+    /// them by event id) instead of being skipped.
+    #[serde(default)]
+    pub replay_until: Option<DateTime<Utc>>,
+    /// Recent rewind points, oldest first.
+    #[serde(default)]
+    pub ring: Vec<RingEntry>,
+}
+
+impl FeedState {
+    /// Reads a checkpoint this connector wrote (`None` or JSON null: the beginning).
+    pub fn from_checkpoint(cp: Option<&Checkpoint>) -> Result<Self, ConnectorError> {
+        match cp {
+            None => Ok(Self::default()),
+            Some(c) if c.0.is_null() => Ok(Self::default()),
+            Some(c) => serde_json::from_value(c.0.clone()).map_err(|e| ConnectorError::Protocol {
+                message: format!("unreadable whitelabelcro checkpoint: {e}"),
+            }),
+        }
+    }
+
+    /// This state as an opaque checkpoint.
+    pub fn to_checkpoint(&self) -> Checkpoint {
+        Checkpoint(serde_json::to_value(self).expect("feed state serialises"))
+    }
+
+    /// Moves to the rewind point for `overlap`: the newest ring entry strictly before
+    /// `last − overlap` (strictly, so events at exactly that time are re-read too), or the
+    /// beginning of the feed. Events up to `last` are then replayed.
+    pub fn rewind(&mut self, overlap: Duration) {
+        let Some(last) = self.last else { return };
+        let target = last - chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::MAX);
+        self.cursor = self.ring.iter().rev().find(|e| e.at < target).and_then(|e| e.cursor.clone());
+        self.replay_until = Some(last);
+    }
+
+    /// True when an event was already delivered and is not being replayed.
+    pub fn already_delivered(&self, id: i64, at: DateTime<Utc>) -> bool {
+        if self.replay_until.is_some_and(|r| at <= r) {
+            return false;
+        }
+        match self.last {
+            Some(last) if at < last => true,
+            Some(last) if at == last => self.seen.contains(&id),
+            _ => false,
+        }
+    }
+
+    /// Records a delivered event.
+    pub fn delivered(&mut self, id: i64, at: DateTime<Utc>) {
+        match self.last {
+            Some(last) if at < last => {}
+            Some(last) if at == last => {
+                if !self.seen.contains(&id) {
+                    self.seen.push(id);
+                }
+            }
+            _ => {
+                self.last = Some(at);
+                self.seen = vec![id];
+            }
+        }
+    }
+
+    /// Moves to a cursor the server gave after a page whose newest event was at `at`. Only
+    /// new ground makes a ring entry: a page re-read after a rewind adds none.
+    pub fn advance(&mut self, cursor: String, at: Option<DateTime<Utc>>, keep: Duration) {
+        self.cursor = Some(cursor.clone());
+        let Some(at) = at else { return };
+        if self.ring.last().is_some_and(|prev| at <= prev.at) {
+            return;
+        }
+        self.ring.push(RingEntry { cursor: Some(cursor), at });
+        self.thin(keep);
+    }
+
+    /// Bounds the ring: drops the oldest entry while the next one is already older than `keep`
+    /// behind the newest, then, if still too long, the entry closest in time to its predecessor,
+    /// so coverage stays spread over the window.
+    fn thin(&mut self, keep: Duration) {
+        let Some(newest) = self.ring.last().map(|e| e.at) else { return };
+        let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        while self.ring.len() > 2 && self.ring[1].at < newest - keep {
+            self.ring.remove(0);
+        }
+        while self.ring.len() > RING_CAP {
+            let i = (1..self.ring.len() - 1)
+                .min_by_key(|&i| self.ring[i].at - self.ring[i - 1].at)
+                .expect("ring longer than cap has inner entries");
+            self.ring.remove(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn skip_rule_uses_newest_second_and_seen_ids() {
+        let mut st = FeedState::default();
+        st.delivered(5, t(10));
+        st.delivered(6, t(10));
+        st.delivered(3, t(9)); // a late commit does not move `last` back
+        assert_eq!(st.last, Some(t(10)));
+        assert!(st.already_delivered(5, t(10)));
+        assert!(!st.already_delivered(7, t(10)), "a new id at the newest second is new");
+        assert!(st.already_delivered(1, t(9)));
+        assert!(!st.already_delivered(8, t(11)));
+        st.delivered(8, t(11));
+        assert_eq!((st.last, st.seen.clone()), (Some(t(11)), vec![8]));
+    }
+
+    #[test]
+    fn rewind_picks_newest_ring_entry_strictly_before_target_and_replays() {
+        let mut st = FeedState::default();
+        let keep = Duration::from_secs(3600);
+        st.advance("c1".into(), Some(t(0)), keep);
+        st.advance("c2".into(), Some(t(100)), keep);
+        st.advance("c3".into(), Some(t(200)), keep);
+        st.delivered(9, t(300));
+        let mut r = st.clone();
+        r.rewind(Duration::from_secs(100)); // target 200: c3 is not strictly before
+        assert_eq!(r.cursor.as_deref(), Some("c2"));
+        assert!(!r.already_delivered(9, t(300)), "replayed");
+        let mut r = st.clone();
+        r.rewind(Duration::from_secs(10_000));
+        assert_eq!(r.cursor, None, "nothing old enough: the beginning");
+        let mut fresh = FeedState::default();
+        fresh.rewind(Duration::from_secs(60));
+        assert_eq!(fresh, FeedState::default(), "nothing delivered: nothing to rewind");
+    }
+
+    #[test]
+    fn ring_is_bounded_but_still_covers_the_keep_window() {
+        let mut st = FeedState::default();
+        let keep = Duration::from_secs(600);
+        for i in 0..500 {
+            st.advance(format!("c{i}"), Some(t(i * 10)), keep);
+        }
+        assert!(st.ring.len() <= RING_CAP);
+        let newest = st.ring.last().unwrap().at;
+        assert!(st.ring[0].at <= newest - chrono::Duration::seconds(600), "oldest {:?}", st.ring[0].at);
+        assert!(st.ring.windows(2).all(|w| w[0].at <= w[1].at));
+    }
+
+    #[test]
+    fn checkpoint_round_trips_and_rejects_garbage() {
+        let mut st = FeedState::default();
+        st.advance("abc".into(), Some(t(1)), Duration::from_secs(60));
+        st.delivered(1, t(1));
+        let back = FeedState::from_checkpoint(Some(&st.to_checkpoint())).unwrap();
+        assert_eq!(back, st);
+        let bad = Checkpoint(serde_json::json!({"cursor": 5}));
+        assert!(FeedState::from_checkpoint(Some(&bad)).is_err());
+        assert_eq!(FeedState::from_checkpoint(None).unwrap(), FeedState::default());
+    }
+}

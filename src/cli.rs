@@ -1,0 +1,50 @@
+//! The command line: global options and one subcommand per use of the product.
+//!
+//! Per-invocation choices (`--dry-run`, `--pair`) are flags here; standing configuration lives
+//! in the config file (see [`crate::settings`]).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::LogFormat;
+
+/// crosswalk keeps WhiteLabelCRO and HubSpot / Salesforce in agreement, both ways.
+#[derive(Debug, Parser)]
+#[command(name = "crosswalk", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The config file. Defaults to ./crosswalk.toml when it exists; built-in defaults otherwise.
+    #[arg(long, short = 'c', global = true, value_name = "FILE", env = "CROSSWALK_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log format: `human` lines or `json` lines (logs go to stderr).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config file and every mapping file; list each problem with file, line and key.
+    Check,
+    /// Apply the state store's migrations (safe to run again; applies only what is missing).
+    Migrate,
+}
+
+impl Cli {
+    /// The config file to read and whether the user named it.
+    pub fn config_path(&self) -> (PathBuf, bool) {
+        match &self.config {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from("crosswalk.toml"), false),
+        }
+    }
+}

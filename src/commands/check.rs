@@ -1,0 +1,48 @@
+//! `crosswalk check`: validates the config and the mapping files and reports every problem.
+
+use std::path::Path;
+
+use crate::mapping;
+use crate::settings::{Loaded, Problem};
+
+use super::Outcome;
+
+/// Prints every problem in the configuration and the mappings it points at.
+pub fn run(loaded: &Loaded) -> Outcome {
+    let mut problems: Vec<String> = loaded.problems.iter().map(Problem::to_string).collect();
+    let mut pairs = 0;
+    if let Some(settings) = &loaded.settings {
+        let dir = &settings.sync.mappings_dir;
+        match mapping::load_dir(dir) {
+            Ok(found) => {
+                pairs = found.len();
+                for pair in &found {
+                    for system in [&pair.left.system, &pair.right.system] {
+                        if !settings.systems.contains_key(system.as_str()) {
+                            problems.push(format!(
+                                "{}: pair `{}` uses system `{system}`, which is not configured under [systems.{system}]",
+                                pair_file(dir, &pair.name).display(),
+                                pair.name
+                            ));
+                        }
+                    }
+                }
+            }
+            Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
+        }
+    }
+    let source = loaded.file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into());
+    if problems.is_empty() {
+        println!("ok: {source} and {pairs} mapping file(s) are valid");
+        return Outcome::Ok;
+    }
+    for p in &problems {
+        println!("error: {p}");
+    }
+    println!("{} problem(s) found; fix them and run `crosswalk check` again", problems.len());
+    Outcome::ActionNeeded
+}
+
+fn pair_file(dir: &Path, name: &str) -> std::path::PathBuf {
+    dir.join(format!("{name}.toml"))
+}

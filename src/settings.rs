@@ -1,0 +1,537 @@
+//! Configuration: embedded defaults, then the `--config` file, then `CROSSWALK__SECTION__KEY`
+//! environment variables, deserialised into typed settings that are passed down (never global).
+//!
+//! Loading reports *every* problem at once (unknown keys with the file and line they stand on,
+//! bad values, secrets whose variable or file is missing) so `crosswalk check` can list them all.
+//! Secrets are never in the file: the file names an environment variable or a file, and the
+//! value is held in a [`SecretString`] that prints as `[REDACTED]`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+
+/// The defaults every deployment starts from.
+const DEFAULTS: &str = include_str!("settings_defaults.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where state lives.
+    pub store: StoreSettings,
+    /// How runs behave.
+    pub sync: SyncSettings,
+    /// The configured systems, by name (`wlcro`, `hubspot`, …).
+    pub systems: BTreeMap<String, SystemSettings>,
+    /// The admin web page, JSON API and webhook receiver.
+    pub serve: ServeSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The file's shape before each system's `kind` picks its keys (serde cannot report unknown
+/// keys inside an internally tagged enum, so systems are read in a second step).
+#[derive(Debug, Deserialize)]
+struct RawSettings {
+    store: StoreSettings,
+    sync: SyncSettings,
+    #[serde(default)]
+    systems: BTreeMap<String, config::Value>,
+    serve: ServeSettings,
+    log: LogSettings,
+}
+
+/// The connector kinds this build knows.
+pub const KNOWN_KINDS: [&str; 4] = ["whitelabelcro", "hubspot", "salesforce", "memory"];
+
+/// The state store.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreSettings {
+    /// `sqlite://path/to/file.db` (created if missing) or `postgres://user@host/db`.
+    pub url: String,
+}
+
+/// Run behaviour shared by every pair.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SyncSettings {
+    /// The scheduler's period for `run`.
+    pub interval: HumanDuration,
+    /// How far behind the checkpoint each pull re-reads, unless a system sets its own.
+    pub overlap: HumanDuration,
+    /// How far behind the run's start the new watermark may reach at most.
+    pub safety_margin: HumanDuration,
+    /// Records per pulled page.
+    pub page_size: usize,
+    /// Where the pair mapping files are.
+    pub mappings_dir: PathBuf,
+    /// How long a run's lease lasts before another process may take it over.
+    pub lease_ttl: HumanDuration,
+    /// Share (0–1) of a system's read budget that the verification sweep may spend per run.
+    pub sweep_share: f64,
+}
+
+/// One configured system; the `kind` selects the connector and its keys.
+#[derive(Debug, Clone)]
+pub enum SystemSettings {
+    /// WhiteLabelCRO (see specs/whitelabelcro-api.md).
+    Whitelabelcro(WlcroSettings),
+    /// HubSpot CRM (see specs/hubspot-api.md).
+    Hubspot(HubspotSettings),
+    /// Salesforce (see specs/salesforce-api.md).
+    Salesforce(SalesforceSettings),
+    /// The in-memory connector, for tests and experiments.
+    Memory(MemorySettings),
+}
+
+impl SystemSettings {
+    /// The connector kind, as written in the file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Whitelabelcro(_) => "whitelabelcro",
+            Self::Hubspot(_) => "hubspot",
+            Self::Salesforce(_) => "salesforce",
+            Self::Memory(_) => "memory",
+        }
+    }
+
+    /// Every secret this system references, with the key it sits under.
+    pub fn secrets(&self) -> Vec<(&'static str, &SecretRef)> {
+        match self {
+            Self::Whitelabelcro(s) => {
+                let mut v = vec![("api_key", &s.api_key)];
+                v.extend(s.webhook_secrets.iter().map(|r| ("webhook_secrets", r)));
+                v
+            }
+            Self::Hubspot(s) => {
+                let mut v = vec![("token", &s.token)];
+                v.extend(s.webhook_secret.iter().map(|r| ("webhook_secret", r)));
+                v
+            }
+            Self::Salesforce(s) => vec![("client_secret", &s.client_secret)],
+            Self::Memory(_) => Vec::new(),
+        }
+    }
+}
+
+/// WhiteLabelCRO connection settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WlcroSettings {
+    /// API root, e.g. `https://api.whitelabelcro.example`.
+    pub base_url: String,
+    /// The `X-Api-Key`.
+    pub api_key: SecretRef,
+    /// Webhook signing secrets; two during a rotation.
+    #[serde(default)]
+    pub webhook_secrets: Vec<SecretRef>,
+    /// Overrides `sync.overlap` for this system.
+    pub overlap: Option<HumanDuration>,
+    /// Read requests per minute allowed to this key.
+    #[serde(default = "default_wlcro_read")]
+    pub read_per_minute: u32,
+    /// Write requests per minute allowed to this key.
+    #[serde(default = "default_wlcro_write")]
+    pub write_per_minute: u32,
+}
+
+fn default_wlcro_read() -> u32 {
+    60
+}
+
+fn default_wlcro_write() -> u32 {
+    100
+}
+
+/// HubSpot connection settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HubspotSettings {
+    /// API root, `https://api.hubapi.com` in production.
+    pub base_url: String,
+    /// The private-app access token.
+    pub token: SecretRef,
+    /// The app's client secret, for webhook signature v3.
+    pub webhook_secret: Option<SecretRef>,
+    /// The unique custom property that carries the WhiteLabelCRO id.
+    #[serde(default = "default_hubspot_unique")]
+    pub unique_property: String,
+    /// Overrides `sync.overlap` for this system.
+    pub overlap: Option<HumanDuration>,
+}
+
+fn default_hubspot_unique() -> String {
+    "wlcro_id".to_string()
+}
+
+/// Salesforce connection settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SalesforceSettings {
+    /// Where to get tokens, e.g. `https://login.salesforce.com`.
+    pub login_url: String,
+    /// The connected app's consumer key.
+    pub client_id: String,
+    /// The connected app's consumer secret.
+    pub client_secret: SecretRef,
+    /// The REST API version, e.g. `62.0`.
+    #[serde(default = "default_sf_version")]
+    pub api_version: String,
+    /// The external-id field that carries the WhiteLabelCRO id.
+    #[serde(default = "default_sf_external")]
+    pub external_id_field: String,
+    /// Share (0–1) of the daily API budget kept in reserve.
+    #[serde(default = "default_sf_reserve")]
+    pub reserve_share: f64,
+    /// Overrides `sync.overlap` for this system.
+    pub overlap: Option<HumanDuration>,
+}
+
+fn default_sf_version() -> String {
+    "62.0".to_string()
+}
+
+fn default_sf_external() -> String {
+    "WLCRO_Id__c".to_string()
+}
+
+fn default_sf_reserve() -> f64 {
+    0.2
+}
+
+/// The in-memory connector has nothing to configure but its batch size.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MemorySettings {
+    /// Writes per apply call.
+    #[serde(default = "default_memory_batch")]
+    pub max_batch: usize,
+}
+
+fn default_memory_batch() -> usize {
+    100
+}
+
+/// The admin server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServeSettings {
+    /// Address to listen on; loopback by default.
+    pub listen: String,
+    /// The admin token for the web page and JSON API.
+    pub admin_token: Option<SecretRef>,
+    /// Largest webhook body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `crosswalk=debug`.
+    pub level: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for people.
+    Human,
+    /// One JSON object per line, for machines.
+    Json,
+}
+
+/// Where a secret comes from: `{ env = "VAR" }` or `{ file = "/run/secrets/x" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// An environment variable holding the secret.
+    pub env: Option<String>,
+    /// A file holding the secret (trailing newline ignored).
+    pub file: Option<PathBuf>,
+}
+
+impl SecretRef {
+    /// Reads the secret, or says what is missing and what to do.
+    pub fn resolve(&self) -> Result<SecretString, String> {
+        match (&self.env, &self.file) {
+            (Some(var), None) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
+                _ => Err(format!(
+                    "environment variable {var} is not set; export it (the file names the variable, never the secret)"
+                )),
+            },
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|s| SecretString::from(s.trim_end_matches(['\r', '\n']).to_string()))
+                .map_err(|e| format!("cannot read secret file {}: {e}", path.display())),
+            _ => Err("give exactly one of `env = \"VAR\"` or `file = \"/path\"`".to_string()),
+        }
+    }
+}
+
+/// A duration written the human way (`5m`, `90s`, `1h 30m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s)
+            .map(HumanDuration)
+            .map_err(|e| serde::de::Error::custom(format!("`{s}` is not a duration like `5m` or `90s`: {e}")))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file it is in (or `environment` / `defaults`).
+    pub source: String,
+    /// The line, when it could be found.
+    pub line: Option<usize>,
+    /// The dotted key.
+    pub key: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: `{}`: {}", self.source, line, self.key, self.message),
+            None => write!(f, "{}: `{}`: {}", self.source, self.key, self.message),
+        }
+    }
+}
+
+/// Settings that loaded, with any problems that do not stop loading (unknown keys, missing
+/// secrets). `check` prints them all; other commands refuse to start while there are any.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The settings, when they could be read at all.
+    pub settings: Option<Settings>,
+    /// Everything wrong.
+    pub problems: Vec<Problem>,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// Loads settings from the defaults, `file` (when it exists or was named explicitly) and the
+/// environment. `explicit` is true when the user named the file, so a missing one is a problem.
+pub fn load(file: &Path, explicit: bool) -> Loaded {
+    let mut problems = Vec::new();
+    let file_text = match std::fs::read_to_string(file) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => None,
+        Err(e) => {
+            problems.push(Problem {
+                source: file.display().to_string(),
+                line: None,
+                key: String::new(),
+                message: format!("cannot read the config file: {e}"),
+            });
+            None
+        }
+    };
+    let source = file.display().to_string();
+    let mut builder =
+        config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+    if let Some(text) = &file_text {
+        builder = builder.add_source(config::File::from_str(text, config::FileFormat::Toml));
+    }
+    builder = builder
+        .add_source(config::Environment::with_prefix("CROSSWALK").prefix_separator("__").separator("__"));
+    let cfg = match builder.build() {
+        Ok(c) => c,
+        Err(e) => {
+            problems.push(Problem { source, line: None, key: String::new(), message: e.to_string() });
+            return Loaded { settings: None, problems, file: file_text.map(|_| file.to_path_buf()) };
+        }
+    };
+    let mut unknown = Vec::new();
+    let raw: Result<RawSettings, _> = serde_ignored::deserialize(cfg, |path| unknown.push(path.to_string()));
+    let settings = match raw {
+        Ok(raw) => {
+            let mut systems = BTreeMap::new();
+            for (name, value) in raw.systems {
+                match system_settings(&name, value, &mut unknown) {
+                    Ok(system) => {
+                        systems.insert(name, system);
+                    }
+                    Err((key, message)) => {
+                        let (src, line) = locate(&key, file_text.as_deref(), &source);
+                        problems.push(Problem { source: src, line, key, message });
+                    }
+                }
+            }
+            Some(Settings { store: raw.store, sync: raw.sync, systems, serve: raw.serve, log: raw.log })
+        }
+        Err(e) => {
+            problems.push(Problem {
+                source: source.clone(),
+                line: None,
+                key: String::new(),
+                message: e.to_string(),
+            });
+            None
+        }
+    };
+    for key in unknown {
+        let (src, line) = locate(&key, file_text.as_deref(), &source);
+        let message = "unknown key; check its spelling against README.md § Configuration".into();
+        problems.push(Problem { source: src, line, key, message });
+    }
+    if let Some(s) = &settings {
+        problems.extend(validate(s, file_text.as_deref(), &source));
+    }
+    Loaded { settings, problems, file: file_text.map(|_| file.to_path_buf()) }
+}
+
+/// Reads one `[systems.NAME]` table: its `kind` picks the settings type, whose unknown keys are
+/// added to `unknown` with their full dotted path.
+fn system_settings(
+    name: &str,
+    value: config::Value,
+    unknown: &mut Vec<String>,
+) -> Result<SystemSettings, (String, String)> {
+    let prefix = format!("systems.{name}");
+    let mut table = value.into_table().map_err(|e| (prefix.clone(), e.to_string()))?;
+    let kind = match table.remove("kind").map(config::Value::into_string) {
+        Some(Ok(kind)) => kind,
+        _ => return Err((format!("{prefix}.kind"), format!("missing; one of {}", KNOWN_KINDS.join(", ")))),
+    };
+    let value = config::Value::new(None, table);
+    let mut note = |path: serde_ignored::Path<'_>| unknown.push(format!("{prefix}.{path}"));
+    let parsed = match kind.as_str() {
+        "whitelabelcro" => serde_ignored::deserialize(value, &mut note).map(SystemSettings::Whitelabelcro),
+        "hubspot" => serde_ignored::deserialize(value, &mut note).map(SystemSettings::Hubspot),
+        "salesforce" => serde_ignored::deserialize(value, &mut note).map(SystemSettings::Salesforce),
+        "memory" => serde_ignored::deserialize(value, &mut note).map(SystemSettings::Memory),
+        other => {
+            let message = format!("unknown kind `{other}`; known kinds: {}", KNOWN_KINDS.join(", "));
+            return Err((format!("{prefix}.kind"), message));
+        }
+    };
+    parsed.map_err(|e| (prefix, e.to_string()))
+}
+
+/// Checks values that parse but cannot work, and secrets that cannot be read.
+fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut push = |key: String, message: String| {
+        let (src, line) = locate(&key, text, source);
+        out.push(Problem { source: src, line, key, message });
+    };
+    if !(s.store.url.starts_with("sqlite:") || s.store.url.starts_with("postgres")) {
+        push("store.url".into(), "must start with `sqlite:` or `postgres://`".into());
+    }
+    if !(0.0..=1.0).contains(&s.sync.sweep_share) {
+        push("sync.sweep_share".into(), "must be between 0 and 1".into());
+    }
+    if s.sync.page_size == 0 || s.sync.page_size > 1000 {
+        push("sync.page_size".into(), "must be between 1 and 1000".into());
+    }
+    for (name, system) in &s.systems {
+        for (key, secret) in system.secrets() {
+            if let Err(message) = secret.resolve() {
+                push(format!("systems.{name}.{key}"), message);
+            }
+        }
+    }
+    if let Some(token) = &s.serve.admin_token
+        && let Err(message) = token.resolve()
+    {
+        push("serve.admin_token".into(), message);
+    }
+    out
+}
+
+/// Finds which source a dotted key came from and the line it stands on, by looking for the
+/// last path segment under its table header in the file's text.
+fn locate(key: &str, text: Option<&str>, file: &str) -> (String, Option<usize>) {
+    let env_name = format!("CROSSWALK__{}", key.replace('.', "__").to_uppercase());
+    if std::env::var_os(&env_name).is_some() {
+        return (format!("environment ({env_name})"), None);
+    }
+    let Some(text) = text else { return (file.to_string(), None) };
+    let (table, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut in_table = table.is_empty();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_table = header.trim() == table;
+            continue;
+        }
+        let assigned = line.split('=').next().map(str::trim);
+        if in_table && assigned == Some(leaf) {
+            return (file.to_string(), Some(i + 1));
+        }
+    }
+    (file.to_string(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Loaded {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crosswalk.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path, true)
+    }
+
+    #[test]
+    fn defaults_alone_load_without_problems() {
+        let loaded = load(Path::new("/nonexistent/crosswalk.toml"), false);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let s = loaded.settings.unwrap();
+        assert_eq!(s.sync.interval.0, Duration::from_secs(300));
+        assert_eq!(s.sync.overlap.0, Duration::from_secs(120));
+        assert!(s.store.url.starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_file_line_and_key() {
+        let loaded = load_text(
+            "[sync]\npage_sise = 10\n\n[systems.hubspot]\nkind = \"hubspot\"\nbase_url = \"http://x\"\ntoken = { env = \"CROSSWALK_TEST_SURELY_UNSET_VAR\" }\n",
+        );
+        let text: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(loaded.problems.len(), 2, "{text:?}");
+        assert!(text[0].contains("crosswalk.toml:2: `sync.page_sise`: unknown key"), "{text:?}");
+        assert!(text[1].contains(":7: `systems.hubspot.token`"), "{text:?}");
+        assert!(text[1].contains("CROSSWALK_TEST_SURELY_UNSET_VAR is not set"), "{text:?}");
+    }
+
+    #[test]
+    fn unknown_kind_specific_key_is_reported() {
+        let loaded = load_text("[systems.m]\nkind = \"memory\"\nmax_bach = 3\n");
+        let keys: Vec<&str> = loaded.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["systems.m.max_bach"]);
+    }
+
+    #[test]
+    fn unknown_kind_names_the_known_ones() {
+        let loaded = load_text("[systems.x]\nkind = \"zoho\"\n");
+        let msg = loaded.problems.iter().map(ToString::to_string).collect::<String>();
+        assert!(msg.contains("zoho") && msg.contains("hubspot"), "{msg}");
+    }
+
+    #[test]
+    fn a_bad_duration_says_what_is_expected() {
+        let loaded = load_text("[sync]\ninterval = \"five minutes\"\n");
+        let msg = loaded.problems.iter().map(ToString::to_string).collect::<String>();
+        assert!(msg.contains("not a duration like `5m`"), "{msg}");
+    }
+
+    #[test]
+    fn secrets_print_redacted() {
+        let secret = SecretString::from("hunter2-sentinel".to_string());
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+}

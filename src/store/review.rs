@@ -1,0 +1,274 @@
+//! The review queue: opening items (deduplicated while open), listing with filters, an admin's
+//! resolve / reopen, and the transitions a run makes (applied, superseded).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::AssertSqlSafe;
+use sqlx::types::Json;
+
+use super::db::{Arg, Db, Ts, Tx, Where, bind_args, limit_arg, on_db, on_tx, to_u64, ts};
+use super::{
+    NewReviewItem, Resolution, ResolveAction, ResolveOutcome, ReviewFilter, ReviewItem, ReviewState,
+    ReviewTransition, StoreError,
+};
+
+/// `SELECT <every review column> FROM review_items`, as a literal for `concat!`.
+macro_rules! select_review {
+    () => {
+        "SELECT id, pair, link_id, kind, field, base_value, left_value, right_value, \
+         left_modified_at, right_modified_at, left_id, right_id, rule, reason, candidates, \
+         detected_at, run_id, state, resolution_action, resolution_value, resolved_by, \
+         resolved_at, resolution_note, applied_run_id, updated_at FROM review_items"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct ReviewRow {
+    id: i64,
+    pair: String,
+    link_id: Option<i64>,
+    kind: String,
+    field: Option<String>,
+    base_value: Option<String>,
+    left_value: Option<String>,
+    right_value: Option<String>,
+    left_modified_at: Option<DateTime<Utc>>,
+    right_modified_at: Option<DateTime<Utc>>,
+    left_id: Option<String>,
+    right_id: Option<String>,
+    rule: Option<String>,
+    reason: String,
+    candidates: Json<Value>,
+    detected_at: DateTime<Utc>,
+    run_id: String,
+    state: String,
+    resolution_action: Option<String>,
+    resolution_value: Option<String>,
+    resolved_by: Option<String>,
+    resolved_at: Option<DateTime<Utc>>,
+    resolution_note: Option<String>,
+    applied_run_id: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ReviewRow> for ReviewItem {
+    type Error = StoreError;
+
+    fn try_from(r: ReviewRow) -> Result<Self, StoreError> {
+        let resolution = match (r.resolution_action, r.resolved_by, r.resolved_at) {
+            (Some(action), Some(by), Some(at)) => Some(Resolution {
+                action: action.parse()?,
+                value: r.resolution_value,
+                by,
+                at,
+                note: r.resolution_note,
+            }),
+            _ => None,
+        };
+        Ok(ReviewItem {
+            id: r.id,
+            pair: r.pair,
+            link_id: r.link_id,
+            kind: r.kind.parse()?,
+            field: r.field,
+            base_value: r.base_value,
+            left_value: r.left_value,
+            right_value: r.right_value,
+            left_modified_at: r.left_modified_at,
+            right_modified_at: r.right_modified_at,
+            left_id: r.left_id,
+            right_id: r.right_id,
+            rule: r.rule,
+            reason: r.reason,
+            candidates: r.candidates.0,
+            detected_at: r.detected_at,
+            run_id: r.run_id,
+            state: r.state.parse()?,
+            resolution,
+            applied_run_id: r.applied_run_id,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+fn to_items(rows: Vec<ReviewRow>) -> Result<Vec<ReviewItem>, StoreError> {
+    rows.into_iter().map(ReviewItem::try_from).collect()
+}
+
+/// The identity of an open item: (pair, kind, link, field), with the record ids standing in
+/// for the link when there is none (an ambiguous match has no link yet).
+fn dedupe_key(item: &NewReviewItem) -> String {
+    let records = match item.link_id {
+        Some(_) => (None, None),
+        None => (item.left_id.as_deref(), item.right_id.as_deref()),
+    };
+    let key = (&item.pair, item.kind.as_str(), item.link_id, &item.field, records);
+    serde_json::to_string(&key).expect("a tuple of strings and integers serialises")
+}
+
+fn filter_sql(filter: &ReviewFilter) -> Where {
+    let mut w = Where::default();
+    if let Some(pair) = &filter.pair {
+        w.push("pair", "=", Arg::Text(pair.clone()));
+    }
+    if let Some(kind) = filter.kind {
+        w.push("kind", "=", Arg::Text(kind.as_str().to_owned()));
+    }
+    if let Some(field) = &filter.field {
+        w.push("field", "=", Arg::Text(field.clone()));
+    }
+    if let Some(state) = filter.state {
+        w.push("state", "=", Arg::Text(state.as_str().to_owned()));
+    }
+    if let Some(before) = filter.older_than {
+        w.push("detected_at", "<", Arg::Ts(Ts::from(before)));
+    }
+    w
+}
+
+pub(crate) async fn list(db: &Db, filter: &ReviewFilter) -> Result<Vec<ReviewItem>, StoreError> {
+    let mut w = filter_sql(filter);
+    let n = w.next();
+    let sql = format!("{}{} ORDER BY id LIMIT ${n} OFFSET ${}", select_review!(), w.sql(), n + 1);
+    w.args.push(Arg::Int(filter.limit.map_or(i64::MAX, limit_arg)));
+    w.args.push(Arg::Int(limit_arg(filter.offset)));
+    let rows: Vec<ReviewRow> = on_db!(db, p => {
+        bind_args!(sqlx::query_as(AssertSqlSafe(sql)), &w.args).fetch_all(p).await?
+    });
+    to_items(rows)
+}
+
+pub(crate) async fn count(db: &Db, filter: &ReviewFilter) -> Result<u64, StoreError> {
+    let w = filter_sql(filter);
+    let sql = format!("SELECT COUNT(*) FROM review_items{}", w.sql());
+    let n: i64 = on_db!(db, p => {
+        bind_args!(sqlx::query_scalar(AssertSqlSafe(sql)), &w.args).fetch_one(p).await?
+    });
+    Ok(to_u64(n))
+}
+
+pub(crate) async fn get(db: &Db, id: i64) -> Result<Option<ReviewItem>, StoreError> {
+    const SQL: &str = concat!(select_review!(), " WHERE id = $1");
+    let row: Option<ReviewRow> = on_db!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await?);
+    row.map(ReviewItem::try_from).transpose()
+}
+
+async fn get_in(tx: &mut Tx, id: i64) -> Result<Option<ReviewItem>, StoreError> {
+    const SQL: &str = concat!(select_review!(), " WHERE id = $1");
+    let row: Option<ReviewRow> = on_tx!(tx, c => sqlx::query_as(SQL).bind(id).fetch_optional(c).await?);
+    row.map(ReviewItem::try_from).transpose()
+}
+
+/// Opens `item`, or finds the open item with the same key; returns its id.
+pub(crate) async fn open(tx: &mut Tx, item: &NewReviewItem, at: DateTime<Utc>) -> Result<i64, StoreError> {
+    const INSERT: &str = "INSERT INTO review_items (pair, link_id, kind, field, base_value, \
+         left_value, right_value, left_modified_at, right_modified_at, left_id, right_id, rule, \
+         reason, candidates, detected_at, run_id, state, updated_at, dedupe_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'open', \
+         $17, $18) ON CONFLICT DO NOTHING RETURNING id";
+    const EXISTING: &str = "SELECT id FROM review_items WHERE dedupe_key = $1 AND state = 'open'";
+    let key = dedupe_key(item);
+    let inserted: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(INSERT)
+        .bind(&item.pair)
+        .bind(item.link_id)
+        .bind(item.kind.as_str())
+        .bind(item.field.as_deref())
+        .bind(item.base_value.as_deref())
+        .bind(item.left_value.as_deref())
+        .bind(item.right_value.as_deref())
+        .bind(ts(item.left_modified_at))
+        .bind(ts(item.right_modified_at))
+        .bind(item.left_id.as_deref())
+        .bind(item.right_id.as_deref())
+        .bind(item.rule.as_deref())
+        .bind(&item.reason)
+        .bind(Json(&item.candidates))
+        .bind(Ts::from(item.detected_at))
+        .bind(&item.run_id)
+        .bind(Ts::from(at))
+        .bind(&key)
+        .fetch_optional(c)
+        .await?);
+    if let Some(id) = inserted {
+        return Ok(id);
+    }
+    let existing: Option<i64> =
+        on_tx!(tx, c => sqlx::query_scalar(EXISTING).bind(&key).fetch_optional(c).await?);
+    existing.ok_or_else(|| StoreError::Conflict(format!("review item {key} could not be opened")))
+}
+
+/// Applies a run's transition; an item not in a state the transition leaves is left alone.
+pub(crate) async fn transition(
+    tx: &mut Tx,
+    id: i64,
+    transition: &ReviewTransition,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (sql, run_id) = match transition {
+        ReviewTransition::Applied { run_id } => (
+            "UPDATE review_items SET state = 'applied', applied_run_id = $1, updated_at = $2 \
+             WHERE id = $3 AND state = 'resolved'",
+            run_id,
+        ),
+        ReviewTransition::Superseded { run_id } => (
+            "UPDATE review_items SET state = 'superseded', applied_run_id = $1, updated_at = $2 \
+             WHERE id = $3 AND state IN ('open', 'resolved')",
+            run_id,
+        ),
+    };
+    on_tx!(tx, c => sqlx::query(sql).bind(run_id).bind(Ts::from(at)).bind(id).execute(c).await?.rows_affected());
+    Ok(())
+}
+
+pub(crate) async fn resolve(db: &Db, id: i64, resolution: &Resolution) -> Result<ResolveOutcome, StoreError> {
+    const SQL: &str = "UPDATE review_items SET state = $1, resolution_action = $2, \
+         resolution_value = $3, resolved_by = $4, resolved_at = $5, resolution_note = $6, \
+         updated_at = $5 WHERE id = $7 AND state = 'open'";
+    let state = match resolution.action {
+        ResolveAction::Ignore => ReviewState::Ignored,
+        _ => ReviewState::Resolved,
+    };
+    let mut tx = db.begin_write().await?;
+    let done = on_tx!(&mut tx, c => sqlx::query(SQL)
+        .bind(state.as_str())
+        .bind(resolution.action.as_str())
+        .bind(resolution.value.as_deref())
+        .bind(&resolution.by)
+        .bind(Ts::from(resolution.at))
+        .bind(resolution.note.as_deref())
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected());
+    let outcome = if done == 1 {
+        ResolveOutcome::Resolved
+    } else {
+        let item =
+            get_in(&mut tx, id).await?.ok_or_else(|| StoreError::not_found(format!("review item {id}")))?;
+        let decided =
+            matches!(item.state, ReviewState::Resolved | ReviewState::Ignored | ReviewState::Applied);
+        match item.resolution {
+            Some(previous) if decided && previous.same_decision(resolution) => {
+                ResolveOutcome::AlreadyResolvedSame
+            }
+            _ => ResolveOutcome::NotOpen(item.state),
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+pub(crate) async fn reopen(db: &Db, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE review_items SET state = 'open', resolution_action = NULL, \
+         resolution_value = NULL, resolved_by = NULL, resolved_at = NULL, \
+         resolution_note = NULL, applied_run_id = NULL, updated_at = $1 \
+         WHERE id = $2 AND state IN ('resolved', 'ignored')";
+    let mut tx = db.begin_write().await?;
+    let done =
+        on_tx!(&mut tx, c => sqlx::query(SQL).bind(Ts::from(at)).bind(id).execute(c).await?.rows_affected());
+    if done == 0 && get_in(&mut tx, id).await?.is_none() {
+        return Err(StoreError::not_found(format!("review item {id}")));
+    }
+    tx.commit().await?;
+    Ok(done == 1)
+}

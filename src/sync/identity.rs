@@ -1,0 +1,273 @@
+//! Identity resolution for records with no link yet, and the creates that follow from it.
+//!
+//! Probes run strongest first (back-link, external id, email, company keys, name + country); the
+//! first probe that finds candidates not already linked decides. One candidate is a link; several
+//! are an ambiguous-identity review item (never a guess); none lets the creation rule decide.
+//! Creates carry the external-id back-link so a retry finds the first create (find-or-create).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use connector_api::{Change, FieldMap, Write, WriteOp, WriteResult};
+use serde_json::json;
+
+use crate::mapping::{CanonMap, Side};
+use crate::reconcile::identity::RECORD_ID_FIELD;
+use crate::reconcile::{self, Confidence, CreatePlan, Match, ProbeKind, SideView};
+use crate::store::{Link, LinkUpsert, NewReviewItem, PageCommit, ReviewKind};
+
+use super::apply;
+use super::page::{PageStats, canon_hash, write_key};
+use super::pull::PairContext;
+use super::SyncError;
+
+/// What identity resolution decided for a page.
+#[derive(Default)]
+pub(crate) struct Resolved {
+    /// Links to existing records, to be committed before planning.
+    pub new_links: Vec<LinkUpsert>,
+    /// Records to create on the other side.
+    pub creates: Vec<CreatePlan>,
+    /// The source's content hash per create, for the new link.
+    pub create_hashes: BTreeMap<String, String>,
+}
+
+/// Resolves each unlinked change.
+pub(crate) async fn resolve(
+    ctx: &PairContext,
+    side: Side,
+    unlinked: &[&Change],
+    commit: &mut PageCommit,
+    stats: &mut PageStats,
+) -> Result<Resolved, SyncError> {
+    let mut out = Resolved::default();
+    let other = side.other();
+    let pair = &ctx.pair;
+    let full = full_records(ctx, side, unlinked).await?;
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    for change in unlinked {
+        let Some(fields) = full.get(&change.id) else { continue };
+        let probes = reconcile::identity_probes(pair, side, &change.id, fields);
+        let mut found = Vec::new();
+        let mut decision = Match::None;
+        for probe in probes {
+            let ids = candidates(ctx, other, &probe.key).await?;
+            let linked = already_linked(ctx, other, &ids).await?;
+            let excluded: BTreeSet<String> = linked.union(&claimed).cloned().collect();
+            found.push((probe, ids));
+            decision = reconcile::decide_match(&found, &excluded);
+            if decision != Match::None {
+                break;
+            }
+        }
+        let canon = pair.canonical(side, fields);
+        match decision {
+            Match::Linked(other_id, confidence) => {
+                claimed.insert(other_id.clone());
+                stats.linked += 1;
+                out.new_links.push(new_link(ctx, side, &change.id, &other_id, confidence, &found));
+            }
+            Match::Ambiguous(ids) => {
+                stats.ambiguous += 1;
+                let (left_id, right_id) = if side == Side::Left { (Some(change.id.clone()), None) } else { (None, Some(change.id.clone())) };
+                commit.review_items.push(NewReviewItem {
+                    pair: pair.name.clone(),
+                    kind: ReviewKind::AmbiguousIdentity,
+                    left_id,
+                    right_id,
+                    reason: format!(
+                        "{} {} matches {} records on {}; link it to one of them or ignore",
+                        pair.endpoint(side).system,
+                        change.id,
+                        ids.len(),
+                        pair.endpoint(other).system
+                    ),
+                    candidates: json!({ "side": other.as_str(), "ids": ids }),
+                    detected_at: ctx.clock.now(),
+                    run_id: ctx.run_id.clone(),
+                    ..NewReviewItem::default()
+                });
+            }
+            Match::None => {
+                let view = SideView { id: &change.id, values: &canon, modified_at: change.modified_at };
+                if let Some(plan) = reconcile::plan_create(pair, side, &view) {
+                    out.create_hashes.insert(change.id.clone(), canon_hash(&canon));
+                    out.creates.push(plan);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The whole record of each change (partial changes are fetched in full first).
+async fn full_records(ctx: &PairContext, side: Side, changes: &[&Change]) -> Result<BTreeMap<String, FieldMap>, SyncError> {
+    let mut out: BTreeMap<String, FieldMap> =
+        changes.iter().filter(|c| !c.partial).map(|c| (c.id.clone(), c.fields.clone())).collect();
+    let partial: Vec<String> = changes.iter().filter(|c| c.partial).map(|c| c.id.clone()).collect();
+    if !partial.is_empty() {
+        let object = &ctx.pair.endpoint(side).object;
+        for record in ctx.connector(side).fetch(object, &partial).await.map_err(|e| ctx.err(side, e))? {
+            out.insert(record.id, record.fields);
+        }
+    }
+    Ok(out)
+}
+
+async fn candidates(ctx: &PairContext, side: Side, key: &connector_api::IdentityKey) -> Result<Vec<String>, SyncError> {
+    let object = &ctx.pair.endpoint(side).object;
+    let connector = ctx.connector(side);
+    let records = if key.field == RECORD_ID_FIELD {
+        connector.fetch(object, std::slice::from_ref(&key.value)).await
+    } else {
+        connector.find(object, key).await
+    }
+    .map_err(|e| ctx.err(side, e))?;
+    Ok(records.into_iter().filter(|r| !r.deleted).map(|r| r.id).collect())
+}
+
+async fn already_linked(ctx: &PairContext, side: Side, ids: &[String]) -> Result<BTreeSet<String>, SyncError> {
+    if ids.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let links = ctx.store.links_by_records(&ctx.pair.name, side, ids).await?;
+    Ok(links.iter().map(|l| l.record_id(side).to_string()).collect())
+}
+
+fn new_link(
+    ctx: &PairContext,
+    side: Side,
+    id: &str,
+    other_id: &str,
+    confidence: Confidence,
+    found: &[(reconcile::Probe, Vec<String>)],
+) -> LinkUpsert {
+    let (left_id, right_id) = if side == Side::Left { (id, other_id) } else { (other_id, id) };
+    let keys = found
+        .iter()
+        .filter(|(p, _)| matches!(p.kind, ProbeKind::Email | ProbeKind::CompanyKey))
+        .map(|(p, _)| (side, p.key.field.clone(), p.key.value.clone()))
+        .collect();
+    LinkUpsert {
+        pair: ctx.pair.name.clone(),
+        left_id: left_id.to_string(),
+        right_id: right_id.to_string(),
+        low_confidence: confidence == Confidence::Low,
+        keys,
+        ..LinkUpsert::default()
+    }
+}
+
+/// Commits new links (alone, before planning) and returns them as stored. In a dry run nothing
+/// is written and the links are returned with id 0.
+pub(crate) async fn commit_links(ctx: &PairContext, links: Vec<LinkUpsert>) -> Result<Vec<Link>, SyncError> {
+    let now = ctx.clock.now();
+    let ids = if ctx.dry_run {
+        vec![0; links.len()]
+    } else {
+        let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), now);
+        commit.link_upserts = links.clone();
+        ctx.store.commit_page(commit).await.map_err(|e| match e {
+            crate::store::StoreError::LeaseLost => SyncError::LeaseLost(ctx.pair.name.clone()),
+            other => SyncError::Store(other),
+        })?
+        .created_links
+    };
+    Ok(links
+        .into_iter()
+        .zip(ids)
+        .map(|(up, id)| Link {
+            id,
+            pair: up.pair,
+            left_id: up.left_id,
+            right_id: up.right_id,
+            base: CanonMap::new(),
+            left_hash: None,
+            right_hash: None,
+            low_confidence: up.low_confidence,
+            created_at: now,
+            updated_at: now,
+            left_verified_at: None,
+            right_verified_at: None,
+        })
+        .collect())
+}
+
+fn create_key(ctx: &PairContext, side: Side, source_id: &str) -> String {
+    write_key(&["create", &ctx.pair.name, side.as_str(), source_id])
+}
+
+/// Sends the creates to the other side.
+pub(crate) async fn execute_creates(
+    ctx: &PairContext,
+    side: Side,
+    creates: &[CreatePlan],
+) -> Result<BTreeMap<String, WriteResult>, SyncError> {
+    let writes = creates
+        .iter()
+        .map(|c| Write {
+            key: create_key(ctx, side, &c.source_id),
+            op: WriteOp::Create { fields: c.fields.clone(), external_id: c.external_id.clone() },
+        })
+        .collect();
+    apply::execute(ctx, side.other(), writes).await
+}
+
+/// Turns create outcomes into links, review items and dead letters. `Some(reason)` when a create
+/// failed transiently and the page must be read again.
+pub(crate) async fn settle_creates(
+    ctx: &PairContext,
+    side: Side,
+    resolved: &Resolved,
+    mut results: BTreeMap<String, WriteResult>,
+    commit: &mut PageCommit,
+    stats: &mut PageStats,
+) -> Result<Option<String>, SyncError> {
+    let other = side.other();
+    let mut incomplete = None;
+    for plan in &resolved.creates {
+        let key = create_key(ctx, side, &plan.source_id);
+        match results.remove(&key) {
+            Some(Ok(written)) => {
+                commit.intents_done.push(key);
+                if !already_linked(ctx, other, std::slice::from_ref(&written.id)).await?.is_empty() {
+                    commit.review_items.push(super::outcome::rejected_item(
+                        ctx,
+                        side,
+                        &plan.source_id,
+                        &written.id,
+                        "the created record's back-link points at a record that is already linked",
+                    ));
+                    continue;
+                }
+                if written.created { stats.created += 1 } else { stats.linked += 1 }
+                let (left_id, right_id) =
+                    if side == Side::Left { (plan.source_id.clone(), written.id) } else { (written.id, plan.source_id.clone()) };
+                let source_hash = resolved.create_hashes.get(&plan.source_id).cloned();
+                let mut up = LinkUpsert {
+                    pair: ctx.pair.name.clone(),
+                    left_id,
+                    right_id,
+                    base: plan.initial_base.clone(),
+                    ..LinkUpsert::default()
+                };
+                match side {
+                    Side::Left => up.left_hash = source_hash,
+                    Side::Right => up.right_hash = source_hash,
+                }
+                commit.link_upserts.push(up);
+            }
+            Some(Err(e)) if e.is_retryable() => {
+                incomplete.get_or_insert_with(|| format!("creates on {} failed for now: {e}", ctx.pair.endpoint(other).system));
+            }
+            Some(Err(e)) => {
+                stats.rejected += 1;
+                commit.intents_done.push(key);
+                commit.review_items.push(super::outcome::rejected_item(ctx, side, &plan.source_id, "", &e.to_string()));
+            }
+            None => {
+                incomplete.get_or_insert_with(|| "a create got no outcome".to_string());
+            }
+        }
+    }
+    Ok(incomplete)
+}

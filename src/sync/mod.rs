@@ -1,0 +1,333 @@
+//! The run loop: one sync cycle of every pair (or the named ones).
+//!
+//! For each pair the engine takes the pair's lease, pulls each side page by page from its
+//! checkpoint (rewound by the overlap on the first page), resolves identities, plans each linked
+//! record with the pure planner, executes the writes in batches and commits everything the page
+//! produced — links, bases, review items, decisions, dead letters and the new checkpoint — in one
+//! fenced store transaction. A page whose writes could not all be applied or parked leaves the
+//! checkpoint where it was, so the next run reads it again.
+
+mod apply;
+mod identity;
+mod outcome;
+mod page;
+mod pull;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_api::{Connector, ConnectorError, SharedClock};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::ids::IdGen;
+use crate::mapping::PairMapping;
+use crate::store::{NewRun, RunCounts, RunKind, RunOutcome, RunStatus, Store, StoreError, StreamWindow};
+
+pub use page::PageStats;
+
+/// What can stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The store failed; nothing more can be committed.
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
+    /// A connector failed in a way that stops this pair (auth, quota, an unreadable answer).
+    #[error("system `{system}`: {source}")]
+    Connector {
+        /// The configured system name.
+        system: String,
+        /// What went wrong.
+        source: ConnectorError,
+    },
+    /// A mapping names a system that is not configured.
+    #[error("pair `{pair}` uses system `{system}`, which is not configured")]
+    UnknownSystem {
+        /// The pair.
+        pair: String,
+        /// The missing system.
+        system: String,
+    },
+    /// Another process took the lease over while this one was working.
+    #[error("the lease for pair `{0}` was lost to another process; its work will be redone by the holder")]
+    LeaseLost(String),
+}
+
+/// Knobs of the run loop, from settings.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Default re-read window behind each checkpoint.
+    pub overlap: Duration,
+    /// Per-system overrides of `overlap`.
+    pub overlaps: BTreeMap<String, Duration>,
+    /// The watermark never passes run start minus this.
+    pub safety_margin: Duration,
+    /// Records per pulled page.
+    pub page_size: usize,
+    /// Lease length.
+    pub lease_ttl: Duration,
+    /// Linked records re-read per side per run by the verification sweep, for systems whose
+    /// pulls miss some edits.
+    pub sweep_budget: usize,
+    /// Who holds leases (host + pid in production).
+    pub owner: String,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            overlap: Duration::from_secs(120),
+            overlaps: BTreeMap::new(),
+            safety_margin: Duration::from_secs(5),
+            page_size: 200,
+            lease_ttl: Duration::from_secs(600),
+            sweep_budget: 100,
+            owner: "crosswalk".to_string(),
+        }
+    }
+}
+
+/// How one pair's cycle ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairStatus {
+    /// Every page was processed and committed.
+    Done,
+    /// Another process holds the pair's lease; this run skipped it.
+    Skipped {
+        /// The lease holder.
+        holder: String,
+    },
+    /// Some pages could not be finished (transient failures, a safety cap); the checkpoint
+    /// stayed behind them and the next run retries.
+    Incomplete {
+        /// Why.
+        reason: String,
+    },
+    /// The pair stopped on an error an operator must look at.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One pair's part of a run.
+#[derive(Debug, Clone)]
+pub struct PairReport {
+    /// The pair.
+    pub pair: String,
+    /// How it ended.
+    pub status: PairStatus,
+    /// What it did.
+    pub stats: PageStats,
+    /// The dry-run plan, rendered (empty unless dry-run).
+    pub plan: String,
+}
+
+/// A whole run.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The run's id.
+    pub run_id: String,
+    /// One report per pair.
+    pub pairs: Vec<PairReport>,
+    /// The run's status.
+    pub status: RunStatus,
+}
+
+impl RunReport {
+    /// Sum of every pair's counters.
+    pub fn totals(&self) -> PageStats {
+        let mut total = PageStats::default();
+        for p in &self.pairs {
+            total.add(&p.stats);
+        }
+        total
+    }
+}
+
+/// The engine: connectors, pairs, store, clock.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    systems: BTreeMap<String, Arc<dyn Connector>>,
+    pairs: Vec<Arc<PairMapping>>,
+    clock: SharedClock,
+    ids: Arc<IdGen>,
+    opts: SyncOptions,
+}
+
+impl Engine {
+    /// Assembles an engine.
+    pub fn new(
+        store: Arc<dyn Store>,
+        systems: BTreeMap<String, Arc<dyn Connector>>,
+        pairs: Vec<PairMapping>,
+        clock: SharedClock,
+        ids: Arc<IdGen>,
+        opts: SyncOptions,
+    ) -> Self {
+        Self { store, systems, pairs: pairs.into_iter().map(Arc::new).collect(), clock, ids, opts }
+    }
+
+    /// The store this engine commits to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Runs one cycle of the named pairs (all when `only` is empty). With `dry_run` nothing is
+    /// written anywhere and the report carries the rendered plan.
+    pub async fn run(&self, kind: RunKind, only: &[String], dry_run: bool) -> Result<RunReport, SyncError> {
+        let run_id = self.ids.next().to_string();
+        let started_at = self.clock.now();
+        let pairs: Vec<_> =
+            self.pairs.iter().filter(|p| only.is_empty() || only.contains(&p.name)).cloned().collect();
+        let names = pairs.iter().map(|p| p.name.clone()).collect();
+        if !dry_run {
+            self.store.start_run(&NewRun { id: run_id.clone(), kind, pairs: names, started_at }).await?;
+        }
+        let span = info_span!("run", run_id = %run_id, dry_run);
+        let mut reports = Vec::new();
+        let mut windows = Vec::new();
+        async {
+            for pair in &pairs {
+                let report = self.run_pair(pair, &run_id, started_at, dry_run, &mut windows).await;
+                match &report.status {
+                    PairStatus::Skipped { holder } => {
+                        info!(pair = %pair.name, %holder, "skipped: another process holds this pair's lease")
+                    }
+                    PairStatus::Failed { reason } => warn!(pair = %pair.name, %reason, "pair failed"),
+                    _ => info!(pair = %pair.name, pulled = report.stats.pulled, written = report.stats.written(), conflicts = report.stats.conflicts, "pair done"),
+                }
+                reports.push(report);
+            }
+        }
+        .instrument(span)
+        .await;
+        let status = run_status(&reports);
+        let report = RunReport { run_id: run_id.clone(), pairs: reports, status };
+        if !dry_run {
+            let totals = report.totals();
+            let failed = report.pairs.iter().find_map(|p| match &p.status {
+                PairStatus::Failed { reason } => Some(format!("{}: {reason}", p.pair)),
+                _ => None,
+            });
+            let outcome = RunOutcome {
+                finished_at: self.clock.now(),
+                status,
+                counts: totals.counts(),
+                windows,
+                error: failed,
+            };
+            self.store.finish_run(&run_id, &outcome).await?;
+        }
+        Ok(report)
+    }
+
+    async fn run_pair(
+        &self,
+        pair: &Arc<PairMapping>,
+        run_id: &str,
+        started_at: DateTime<Utc>,
+        dry_run: bool,
+        windows: &mut Vec<StreamWindow>,
+    ) -> PairReport {
+        let mut report =
+            PairReport { pair: pair.name.clone(), status: PairStatus::Done, stats: PageStats::default(), plan: String::new() };
+        let lease_name = format!("pair:{}", pair.name);
+        let lease = match self.store.claim_lease(&lease_name, &self.opts.owner, self.opts.lease_ttl, self.clock.now()).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                let holder = self.store.lease_holder(&lease_name).await.ok().flatten().unwrap_or_else(|| "another process".into());
+                report.status = PairStatus::Skipped { holder };
+                return report;
+            }
+            Err(e) => {
+                report.status = PairStatus::Failed { reason: e.to_string() };
+                return report;
+            }
+        };
+        let ctx = match self.pair_context(pair, run_id, started_at, dry_run, lease.clone()) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                report.status = PairStatus::Failed { reason: e.to_string() };
+                return report;
+            }
+        };
+        let result = pull::run_pair(&ctx, &mut report, windows).await;
+        if let Err(e) = result {
+            report.status = match e {
+                SyncError::Connector { source, .. } if source.is_retryable() => {
+                    PairStatus::Incomplete { reason: e_to_string(&source) }
+                }
+                other => PairStatus::Failed { reason: other.to_string() },
+            };
+        }
+        if let Err(e) = self.store.release_lease(&lease).await {
+            warn!(pair = %pair.name, error = %e, "could not release the lease; it expires by itself");
+        }
+        report
+    }
+
+    fn pair_context(
+        &self,
+        pair: &Arc<PairMapping>,
+        run_id: &str,
+        started_at: DateTime<Utc>,
+        dry_run: bool,
+        lease: crate::store::Lease,
+    ) -> Result<pull::PairContext, SyncError> {
+        let connector = |system: &str| {
+            self.systems.get(system).cloned().ok_or_else(|| SyncError::UnknownSystem {
+                pair: pair.name.clone(),
+                system: system.to_string(),
+            })
+        };
+        let horizon = started_at - chrono::Duration::from_std(self.opts.safety_margin).unwrap_or_default();
+        Ok(pull::PairContext {
+            pair: pair.clone(),
+            left: connector(&pair.left.system)?,
+            right: connector(&pair.right.system)?,
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            opts: self.opts.clone(),
+            run_id: run_id.to_string(),
+            horizon,
+            dry_run,
+            lease,
+        })
+    }
+}
+
+fn e_to_string(e: &ConnectorError) -> String {
+    e.to_string()
+}
+
+fn run_status(reports: &[PairReport]) -> RunStatus {
+    let failed = reports.iter().filter(|r| matches!(r.status, PairStatus::Failed { .. })).count();
+    let partial = reports.iter().any(|r| matches!(r.status, PairStatus::Incomplete { .. }));
+    if failed > 0 && failed == reports.len() {
+        RunStatus::Failed
+    } else if failed > 0 || partial {
+        RunStatus::Partial
+    } else {
+        RunStatus::Ok
+    }
+}
+
+/// Converts stats into the store's run counters.
+impl PageStats {
+    /// As the store records them.
+    pub fn counts(&self) -> RunCounts {
+        RunCounts {
+            pulled: self.pulled,
+            reread: self.reread,
+            linked: self.linked,
+            created: self.created,
+            updated: self.updated,
+            conflicts: self.conflicts,
+            rejected: self.rejected,
+            deleted: self.deleted,
+            skipped_echo: self.echoes,
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Settling one planned link after its writes: the new base and content hashes, the decision
+//! log, review items for conflicts, drift and permanent rejections.
+//!
+//! Echo suppression lives here: after a successful write the base becomes exactly what was
+//! written, and each side's content hash becomes the hash of what that side now holds, so when
+//! our own write comes back on the next pull it matches and costs nothing.
+
+use connector_api::{Change, WriteResult};
+
+use crate::mapping::{CanonMap, Side};
+use crate::reconcile::LinkPlan;
+use crate::store::{Link, LinkUpsert, NewReviewItem, PageCommit, ReviewKind};
+
+use super::page::{PageStats, canon_hash, decisions};
+use super::pull::PairContext;
+
+/// The inputs of [`settle_link`] for one planned link.
+pub(crate) struct Planned<'a> {
+    pub link: &'a Link,
+    pub change: &'a Change,
+    /// This side's canonical values (partial when the change was).
+    pub canon: &'a CanonMap,
+    /// The other side's whole canonical record.
+    pub other_canon: &'a CanonMap,
+    /// The other side's record-level modified time.
+    pub other_modified: chrono::DateTime<chrono::Utc>,
+    pub plan: &'a LinkPlan,
+}
+
+/// Records the outcome of one link's writes in `commit`. `Some(reason)` when a write failed
+/// transiently: the link keeps its old state and the page must be read again.
+pub(crate) fn settle_link<'k>(
+    ctx: &PairContext,
+    side: Side,
+    p: &Planned<'_>,
+    writes: impl Iterator<Item = (Side, &'k str, Option<&'k WriteResult>)>,
+    sweep: bool,
+    commit: &mut PageCommit,
+    stats: &mut PageStats,
+) -> Option<String> {
+    let mut base = p.plan.new_base.clone();
+    let mut failed: Vec<Side> = Vec::new();
+    for (target, key, result) in writes {
+        match result {
+            Some(Ok(_)) => {
+                stats.updated += 1;
+                commit.intents_done.push(key.to_string());
+                let record_id = p.link.record_id(target);
+                commit.decisions.extend(decisions(ctx, p.link.id, target, record_id, p.plan, target.other()));
+            }
+            Some(Err(e)) if e.is_retryable() => {
+                return Some(format!("writes to {} failed for now: {e}", ctx.pair.endpoint(target).system));
+            }
+            Some(Err(e)) => {
+                stats.rejected += 1;
+                commit.intents_done.push(key.to_string());
+                failed.push(target);
+                let record_id = p.link.record_id(target);
+                let mut item = rejected_item(ctx, target.other(), p.link.record_id(target.other()), record_id, &e.to_string());
+                item.link_id = Some(p.link.id);
+                commit.review_items.push(item);
+                for w in p.plan.writes_to(target) {
+                    base.insert(w.field.clone(), p.link.base.get(&w.field).cloned().flatten());
+                }
+            }
+            None => return Some("a write got no outcome".to_string()),
+        }
+    }
+    for c in &p.plan.conflicts {
+        stats.conflicts += 1;
+        commit.review_items.push(NewReviewItem {
+            pair: ctx.pair.name.clone(),
+            link_id: Some(p.link.id),
+            kind: ReviewKind::FieldConflict,
+            field: Some(c.field.clone()),
+            base_value: c.base.clone(),
+            left_value: c.left.clone(),
+            right_value: c.right.clone(),
+            left_modified_at: Some(modified(p, side, Side::Left)),
+            right_modified_at: Some(modified(p, side, Side::Right)),
+            left_id: Some(p.link.left_id.clone()),
+            right_id: Some(p.link.right_id.clone()),
+            rule: Some(c.rule.name().to_string()),
+            reason: c.why.as_str().to_string(),
+            detected_at: ctx.clock.now(),
+            run_id: ctx.run_id.clone(),
+            ..NewReviewItem::default()
+        });
+    }
+    for d in &p.plan.drift {
+        commit.review_items.push(NewReviewItem {
+            pair: ctx.pair.name.clone(),
+            link_id: Some(p.link.id),
+            kind: ReviewKind::FieldConflict,
+            field: Some(d.field.clone()),
+            left_id: Some(p.link.left_id.clone()),
+            right_id: Some(p.link.right_id.clone()),
+            reason: format!(
+                "drift: an edit on the {} side was overwritten by the system of record (flag_drift)",
+                d.side
+            ),
+            detected_at: ctx.clock.now(),
+            run_id: ctx.run_id.clone(),
+            ..NewReviewItem::default()
+        });
+    }
+    let after = |s: Side, canon: &CanonMap| {
+        let mut now = canon.clone();
+        for w in p.plan.writes_to(s) {
+            now.insert(w.field.clone(), w.new.clone());
+        }
+        canon_hash(&now)
+    };
+    let mut up = LinkUpsert { id: Some(p.link.id), pair: ctx.pair.name.clone(), base, ..LinkUpsert::default() };
+    let this_hash = (!p.change.partial && !failed.contains(&side)).then(|| after(side, p.canon));
+    let other_hash = (!failed.contains(&side.other())).then(|| after(side.other(), p.other_canon));
+    let now = ctx.clock.now();
+    match side {
+        Side::Left => {
+            (up.left_hash, up.right_hash) = (this_hash, other_hash);
+            up.left_verified_at = sweep.then_some(now);
+        }
+        Side::Right => {
+            (up.right_hash, up.left_hash) = (this_hash, other_hash);
+            up.right_verified_at = sweep.then_some(now);
+        }
+    }
+    commit.link_upserts.push(up);
+    None
+}
+
+fn modified(p: &Planned<'_>, side: Side, which: Side) -> chrono::DateTime<chrono::Utc> {
+    if which == side { p.change.modified_at } else { p.other_modified }
+}
+
+/// A review item for a write the remote rejected for good.
+pub(crate) fn rejected_item(ctx: &PairContext, source: Side, source_id: &str, target_id: &str, error: &str) -> NewReviewItem {
+    let target = source.other();
+    let (left_id, right_id) = match source {
+        Side::Left => (source_id, target_id),
+        Side::Right => (target_id, source_id),
+    };
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    NewReviewItem {
+        pair: ctx.pair.name.clone(),
+        kind: ReviewKind::WriteRejected,
+        left_id: non_empty(left_id),
+        right_id: non_empty(right_id),
+        reason: format!("{} rejected the write: {error}", ctx.pair.endpoint(target).system),
+        detected_at: ctx.clock.now(),
+        run_id: ctx.run_id.clone(),
+        ..NewReviewItem::default()
+    }
+}

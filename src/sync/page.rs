@@ -1,0 +1,387 @@
+//! Processing one page of changes from one side of a pair.
+//!
+//! 1. **Identity**: changes with no link are matched on the other side (back-link, external id,
+//!    email, company keys); new links are committed first so everything after works on links.
+//!    Ambiguous matches go to review; unmatched records are created per the creation rule.
+//! 2. **Plan**: each linked record is planned against its base with the other side's current
+//!    values (fetched in batches). Re-reads whose content hash is unchanged cost nothing.
+//! 3. **Execute** the writes and creates, then **commit** links, bases, review items, decisions
+//!    and the checkpoint in one fenced transaction. The checkpoint is left out when any write
+//!    could neither be applied nor parked, so the next run reads the page again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use connector_api::{Change, ChangeKind, Quarantined, Record, Write, WriteOp, WriteResult};
+use sha2::{Digest, Sha256};
+
+use crate::mapping::{CanonMap, DeletePolicy, Side};
+use crate::reconcile::{self, LinkPlan, Plan, SideView};
+use crate::store::{
+    Link, LinkUpsert, NewDeadLetter, NewDecision, NewReviewItem, PageCommit, ReviewKind, StreamKey,
+};
+
+use super::outcome::{Planned, settle_link};
+use super::pull::PairContext;
+use super::{SyncError, apply, identity};
+
+/// Counters of what a pair's pages did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageStats {
+    /// Changes pulled.
+    pub pulled: u64,
+    /// Changes whose content was already known (overlap re-reads).
+    pub reread: u64,
+    /// Records linked to an existing record on the other side.
+    pub linked: u64,
+    /// Records created on the other side.
+    pub created: u64,
+    /// Records updated on either side.
+    pub updated: u64,
+    /// Field conflicts opened for review.
+    pub conflicts: u64,
+    /// Writes the remote rejected for good.
+    pub rejected: u64,
+    /// Deletes seen on linked records.
+    pub deleted: u64,
+    /// Changes that were our own writes coming back (no write needed).
+    pub echoes: u64,
+    /// Ambiguous identities sent to review.
+    pub ambiguous: u64,
+    /// Malformed items quarantined.
+    pub quarantined: u64,
+    /// Linked records re-read by the verification sweep.
+    pub swept: u64,
+}
+
+impl PageStats {
+    /// Remote writes made.
+    pub fn written(&self) -> u64 {
+        self.created + self.updated
+    }
+
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, o: &PageStats) {
+        self.pulled += o.pulled;
+        self.reread += o.reread;
+        self.linked += o.linked;
+        self.created += o.created;
+        self.updated += o.updated;
+        self.conflicts += o.conflicts;
+        self.rejected += o.rejected;
+        self.deleted += o.deleted;
+        self.echoes += o.echoes;
+        self.ambiguous += o.ambiguous;
+        self.quarantined += o.quarantined;
+        self.swept += o.swept;
+    }
+}
+
+/// One page to process.
+pub(crate) struct PageInput {
+    pub side: Side,
+    pub changes: Vec<Change>,
+    pub quarantined: Vec<Quarantined>,
+    /// The stream and checkpoint to commit with the page (none for sweeps).
+    pub checkpoint: Option<(StreamKey, serde_json::Value, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    /// True for verification-sweep pages: stamp `verified_at` on every link read.
+    pub sweep: bool,
+}
+
+/// How a page ended.
+pub(crate) struct PageOutcome {
+    /// `Some(reason)` when the checkpoint was not advanced.
+    pub incomplete: Option<String>,
+}
+
+/// A linked record to plan: the link, this side's canonical values and whether they are whole.
+struct Work {
+    link: Link,
+    change: Change,
+    canon: CanonMap,
+}
+
+/// Processes one page.
+pub(crate) async fn process(
+    ctx: &PairContext,
+    input: PageInput,
+    report: &mut super::PairReport,
+) -> Result<PageOutcome, SyncError> {
+    let side = input.side;
+    let pair = &ctx.pair;
+    let stats = &mut report.stats;
+    stats.pulled += input.changes.len() as u64;
+    stats.quarantined += input.quarantined.len() as u64;
+    let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
+    let ep = pair.endpoint(side).clone();
+    for q in input.quarantined {
+        commit.dead_letters.push(NewDeadLetter {
+            pair: Some(pair.name.clone()),
+            system: ep.system.clone(),
+            object: ep.object.clone(),
+            record_id: q.id,
+            reason: q.reason,
+            payload: q.raw,
+            run_id: ctx.run_id.clone(),
+        });
+    }
+
+    let changes = latest_per_record(input.changes);
+    let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
+    let mut links: BTreeMap<String, Link> = ctx
+        .store
+        .links_by_records(&pair.name, side, &ids)
+        .await?
+        .into_iter()
+        .map(|l| (l.record_id(side).to_string(), l))
+        .collect();
+
+    // 1. Identity for unlinked records.
+    let unlinked: Vec<&Change> =
+        changes.iter().filter(|c| !links.contains_key(&c.id) && is_live(&c.kind)).collect();
+    let resolved = identity::resolve(ctx, side, &unlinked, &mut commit, stats).await?;
+    if !resolved.new_links.is_empty() {
+        for link in identity::commit_links(ctx, resolved.new_links.clone()).await? {
+            links.insert(link.record_id(side).to_string(), link);
+        }
+    }
+
+    // 2. Plan the linked records.
+    let mut works = Vec::new();
+    for change in changes {
+        let Some(link) = links.get(&change.id).cloned() else { continue };
+        match &change.kind {
+            ChangeKind::Upsert | ChangeKind::Undeleted => {
+                let canon = pair.canonical(side, &change.fields);
+                if !change.partial && stored_hash(&link, side) == Some(canon_hash(&canon).as_str()) {
+                    stats.reread += 1;
+                    if input.sweep {
+                        commit.link_upserts.push(verified(&link, side, ctx.clock.now()));
+                    }
+                    continue;
+                }
+                works.push(Work { link, change, canon });
+            }
+            ChangeKind::Deleted => deleted(ctx, side, &link, &change, &mut commit, stats),
+            ChangeKind::Merged { survivor_id } => {
+                if links.values().any(|l| l.record_id(side) == survivor_id) {
+                    deleted(ctx, side, &link, &change, &mut commit, stats);
+                } else {
+                    commit.link_repoints.push((link.id, side, survivor_id.clone()));
+                }
+            }
+        }
+    }
+    let others = fetch_others(ctx, side, &works).await?;
+    let mut plan = Plan::new(pair);
+    let mut planned: Vec<(Work, LinkPlan, CanonMap, DateTime<Utc>)> = Vec::new();
+    for work in works {
+        let other_id = work.link.record_id(side.other()).to_string();
+        let Some(other) = others.get(&other_id) else {
+            // The other side's record is gone; its own pull reports the delete.
+            continue;
+        };
+        let other_canon = pair.canonical(side.other(), &other.fields);
+        let this_view = SideView { id: &work.change.id, values: &work.canon, modified_at: work.change.modified_at };
+        let other_view = SideView { id: &other_id, values: &other_canon, modified_at: other.modified_at };
+        let (left, right) = if side == Side::Left { (&this_view, &other_view) } else { (&other_view, &this_view) };
+        let link_plan = reconcile::plan_link(pair, &work.link.base, left, right);
+        if link_plan.is_noop() {
+            stats.echoes += 1;
+        }
+        plan.push_link(link_plan.clone());
+        planned.push((work, link_plan, other_canon, other.modified_at));
+    }
+    plan.creates = resolved.creates.clone();
+
+    // Safety caps: hold the whole page back rather than write past a cap.
+    let population = ctx.store.count_links(&pair.name).await?;
+    let breaches = plan.cap_breaches(&pair.caps, population);
+    if !breaches.is_empty() && !ctx.dry_run {
+        let reason = format!("safety cap exceeded: {breaches:?}; review the held-back changes, then raise the cap or resolve");
+        commit.review_items.push(NewReviewItem {
+            pair: pair.name.clone(),
+            kind: ReviewKind::HeldBack,
+            reason: reason.clone(),
+            detected_at: ctx.clock.now(),
+            run_id: ctx.run_id.clone(),
+            ..NewReviewItem::default()
+        });
+        ctx.store.commit_page(commit).await.map_err(|e| lease_lost(ctx, e))?;
+        return Ok(PageOutcome { incomplete: Some(reason) });
+    }
+    if ctx.dry_run {
+        report.plan.push_str(&reconcile::render(&plan));
+        let counts = plan.counts();
+        stats.created += (counts.creates.0 + counts.creates.1) as u64;
+        stats.updated += (counts.updates.0 + counts.updates.1) as u64;
+        stats.conflicts += counts.conflicts as u64;
+        return Ok(PageOutcome { incomplete: None });
+    }
+
+    // 3. Execute, then commit.
+    let mut results: BTreeMap<String, WriteResult> = BTreeMap::new();
+    let mut keys: Vec<(usize, Side, String)> = Vec::new();
+    for target in [Side::Left, Side::Right] {
+        let mut writes = Vec::new();
+        for (i, (work, link_plan, _, _)) in planned.iter().enumerate() {
+            let fields = link_plan.remote_writes(pair, target);
+            if fields.is_empty() {
+                continue;
+            }
+            let id = work.link.record_id(target).to_string();
+            let key = write_key(&[&pair.name, &work.link.id.to_string(), target.as_str(), &serde_json::to_string(&fields).unwrap_or_default()]);
+            keys.push((i, target, key.clone()));
+            writes.push(Write { key, op: WriteOp::Update { id, fields } });
+        }
+        results.append(&mut apply::execute(ctx, target, writes).await?);
+    }
+    let create_results = identity::execute_creates(ctx, side, &resolved.creates).await?;
+
+    let mut incomplete = None;
+    for (i, (work, link_plan, other_canon, other_modified)) in planned.iter().enumerate() {
+        let p = Planned {
+            link: &work.link,
+            change: &work.change,
+            canon: &work.canon,
+            other_canon,
+            other_modified: *other_modified,
+            plan: link_plan,
+        };
+        let writes = keys.iter().filter(|(j, _, _)| *j == i).map(|(_, t, k)| (*t, k.as_str(), results.get(k)));
+        if let Some(reason) = settle_link(ctx, side, &p, writes, input.sweep, &mut commit, stats) {
+            incomplete.get_or_insert(reason);
+        }
+    }
+    let settled = identity::settle_creates(ctx, side, &resolved, create_results, &mut commit, stats).await?;
+    if let Some(reason) = settled {
+        incomplete.get_or_insert(reason);
+    }
+    if incomplete.is_none() {
+        commit.checkpoint = input.checkpoint;
+    }
+    ctx.store.commit_page(commit).await.map_err(|e| lease_lost(ctx, e))?;
+    Ok(PageOutcome { incomplete })
+}
+
+/// Keeps the newest change per record id, in source order.
+fn latest_per_record(changes: Vec<Change>) -> Vec<Change> {
+    let mut latest: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        latest.insert(c.id.clone(), i);
+    }
+    let keep: BTreeSet<usize> = latest.into_values().collect();
+    changes.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, c)| c).collect()
+}
+
+fn is_live(kind: &ChangeKind) -> bool {
+    matches!(kind, ChangeKind::Upsert | ChangeKind::Undeleted)
+}
+
+/// The other side's current records for the links being planned, fetched in batches.
+async fn fetch_others(ctx: &PairContext, side: Side, works: &[Work]) -> Result<BTreeMap<String, Record>, SyncError> {
+    let other = side.other();
+    let object = &ctx.pair.endpoint(other).object;
+    let connector = ctx.connector(other);
+    let batch = connector.capabilities().object(object).map_or(100, |o| o.max_page.max(1));
+    let ids: Vec<String> = works.iter().map(|w| w.link.record_id(other).to_string()).collect();
+    let mut out = BTreeMap::new();
+    for chunk in ids.chunks(batch) {
+        for record in connector.fetch(object, chunk).await.map_err(|e| ctx.err(other, e))? {
+            out.insert(record.id.clone(), record);
+        }
+    }
+    Ok(out)
+}
+
+/// A delete (or a merge into an already linked survivor) on a linked record, per the pair's
+/// delete policy. Deletes never propagate unless the pair says so.
+fn deleted(ctx: &PairContext, side: Side, link: &Link, change: &Change, commit: &mut PageCommit, stats: &mut PageStats) {
+    stats.deleted += 1;
+    if ctx.pair.deletes == DeletePolicy::Ignore {
+        return;
+    }
+    commit.unlinks.push(link.id);
+    commit.review_items.push(NewReviewItem {
+        pair: ctx.pair.name.clone(),
+        link_id: Some(link.id),
+        kind: ReviewKind::Deleted,
+        left_id: Some(link.left_id.clone()),
+        right_id: Some(link.right_id.clone()),
+        reason: format!(
+            "record {} was {} on the {side} side ({}); the link was removed and the other side left as it is",
+            change.id,
+            match change.kind {
+                ChangeKind::Merged { .. } => "merged into an already linked record",
+                _ => "deleted",
+            },
+            ctx.pair.endpoint(side).system
+        ),
+        detected_at: ctx.clock.now(),
+        run_id: ctx.run_id.clone(),
+        ..NewReviewItem::default()
+    });
+}
+
+/// A link update that only stamps the sweep's verification time.
+fn verified(link: &Link, side: Side, now: chrono::DateTime<chrono::Utc>) -> LinkUpsert {
+    let mut up = LinkUpsert { id: Some(link.id), pair: link.pair.clone(), base: link.base.clone(), ..LinkUpsert::default() };
+    match side {
+        Side::Left => up.left_verified_at = Some(now),
+        Side::Right => up.right_verified_at = Some(now),
+    }
+    up
+}
+
+fn lease_lost(ctx: &PairContext, e: crate::store::StoreError) -> SyncError {
+    match e {
+        crate::store::StoreError::LeaseLost => SyncError::LeaseLost(ctx.pair.name.clone()),
+        other => SyncError::Store(other),
+    }
+}
+
+/// The content hash last stored for `side` of a link.
+fn stored_hash(link: &Link, side: Side) -> Option<&str> {
+    match side {
+        Side::Left => link.left_hash.as_deref(),
+        Side::Right => link.right_hash.as_deref(),
+    }
+}
+
+/// The content hash of a canonical record, so re-reads of unchanged records cost nothing.
+pub(crate) fn canon_hash(canon: &CanonMap) -> String {
+    let bytes = serde_json::to_vec(canon).unwrap_or_default();
+    hex::encode(&Sha256::digest(&bytes)[..16])
+}
+
+/// A stable idempotency key from the parts of an intent.
+pub(crate) fn write_key(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Records the decision log entries for the writes of a link plan that succeeded.
+pub(crate) fn decisions(ctx: &PairContext, link_id: i64, target: Side, record_id: &str, plan: &LinkPlan, source: Side) -> Vec<NewDecision> {
+    plan.writes_to(target)
+        .map(|w| NewDecision {
+            run_id: ctx.run_id.clone(),
+            pair: ctx.pair.name.clone(),
+            link_id: Some(link_id),
+            system: ctx.pair.endpoint(target).system.clone(),
+            record_id: record_id.to_string(),
+            field: w.field.clone(),
+            old_value: w.old.clone(),
+            new_value: w.new.clone(),
+            source_side: source,
+            rule: w.rule.name().to_string(),
+            reason: w.reason.as_str().to_string(),
+            echo: false,
+            provenance: None,
+            at: ctx.clock.now(),
+        })
+        .collect()
+}

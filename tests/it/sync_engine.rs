@@ -1,0 +1,260 @@
+//! The run loop end to end on two in-memory systems and a real SQLite store. Outcomes are judged
+//! from the fake systems' own records and write logs, never from the engine's counters.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_api::{Connector, ConnectorError, FieldMap, ManualClock};
+use connector_memory::{MemoryConnector, MemoryHandle, ObjectConfig};
+use crosswalk::ids::IdGen;
+use crosswalk::mapping::{self, PairMapping};
+use crosswalk::store::{self, ReviewFilter, ReviewKind, ReviewState, RunKind, Store};
+use crosswalk::sync::{Engine, SyncOptions};
+use serde_json::{Value, json};
+
+pub const PEOPLE: &str = r#"
+version = 1
+name = "people"
+default_region = "US"
+skew_tolerance_secs = 30
+deletes = "unlink_and_review"
+left = { system = "crm_a", object = "clients" }
+right = { system = "crm_b", object = "contacts" }
+
+[identity]
+left_external_id = { field = "external_id", prefix = "b_" }
+right_external_id = { field = "a_id" }
+email = { left = "email", right = "email" }
+
+[creation]
+left_to_right = "create"
+right_to_left = "create"
+
+[fields.email]
+rule = "two_way"
+left = "email"
+right = "email"
+transform = { kind = "email" }
+
+[fields.first_name]
+rule = "two_way"
+left = "first_name"
+right = "firstname"
+
+[fields.status]
+rule = "left"
+left = "status"
+right = "stage"
+
+[fields.city]
+rule = "two_way"
+on_conflict = "newest"
+left = "city"
+right = "city"
+
+[fields.zip]
+rule = "prefer_left_unless_blank"
+left = "zip"
+right = "zip"
+"#;
+
+/// Two fake systems, a store and an engine over them.
+pub struct World {
+    pub clock: ManualClock,
+    pub a: MemoryHandle,
+    pub b: MemoryHandle,
+    pub store: Arc<dyn Store>,
+    pub engine: Engine,
+    pub pair: PairMapping,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    pub async fn new(seed: u64) -> Self {
+        Self::with(seed, |_| {}, SyncOptions::default()).await
+    }
+
+    pub async fn with(seed: u64, tweak_a: impl FnOnce(&mut ObjectConfig), opts: SyncOptions) -> Self {
+        let clock = ManualClock::at_epoch();
+        let mut clients = ObjectConfig::new("clients");
+        tweak_a(&mut clients);
+        let a = MemoryConnector::new(clock.shared(), vec![clients]);
+        let b = MemoryConnector::new(clock.shared(), vec![ObjectConfig::new("contacts")]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        let store = store::open(&url).await.expect("open store");
+        store.migrate().await.expect("migrate");
+        let pair = mapping::load_str(PEOPLE, Path::new("people.toml")).expect("valid mapping");
+        let mut systems: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
+        systems.insert("crm_a".into(), Arc::new(a.clone()));
+        systems.insert("crm_b".into(), Arc::new(b.clone()));
+        let ids = Arc::new(IdGen::new(clock.shared(), seed));
+        let engine = Engine::new(store.clone(), systems, vec![pair.clone()], clock.shared(), ids, opts);
+        Self { clock, a: a.handle(), b: b.handle(), store, engine, pair, _dir: dir }
+    }
+
+    /// Five minutes pass, then one scheduled run.
+    pub async fn run(&self) -> crosswalk::sync::RunReport {
+        self.clock.advance(Duration::from_secs(300));
+        self.engine.run(RunKind::Scheduled, &[], false).await.expect("run")
+    }
+
+    /// Writes both fake systems received so far.
+    pub fn writes(&self) -> usize {
+        self.a.write_log().len() + self.b.write_log().len()
+    }
+
+    pub async fn open_items(&self) -> Vec<crosswalk::store::ReviewItem> {
+        let filter = ReviewFilter { state: Some(ReviewState::Open), ..ReviewFilter::default() };
+        self.store.list_review(&filter).await.expect("list review")
+    }
+}
+
+pub fn fields(pairs: &[(&str, &str)]) -> FieldMap {
+    pairs.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect()
+}
+
+fn text<'a>(map: &'a FieldMap, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+#[tokio::test]
+async fn links_by_email_creates_the_unmatched_and_never_duplicates() {
+    let w = World::new(1).await;
+    let ana = w.a.seed("clients", fields(&[("email", "Ana@Example.test "), ("first_name", "Ana"), ("status", "active")]));
+    let bo = w.a.seed("clients", fields(&[("email", "bo@example.test"), ("first_name", "Bo"), ("status", "lead")]));
+    let ana_b = w.b.seed("contacts", fields(&[("email", "ana@example.test"), ("firstname", "Ana")]));
+
+    w.run().await;
+    w.run().await;
+
+    let contacts = w.b.live_records("contacts");
+    assert_eq!(contacts.len(), 2, "Ana was linked, not re-created; Bo was created once");
+    let ana_rec = contacts.iter().find(|r| r.id == ana_b).expect("Ana's contact is still there");
+    assert_eq!(text(&ana_rec.fields, "stage"), Some("active"), "the left-owned status flowed right");
+    let bo_rec = contacts.iter().find(|r| r.id != ana_b).expect("Bo's contact");
+    assert_eq!(text(&bo_rec.fields, "a_id"), Some(bo.as_str()), "the create carries the back-link");
+    assert_eq!(text(&bo_rec.fields, "firstname"), Some("Bo"));
+    let ana_a = w.a.stored("clients", &ana).expect("Ana");
+    assert_eq!(text(&ana_a.record.fields, "email"), Some("Ana@Example.test "), "equal after normalisation: no write");
+}
+
+#[tokio::test]
+async fn an_edit_flows_across_and_our_own_write_coming_back_costs_nothing() {
+    let w = World::new(2).await;
+    let id = w.a.seed("clients", fields(&[("email", "cy@example.test"), ("first_name", "Cy"), ("city", "Oslo")]));
+    w.run().await;
+    w.run().await;
+    let settled = w.writes();
+
+    w.a.edit("clients", &id, fields(&[("city", "Bergen")]));
+    w.run().await;
+    let contact = w.b.live_records("contacts").pop().expect("created");
+    assert_eq!(text(&contact.fields, "city"), Some("Bergen"));
+    assert_eq!(w.writes(), settled + 1, "exactly one update for one edit");
+
+    let after_edit = w.writes();
+    for _ in 0..3 {
+        w.run().await;
+    }
+    assert_eq!(w.writes(), after_edit, "the echo of our write and later runs write nothing");
+}
+
+#[tokio::test]
+async fn a_true_conflict_goes_to_review_and_the_other_fields_still_sync() {
+    let w = World::new(3).await;
+    let a_id = w.a.seed("clients", fields(&[("email", "di@example.test"), ("first_name", "Di"), ("status", "lead")]));
+    w.run().await;
+    w.run().await;
+    let b_id = w.b.live_records("contacts").pop().expect("created").id;
+
+    w.a.edit("clients", &a_id, fields(&[("first_name", "Diana"), ("status", "active")]));
+    w.b.edit("contacts", &b_id, fields(&[("firstname", "Dee")]));
+    w.run().await;
+    w.run().await;
+
+    let contact = w.b.stored("contacts", &b_id).expect("contact").record;
+    let client = w.a.stored("clients", &a_id).expect("client").record;
+    assert_eq!(text(&contact.fields, "firstname"), Some("Dee"), "a conflict overwrites nothing");
+    assert_eq!(text(&client.fields, "first_name"), Some("Diana"));
+    assert_eq!(text(&contact.fields, "stage"), Some("active"), "the non-conflicting field synced");
+    let items = w.open_items().await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].kind, ReviewKind::FieldConflict);
+    assert_eq!(items[0].field.as_deref(), Some("first_name"));
+    assert_eq!((items[0].left_value.as_deref(), items[0].right_value.as_deref()), (Some("Diana"), Some("Dee")));
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_anywhere_and_shows_the_plan() {
+    let w = World::new(4).await;
+    w.a.seed("clients", fields(&[("email", "ed@example.test"), ("first_name", "Ed")]));
+    w.clock.advance(Duration::from_secs(300));
+    let report = w.engine.run(RunKind::Manual, &[], true).await.expect("dry run");
+    assert_eq!(w.writes(), 0);
+    assert!(w.b.live_records("contacts").is_empty());
+    assert!(w.store.recent_runs(10).await.expect("runs").is_empty(), "a dry run records no run");
+    assert!(report.pairs[0].plan.contains("ed@example.test") || report.pairs[0].plan.contains("create"), "{}", report.pairs[0].plan);
+}
+
+#[tokio::test]
+async fn an_ambiguous_email_match_is_reviewed_not_guessed() {
+    let w = World::new(5).await;
+    w.a.seed("clients", fields(&[("email", "fay@example.test"), ("first_name", "Fay")]));
+    w.b.seed("contacts", fields(&[("email", "fay@example.test"), ("firstname", "Fay")]));
+    w.b.seed("contacts", fields(&[("email", "FAY@example.test"), ("firstname", "Faye")]));
+    w.run().await;
+    assert_eq!(w.b.live_records("contacts").len(), 2, "nothing created, nothing merged");
+    let items = w.open_items().await;
+    assert!(items.iter().any(|i| i.kind == ReviewKind::AmbiguousIdentity), "{items:?}");
+}
+
+#[tokio::test]
+async fn a_permanent_rejection_is_parked_and_the_rest_of_the_page_proceeds() {
+    let w = World::new(6).await;
+    w.b.reject_value("contacts", "firstname", json!("Bad"), ConnectorError::Invalid {
+        message: "firstname: not allowed".into(),
+        code: Some("INVALID".into()),
+        field: Some("firstname".into()),
+    });
+    w.a.seed("clients", fields(&[("email", "gus@example.test"), ("first_name", "Bad")]));
+    w.a.seed("clients", fields(&[("email", "hal@example.test"), ("first_name", "Hal")]));
+    w.run().await;
+    let contacts = w.b.live_records("contacts");
+    assert_eq!(contacts.len(), 1, "the good record was created");
+    assert_eq!(text(&contacts[0].fields, "firstname"), Some("Hal"));
+    let items = w.open_items().await;
+    assert!(items.iter().any(|i| i.kind == ReviewKind::WriteRejected && i.reason.contains("not allowed")), "{items:?}");
+}
+
+#[tokio::test]
+async fn a_transient_failure_leaves_the_checkpoint_and_the_next_run_recovers() {
+    let w = World::new(7).await;
+    w.a.seed("clients", fields(&[("email", "ida@example.test"), ("first_name", "Ida")]));
+    w.b.fail_next_apply_with(ConnectorError::Transient { message: "503".into(), retry_after: None });
+    w.run().await;
+    assert!(w.b.live_records("contacts").is_empty());
+    w.run().await;
+    let contacts = w.b.live_records("contacts");
+    assert_eq!(contacts.len(), 1, "created on the retry run, once");
+}
+
+#[tokio::test]
+async fn edits_that_emit_no_change_are_found_by_the_verification_sweep() {
+    let opts = SyncOptions { sweep_budget: 1, ..SyncOptions::default() };
+    let w = World::with(8, |o| o.pull_sees_every_edit = false, opts).await;
+    let ids: Vec<String> = (0..3)
+        .map(|i| w.a.seed("clients", fields(&[("email", &format!("p{i}@example.test")), ("first_name", "P")])))
+        .collect();
+    w.run().await;
+    w.run().await;
+    w.a.edit("clients", &ids[1], fields(&[("first_name", "Quiet")]));
+    // Budget 1 per run over 3 links: found within ceil(3 / 1) = 3 runs.
+    for _ in 0..3 {
+        w.run().await;
+    }
+    let found = w.b.live_records("contacts").into_iter().any(|r| text(&r.fields, "firstname") == Some("Quiet"));
+    assert!(found, "the silent edit reached the other side within the stated bound");
+}
