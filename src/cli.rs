@@ -37,6 +37,16 @@ pub enum Command {
     Check,
     /// Apply the state store's migrations (safe to run again; applies only what is missing).
     Migrate,
+    /// Show why a record's fields changed: the decision log, newest first.
+    Explain {
+        /// The configured system the record lives in (e.g. `hubspot`).
+        system: String,
+        /// The record's id in that system.
+        record_id: String,
+        /// How many decisions to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
 impl Cli {

@@ -5,6 +5,8 @@
 //! under the rules of a pair's mapping file ([`mapping`], [`reconcile`]), writes the result back
 //! and parks what it cannot decide in the review queue. See ARCHITECTURE.md for the codemap.
 
+pub mod cli;
+pub mod commands;
 pub mod ids;
 pub mod mapping;
 pub mod reconcile;

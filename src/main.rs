@@ -1,3 +1,47 @@
-//! The `crosswalk` binary (being wired).
+//! The `crosswalk` binary: parses the command line, loads settings and dispatches.
 
-fn main() {}
+use clap::Parser;
+
+use crosswalk::cli::{Cli, Command};
+use crosswalk::commands::{self, Outcome};
+use crosswalk::settings::{self, LogFormat, Settings};
+use crosswalk::telemetry;
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let (path, explicit) = cli.config_path();
+    let loaded = settings::load(&path, explicit);
+    let (format, level) = match &loaded.settings {
+        Some(s) => (cli.log_format.unwrap_or(s.log.format), s.log.level.clone()),
+        None => (cli.log_format.unwrap_or(LogFormat::Human), "info".to_string()),
+    };
+    let level = match cli.verbose {
+        0 => level,
+        1 => "debug".to_string(),
+        _ => "trace".to_string(),
+    };
+    telemetry::init(format, &level);
+
+    if let Command::Check = cli.command {
+        std::process::exit(commands::check::run(&loaded).exit_code());
+    }
+    let Some(settings) = loaded.settings.as_ref().filter(|_| loaded.problems.is_empty()) else {
+        for p in &loaded.problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!("the configuration has problems; `crosswalk check` lists them all");
+        std::process::exit(2);
+    };
+    std::process::exit(dispatch(&cli.command, settings).await.exit_code());
+}
+
+async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
+    match command {
+        Command::Check => Outcome::Ok,
+        Command::Migrate => commands::migrate::run(settings).await,
+        Command::Explain { system, record_id, limit } => {
+            commands::explain::run(settings, system, record_id, *limit).await
+        }
+    }
+}

@@ -16,7 +16,7 @@ pub async fn run(settings: &Settings) -> Outcome {
     };
     match store.migrate().await {
         Ok(report) => {
-            println!("{report}");
+            println!("{}: {report}", store::redact_url(&settings.store.url));
             Outcome::Ok
         }
         Err(e) => {

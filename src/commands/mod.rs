@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns an [`Outcome`] that `main` turns into an exit code.
 
 pub mod check;
+pub mod explain;
 pub mod migrate;
 
 /// How a command ended, as an exit code an operator or a scheduler can act on.

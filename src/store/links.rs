@@ -136,13 +136,14 @@ pub(crate) async fn update(
     link: &LinkUpsert,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    // Returns the stored link's pair, which owns the keys (the upsert's `pair` is ignored).
     const SQL: &str = "UPDATE links SET base = $1, \
          left_hash = COALESCE($2, left_hash), right_hash = COALESCE($3, right_hash), \
          low_confidence = $4, \
          left_verified_at = COALESCE($5, left_verified_at), \
          right_verified_at = COALESCE($6, right_verified_at), \
-         updated_at = $7 WHERE id = $8";
-    let done = on_tx!(tx, c => sqlx::query(SQL)
+         updated_at = $7 WHERE id = $8 RETURNING pair";
+    let pair: Option<String> = on_tx!(tx, c => sqlx::query_scalar(SQL)
         .bind(Json(&link.base))
         .bind(link.left_hash.as_deref())
         .bind(link.right_hash.as_deref())
@@ -151,17 +152,9 @@ pub(crate) async fn update(
         .bind(ts(link.right_verified_at))
         .bind(Ts::from(at))
         .bind(id)
-        .execute(c)
-        .await?
-        .rows_affected());
-    if done == 0 {
-        return Err(StoreError::not_found(format!("link {id}")));
-    }
-    // The pair of the stored link, not the upsert's, owns the keys.
-    let pair: String = on_tx!(tx, c => sqlx::query_scalar("SELECT pair FROM links WHERE id = $1")
-        .bind(id)
-        .fetch_one(c)
+        .fetch_optional(c)
         .await?);
+    let pair = pair.ok_or_else(|| StoreError::not_found(format!("link {id}")))?;
     replace_keys(tx, id, &pair, &link.keys).await
 }
 

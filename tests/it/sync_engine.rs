@@ -77,6 +77,17 @@ impl World {
     }
 
     pub async fn with(seed: u64, tweak_a: impl FnOnce(&mut ObjectConfig), opts: SyncOptions) -> Self {
+        Self::build(seed, tweak_a, opts, |c, _| c).await
+    }
+
+    /// A world whose connectors the engine sees through `wrap` (called with 0 for the left
+    /// system and 1 for the right).
+    pub async fn build(
+        seed: u64,
+        tweak_a: impl FnOnce(&mut ObjectConfig),
+        opts: SyncOptions,
+        wrap: impl Fn(Arc<dyn Connector>, u64) -> Arc<dyn Connector>,
+    ) -> Self {
         let clock = ManualClock::at_epoch();
         let mut clients = ObjectConfig::new("clients");
         tweak_a(&mut clients);
@@ -88,8 +99,8 @@ impl World {
         store.migrate().await.expect("migrate");
         let pair = mapping::load_str(PEOPLE, Path::new("people.toml")).expect("valid mapping");
         let mut systems: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
-        systems.insert("crm_a".into(), Arc::new(a.clone()));
-        systems.insert("crm_b".into(), Arc::new(b.clone()));
+        systems.insert("crm_a".into(), wrap(Arc::new(a.clone()), 0));
+        systems.insert("crm_b".into(), wrap(Arc::new(b.clone()), 1));
         let ids = Arc::new(IdGen::new(clock.shared(), seed));
         let engine = Engine::new(store.clone(), systems, vec![pair.clone()], clock.shared(), ids, opts);
         Self { clock, a: a.handle(), b: b.handle(), store, engine, pair, _dir: dir }

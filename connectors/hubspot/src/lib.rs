@@ -132,7 +132,6 @@ impl Object {
 pub struct HubspotConnector {
     pub(crate) api: Api,
     pub(crate) config: HubspotConfig,
-    pub(crate) clock: SharedClock,
 }
 
 impl std::fmt::Debug for HubspotConnector {
@@ -156,8 +155,8 @@ impl HubspotConnector {
                 field: None,
             });
         }
-        let api = Api::new(&config, transport, clock.clone(), seed)?;
-        Ok(Self { api, config, clock })
+        let api = Api::new(&config, transport, clock, seed)?;
+        Ok(Self { api, config })
     }
 
     /// Requests the HTTP client sent so far (attempts, retries, 429s).

@@ -75,7 +75,7 @@ pub fn verify_v3(
     }
     let sig = signature_header.map(str::trim).ok_or(WebhookError::BadSignature)?;
     let expected = STANDARD.decode(sig).map_err(|_| WebhookError::BadSignature)?;
-    let mut mac = mac_for(secret, method, uri, body, ts_text);
+    let mac = mac_for(secret, method, uri, body, ts_text);
     mac.verify_slice(&expected).map_err(|_| WebhookError::Mismatch)
 }
 

@@ -32,7 +32,7 @@ impl Object {
     }
 
     /// The change an event means for this object; `None` when it belongs elsewhere.
-    fn change_of(self, e: &Envelope) -> Result<Option<Change>, WireError> {
+    pub(crate) fn change_of(self, e: &Envelope) -> Result<Option<Change>, WireError> {
         let (fields, partial) = match e.kind.as_str() {
             "client.created" if self == Object::Clients => (payload_fields(e), false),
             "lead.created" if self == Object::Leads => (payload_fields(e), false),

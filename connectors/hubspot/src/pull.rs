@@ -1,0 +1,346 @@
+//! Incremental pulls (spec §5, §7, §8; sync-model §4).
+//!
+//! The search phase reads `modified GTE t` sorted ascending, one fresh query per page (so the
+//! 10,000-result cap is never reached), with the window restarted at the last timestamp of each
+//! page. Ties on that timestamp are remembered in `seen`; when a page is mostly one millisecond,
+//! the pull switches to paging *inside* it by `hs_object_id GT last` sorted by id, so any number of
+//! records sharing one millisecond are read in about `n / limit` requests. HubSpot returns equal
+//! sort values in no particular order, so nothing relies on an implicit id order. The archived
+//! phase then walks the recycle bin (`archived=true`, which search never shows) for records
+//! archived inside the window: merged-away ones become `Merged`, the rest `Deleted`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use connector_api::{Change, ChangeKind, Checkpoint, ConnectorError, PullPage, PullRequest, Quarantined};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::client::Api;
+use crate::read::to_record;
+use crate::wire::{Collection, Filter, FilterGroup, SearchRequest, SimpleObject, Sort};
+use crate::{HubspotConnector, MAX_SEARCH_PAGE, Object};
+
+/// Where a stream stands. Everything with (modified, id) before (`ts`, `id`) has been read, and
+/// at exactly `ts` also the ids in `seen`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Cursor {
+    /// Window start, epoch ms.
+    ts: i64,
+    /// At `ts`, every id ≤ this one has been read (set by paging inside `ts`).
+    #[serde(default)]
+    id: Option<u64>,
+    /// At `ts`, these ids have been read.
+    #[serde(default)]
+    seen: BTreeSet<u64>,
+    /// Paging inside `ts` by id.
+    #[serde(default)]
+    tie: bool,
+    /// Scanning the recycle bin.
+    #[serde(default)]
+    archived: bool,
+    /// Recycle-bin list cursor (opaque).
+    #[serde(default)]
+    after: Option<String>,
+    /// Deletes have been read up to here, epoch ms.
+    #[serde(default)]
+    del_ts: i64,
+    /// The scan in progress reads deletes up to here.
+    #[serde(default)]
+    del_to: i64,
+}
+
+impl Cursor {
+    fn restart_at(&mut self, ts: i64) {
+        self.ts = ts;
+        self.id = None;
+        self.seen.clear();
+        self.tie = false;
+        self.archived = false;
+        self.after = None;
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn read_cursor(cp: Option<&Checkpoint>) -> Result<Option<Cursor>, ConnectorError> {
+    cp.map(|c| {
+        serde_json::from_value(c.0.clone())
+            .map_err(|e| ConnectorError::Protocol { message: format!("unreadable hubspot checkpoint: {e}") })
+    })
+    .transpose()
+}
+
+pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<PullPage, ConnectorError> {
+    let object = Object::parse(req.object)?;
+    let bound = ms(req.until.map_or(req.horizon, |u| u.min(req.horizon)));
+    let start = req.since.map_or(0, ms);
+    let mut cur = read_cursor(req.checkpoint)?.unwrap_or(Cursor { ts: start, del_ts: start, ..Cursor::default() });
+    if let Some(overlap) = req.rewind {
+        let back = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
+        cur.restart_at(cur.ts.saturating_sub(back).max(start));
+        cur.del_ts = cur.del_ts.saturating_sub(back).max(start);
+    }
+    if cur.ts < start {
+        cur.restart_at(start);
+        cur.del_ts = cur.del_ts.max(start);
+    }
+    if cur.ts > bound && !cur.archived {
+        // Nothing to read before the horizon yet: claim nothing more.
+        return Ok(PullPage {
+            changes: Vec::new(),
+            quarantined: Vec::new(),
+            next: checkpoint(&cur),
+            newest: None,
+            done: true,
+        });
+    }
+    let limit = req.limit.min(c.config.page_limit).clamp(1, MAX_SEARCH_PAGE);
+    let mut page = if cur.archived {
+        archived_page(c, object, &mut cur).await?
+    } else if cur.tie {
+        tie_page(c, object, &mut cur, limit).await?
+    } else {
+        window_page(c, object, &mut cur, limit, bound).await?
+    };
+    page.changes.sort_by(|a, b| (a.modified_at, &a.id).cmp(&(b.modified_at, &b.id)));
+    page.newest = page.changes.iter().map(|ch| ch.modified_at).max();
+    page.next = checkpoint(&cur);
+    Ok(page)
+}
+
+fn checkpoint(cur: &Cursor) -> Checkpoint {
+    Checkpoint(serde_json::to_value(cur).expect("cursor serialises"))
+}
+
+fn empty_page(done: bool) -> PullPage {
+    PullPage { changes: Vec::new(), quarantined: Vec::new(), next: Checkpoint(Value::Null), newest: None, done }
+}
+
+async fn search(
+    c: &HubspotConnector,
+    object: Object,
+    groups: Vec<Vec<Filter>>,
+    sort: &str,
+    limit: usize,
+    properties: Vec<String>,
+) -> Result<Vec<Value>, ConnectorError> {
+    let req = SearchRequest {
+        filter_groups: groups.into_iter().map(|filters| FilterGroup { filters }).collect(),
+        sorts: vec![Sort { property_name: sort.to_string(), direction: "ASCENDING" }],
+        properties,
+        limit,
+        after: None,
+    };
+    let (_, bytes) = c.api.post(c.api.url(object.name(), "/search"), &req, true, true).await?;
+    Ok(Api::decode::<Collection>("search", &bytes)?.results)
+}
+
+/// Turns results into changes (an upsert, plus one `Merged` per id a survivor absorbed).
+fn changes_of(
+    object: Object,
+    results: &[Value],
+    page: &mut PullPage,
+    skip: impl Fn(i64, u64) -> bool,
+) -> Vec<(i64, u64)> {
+    let mut keys = Vec::new();
+    for raw in results {
+        let (record, o) = match to_record(object, raw) {
+            Ok(x) => x,
+            Err(q) => {
+                page.quarantined.push(q);
+                continue;
+            }
+        };
+        let Ok(id) = record.id.parse::<u64>() else {
+            page.quarantined.push(Quarantined { id: Some(record.id), reason: "non-numeric id".into(), raw: String::new() });
+            continue;
+        };
+        let t = ms(record.modified_at);
+        keys.push((t, id));
+        if skip(t, id) {
+            continue;
+        }
+        for merged in merged_ids(&o) {
+            page.changes.push(marker(object, &merged, ChangeKind::Merged { survivor_id: record.id.clone() }, record.modified_at));
+        }
+        page.changes.push(Change::upsert(record));
+    }
+    keys
+}
+
+fn merged_ids(o: &SimpleObject) -> Vec<String> {
+    let raw = o.properties.get("hs_merged_object_ids").and_then(|v| v.as_deref()).unwrap_or_default();
+    raw.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+fn marker(object: Object, id: &str, kind: ChangeKind, at: DateTime<Utc>) -> Change {
+    Change {
+        object: object.name().to_string(),
+        id: id.to_string(),
+        kind,
+        modified_at: at,
+        fields: Default::default(),
+        partial: true,
+        event_id: None,
+    }
+}
+
+/// One page of the sliding window: `(m == ts AND id > last) OR m > ts` (or `m >= ts`), `m <= bound`.
+async fn window_page(
+    c: &HubspotConnector,
+    object: Object,
+    cur: &mut Cursor,
+    limit: usize,
+    bound: i64,
+) -> Result<PullPage, ConnectorError> {
+    let m = object.modified_property();
+    let upper = Filter::new(m, "LTE", bound);
+    let groups = match cur.id {
+        Some(last) => vec![
+            vec![Filter::new(m, "EQ", cur.ts), Filter::new("hs_object_id", "GT", last), upper.clone()],
+            vec![Filter::new(m, "GT", cur.ts), upper],
+        ],
+        None => vec![vec![Filter::new(m, "GTE", cur.ts), upper]],
+    };
+    let results = search(c, object, groups, m, limit, c.read_properties(object)).await?;
+    let mut page = empty_page(false);
+    let (ts, seen) = (cur.ts, cur.seen.clone());
+    let keys = changes_of(object, &results, &mut page, |t, id| t == ts && seen.contains(&id));
+    if results.len() < limit {
+        // The window is read up to the bound: claim the newest seen, then scan for deletes.
+        if let Some(&(t, _)) = keys.iter().filter(|(t, _)| *t <= bound).max() {
+            advance(cur, t.max(cur.ts), &keys);
+        }
+        cur.archived = true;
+        cur.after = None;
+        // The recycle-bin list is read consistently (no index lag), so deletes are read to the bound.
+        cur.del_to = bound.max(cur.del_ts);
+        return Ok(page);
+    }
+    // A full page: restart at its last timestamp (the smaller of the last two, in case the very
+    // last result was re-edited after indexing and shows a newer time than its sort position).
+    let n = keys.len();
+    let last = match n {
+        0 => cur.ts,
+        1 => keys[0].0,
+        _ => keys[n - 1].0.min(keys[n - 2].0),
+    };
+    advance(cur, last.clamp(cur.ts, bound), &keys);
+    if cur.seen.len() > limit / 2 {
+        // Mostly one millisecond: page inside it by id, or this window would never move.
+        cur.tie = true;
+    }
+    Ok(page)
+}
+
+/// Moves the window to `t`, remembering which ids at `t` are read.
+fn advance(cur: &mut Cursor, t: i64, keys: &[(i64, u64)]) {
+    if t != cur.ts {
+        cur.ts = t;
+        cur.id = None;
+        cur.seen.clear();
+    }
+    cur.seen.extend(keys.iter().filter(|(k, _)| *k == t).map(|(_, id)| *id));
+}
+
+/// One page inside a single millisecond: `m == ts AND id > last`, sorted by id.
+async fn tie_page(
+    c: &HubspotConnector,
+    object: Object,
+    cur: &mut Cursor,
+    limit: usize,
+) -> Result<PullPage, ConnectorError> {
+    let m = object.modified_property();
+    let mut filters = vec![Filter::new(m, "EQ", cur.ts)];
+    if let Some(last) = cur.id {
+        filters.push(Filter::new("hs_object_id", "GT", last));
+    }
+    let results = search(c, object, vec![filters], "hs_object_id", limit, c.read_properties(object)).await?;
+    let mut page = empty_page(false);
+    let (ts, seen) = (cur.ts, cur.seen.clone());
+    let keys = changes_of(object, &results, &mut page, |t, id| t == ts && seen.contains(&id));
+    if let Some(max_id) = keys.iter().map(|(_, id)| *id).max() {
+        cur.id = Some(cur.id.map_or(max_id, |l| l.max(max_id)));
+    }
+    if results.len() < limit {
+        // Every id at `ts` up to `id` is read; `seen` is covered by it.
+        cur.tie = false;
+        cur.seen.clear();
+    }
+    Ok(page)
+}
+
+/// One page of the recycle bin, keeping records archived in `[del_ts, del_to]`.
+async fn archived_page(
+    c: &HubspotConnector,
+    object: Object,
+    cur: &mut Cursor,
+) -> Result<PullPage, ConnectorError> {
+    let mut rest = "?archived=true&limit=100&properties=hs_object_id".to_string();
+    if let Some(after) = &cur.after {
+        rest.push_str(&format!("&after={}", crate::read::encode_segment(after)));
+    }
+    let list: Collection = c.api.get_json(c.api.url(object.name(), &rest), None).await?;
+    let mut page = empty_page(false);
+    let mut gone = Vec::new();
+    for raw in &list.results {
+        match serde_json::from_value::<SimpleObject>(raw.clone()) {
+            Ok(o) => {
+                let at = o.archived_at.or(o.updated_at);
+                if let Some(at) = at.filter(|t| (cur.del_ts..=cur.del_to).contains(&ms(*t))) {
+                    gone.push((o.id, at));
+                }
+            }
+            Err(e) => page.quarantined.push(Quarantined {
+                id: None,
+                reason: format!("archived item unreadable: {e}"),
+                raw: String::new(),
+            }),
+        }
+    }
+    let survivors = if gone.is_empty() { BTreeMap::new() } else { survivors(c, object, cur.del_ts).await? };
+    for (id, at) in gone {
+        let kind = match survivors.get(&id) {
+            Some(s) => ChangeKind::Merged { survivor_id: s.clone() },
+            None => ChangeKind::Deleted,
+        };
+        page.changes.push(marker(object, &id, kind, at));
+    }
+    match list.paging.and_then(|p| p.next) {
+        Some(next) => cur.after = Some(next.after),
+        None => {
+            cur.archived = false;
+            cur.after = None;
+            cur.del_ts = cur.del_to;
+            page.done = true;
+        }
+    }
+    Ok(page)
+}
+
+/// Merged-away id → survivor id, from survivors modified since `from` (a merge bumps the
+/// survivor). A survivor not yet indexed is missed here and reported as `Merged` when search
+/// shows it; its loser is then reported `Deleted` first.
+async fn survivors(
+    c: &HubspotConnector,
+    object: Object,
+    from: i64,
+) -> Result<BTreeMap<String, String>, ConnectorError> {
+    let m = object.modified_property();
+    let groups =
+        vec![vec![Filter::flag("hs_merged_object_ids", "HAS_PROPERTY"), Filter::new(m, "GTE", from)]];
+    let props = vec!["hs_merged_object_ids".to_string(), m.to_string()];
+    let results = search(c, object, groups, m, MAX_SEARCH_PAGE, props).await?;
+    let mut map = BTreeMap::new();
+    for raw in results {
+        if let Ok(o) = serde_json::from_value::<SimpleObject>(raw) {
+            for id in merged_ids(&o) {
+                map.insert(id, o.id.clone());
+            }
+        }
+    }
+    Ok(map)
+}

@@ -1,0 +1,139 @@
+//! Shared test set-up: a frozen-clock simulator, a connector on a `ManualClock`, and a transport
+//! that moves the simulator's clock up to the connector's before each request, so pacing waits
+//! (virtual) are seen by the simulator's rate limiter too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use connector_api::http::{HttpTransport, ReqwestTransport, Request, Response, TransportFailure};
+use connector_api::{Change, Checkpoint, Clock, Connector, ConnectorError, ManualClock, PullRequest};
+use connector_hubspot::{HubspotConfig, HubspotConnector, RateLimits};
+use serde_json::{Map, Value, json};
+use sim_core::SimHandle;
+use sim_hubspot::{ObjectType, RateLimitConfig, Schema, SimConfig, SimState};
+
+pub const TOKEN: &str = "pat-na1-test-token";
+pub const UNIQUE: &str = "wlcro_client_id";
+
+pub fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-02T10:00:00.000Z").unwrap().to_utc()
+}
+
+/// Moves the simulator's frozen clock up to the connector's clock before every request.
+pub struct Synced {
+    inner: ReqwestTransport,
+    clock: ManualClock,
+    sim: SimState,
+}
+
+impl Synced {
+    fn sync(&self) {
+        let now = self.clock.now();
+        if now > self.sim.clock.now() {
+            self.sim.clock.set(now);
+        }
+    }
+}
+
+#[async_trait]
+impl HttpTransport for Synced {
+    async fn send(&self, req: Request) -> Result<Response, ConnectorError> {
+        self.sync();
+        self.inner.send(req).await
+    }
+
+    async fn send_checked(&self, req: Request) -> Result<Response, TransportFailure> {
+        self.sync();
+        self.inner.send_checked(req).await
+    }
+}
+
+pub struct World {
+    pub _handle: SimHandle,
+    pub sim: SimState,
+    pub clock: ManualClock,
+    pub conn: HubspotConnector,
+}
+
+impl World {
+    /// Moves both clocks forward.
+    pub fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+        self.sim.clock.set(self.clock.now());
+    }
+
+    pub fn seed_contacts(&self, n: usize, tag: &str) -> Vec<u64> {
+        let recs: Vec<Map<String, Value>> = (0..n)
+            .map(|i| {
+                let v = json!({ "email": format!("{tag}{i}@example.test"), "firstname": format!("F{i}") });
+                v.as_object().unwrap().clone()
+            })
+            .collect();
+        self.sim.seed(ObjectType::Contacts, &recs).expect("seed")
+    }
+
+    pub fn search_requests(&self) -> usize {
+        self.sim.requests().iter().filter(|r| r.path.ends_with("/search")).count()
+    }
+
+    /// Pulls until `done`, returning every change and the last checkpoint.
+    pub async fn pull_all(
+        &self,
+        object: &str,
+        checkpoint: Option<Checkpoint>,
+        rewind: Option<Duration>,
+    ) -> (Vec<Change>, Checkpoint) {
+        let mut cp = checkpoint;
+        let mut rewind = rewind;
+        let mut all = Vec::new();
+        for _ in 0..10_000 {
+            let req = PullRequest {
+                object,
+                checkpoint: cp.as_ref(),
+                rewind: rewind.take(),
+                horizon: self.clock.now(),
+                since: None,
+                until: None,
+                limit: 200,
+            };
+            let page = self.conn.pull(req).await.expect("pull");
+            assert!(page.quarantined.is_empty(), "{:?}", page.quarantined);
+            all.extend(page.changes);
+            cp = Some(page.next);
+            if page.done {
+                return (all, cp.unwrap());
+            }
+        }
+        panic!("pull never finished");
+    }
+}
+
+pub async fn world() -> World {
+    world_with(RateLimitConfig { burst_max: 100_000, search_max: 100_000, ..RateLimitConfig::default() }, RateLimits::default()).await
+}
+
+pub async fn world_with(sim_limits: RateLimitConfig, conn_limits: RateLimits) -> World {
+    let cfg = SimConfig {
+        seed: 7,
+        start_time: Some(t0()),
+        tokens: vec![TOKEN.to_string()],
+        schema: Schema { unique_properties: vec![UNIQUE.to_string()], ..Schema::default() },
+        rate_limits: sim_limits,
+        ..SimConfig::default()
+    };
+    let (handle, sim) = sim_hubspot::start(cfg).await.expect("sim starts");
+    sim.set_search_lag(0, 0);
+    let clock = ManualClock::new(t0());
+    let transport = Synced { inner: ReqwestTransport::new(Duration::from_secs(30)).unwrap(), clock: clock.clone(), sim: sim.clone() };
+    let mut config = HubspotConfig::new(handle.base_url(), TOKEN.to_string().into(), UNIQUE);
+    config.properties = BTreeMap::from([
+        ("contacts".to_string(), vec!["email".to_string(), "firstname".to_string()]),
+        ("companies".to_string(), vec!["name".to_string()]),
+    ]);
+    config.rate_limits = conn_limits;
+    let conn = HubspotConnector::new(config, Arc::new(transport), clock.shared(), 42).expect("connector");
+    World { _handle: handle, sim, clock, conn }
+}

@@ -1,0 +1,9 @@
+//! The Salesforce connector against the in-process simulator over loopback HTTP.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod auth_budget;
+mod pull;
+mod read;
+mod write;
