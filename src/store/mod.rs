@@ -4,7 +4,7 @@
 //!
 //! [`Store`] is the use-case interface, used as `Arc<dyn Store>`; [`open`] picks the backend
 //! from the URL scheme: SQLite (`sqlite:state.db`, `sqlite::memory:`) or PostgreSQL
-//! (`postgres://…`). Both run the same queries (see [`db`]) against schemas kept in step by
+//! (`postgres://…`). Both run the same queries (see `db.rs`) against schemas kept in step by
 //! `migrations/sqlite` and `migrations/postgres`, and both pass one shared test suite
 //! (`tests/it/store_suite.rs`).
 //!
@@ -14,7 +14,9 @@
 //! - A lease's token increases on every successful claim; lease rows are never deleted.
 //! - At most one review item is open per (pair, link, kind, field).
 //! - Timestamps are kept to the microsecond on both backends, so what is read back equals
-//!   what was written once truncated ([`stored_time`]).
+//!   what was written once truncated ([`stored_time`]). PostgreSQL stores `TIMESTAMPTZ`;
+//!   SQLite stores fixed-width RFC 3339 UTC text (`2026-11-22T13:07:00.123456Z`), whose text
+//!   order is time order. JSON is `JSONB` on PostgreSQL and text on SQLite.
 
 mod db;
 mod error;

@@ -12,6 +12,7 @@ mod identity;
 mod outcome;
 mod page;
 mod pull;
+mod resolutions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

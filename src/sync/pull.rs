@@ -61,6 +61,10 @@ pub(crate) async fn run_pair(
     report: &mut PairReport,
     windows: &mut Vec<StreamWindow>,
 ) -> Result<(), SyncError> {
+    if let Some(reason) = super::resolutions::apply_resolved(ctx, &mut report.stats).await? {
+        report.status = PairStatus::Incomplete { reason };
+        return Ok(());
+    }
     for side in [Side::Left, Side::Right] {
         if let Some(reason) = pull_side(ctx, side, report, windows).await? {
             report.status = PairStatus::Incomplete { reason };

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_api::{Connector, ConnectorError, FieldMap, ManualClock};
+use connector_api::{Clock, Connector, ConnectorError, FieldMap, ManualClock};
 use connector_memory::{MemoryConnector, MemoryHandle, ObjectConfig};
 use crosswalk::ids::IdGen;
 use crosswalk::mapping::{self, PairMapping};
-use crosswalk::store::{self, ReviewFilter, ReviewKind, ReviewState, RunKind, Store};
+use crosswalk::store::{self, Resolution, ResolveAction, ReviewFilter, ReviewKind, ReviewState, RunKind, Store};
 use crosswalk::sync::{Engine, SyncOptions};
 use serde_json::{Value, json};
 
@@ -268,4 +268,66 @@ async fn edits_that_emit_no_change_are_found_by_the_verification_sweep() {
     }
     let found = w.b.live_records("contacts").into_iter().any(|r| text(&r.fields, "firstname") == Some("Quiet"));
     assert!(found, "the silent edit reached the other side within the stated bound");
+}
+
+/// Seeds one linked record and makes a first-name conflict; returns (left id, right id, item id).
+async fn conflicted(w: &World) -> (String, String, i64) {
+    let a_id = w.a.seed("clients", fields(&[("email", "jo@example.test"), ("first_name", "Jo")]));
+    w.run().await;
+    w.run().await;
+    let b_id = w.b.live_records("contacts").pop().expect("created").id;
+    w.a.edit("clients", &a_id, fields(&[("first_name", "Joanna")]));
+    w.b.edit("contacts", &b_id, fields(&[("firstname", "Joe")]));
+    w.run().await;
+    let items = w.open_items().await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    (a_id, b_id, items[0].id)
+}
+
+fn resolution(action: ResolveAction, value: Option<&str>, at: chrono::DateTime<chrono::Utc>) -> Resolution {
+    Resolution { action, value: value.map(str::to_string), by: "alice".into(), at, note: None }
+}
+
+#[tokio::test]
+async fn a_resolution_is_written_by_the_next_run_exactly_once_with_provenance() {
+    let w = World::new(9).await;
+    let (a_id, b_id, item) = conflicted(&w).await;
+    w.store.resolve_review(item, &resolution(ResolveAction::TakeRight, None, w.clock.now())).await.unwrap();
+    let before = w.a.write_log().len();
+    w.run().await;
+    w.run().await;
+    w.run().await;
+    let client = w.a.stored("clients", &a_id).unwrap().record;
+    assert_eq!(text(&client.fields, "first_name"), Some("Joe"), "the right value was taken");
+    assert_eq!(w.a.write_log().len(), before + 1, "written exactly once across three runs");
+    assert_eq!(text(&w.b.stored("contacts", &b_id).unwrap().record.fields, "firstname"), Some("Joe"));
+    let stored = w.store.review_item(item).await.unwrap().unwrap();
+    assert_eq!(stored.state, ReviewState::Applied);
+    let log = w.store.decisions_for("crm_a", &a_id, 10).await.unwrap();
+    assert!(log.iter().any(|d| d.provenance.as_deref() == Some(&format!("review:{item} by alice")[..])), "{log:?}");
+}
+
+#[tokio::test]
+async fn a_typed_value_goes_to_both_sides() {
+    let w = World::new(10).await;
+    let (a_id, b_id, item) = conflicted(&w).await;
+    w.store.resolve_review(item, &resolution(ResolveAction::Value, Some("Johanna"), w.clock.now())).await.unwrap();
+    w.run().await;
+    w.run().await;
+    assert_eq!(text(&w.a.stored("clients", &a_id).unwrap().record.fields, "first_name"), Some("Johanna"));
+    assert_eq!(text(&w.b.stored("contacts", &b_id).unwrap().record.fields, "firstname"), Some("Johanna"));
+    assert!(w.open_items().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_item_whose_sides_agree_by_themselves_is_superseded_not_written() {
+    let w = World::new(11).await;
+    let (a_id, _b_id, item) = conflicted(&w).await;
+    w.store.resolve_review(item, &resolution(ResolveAction::TakeLeft, None, w.clock.now())).await.unwrap();
+    w.a.edit("clients", &a_id, fields(&[("first_name", "Joe")]));
+    let before = w.writes();
+    w.clock.advance(Duration::from_secs(300));
+    w.engine.run(RunKind::Manual, &[], false).await.unwrap();
+    assert_eq!(w.store.review_item(item).await.unwrap().unwrap().state, ReviewState::Superseded);
+    assert_eq!(w.writes(), before, "nothing written for a superseded item");
 }

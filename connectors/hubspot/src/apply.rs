@@ -125,7 +125,10 @@ fn outcomes(
         }
     }
     ws.iter()
-        .map(|w| WriteOutcome { key: w.key.clone(), result: done.remove(&w.key).unwrap_or_else(|| Err(unanswered())) })
+        .map(|w| WriteOutcome {
+            key: w.key.clone(),
+            result: done.remove(&w.key).unwrap_or_else(|| Err(unanswered())),
+        })
         .collect()
 }
 
@@ -149,7 +152,8 @@ async fn upsert(c: &HubspotConnector, object: Object, ws: &[Write]) -> Group {
     }
     let fields: Vec<String> = by_value.keys().map(|(f, _)| f.clone()).collect();
     // Keyed on a unique property, so sending it twice cannot create twice.
-    let (_, bytes) = c.api.post(c.api.url(object.name(), "/batch/upsert"), &Inputs { inputs }, false, true).await?;
+    let (_, bytes) =
+        c.api.post(c.api.url(object.name(), "/batch/upsert"), &Inputs { inputs }, false, true).await?;
     let resp: BatchResponse = Api::decode("batch upsert", &bytes)?;
     let key_of = |o: &SimpleObject| {
         fields.iter().find_map(|f| {
@@ -187,14 +191,17 @@ async fn update(c: &HubspotConnector, object: Object, ws: &[Write]) -> Group {
         });
     }
     // Setting the same values twice is harmless: updates are safe to retry.
-    let (_, bytes) = c.api.post(c.api.url(object.name(), "/batch/update"), &Inputs { inputs }, false, true).await?;
+    let (_, bytes) =
+        c.api.post(c.api.url(object.name(), "/batch/update"), &Inputs { inputs }, false, true).await?;
     let resp: BatchResponse = Api::decode("batch update", &bytes)?;
     Ok(outcomes(object, ws, &resp, |o| key_of_id.get(&o.id).cloned(), &key_of_id))
 }
 
 async fn archive(c: &HubspotConnector, object: Object, ws: &[Write]) -> Group {
-    let ids: Vec<&str> =
-        ws.iter().filter_map(|w| if let WriteOp::Delete { id } = &w.op { Some(id.as_str()) } else { None }).collect();
+    let ids: Vec<&str> = ws
+        .iter()
+        .filter_map(|w| if let WriteOp::Delete { id } = &w.op { Some(id.as_str()) } else { None })
+        .collect();
     let body = Inputs { inputs: ids.iter().map(|id| IdInput { id }).collect() };
     c.api.post(c.api.url(object.name(), "/batch/archive"), &body, false, true).await?;
     Ok(ws

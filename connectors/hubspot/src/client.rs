@@ -69,8 +69,9 @@ impl Api {
         seed: u64,
     ) -> Result<Self, ConnectorError> {
         let token = config.token.expose_secret();
-        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| ConnectorError::Auth { message: "hubspot token is not a valid header value".into() })?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            ConnectorError::Auth { message: "hubspot token is not a valid header value".into() }
+        })?;
         auth.set_sensitive(true);
         let limits = &config.rate_limits;
         let policy = ClientPolicy {
@@ -141,7 +142,11 @@ impl Api {
         search: bool,
     ) -> Result<http::Response<bytes::Bytes>, ConnectorError> {
         self.check_daily()?;
-        spec = spec.header(http::header::AUTHORIZATION, self.auth.clone()).bucket(if search { SEARCH } else { BURST });
+        spec = spec.header(http::header::AUTHORIZATION, self.auth.clone()).bucket(if search {
+            SEARCH
+        } else {
+            BURST
+        });
         match self.http.send(spec).await {
             Ok(resp) => {
                 self.note_daily(Some(resp.headers()), None);

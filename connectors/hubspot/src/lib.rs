@@ -202,8 +202,16 @@ impl Connector for HubspotConnector {
             kind: KIND.to_string(),
             objects: vec![caps("contacts"), caps("companies")],
             rate_buckets: vec![
-                RateBucket { name: "burst".into(), limit: limits.burst_per_10s, window: Duration::from_secs(10) },
-                RateBucket { name: "search".into(), limit: limits.search_per_second, window: Duration::from_secs(1) },
+                RateBucket {
+                    name: "burst".into(),
+                    limit: limits.burst_per_10s,
+                    window: Duration::from_secs(10),
+                },
+                RateBucket {
+                    name: "search".into(),
+                    limit: limits.search_per_second,
+                    window: Duration::from_secs(1),
+                },
                 RateBucket { name: "daily".into(), limit: limits.daily, window: Duration::from_secs(86_400) },
             ],
         }

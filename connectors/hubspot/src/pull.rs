@@ -77,7 +77,8 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
     let object = Object::parse(req.object)?;
     let bound = ms(req.until.map_or(req.horizon, |u| u.min(req.horizon)));
     let start = req.since.map_or(0, ms);
-    let mut cur = read_cursor(req.checkpoint)?.unwrap_or(Cursor { ts: start, del_ts: start, ..Cursor::default() });
+    let mut cur =
+        read_cursor(req.checkpoint)?.unwrap_or(Cursor { ts: start, del_ts: start, ..Cursor::default() });
     if let Some(overlap) = req.rewind {
         let back = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
         cur.restart_at(cur.ts.saturating_sub(back).max(start));
@@ -116,7 +117,13 @@ fn checkpoint(cur: &Cursor) -> Checkpoint {
 }
 
 fn empty_page(done: bool) -> PullPage {
-    PullPage { changes: Vec::new(), quarantined: Vec::new(), next: Checkpoint(Value::Null), newest: None, done }
+    PullPage {
+        changes: Vec::new(),
+        quarantined: Vec::new(),
+        next: Checkpoint(Value::Null),
+        newest: None,
+        done,
+    }
 }
 
 async fn search(
@@ -155,7 +162,11 @@ fn changes_of(
             }
         };
         let Ok(id) = record.id.parse::<u64>() else {
-            page.quarantined.push(Quarantined { id: Some(record.id), reason: "non-numeric id".into(), raw: String::new() });
+            page.quarantined.push(Quarantined {
+                id: Some(record.id),
+                reason: "non-numeric id".into(),
+                raw: String::new(),
+            });
             continue;
         };
         let t = ms(record.modified_at);
@@ -164,7 +175,12 @@ fn changes_of(
             continue;
         }
         for merged in merged_ids(&o) {
-            page.changes.push(marker(object, &merged, ChangeKind::Merged { survivor_id: record.id.clone() }, record.modified_at));
+            page.changes.push(marker(
+                object,
+                &merged,
+                ChangeKind::Merged { survivor_id: record.id.clone() },
+                record.modified_at,
+            ));
         }
         page.changes.push(Change::upsert(record));
     }

@@ -6,7 +6,9 @@ use connector_api::{ConnectorError, FieldMap, IdentityKey, Quarantined, Record};
 use serde_json::Value;
 
 use crate::client::Api;
-use crate::wire::{BatchRead, BatchResponse, Collection, Filter, FilterGroup, IdInput, SearchRequest, SimpleObject};
+use crate::wire::{
+    BatchRead, BatchResponse, Collection, Filter, FilterGroup, IdInput, SearchRequest, SimpleObject,
+};
 use crate::{HubspotConnector, MAX_BATCH, Object};
 
 /// A datetime property value: ISO 8601 (v3 responses) or epoch ms (spec §9).
@@ -30,15 +32,12 @@ pub(crate) fn modified_at(object: Object, o: &SimpleObject) -> Option<DateTime<U
 pub(crate) fn to_record(object: Object, raw: &Value) -> Result<(Record, SimpleObject), Quarantined> {
     let id = raw.get("id").and_then(Value::as_str).map(str::to_string);
     let quarantine = |reason: String| Quarantined { id: id.clone(), reason, raw: truncate(raw) };
-    let o: SimpleObject =
-        serde_json::from_value(raw.clone()).map_err(|e| quarantine(format!("not a SimplePublicObject: {e}")))?;
+    let o: SimpleObject = serde_json::from_value(raw.clone())
+        .map_err(|e| quarantine(format!("not a SimplePublicObject: {e}")))?;
     let modified = modified_at(object, &o)
         .ok_or_else(|| quarantine(format!("no readable {}", object.modified_property())))?;
-    let fields: FieldMap = o
-        .properties
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone().map_or(Value::Null, Value::String)))
-        .collect();
+    let fields: FieldMap =
+        o.properties.iter().map(|(k, v)| (k.clone(), v.clone().map_or(Value::Null, Value::String))).collect();
     let record = Record {
         object: object.name().to_string(),
         id: o.id.clone(),
@@ -58,7 +57,9 @@ fn records(object: Object, results: &[Value]) -> Result<Vec<Record>, ConnectorEr
     results
         .iter()
         .map(|r| {
-            to_record(object, r).map(|(rec, _)| rec).map_err(|q| ConnectorError::Protocol { message: q.reason })
+            to_record(object, r)
+                .map(|(rec, _)| rec)
+                .map_err(|q| ConnectorError::Protocol { message: q.reason })
         })
         .collect()
 }

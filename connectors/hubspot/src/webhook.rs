@@ -111,8 +111,16 @@ mod tests {
         let ts = 1_767_225_600_000;
         let sig = sign_v3("s", "POST", "https://x.test/hook?a=1", b"[]", ts);
         let ok = |secret: &str, body: &[u8], now: i64| {
-            verify_v3(secret, "POST", "https://x.test/hook?a=1", body, Some(&ts.to_string()), Some(&sig),
-                at(now), DEFAULT_TOLERANCE)
+            verify_v3(
+                secret,
+                "POST",
+                "https://x.test/hook?a=1",
+                body,
+                Some(&ts.to_string()),
+                Some(&sig),
+                at(now),
+                DEFAULT_TOLERANCE,
+            )
         };
         assert_eq!(ok("s", b"[]", ts + 1000), Ok(()));
         assert_eq!(ok("s", b"[ ]", ts), Err(WebhookError::Mismatch));

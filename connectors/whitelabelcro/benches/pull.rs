@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::DateTime;
-use connector_api::http::ReqwestTransport;
 use connector_api::ManualClock;
+use connector_api::http::ReqwestTransport;
 use connector_conformance::{LinkedClock, drain};
 use connector_whitelabelcro::{WlcroConfig, WlcroConnector};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -19,7 +19,11 @@ fn bench_pull(c: &mut Criterion) {
     let t0 = DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z").unwrap().to_utc();
     let (handle, state, connector) = rt.block_on(async {
         let (handle, state) = start(SimConfig::frozen(1, t0)).await.expect("sim");
-        state.set_rate_limits(RateLimitConfig { read: 1_000_000_000, write: 1_000_000_000, ..RateLimitConfig::default() });
+        state.set_rate_limits(RateLimitConfig {
+            read: 1_000_000_000,
+            write: 1_000_000_000,
+            ..RateLimitConfig::default()
+        });
         for i in 0..EVENTS {
             let r = SeedRecord {
                 first_name: "Bench".into(),

@@ -31,14 +31,20 @@ impl ResponseClassifier for WlcroClassifier {
             // Data rules (§8: non-Lead status, unknown status name, unknown employee): the item
             // is permanently rejected; keep the code and field for the review item.
             (422, code) => Some(ConnectorError::Invalid {
-                message: format!("whitelabelcro validation failed{}", code.map(|c| format!(" ({c})")).unwrap_or_default()),
+                message: format!(
+                    "whitelabelcro validation failed{}",
+                    code.map(|c| format!(" ({c})")).unwrap_or_default()
+                ),
                 code: code.map(str::to_string).or_else(|| Some("validation_failed".into())),
                 field: info.field,
             }),
             // A 503 without Retry-After: still transient (maintenance), keep the default's delay.
             (503, _) => match default {
                 ConnectorError::Transient { .. } => None,
-                _ => Some(ConnectorError::Transient { message: "whitelabelcro unavailable".into(), retry_after: None }),
+                _ => Some(ConnectorError::Transient {
+                    message: "whitelabelcro unavailable".into(),
+                    retry_after: None,
+                }),
             },
             _ => None,
         }
@@ -52,7 +58,12 @@ mod tests {
 
     fn refine(status: u16, body: &str) -> Option<ConnectorError> {
         let default = ConnectorError::Invalid { message: "x".into(), code: None, field: None };
-        WlcroClassifier.refine(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), body.as_bytes(), &default)
+        WlcroClassifier.refine(
+            StatusCode::from_u16(status).unwrap(),
+            &HeaderMap::new(),
+            body.as_bytes(),
+            &default,
+        )
     }
 
     #[test]
@@ -63,7 +74,9 @@ mod tests {
         assert!(e.to_string().contains("since"));
         let v = r#"{"error":{"code":"validation_failed","message":"'x@y' bad","details":{"fields":{"email":"bad"}}}}"#;
         let e = refine(422, v).unwrap();
-        assert!(matches!(&e, ConnectorError::Invalid { field: Some(f), code: Some(c), .. } if f == "email" && c == "validation_failed"));
+        assert!(
+            matches!(&e, ConnectorError::Invalid { field: Some(f), code: Some(c), .. } if f == "email" && c == "validation_failed")
+        );
         assert!(!e.to_string().contains("x@y"), "values never copied");
         assert_eq!(refine(422, "plain text").unwrap().class(), ErrorClass::Invalid);
         assert_eq!(refine(503, "").unwrap().class(), ErrorClass::Transient);

@@ -140,7 +140,10 @@ pub struct WlcroConnector {
 
 impl std::fmt::Debug for WlcroConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WlcroConnector").field("base_url", &self.cfg.base_url).field("http", &self.http).finish()
+        f.debug_struct("WlcroConnector")
+            .field("base_url", &self.cfg.base_url)
+            .field("http", &self.http)
+            .finish()
     }
 }
 
@@ -211,11 +214,15 @@ impl Connector for WlcroConnector {
             reports_merges: false,
             identity_fields: records::SEARCH_FIELDS.iter().map(|s| s.to_string()).collect(),
         };
-        let bucket = |name: &str, limit| RateBucket { name: name.into(), limit, window: Duration::from_secs(60) };
+        let bucket =
+            |name: &str, limit| RateBucket { name: name.into(), limit, window: Duration::from_secs(60) };
         Capabilities {
             kind: KIND.into(),
             objects: vec![object("clients"), object("leads")],
-            rate_buckets: vec![bucket("read", self.cfg.read_per_minute), bucket("write", self.cfg.write_per_minute)],
+            rate_buckets: vec![
+                bucket("read", self.cfg.read_per_minute),
+                bucket("write", self.cfg.write_per_minute),
+            ],
         }
     }
 

@@ -91,7 +91,11 @@ fn quarantine(item: &Value, id: Option<i64>, why: &WireError) -> Quarantined {
     while !raw.is_char_boundary(end) {
         end -= 1;
     }
-    Quarantined { id: id.map(|i| i.to_string()), reason: format!("whitelabelcro event: {why}"), raw: raw[..end].into() }
+    Quarantined {
+        id: id.map(|i| i.to_string()),
+        reason: format!("whitelabelcro event: {why}"),
+        raw: raw[..end].into(),
+    }
 }
 
 /// Reads one page for `object`. See the module docs.
@@ -162,8 +166,13 @@ pub(crate) async fn pull(
             true
         }
     };
-    tracing::debug!(object = object.name(), changes = page.changes.len(),
-        quarantined = page.quarantined.len(), done, "pulled whitelabelcro events");
+    tracing::debug!(
+        object = object.name(),
+        changes = page.changes.len(),
+        quarantined = page.quarantined.len(),
+        done,
+        "pulled whitelabelcro events"
+    );
     Ok(PullPage {
         changes: page.changes,
         quarantined: page.quarantined,
@@ -188,8 +197,10 @@ mod tests {
     use serde_json::json;
 
     fn env(kind: &str, payload: Value) -> Envelope {
-        Envelope::parse(&json!({"id": 9, "type": kind, "createdUtc": "2026-02-03T14:05:09Z", "payload": payload}))
-            .unwrap()
+        Envelope::parse(
+            &json!({"id": 9, "type": kind, "createdUtc": "2026-02-03T14:05:09Z", "payload": payload}),
+        )
+        .unwrap()
     }
 
     #[test]

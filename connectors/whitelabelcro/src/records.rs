@@ -32,7 +32,8 @@ impl WlcroConnector {
     async fn search(&self, object: Object, field: &str, value: &str) -> Result<Vec<Record>, ConnectorError> {
         let path = self.search_path(object);
         let url = format!("{}{path}?{field}={}", self.base(), encode(value));
-        let spec = RequestSpec::get(url).bucket("read").accept(StatusCode::NOT_FOUND).log_as(format!("GET {path}"));
+        let spec =
+            RequestSpec::get(url).bucket("read").accept(StatusCode::NOT_FOUND).log_as(format!("GET {path}"));
         let resp = self.http.send(self.authed(spec)).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(Vec::new());
@@ -42,7 +43,7 @@ impl WlcroConnector {
         let now = self.clock.now();
         let mut out = Vec::with_capacity(items.len());
         for item in &items {
-            let (id, fields, _created, updated) = wire::search_record(item).map_err(protocol)?;
+            let wire::SearchHit { id, fields, updated, .. } = wire::search_record(item).map_err(protocol)?;
             let is_lead = fields.get("status").and_then(Value::as_str).is_some_and(wire::is_lead_status);
             if is_lead != (object == Object::Leads) {
                 continue;
@@ -60,7 +61,11 @@ impl WlcroConnector {
 }
 
 /// Reads records by id; ids that are not integers cannot exist and are left out.
-pub(crate) async fn fetch(c: &WlcroConnector, object: Object, ids: &[String]) -> Result<Vec<Record>, ConnectorError> {
+pub(crate) async fn fetch(
+    c: &WlcroConnector,
+    object: Object,
+    ids: &[String],
+) -> Result<Vec<Record>, ConnectorError> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let Ok(n) = id.trim().parse::<i64>() else { continue };
@@ -71,10 +76,17 @@ pub(crate) async fn fetch(c: &WlcroConnector, object: Object, ids: &[String]) ->
 }
 
 /// Finds records by one of the search fields (exact match; email case-insensitively server-side).
-pub(crate) async fn find(c: &WlcroConnector, object: Object, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {
+pub(crate) async fn find(
+    c: &WlcroConnector,
+    object: Object,
+    key: &IdentityKey,
+) -> Result<Vec<Record>, ConnectorError> {
     if !SEARCH_FIELDS.contains(&key.field.as_str()) {
         return Err(ConnectorError::Invalid {
-            message: format!("whitelabelcro cannot search on `{}` (email, external_id, phone, client_id)", key.field),
+            message: format!(
+                "whitelabelcro cannot search on `{}` (email, external_id, phone, client_id)",
+                key.field
+            ),
             code: Some("unsupported_identity_field".into()),
             field: Some(key.field.clone()),
         });

@@ -102,7 +102,10 @@ pub struct WebhookVerifier {
 
 impl std::fmt::Debug for WebhookVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookVerifier").field("scheme", &self.scheme).field("secrets", &self.secrets.len()).finish()
+        f.debug_struct("WebhookVerifier")
+            .field("scheme", &self.scheme)
+            .field("secrets", &self.secrets.len())
+            .finish()
     }
 }
 
@@ -126,7 +129,11 @@ impl WebhookVerifier {
         if let Some(tol) = s.tolerance
             && let Some(ts) = ts
         {
-            let at = ts.parse::<i64>().ok().and_then(|t| DateTime::from_timestamp(t, 0)).ok_or(WebhookError::Stale)?;
+            let at = ts
+                .parse::<i64>()
+                .ok()
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+                .ok_or(WebhookError::Stale)?;
             if (now - at).abs().to_std().map_or(true, |d| d > tol) {
                 return Err(WebhookError::Stale);
             }
@@ -224,7 +231,8 @@ mod tests {
         let v = verifier();
         let good = format!("sha256={}", sign(SECRET.as_bytes(), BODY.as_bytes()));
         let tampered = BODY.replace("Ana", "Eve");
-        let q = v.receive("leads", &headers(Some(good.clone()), now().timestamp()), tampered.as_bytes(), now());
+        let q =
+            v.receive("leads", &headers(Some(good.clone()), now().timestamp()), tampered.as_bytes(), now());
         let q = q.unwrap_err();
         assert_eq!(q.id.as_deref(), Some("40001"));
         assert!(q.reason.contains("signature does not match"), "{}", q.reason);
@@ -233,7 +241,9 @@ mod tests {
         let stale = headers(Some(good.clone()), now().timestamp() - 301);
         assert!(v.receive("leads", &stale, BODY.as_bytes(), now()).unwrap_err().reason.contains("timestamp"));
         let wrong_key = format!("sha256={}", sign(b"someone-else", BODY.as_bytes()));
-        assert!(v.receive("leads", &headers(Some(wrong_key), now().timestamp()), BODY.as_bytes(), now()).is_err());
+        assert!(
+            v.receive("leads", &headers(Some(wrong_key), now().timestamp()), BODY.as_bytes(), now()).is_err()
+        );
         let no_prefix = sign(SECRET.as_bytes(), BODY.as_bytes());
         assert!(v.verify(&headers(Some(no_prefix), now().timestamp()), BODY.as_bytes(), now()).is_err());
     }

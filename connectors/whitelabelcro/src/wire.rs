@@ -140,22 +140,35 @@ pub struct UpdateResponse {
 /// Search response fields that are not record fields (ids, derived names, timestamps).
 const NOT_FIELDS: &[&str] = &["client_id", "created_utc", "updated_utc", "full_name", "status_name"];
 
-/// A search hit turned into (id, fields, created, updated). `status` falls back to
-/// `status_name` (the spec says they are the same).
-pub fn search_record(
-    v: &Value,
-) -> Result<(i64, Map<String, Value>, Option<DateTime<Utc>>, Option<DateTime<Utc>>), WireError> {
+/// One search hit, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    /// The record's `client_id`.
+    pub id: i64,
+    /// Its record fields (ids, derived names and timestamps left out).
+    pub fields: Map<String, Value>,
+    /// `created_utc`, when sent.
+    pub created: Option<DateTime<Utc>>,
+    /// `updated_utc`, when sent (the spec's field list has none).
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// Reads a search hit. `status` falls back to `status_name` (the spec says they are the same).
+pub fn search_record(v: &Value) -> Result<SearchHit, WireError> {
     let id = strict_id(v.get("client_id")).ok_or(WireError::Field("client_id"))?;
     let obj = v.as_object().ok_or(WireError::Field("client_id"))?;
-    let mut fields: Map<String, Value> =
-        obj.iter().filter(|(k, _)| !NOT_FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut fields: Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| !NOT_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     if !fields.get("status").is_some_and(Value::is_string)
         && let Some(name) = obj.get("status_name").filter(|v| v.is_string())
     {
         fields.insert("status".into(), name.clone());
     }
     let time = |k: &str| obj.get(k).and_then(Value::as_str).and_then(parse_time);
-    Ok((id, fields, time("created_utc"), time("updated_utc")))
+    Ok(SearchHit { id, fields, created: time("created_utc"), updated: time("updated_utc") })
 }
 
 #[cfg(test)]
@@ -237,12 +250,12 @@ mod tests {
         assert!(search_items(b"[]").unwrap().is_empty());
         assert!(search_items(b"").unwrap().is_empty());
         assert!(search_items(b"{}").unwrap().is_empty());
-        let (id, fields, created, updated) = search_record(&hit).unwrap();
-        assert_eq!(id, 5);
-        assert_eq!(fields.get("status"), Some(&json!("Lead - New")), "status falls back to status_name");
-        assert!(!fields.contains_key("full_name") && !fields.contains_key("client_id"));
-        assert_eq!(created, Some(t("2026-02-03T14:05:09Z")));
-        assert_eq!(updated, None);
+        let h = search_record(&hit).unwrap();
+        assert_eq!(h.id, 5);
+        assert_eq!(h.fields.get("status"), Some(&json!("Lead - New")), "status falls back to status_name");
+        assert!(!h.fields.contains_key("full_name") && !h.fields.contains_key("client_id"));
+        assert_eq!(h.created, Some(t("2026-02-03T14:05:09Z")));
+        assert_eq!(h.updated, None);
         assert!(search_record(&json!({"client_id": "5"})).is_err());
     }
 

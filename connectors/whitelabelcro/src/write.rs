@@ -18,32 +18,73 @@ use crate::{Object, WlcroConnector};
 pub const LEAD_NEW: &str = "Lead - New";
 
 const LEAD_CREATE: &[&str] = &[
-    "first_name", "last_name", "email", "phone", "city", "state", "zip", "package_keyword", "affiliate_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "city",
+    "state",
+    "zip",
+    "package_keyword",
+    "affiliate_id",
     "external_id",
 ];
 const CLIENT_CREATE: &[&str] = &[
-    "first_name", "last_name", "email", "phone", "city", "state", "zip", "employee_id", "affiliate_id",
-    "external_id", "status",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "city",
+    "state",
+    "zip",
+    "employee_id",
+    "affiliate_id",
+    "external_id",
+    "status",
 ];
-const UPDATE: &[&str] =
-    &["first_name", "last_name", "email", "phone", "city", "state", "zip", "employee_id", "affiliate_id", "external_id"];
+const UPDATE: &[&str] = &[
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "city",
+    "state",
+    "zip",
+    "employee_id",
+    "affiliate_id",
+    "external_id",
+];
 
 fn invalid(message: impl Into<String>, code: &str, field: Option<&str>) -> ConnectorError {
-    ConnectorError::Invalid { message: message.into(), code: Some(code.into()), field: field.map(str::to_string) }
+    ConnectorError::Invalid {
+        message: message.into(),
+        code: Some(code.into()),
+        field: field.map(str::to_string),
+    }
 }
 
 /// Splits `status` out and checks every other field is one the action takes.
-fn split(fields: &FieldMap, allowed: &[&str]) -> Result<(Map<String, Value>, Option<String>), ConnectorError> {
+fn split(
+    fields: &FieldMap,
+    allowed: &[&str],
+) -> Result<(Map<String, Value>, Option<String>), ConnectorError> {
     let mut body = Map::new();
     let mut status = None;
     for (k, v) in fields {
         if k == "status" {
             let s = v.as_str().map(str::trim).filter(|s| !s.is_empty());
-            status = Some(s.ok_or_else(|| invalid("status must be a status name", "invalid_status", Some("status")))?);
+            status =
+                Some(s.ok_or_else(|| {
+                    invalid("status must be a status name", "invalid_status", Some("status"))
+                })?);
         } else if allowed.contains(&k.as_str()) {
             body.insert(k.clone(), v.clone());
         } else {
-            return Err(invalid(format!("whitelabelcro does not take field `{k}`"), "unknown_field", Some(k)));
+            return Err(invalid(
+                format!("whitelabelcro does not take field `{k}`"),
+                "unknown_field",
+                Some(k),
+            ));
         }
     }
     Ok((body, status.map(str::to_string)))
@@ -58,7 +99,12 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, C
 }
 
 impl WlcroConnector {
-    async fn create(&self, object: Object, fields: &FieldMap, external_id: Option<&str>) -> Result<Written, ConnectorError> {
+    async fn create(
+        &self,
+        object: Object,
+        fields: &FieldMap,
+        external_id: Option<&str>,
+    ) -> Result<Written, ConnectorError> {
         let allowed = if object == Object::Leads { LEAD_CREATE } else { CLIENT_CREATE };
         let (mut body, status) = split(fields, allowed)?;
         if let Some(x) = external_id {
@@ -71,7 +117,11 @@ impl WlcroConnector {
                     body.insert("status".into(), json!(s));
                 }
                 Object::Leads if !wire::is_lead_status(&s) => {
-                    return Err(invalid("a lead's status must be a Lead status", "not_a_lead_status", Some("status")));
+                    return Err(invalid(
+                        "a lead's status must be a Lead status",
+                        "not_a_lead_status",
+                        Some("status"),
+                    ));
                 }
                 Object::Leads if !s.eq_ignore_ascii_case(LEAD_NEW) => follow_up = Some(s),
                 Object::Leads => {}
@@ -86,9 +136,11 @@ impl WlcroConnector {
         let resp = self.http.send(self.authed(spec)).await?;
         let created = resp.status() == StatusCode::CREATED;
         let r: CreateResponse = parse(resp.body(), &format!("POST {path}"))?;
-        let id = wire::strict_id(Some(&r.client_id))
-            .ok_or_else(|| ConnectorError::Protocol { message: format!("POST {path}: client_id is not an integer") })?;
-        let mut written = Written { id: id.to_string(), created, modified_at: time(r.created_utc.as_deref()) };
+        let id = wire::strict_id(Some(&r.client_id)).ok_or_else(|| ConnectorError::Protocol {
+            message: format!("POST {path}: client_id is not an integer"),
+        })?;
+        let mut written =
+            Written { id: id.to_string(), created, modified_at: time(r.created_utc.as_deref()) };
         if let Some(s) = follow_up {
             written.modified_at = self.set_status(object, id, &s).await?.or(written.modified_at);
         }
@@ -96,18 +148,25 @@ impl WlcroConnector {
     }
 
     async fn update(&self, object: Object, id: &str, fields: &FieldMap) -> Result<Written, ConnectorError> {
-        let id: i64 = id.trim().parse().map_err(|_| invalid("whitelabelcro ids are integers", "invalid_id", None))?;
+        let id: i64 =
+            id.trim().parse().map_err(|_| invalid("whitelabelcro ids are integers", "invalid_id", None))?;
         let (body, status) = split(fields, UPDATE)?;
         if object == Object::Leads && status.as_deref().is_some_and(|s| !wire::is_lead_status(s)) {
-            return Err(invalid("a lead's status must be a Lead status", "not_a_lead_status", Some("status")));
+            return Err(invalid(
+                "a lead's status must be a Lead status",
+                "not_a_lead_status",
+                Some("status"),
+            ));
         }
         let mut modified_at = None;
         if !body.is_empty() {
             let path = format!("/api/v1/integrations/{}/{{client_id}}", object.name());
             let url = format!("{}/api/v1/integrations/{}/{id}", self.base(), object.name());
-            let spec = RequestSpec::patch(url).json(&Value::Object(body))?.bucket("write").idempotent(true).log_as(
-                format!("PATCH {path}"),
-            );
+            let spec = RequestSpec::patch(url)
+                .json(&Value::Object(body))?
+                .bucket("write")
+                .idempotent(true)
+                .log_as(format!("PATCH {path}"));
             let resp = self.http.send(self.authed(spec)).await?;
             let r: UpdateResponse = parse(resp.body(), &format!("PATCH {path}")).unwrap_or_default();
             modified_at = time(r.updated_utc.as_deref());
@@ -118,7 +177,12 @@ impl WlcroConnector {
         Ok(Written { id: id.to_string(), created: false, modified_at })
     }
 
-    async fn set_status(&self, object: Object, id: i64, status: &str) -> Result<Option<DateTime<Utc>>, ConnectorError> {
+    async fn set_status(
+        &self,
+        object: Object,
+        id: i64,
+        status: &str,
+    ) -> Result<Option<DateTime<Utc>>, ConnectorError> {
         let path = format!("/api/v1/integrations/{}/{{client_id}}/status", object.name());
         let url = format!("{}/api/v1/integrations/{}/{id}/status", self.base(), object.name());
         let spec = RequestSpec::patch(url)

@@ -7,7 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::{WlcroDriver, world, world_with};
-use connector_api::{Connector, ConnectorError, ErrorClass, FieldMap, IdentityKey, PullRequest, Write, WriteOp};
+use connector_api::{
+    Connector, ConnectorError, ErrorClass, FieldMap, IdentityKey, PullRequest, Write, WriteOp,
+};
 use connector_conformance::{ConformanceDriver, drain};
 use connector_whitelabelcro::webhook::{SignatureScheme, WebhookVerifier};
 use secrecy::SecretString;
@@ -19,7 +21,8 @@ fn update(key: &str, id: &str, fields: Value) -> Write {
 }
 
 fn status_of(d: &WlcroDriver, id: &str) -> Option<String> {
-    let c = d.clients().into_iter().find(|c| c["client_id"].to_string() == id)?;
+    let n: i64 = id.parse().ok()?;
+    let c = d.clients().into_iter().find(|c| c["client_id"].as_i64() == Some(n))?;
     c.get("status_name").and_then(Value::as_str).map(str::to_string)
 }
 
@@ -42,7 +45,10 @@ async fn steady_reads_are_paced_and_never_provoke_a_429() {
 async fn malformed_event_is_quarantined_while_the_page_proceeds() {
     let w = world(false).await;
     let a = w.driver.seed(w.driver.sample(1)).await.unwrap();
-    w.driver.state.inject_event("client.created", json!({"client_id": "not-a-number", "email": "x@y.test"}), None).unwrap();
+    w.driver
+        .state
+        .inject_event("client.created", json!({"client_id": "not-a-number", "email": "x@y.test"}), None)
+        .unwrap();
     let b = w.driver.seed(w.driver.sample(2)).await.unwrap();
     let req = PullRequest {
         object: "clients",
@@ -76,7 +82,8 @@ async fn status_changes_are_partial_and_routed_by_status_kind() {
     w.driver.state.ui_status(n, "Lead - Contacted", None).unwrap();
     w.driver.state.ui_status(n, "Active Client", None).unwrap();
     let (leads, _) = drain(&w.connector, "leads", Some(&leads_cp), None, 50, w.driver.now()).await.unwrap();
-    let (clients, _) = drain(&w.connector, "clients", Some(&clients_cp), None, 50, w.driver.now()).await.unwrap();
+    let (clients, _) =
+        drain(&w.connector, "clients", Some(&clients_cp), None, 50, w.driver.now()).await.unwrap();
     assert_eq!(leads.len(), 1);
     assert!(leads[0].partial);
     assert_eq!(leads[0].fields, FieldMap::from([("status".into(), json!("Lead - Contacted"))]));
@@ -99,15 +106,24 @@ async fn updates_and_status_writes_land_and_errors_are_per_item() {
     assert_eq!(truth["phone"], json!("555-0100"));
     assert_eq!(status_of(&w.driver, &id).as_deref(), Some("Lead - Qualified"));
 
-    let bad = w.connector.apply("leads", vec![update("u2", &id, json!({"status": "Active Client"}))]).await.unwrap();
+    let bad = w
+        .connector
+        .apply("leads", vec![update("u2", &id, json!({"status": "Active Client"}))])
+        .await
+        .unwrap();
     assert_eq!(bad[0].result.clone().unwrap_err().class(), ErrorClass::Invalid, "non-lead status on a lead");
-    let missing = w.connector.apply("leads", vec![update("u3", "99999", json!({"phone": "1"}))]).await.unwrap();
+    let missing =
+        w.connector.apply("leads", vec![update("u3", "99999", json!({"phone": "1"}))]).await.unwrap();
     assert_eq!(missing[0].result.clone().unwrap_err().class(), ErrorClass::NotFound);
-    let unknown = w.connector.apply("clients", vec![update("u4", &id, json!({"status": "No Such Status"}))]).await;
+    let unknown =
+        w.connector.apply("clients", vec![update("u4", &id, json!({"status": "No Such Status"}))]).await;
     let e = unknown.unwrap()[0].result.clone().unwrap_err();
     assert_eq!(e.class(), ErrorClass::Invalid, "422 from the server: {e}");
     let del = Write { key: "d".into(), op: WriteOp::Delete { id: id.clone() } };
-    assert_eq!(w.connector.apply("leads", vec![del]).await.unwrap()[0].result.clone().unwrap_err().class(), ErrorClass::Invalid);
+    assert_eq!(
+        w.connector.apply("leads", vec![del]).await.unwrap()[0].result.clone().unwrap_err().class(),
+        ErrorClass::Invalid
+    );
 }
 
 #[tokio::test]
@@ -149,7 +165,8 @@ async fn unknown_object_is_rejected() {
 #[test]
 fn the_simulators_signature_verifies_and_a_tampered_body_does_not() {
     let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=";
-    let body = br#"{"id":5,"type":"client.created","createdUtc":"2026-03-01T12:00:00Z","payload":{"client_id":3}}"#;
+    let body =
+        br#"{"id":5,"type":"client.created","createdUtc":"2026-03-01T12:00:00Z","payload":{"client_id":3}}"#;
     let mut h = http::HeaderMap::new();
     h.insert("x-webhook-signature", sim_whitelabelcro::sign(secret, body).parse().unwrap());
     let now = common::t0();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::http::{HttpTransport, ReqwestTransport, Request, Response, TransportFailure};
+use connector_api::http::{HttpTransport, Request, ReqwestTransport, Response, TransportFailure};
 use connector_api::{Change, Checkpoint, Clock, Connector, ConnectorError, ManualClock, PullRequest};
 use connector_hubspot::{HubspotConfig, HubspotConnector, RateLimits};
 use serde_json::{Map, Value, json};
@@ -112,7 +112,11 @@ impl World {
 }
 
 pub async fn world() -> World {
-    world_with(RateLimitConfig { burst_max: 100_000, search_max: 100_000, ..RateLimitConfig::default() }, RateLimits::default()).await
+    world_with(
+        RateLimitConfig { burst_max: 100_000, search_max: 100_000, ..RateLimitConfig::default() },
+        RateLimits::default(),
+    )
+    .await
 }
 
 pub async fn world_with(sim_limits: RateLimitConfig, conn_limits: RateLimits) -> World {
@@ -127,7 +131,11 @@ pub async fn world_with(sim_limits: RateLimitConfig, conn_limits: RateLimits) ->
     let (handle, sim) = sim_hubspot::start(cfg).await.expect("sim starts");
     sim.set_search_lag(0, 0);
     let clock = ManualClock::new(t0());
-    let transport = Synced { inner: ReqwestTransport::new(Duration::from_secs(30)).unwrap(), clock: clock.clone(), sim: sim.clone() };
+    let transport = Synced {
+        inner: ReqwestTransport::new(Duration::from_secs(30)).unwrap(),
+        clock: clock.clone(),
+        sim: sim.clone(),
+    };
     let mut config = HubspotConfig::new(handle.base_url(), TOKEN.to_string().into(), UNIQUE);
     config.properties = BTreeMap::from([
         ("contacts".to_string(), vec!["email".to_string(), "firstname".to_string()]),

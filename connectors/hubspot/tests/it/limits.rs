@@ -1,7 +1,5 @@
 //! Rate limits: a burst 429 is honoured politely; the daily limit stops the system for the day.
 
-use std::time::Duration;
-
 use connector_api::{Clock, Connector, ConnectorError};
 use connector_hubspot::RateLimits;
 use sim_hubspot::RateLimitConfig;
@@ -30,12 +28,12 @@ async fn burst_limit_is_paced_not_hammered() {
     let err = w.conn.fetch("contacts", &ids).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Throttled { .. }), "{err:?}");
     assert!(w.clock.now() - before >= chrono::Duration::seconds(30), "backed off between attempts");
-    let _ = Duration::ZERO;
 }
 
 #[tokio::test]
 async fn daily_limit_is_quota_exhausted_and_stops_sending() {
-    let sim = RateLimitConfig { burst_max: 1_000, search_max: 100, daily_max: 3, ..RateLimitConfig::default() };
+    let sim =
+        RateLimitConfig { burst_max: 1_000, search_max: 100, daily_max: 3, ..RateLimitConfig::default() };
     let w = world_with(sim, RateLimits::default()).await;
     let ids: Vec<String> = w.seed_contacts(1, "d").iter().map(u64::to_string).collect();
     let mut results = Vec::new();

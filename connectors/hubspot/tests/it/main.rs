@@ -1,7 +1,7 @@
 //! Connector tests against the in-process HubSpot simulator over loopback.
 
 mod common;
-mod pull;
-mod write;
 mod limits;
+mod pull;
 mod webhook;
+mod write;

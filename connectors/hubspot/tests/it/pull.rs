@@ -30,7 +30,11 @@ async fn pages_every_record_exactly_once_and_stops_at_the_checkpoint() {
     let (changes, cp) = w.pull_all("contacts", None, None).await;
     let counts = upsert_counts(&changes);
     assert_eq!(counts.len(), 450);
-    assert!(counts.values().all(|n| *n == 1), "duplicates: {:?}", counts.iter().filter(|(_, n)| **n > 1).count());
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "duplicates: {:?}",
+        counts.iter().filter(|(_, n)| **n > 1).count()
+    );
     let expected: BTreeSet<String> = ids.iter().map(u64::to_string).collect();
     assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), expected);
     for pair in changes.windows(2) {

@@ -51,15 +51,25 @@ async fn partial_failure_maps_outcomes_to_their_writes() {
     let w = world().await;
     let ids = w.seed_contacts(2, "p");
     let writes = vec![
-        Write { key: "u-ok".into(), op: WriteOp::Update { id: ids[0].to_string(), fields: fields(json!({"firstname": "Zed"})) } },
-        Write { key: "u-missing".into(), op: WriteOp::Update { id: "999999999".into(), fields: fields(json!({"firstname": "X"})) } },
-        Write { key: "u-bad".into(), op: WriteOp::Update { id: ids[1].to_string(), fields: fields(json!({"no_such_prop": "X"})) } },
+        Write {
+            key: "u-ok".into(),
+            op: WriteOp::Update { id: ids[0].to_string(), fields: fields(json!({"firstname": "Zed"})) },
+        },
+        Write {
+            key: "u-missing".into(),
+            op: WriteOp::Update { id: "999999999".into(), fields: fields(json!({"firstname": "X"})) },
+        },
+        Write {
+            key: "u-bad".into(),
+            op: WriteOp::Update { id: ids[1].to_string(), fields: fields(json!({"no_such_prop": "X"})) },
+        },
         create("c-ok", "W-2", json!({"email": "b@example.test"})),
         create("c-bad", "W-3", json!({"email": "c@example.test", "lifecyclestage": "Not A Stage"})),
         Write { key: "d-ok".into(), op: WriteOp::Delete { id: ids[1].to_string() } },
     ];
     let out = w.conn.apply("contacts", writes).await.unwrap();
-    let by_key = |k: &str| out.iter().find(|o| o.key == k).unwrap_or_else(|| panic!("{k} answered")).result.clone();
+    let by_key =
+        |k: &str| out.iter().find(|o| o.key == k).unwrap_or_else(|| panic!("{k} answered")).result.clone();
     assert_eq!(out.len(), 6);
     assert_eq!(by_key("u-ok").unwrap().id, ids[0].to_string());
     assert_eq!(by_key("u-missing").unwrap_err().class(), ErrorClass::NotFound);
