@@ -36,7 +36,8 @@ pub async fn run(settings: &Settings, system: &str, record_id: &str, limit: usiz
 pub fn render(system: &str, record_id: &str, decisions: &[Decision]) -> String {
     let mut out = format!("{system} record {record_id}: {} decision(s), newest first\n", decisions.len());
     for d in decisions {
-        let show = |v: &Option<String>| v.as_deref().map_or_else(|| "(blank)".to_string(), |s| format!("{s:?}"));
+        let show =
+            |v: &Option<String>| v.as_deref().map_or_else(|| "(blank)".to_string(), |s| format!("{s:?}"));
         out.push_str(&format!(
             "{}  {:<16} {} -> {}\n    rule {} ({}), value from the {} side, pair {}, run {}{}{}\n",
             d.at.format("%Y-%m-%d %H:%M:%S"),

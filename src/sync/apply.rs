@@ -64,7 +64,9 @@ async fn send(
                 }
                 for w in &batch {
                     results.entry(w.key.clone()).or_insert_with(|| {
-                        Err(ConnectorError::Protocol { message: "the remote returned no outcome for this item".into() })
+                        Err(ConnectorError::Protocol {
+                            message: "the remote returned no outcome for this item".into(),
+                        })
                     });
                 }
             }

@@ -15,10 +15,10 @@ use crate::reconcile::identity::RECORD_ID_FIELD;
 use crate::reconcile::{self, Confidence, CreatePlan, Match, ProbeKind, SideView};
 use crate::store::{Link, LinkUpsert, NewReviewItem, PageCommit, ReviewKind};
 
+use super::SyncError;
 use super::apply;
 use super::page::{PageStats, canon_hash, write_key};
 use super::pull::PairContext;
-use super::SyncError;
 
 /// What identity resolution decided for a page.
 #[derive(Default)]
@@ -68,7 +68,11 @@ pub(crate) async fn resolve(
             }
             Match::Ambiguous(ids) => {
                 stats.ambiguous += 1;
-                let (left_id, right_id) = if side == Side::Left { (Some(change.id.clone()), None) } else { (None, Some(change.id.clone())) };
+                let (left_id, right_id) = if side == Side::Left {
+                    (Some(change.id.clone()), None)
+                } else {
+                    (None, Some(change.id.clone()))
+                };
                 commit.review_items.push(NewReviewItem {
                     pair: pair.name.clone(),
                     kind: ReviewKind::AmbiguousIdentity,
@@ -100,7 +104,11 @@ pub(crate) async fn resolve(
 }
 
 /// The whole record of each change (partial changes are fetched in full first).
-async fn full_records(ctx: &PairContext, side: Side, changes: &[&Change]) -> Result<BTreeMap<String, FieldMap>, SyncError> {
+async fn full_records(
+    ctx: &PairContext,
+    side: Side,
+    changes: &[&Change],
+) -> Result<BTreeMap<String, FieldMap>, SyncError> {
     let mut out: BTreeMap<String, FieldMap> =
         changes.iter().filter(|c| !c.partial).map(|c| (c.id.clone(), c.fields.clone())).collect();
     let partial: Vec<String> = changes.iter().filter(|c| c.partial).map(|c| c.id.clone()).collect();
@@ -113,7 +121,11 @@ async fn full_records(ctx: &PairContext, side: Side, changes: &[&Change]) -> Res
     Ok(out)
 }
 
-async fn candidates(ctx: &PairContext, side: Side, key: &connector_api::IdentityKey) -> Result<Vec<String>, SyncError> {
+async fn candidates(
+    ctx: &PairContext,
+    side: Side,
+    key: &connector_api::IdentityKey,
+) -> Result<Vec<String>, SyncError> {
     let object = &ctx.pair.endpoint(side).object;
     let connector = ctx.connector(side);
     let records = if key.field == RECORD_ID_FIELD {
@@ -125,7 +137,11 @@ async fn candidates(ctx: &PairContext, side: Side, key: &connector_api::Identity
     Ok(records.into_iter().filter(|r| !r.deleted).map(|r| r.id).collect())
 }
 
-async fn already_linked(ctx: &PairContext, side: Side, ids: &[String]) -> Result<BTreeSet<String>, SyncError> {
+async fn already_linked(
+    ctx: &PairContext,
+    side: Side,
+    ids: &[String],
+) -> Result<BTreeSet<String>, SyncError> {
     if ids.is_empty() {
         return Ok(BTreeSet::new());
     }
@@ -166,11 +182,14 @@ pub(crate) async fn commit_links(ctx: &PairContext, links: Vec<LinkUpsert>) -> R
     } else {
         let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), now);
         commit.link_upserts = links.clone();
-        ctx.store.commit_page(commit).await.map_err(|e| match e {
-            crate::store::StoreError::LeaseLost => SyncError::LeaseLost(ctx.pair.name.clone()),
-            other => SyncError::Store(other),
-        })?
-        .created_links
+        ctx.store
+            .commit_page(commit)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::LeaseLost => SyncError::LeaseLost(ctx.pair.name.clone()),
+                other => SyncError::Store(other),
+            })?
+            .created_links
     };
     Ok(links
         .into_iter()
@@ -239,9 +258,16 @@ pub(crate) async fn settle_creates(
                     ));
                     continue;
                 }
-                if written.created { stats.created += 1 } else { stats.linked += 1 }
-                let (left_id, right_id) =
-                    if side == Side::Left { (plan.source_id.clone(), written.id) } else { (written.id, plan.source_id.clone()) };
+                if written.created {
+                    stats.created += 1
+                } else {
+                    stats.linked += 1
+                }
+                let (left_id, right_id) = if side == Side::Left {
+                    (plan.source_id.clone(), written.id)
+                } else {
+                    (written.id, plan.source_id.clone())
+                };
                 let source_hash = resolved.create_hashes.get(&plan.source_id).cloned();
                 let mut up = LinkUpsert {
                     pair: ctx.pair.name.clone(),
@@ -257,12 +283,20 @@ pub(crate) async fn settle_creates(
                 commit.link_upserts.push(up);
             }
             Some(Err(e)) if e.is_retryable() => {
-                incomplete.get_or_insert_with(|| format!("creates on {} failed for now: {e}", ctx.pair.endpoint(other).system));
+                incomplete.get_or_insert_with(|| {
+                    format!("creates on {} failed for now: {e}", ctx.pair.endpoint(other).system)
+                });
             }
             Some(Err(e)) => {
                 stats.rejected += 1;
                 commit.intents_done.push(key);
-                commit.review_items.push(super::outcome::rejected_item(ctx, side, &plan.source_id, "", &e.to_string()));
+                commit.review_items.push(super::outcome::rejected_item(
+                    ctx,
+                    side,
+                    &plan.source_id,
+                    "",
+                    &e.to_string(),
+                ));
             }
             None => {
                 incomplete.get_or_insert_with(|| "a create got no outcome".to_string());

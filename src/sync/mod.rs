@@ -232,13 +232,27 @@ impl Engine {
         dry_run: bool,
         windows: &mut Vec<StreamWindow>,
     ) -> PairReport {
-        let mut report =
-            PairReport { pair: pair.name.clone(), status: PairStatus::Done, stats: PageStats::default(), plan: String::new() };
+        let mut report = PairReport {
+            pair: pair.name.clone(),
+            status: PairStatus::Done,
+            stats: PageStats::default(),
+            plan: String::new(),
+        };
         let lease_name = format!("pair:{}", pair.name);
-        let lease = match self.store.claim_lease(&lease_name, &self.opts.owner, self.opts.lease_ttl, self.clock.now()).await {
+        let lease = match self
+            .store
+            .claim_lease(&lease_name, &self.opts.owner, self.opts.lease_ttl, self.clock.now())
+            .await
+        {
             Ok(Some(lease)) => lease,
             Ok(None) => {
-                let holder = self.store.lease_holder(&lease_name).await.ok().flatten().unwrap_or_else(|| "another process".into());
+                let holder = self
+                    .store
+                    .lease_holder(&lease_name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "another process".into());
                 report.status = PairStatus::Skipped { holder };
                 return report;
             }

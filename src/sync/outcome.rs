@@ -56,7 +56,13 @@ pub(crate) fn settle_link<'k>(
                 commit.intents_done.push(key.to_string());
                 failed.push(target);
                 let record_id = p.link.record_id(target);
-                let mut item = rejected_item(ctx, target.other(), p.link.record_id(target.other()), record_id, &e.to_string());
+                let mut item = rejected_item(
+                    ctx,
+                    target.other(),
+                    p.link.record_id(target.other()),
+                    record_id,
+                    &e.to_string(),
+                );
                 item.link_id = Some(p.link.id);
                 commit.review_items.push(item);
                 for w in p.plan.writes_to(target) {
@@ -111,7 +117,8 @@ pub(crate) fn settle_link<'k>(
         }
         canon_hash(&now)
     };
-    let mut up = LinkUpsert { id: Some(p.link.id), pair: ctx.pair.name.clone(), base, ..LinkUpsert::default() };
+    let mut up =
+        LinkUpsert { id: Some(p.link.id), pair: ctx.pair.name.clone(), base, ..LinkUpsert::default() };
     let this_hash = (!p.change.partial && !failed.contains(&side)).then(|| after(side, p.canon));
     let other_hash = (!failed.contains(&side.other())).then(|| after(side.other(), p.other_canon));
     let now = ctx.clock.now();
@@ -134,7 +141,13 @@ fn modified(p: &Planned<'_>, side: Side, which: Side) -> chrono::DateTime<chrono
 }
 
 /// A review item for a write the remote rejected for good.
-pub(crate) fn rejected_item(ctx: &PairContext, source: Side, source_id: &str, target_id: &str, error: &str) -> NewReviewItem {
+pub(crate) fn rejected_item(
+    ctx: &PairContext,
+    source: Side,
+    source_id: &str,
+    target_id: &str,
+    error: &str,
+) -> NewReviewItem {
     let target = source.other();
     let (left_id, right_id) = match source {
         Side::Left => (source_id, target_id),

@@ -77,13 +77,16 @@ impl PageStats {
     }
 }
 
+/// A stream's new checkpoint and the window `[from, to]` it covers, as a page commit carries it.
+pub(crate) type CheckpointUpdate = (StreamKey, serde_json::Value, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// One page to process.
 pub(crate) struct PageInput {
     pub side: Side,
     pub changes: Vec<Change>,
     pub quarantined: Vec<Quarantined>,
     /// The stream and checkpoint to commit with the page (none for sweeps).
-    pub checkpoint: Option<(StreamKey, serde_json::Value, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    pub checkpoint: Option<CheckpointUpdate>,
     /// True for verification-sweep pages: stamp `verified_at` on every link read.
     pub sweep: bool,
 }
@@ -182,9 +185,11 @@ pub(crate) async fn process(
             continue;
         };
         let other_canon = pair.canonical(side.other(), &other.fields);
-        let this_view = SideView { id: &work.change.id, values: &work.canon, modified_at: work.change.modified_at };
+        let this_view =
+            SideView { id: &work.change.id, values: &work.canon, modified_at: work.change.modified_at };
         let other_view = SideView { id: &other_id, values: &other_canon, modified_at: other.modified_at };
-        let (left, right) = if side == Side::Left { (&this_view, &other_view) } else { (&other_view, &this_view) };
+        let (left, right) =
+            if side == Side::Left { (&this_view, &other_view) } else { (&other_view, &this_view) };
         let link_plan = reconcile::plan_link(pair, &work.link.base, left, right);
         if link_plan.is_noop() {
             stats.echoes += 1;
@@ -198,7 +203,9 @@ pub(crate) async fn process(
     let population = ctx.store.count_links(&pair.name).await?;
     let breaches = plan.cap_breaches(&pair.caps, population);
     if !breaches.is_empty() && !ctx.dry_run {
-        let reason = format!("safety cap exceeded: {breaches:?}; review the held-back changes, then raise the cap or resolve");
+        let reason = format!(
+            "safety cap exceeded: {breaches:?}; review the held-back changes, then raise the cap or resolve"
+        );
         commit.review_items.push(NewReviewItem {
             pair: pair.name.clone(),
             kind: ReviewKind::HeldBack,
@@ -230,7 +237,12 @@ pub(crate) async fn process(
                 continue;
             }
             let id = work.link.record_id(target).to_string();
-            let key = write_key(&[&pair.name, &work.link.id.to_string(), target.as_str(), &serde_json::to_string(&fields).unwrap_or_default()]);
+            let key = write_key(&[
+                &pair.name,
+                &work.link.id.to_string(),
+                target.as_str(),
+                &serde_json::to_string(&fields).unwrap_or_default(),
+            ]);
             keys.push((i, target, key.clone()));
             writes.push(Write { key, op: WriteOp::Update { id, fields } });
         }
@@ -248,7 +260,8 @@ pub(crate) async fn process(
             other_modified: *other_modified,
             plan: link_plan,
         };
-        let writes = keys.iter().filter(|(j, _, _)| *j == i).map(|(_, t, k)| (*t, k.as_str(), results.get(k)));
+        let writes =
+            keys.iter().filter(|(j, _, _)| *j == i).map(|(_, t, k)| (*t, k.as_str(), results.get(k)));
         if let Some(reason) = settle_link(ctx, side, &p, writes, input.sweep, &mut commit, stats) {
             incomplete.get_or_insert(reason);
         }
@@ -279,7 +292,11 @@ fn is_live(kind: &ChangeKind) -> bool {
 }
 
 /// The other side's current records for the links being planned, fetched in batches.
-async fn fetch_others(ctx: &PairContext, side: Side, works: &[Work]) -> Result<BTreeMap<String, Record>, SyncError> {
+async fn fetch_others(
+    ctx: &PairContext,
+    side: Side,
+    works: &[Work],
+) -> Result<BTreeMap<String, Record>, SyncError> {
     let other = side.other();
     let object = &ctx.pair.endpoint(other).object;
     let connector = ctx.connector(other);
@@ -296,7 +313,14 @@ async fn fetch_others(ctx: &PairContext, side: Side, works: &[Work]) -> Result<B
 
 /// A delete (or a merge into an already linked survivor) on a linked record, per the pair's
 /// delete policy. Deletes never propagate unless the pair says so.
-fn deleted(ctx: &PairContext, side: Side, link: &Link, change: &Change, commit: &mut PageCommit, stats: &mut PageStats) {
+fn deleted(
+    ctx: &PairContext,
+    side: Side,
+    link: &Link,
+    change: &Change,
+    commit: &mut PageCommit,
+    stats: &mut PageStats,
+) {
     stats.deleted += 1;
     if ctx.pair.deletes == DeletePolicy::Ignore {
         return;
@@ -325,7 +349,12 @@ fn deleted(ctx: &PairContext, side: Side, link: &Link, change: &Change, commit: 
 
 /// A link update that only stamps the sweep's verification time.
 fn verified(link: &Link, side: Side, now: chrono::DateTime<chrono::Utc>) -> LinkUpsert {
-    let mut up = LinkUpsert { id: Some(link.id), pair: link.pair.clone(), base: link.base.clone(), ..LinkUpsert::default() };
+    let mut up = LinkUpsert {
+        id: Some(link.id),
+        pair: link.pair.clone(),
+        base: link.base.clone(),
+        ..LinkUpsert::default()
+    };
     match side {
         Side::Left => up.left_verified_at = Some(now),
         Side::Right => up.right_verified_at = Some(now),
@@ -365,7 +394,14 @@ pub(crate) fn write_key(parts: &[&str]) -> String {
 }
 
 /// Records the decision log entries for the writes of a link plan that succeeded.
-pub(crate) fn decisions(ctx: &PairContext, link_id: i64, target: Side, record_id: &str, plan: &LinkPlan, source: Side) -> Vec<NewDecision> {
+pub(crate) fn decisions(
+    ctx: &PairContext,
+    link_id: i64,
+    target: Side,
+    record_id: &str,
+    plan: &LinkPlan,
+    source: Side,
+) -> Vec<NewDecision> {
     plan.writes_to(target)
         .map(|w| NewDecision {
             run_id: ctx.run_id.clone(),

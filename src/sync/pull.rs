@@ -45,7 +45,11 @@ impl PairContext {
     /// pairs reading the same object advance independently.
     pub fn stream(&self, side: Side) -> StreamKey {
         let ep = self.pair.endpoint(side);
-        StreamKey { scope: format!("pair:{}", self.pair.name), system: ep.system.clone(), object: ep.object.clone() }
+        StreamKey {
+            scope: format!("pair:{}", self.pair.name),
+            system: ep.system.clone(),
+            object: ep.object.clone(),
+        }
     }
 
     fn overlap(&self, side: Side) -> Duration {
@@ -142,11 +146,11 @@ async fn sweep(ctx: &PairContext, side: Side, report: &mut PairReport) -> Result
     if ctx.opts.sweep_budget == 0 {
         return Ok(None);
     }
-    let links = ctx.store.least_recently_verified(&ctx.pair.name, side.into(), ctx.opts.sweep_budget).await?;
+    let links = ctx.store.least_recently_verified(&ctx.pair.name, side, ctx.opts.sweep_budget).await?;
     if links.is_empty() {
         return Ok(None);
     }
-    let ids: Vec<String> = links.iter().map(|l| l.record_id(side.into()).to_string()).collect();
+    let ids: Vec<String> = links.iter().map(|l| l.record_id(side).to_string()).collect();
     let object = &ctx.pair.endpoint(side).object;
     let connector = ctx.connector(side);
     let max_page = connector.capabilities().object(object).map_or(100, |o| o.max_page.max(1));

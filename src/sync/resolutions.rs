@@ -22,7 +22,10 @@ use super::{SyncError, apply};
 
 /// Applies every resolved, not yet applied item of the pair. `Some(reason)` when some could not
 /// be written now (they stay resolved and the next run tries again).
-pub(crate) async fn apply_resolved(ctx: &PairContext, stats: &mut PageStats) -> Result<Option<String>, SyncError> {
+pub(crate) async fn apply_resolved(
+    ctx: &PairContext,
+    stats: &mut PageStats,
+) -> Result<Option<String>, SyncError> {
     if ctx.dry_run {
         return Ok(None);
     }
@@ -36,7 +39,11 @@ pub(crate) async fn apply_resolved(ctx: &PairContext, stats: &mut PageStats) -> 
     Ok(incomplete)
 }
 
-async fn apply_one(ctx: &PairContext, item: &ReviewItem, stats: &mut PageStats) -> Result<Option<String>, SyncError> {
+async fn apply_one(
+    ctx: &PairContext,
+    item: &ReviewItem,
+    stats: &mut PageStats,
+) -> Result<Option<String>, SyncError> {
     let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
     let applied = ReviewTransition::Applied { run_id: ctx.run_id.clone() };
     let Some(resolution) = &item.resolution else { return Ok(None) };
@@ -53,9 +60,9 @@ async fn apply_one(ctx: &PairContext, item: &ReviewItem, stats: &mut PageStats) 
             let provenance = format!("review:{} by {}", item.id, resolution.by);
             match write_field(ctx, item, value, &provenance, &mut commit, stats).await? {
                 Settled::Written => commit.review_transitions.push((item.id, applied)),
-                Settled::AlreadyAgreed => {
-                    commit.review_transitions.push((item.id, ReviewTransition::Superseded { run_id: ctx.run_id.clone() }))
-                }
+                Settled::AlreadyAgreed => commit
+                    .review_transitions
+                    .push((item.id, ReviewTransition::Superseded { run_id: ctx.run_id.clone() })),
                 Settled::Later(reason) => return Ok(Some(reason)),
                 Settled::Gone => commit.review_transitions.push((item.id, applied)),
             }
@@ -64,8 +71,14 @@ async fn apply_one(ctx: &PairContext, item: &ReviewItem, stats: &mut PageStats) 
             // The admin picked one of the candidates: link to it.
             if let (Some(chosen), Some(side)) = (resolution.value.clone(), unlinked_side(item)) {
                 let source = item.left_id.clone().or_else(|| item.right_id.clone()).unwrap_or_default();
-                let (left_id, right_id) = if side == Side::Left { (source, chosen) } else { (chosen, source) };
-                commit.link_upserts.push(LinkUpsert { pair: ctx.pair.name.clone(), left_id, right_id, ..LinkUpsert::default() });
+                let (left_id, right_id) =
+                    if side == Side::Left { (source, chosen) } else { (chosen, source) };
+                commit.link_upserts.push(LinkUpsert {
+                    pair: ctx.pair.name.clone(),
+                    left_id,
+                    right_id,
+                    ..LinkUpsert::default()
+                });
                 stats.linked += 1;
             }
             commit.review_transitions.push((item.id, applied));
@@ -102,7 +115,9 @@ async fn write_field(
     commit: &mut PageCommit,
     stats: &mut PageStats,
 ) -> Result<Settled, SyncError> {
-    let (Some(field), Some(left_id)) = (item.field.clone(), item.left_id.clone()) else { return Ok(Settled::Gone) };
+    let (Some(field), Some(left_id)) = (item.field.clone(), item.left_id.clone()) else {
+        return Ok(Settled::Gone);
+    };
     let Some(link) = ctx.store.link_by_record(&ctx.pair.name, Side::Left, &left_id).await? else {
         return Ok(Settled::Gone);
     };
@@ -110,7 +125,11 @@ async fn write_field(
     for side in [Side::Left, Side::Right] {
         let object = &ctx.pair.endpoint(side).object;
         let id = link.record_id(side).to_string();
-        let records = ctx.connector(side).fetch(object, std::slice::from_ref(&id)).await.map_err(|e| ctx.err(side, e))?;
+        let records = ctx
+            .connector(side)
+            .fetch(object, std::slice::from_ref(&id))
+            .await
+            .map_err(|e| ctx.err(side, e))?;
         let Some(record) = records.into_iter().find(|r| !r.deleted) else { return Ok(Settled::Gone) };
         current.insert(side, ctx.pair.canonical(side, &record.fields).get(&field).cloned().flatten());
     }
@@ -152,7 +171,13 @@ async fn write_field(
             Some(Err(e)) => {
                 stats.rejected += 1;
                 commit.intents_done.push(key);
-                let mut rejected = super::outcome::rejected_item(ctx, side.other(), link.record_id(side.other()), link.record_id(side), &e.to_string());
+                let mut rejected = super::outcome::rejected_item(
+                    ctx,
+                    side.other(),
+                    link.record_id(side.other()),
+                    link.record_id(side),
+                    &e.to_string(),
+                );
                 rejected.link_id = Some(link.id);
                 commit.review_items.push(rejected);
                 return Ok(Settled::Written);
@@ -162,6 +187,11 @@ async fn write_field(
     }
     let mut base = link.base.clone();
     base.insert(field, value);
-    commit.link_upserts.push(LinkUpsert { id: Some(link.id), pair: ctx.pair.name.clone(), base, ..LinkUpsert::default() });
+    commit.link_upserts.push(LinkUpsert {
+        id: Some(link.id),
+        pair: ctx.pair.name.clone(),
+        base,
+        ..LinkUpsert::default()
+    });
     Ok(Settled::Written)
 }

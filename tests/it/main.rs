@@ -4,5 +4,5 @@ mod cli;
 mod reconcile_table;
 mod store_suite;
 mod support;
-mod sync_engine;
 mod sync_convergence;
+mod sync_engine;

@@ -83,14 +83,21 @@ fn op() -> impl Strategy<Value = Op> {
 async fn serial_scenario(seed: u64, left: usize, ops: &[Op]) {
     let w = World::new(seed).await;
     for i in 0..left {
-        w.a.seed("clients", fields(&[("email", &format!("p{i}@example.test")), ("first_name", "Ann"), ("status", "lead")]));
+        w.a.seed(
+            "clients",
+            fields(&[("email", &format!("p{i}@example.test")), ("first_name", "Ann"), ("status", "lead")]),
+        );
     }
     w.run().await;
     w.run().await;
     for op in ops {
         match *op {
-            Op::EditLeft { who, field, value } => edit(&w.a, "clients", who, LEFT_FIELDS[field], VALUES[SOLID[value % 4]]),
-            Op::EditRight { who, field, value } => edit(&w.b, "contacts", who, RIGHT_FIELDS[field], VALUES[SOLID[value % 4]]),
+            Op::EditLeft { who, field, value } => {
+                edit(&w.a, "clients", who, LEFT_FIELDS[field], VALUES[SOLID[value % 4]])
+            }
+            Op::EditRight { who, field, value } => {
+                edit(&w.b, "contacts", who, RIGHT_FIELDS[field], VALUES[SOLID[value % 4]])
+            }
             Op::Run => {}
         }
         w.run().await;
@@ -105,12 +112,21 @@ async fn serial_scenario(seed: u64, left: usize, ops: &[Op]) {
 /// email on both sides; then the ops; then three quiet runs. Returns the ground truth of both
 /// sides for the determinism check, after asserting the invariants.
 async fn scenario(seed: u64, left: usize, right: usize, shared: usize, ops: &[Op]) -> String {
-    let w = World::build(seed, |_| {}, SyncOptions::default(), |inner, n| {
-        Arc::new(Chaos { inner, rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ n)) }) as Arc<dyn Connector>
-    })
+    let w = World::build(
+        seed,
+        |_| {},
+        SyncOptions::default(),
+        |inner, n| {
+            Arc::new(Chaos { inner, rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ n)) })
+                as Arc<dyn Connector>
+        },
+    )
     .await;
     for i in 0..left {
-        w.a.seed("clients", fields(&[("email", &format!("p{i}@example.test")), ("first_name", "Ann"), ("status", "lead")]));
+        w.a.seed(
+            "clients",
+            fields(&[("email", &format!("p{i}@example.test")), ("first_name", "Ann"), ("status", "lead")]),
+        );
     }
     for i in 0..right {
         let email = if i < shared { format!("p{i}@example.test") } else { format!("q{i}@example.test") };
@@ -118,8 +134,12 @@ async fn scenario(seed: u64, left: usize, right: usize, shared: usize, ops: &[Op
     }
     for op in ops {
         match *op {
-            Op::EditLeft { who, field, value } => edit(&w.a, "clients", who, LEFT_FIELDS[field], VALUES[value]),
-            Op::EditRight { who, field, value } => edit(&w.b, "contacts", who, RIGHT_FIELDS[field], VALUES[value]),
+            Op::EditLeft { who, field, value } => {
+                edit(&w.a, "clients", who, LEFT_FIELDS[field], VALUES[value])
+            }
+            Op::EditRight { who, field, value } => {
+                edit(&w.b, "contacts", who, RIGHT_FIELDS[field], VALUES[value])
+            }
             Op::Run => {
                 w.run().await;
             }
@@ -168,7 +188,9 @@ async fn check_converged(w: &World) {
                 continue;
             }
             let reviewed = open.iter().filter(|i| {
-                i.link_id == Some(link.id) && i.kind == ReviewKind::FieldConflict && i.field.as_deref() == Some(&field)
+                i.link_id == Some(link.id)
+                    && i.kind == ReviewKind::FieldConflict
+                    && i.field.as_deref() == Some(&field)
             });
             let blank_rule = lv.is_none() || rv.is_none();
             assert!(

@@ -10,7 +10,9 @@ use connector_api::{Clock, Connector, ConnectorError, FieldMap, ManualClock};
 use connector_memory::{MemoryConnector, MemoryHandle, ObjectConfig};
 use crosswalk::ids::IdGen;
 use crosswalk::mapping::{self, PairMapping};
-use crosswalk::store::{self, Resolution, ResolveAction, ReviewFilter, ReviewKind, ReviewState, RunKind, Store};
+use crosswalk::store::{
+    self, Resolution, ResolveAction, ReviewFilter, ReviewKind, ReviewState, RunKind, Store,
+};
 use crosswalk::sync::{Engine, SyncOptions};
 use serde_json::{Value, json};
 
@@ -134,8 +136,13 @@ fn text<'a>(map: &'a FieldMap, key: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn links_by_email_creates_the_unmatched_and_never_duplicates() {
     let w = World::new(1).await;
-    let ana = w.a.seed("clients", fields(&[("email", "Ana@Example.test "), ("first_name", "Ana"), ("status", "active")]));
-    let bo = w.a.seed("clients", fields(&[("email", "bo@example.test"), ("first_name", "Bo"), ("status", "lead")]));
+    let ana = w.a.seed(
+        "clients",
+        fields(&[("email", "Ana@Example.test "), ("first_name", "Ana"), ("status", "active")]),
+    );
+    let bo = w
+        .a
+        .seed("clients", fields(&[("email", "bo@example.test"), ("first_name", "Bo"), ("status", "lead")]));
     let ana_b = w.b.seed("contacts", fields(&[("email", "ana@example.test"), ("firstname", "Ana")]));
 
     w.run().await;
@@ -149,13 +156,18 @@ async fn links_by_email_creates_the_unmatched_and_never_duplicates() {
     assert_eq!(text(&bo_rec.fields, "a_id"), Some(bo.as_str()), "the create carries the back-link");
     assert_eq!(text(&bo_rec.fields, "firstname"), Some("Bo"));
     let ana_a = w.a.stored("clients", &ana).expect("Ana");
-    assert_eq!(text(&ana_a.record.fields, "email"), Some("Ana@Example.test "), "equal after normalisation: no write");
+    assert_eq!(
+        text(&ana_a.record.fields, "email"),
+        Some("Ana@Example.test "),
+        "equal after normalisation: no write"
+    );
 }
 
 #[tokio::test]
 async fn an_edit_flows_across_and_our_own_write_coming_back_costs_nothing() {
     let w = World::new(2).await;
-    let id = w.a.seed("clients", fields(&[("email", "cy@example.test"), ("first_name", "Cy"), ("city", "Oslo")]));
+    let id =
+        w.a.seed("clients", fields(&[("email", "cy@example.test"), ("first_name", "Cy"), ("city", "Oslo")]));
     w.run().await;
     w.run().await;
     let settled = w.writes();
@@ -176,7 +188,9 @@ async fn an_edit_flows_across_and_our_own_write_coming_back_costs_nothing() {
 #[tokio::test]
 async fn a_true_conflict_goes_to_review_and_the_other_fields_still_sync() {
     let w = World::new(3).await;
-    let a_id = w.a.seed("clients", fields(&[("email", "di@example.test"), ("first_name", "Di"), ("status", "lead")]));
+    let a_id = w
+        .a
+        .seed("clients", fields(&[("email", "di@example.test"), ("first_name", "Di"), ("status", "lead")]));
     w.run().await;
     w.run().await;
     let b_id = w.b.live_records("contacts").pop().expect("created").id;
@@ -195,7 +209,10 @@ async fn a_true_conflict_goes_to_review_and_the_other_fields_still_sync() {
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0].kind, ReviewKind::FieldConflict);
     assert_eq!(items[0].field.as_deref(), Some("first_name"));
-    assert_eq!((items[0].left_value.as_deref(), items[0].right_value.as_deref()), (Some("Diana"), Some("Dee")));
+    assert_eq!(
+        (items[0].left_value.as_deref(), items[0].right_value.as_deref()),
+        (Some("Diana"), Some("Dee"))
+    );
 }
 
 #[tokio::test]
@@ -207,7 +224,11 @@ async fn a_dry_run_writes_nothing_anywhere_and_shows_the_plan() {
     assert_eq!(w.writes(), 0);
     assert!(w.b.live_records("contacts").is_empty());
     assert!(w.store.recent_runs(10).await.expect("runs").is_empty(), "a dry run records no run");
-    assert!(report.pairs[0].plan.contains("ed@example.test") || report.pairs[0].plan.contains("create"), "{}", report.pairs[0].plan);
+    assert!(
+        report.pairs[0].plan.contains("ed@example.test") || report.pairs[0].plan.contains("create"),
+        "{}",
+        report.pairs[0].plan
+    );
 }
 
 #[tokio::test]
@@ -225,11 +246,16 @@ async fn an_ambiguous_email_match_is_reviewed_not_guessed() {
 #[tokio::test]
 async fn a_permanent_rejection_is_parked_and_the_rest_of_the_page_proceeds() {
     let w = World::new(6).await;
-    w.b.reject_value("contacts", "firstname", json!("Bad"), ConnectorError::Invalid {
-        message: "firstname: not allowed".into(),
-        code: Some("INVALID".into()),
-        field: Some("firstname".into()),
-    });
+    w.b.reject_value(
+        "contacts",
+        "firstname",
+        json!("Bad"),
+        ConnectorError::Invalid {
+            message: "firstname: not allowed".into(),
+            code: Some("INVALID".into()),
+            field: Some("firstname".into()),
+        },
+    );
     w.a.seed("clients", fields(&[("email", "gus@example.test"), ("first_name", "Bad")]));
     w.a.seed("clients", fields(&[("email", "hal@example.test"), ("first_name", "Hal")]));
     w.run().await;
@@ -237,7 +263,10 @@ async fn a_permanent_rejection_is_parked_and_the_rest_of_the_page_proceeds() {
     assert_eq!(contacts.len(), 1, "the good record was created");
     assert_eq!(text(&contacts[0].fields, "firstname"), Some("Hal"));
     let items = w.open_items().await;
-    assert!(items.iter().any(|i| i.kind == ReviewKind::WriteRejected && i.reason.contains("not allowed")), "{items:?}");
+    assert!(
+        items.iter().any(|i| i.kind == ReviewKind::WriteRejected && i.reason.contains("not allowed")),
+        "{items:?}"
+    );
 }
 
 #[tokio::test]
@@ -257,7 +286,9 @@ async fn edits_that_emit_no_change_are_found_by_the_verification_sweep() {
     let opts = SyncOptions { sweep_budget: 1, ..SyncOptions::default() };
     let w = World::with(8, |o| o.pull_sees_every_edit = false, opts).await;
     let ids: Vec<String> = (0..3)
-        .map(|i| w.a.seed("clients", fields(&[("email", &format!("p{i}@example.test")), ("first_name", "P")])))
+        .map(|i| {
+            w.a.seed("clients", fields(&[("email", &format!("p{i}@example.test")), ("first_name", "P")]))
+        })
         .collect();
     w.run().await;
     w.run().await;
@@ -266,7 +297,8 @@ async fn edits_that_emit_no_change_are_found_by_the_verification_sweep() {
     for _ in 0..3 {
         w.run().await;
     }
-    let found = w.b.live_records("contacts").into_iter().any(|r| text(&r.fields, "firstname") == Some("Quiet"));
+    let found =
+        w.b.live_records("contacts").into_iter().any(|r| text(&r.fields, "firstname") == Some("Quiet"));
     assert!(found, "the silent edit reached the other side within the stated bound");
 }
 
@@ -304,14 +336,20 @@ async fn a_resolution_is_written_by_the_next_run_exactly_once_with_provenance() 
     let stored = w.store.review_item(item).await.unwrap().unwrap();
     assert_eq!(stored.state, ReviewState::Applied);
     let log = w.store.decisions_for("crm_a", &a_id, 10).await.unwrap();
-    assert!(log.iter().any(|d| d.provenance.as_deref() == Some(&format!("review:{item} by alice")[..])), "{log:?}");
+    assert!(
+        log.iter().any(|d| d.provenance.as_deref() == Some(&format!("review:{item} by alice")[..])),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_typed_value_goes_to_both_sides() {
     let w = World::new(10).await;
     let (a_id, b_id, item) = conflicted(&w).await;
-    w.store.resolve_review(item, &resolution(ResolveAction::Value, Some("Johanna"), w.clock.now())).await.unwrap();
+    w.store
+        .resolve_review(item, &resolution(ResolveAction::Value, Some("Johanna"), w.clock.now()))
+        .await
+        .unwrap();
     w.run().await;
     w.run().await;
     assert_eq!(text(&w.a.stored("clients", &a_id).unwrap().record.fields, "first_name"), Some("Johanna"));
