@@ -37,6 +37,24 @@ pub enum Command {
     Check,
     /// Apply the state store's migrations (safe to run again; applies only what is missing).
     Migrate,
+    /// Run one sync cycle of every pair (or the named ones), then exit.
+    Sync {
+        /// Only this pair (repeatable); all pairs when absent.
+        #[arg(long = "pair", value_name = "PAIR")]
+        pairs: Vec<String>,
+        /// Print the plan (creates, updates with old → new values, conflicts) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Serve one of the bundled API simulators on 127.0.0.1 until Ctrl-C.
+    Sim {
+        /// Which API.
+        #[arg(value_enum)]
+        system: crate::commands::sim::SimKind,
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Show why a record's fields changed: the decision log, newest first.
     Explain {
         /// The configured system the record lives in (e.g. `hubspot`).

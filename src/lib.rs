@@ -10,6 +10,7 @@ pub mod commands;
 pub mod ids;
 pub mod mapping;
 pub mod reconcile;
+pub mod registry;
 pub mod settings;
 pub mod side;
 pub mod store;

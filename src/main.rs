@@ -40,6 +40,8 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
     match command {
         Command::Check => Outcome::Ok,
         Command::Migrate => commands::migrate::run(settings).await,
+        Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
+        Command::Sim { system, port } => commands::sim::run(*system, *port).await,
         Command::Explain { system, record_id, limit } => {
             commands::explain::run(settings, system, record_id, *limit).await
         }

@@ -97,6 +97,16 @@ impl SystemSettings {
         }
     }
 
+    /// The system's own overlap, when it overrides `sync.overlap`.
+    pub fn overlap(&self) -> Option<HumanDuration> {
+        match self {
+            Self::Whitelabelcro(s) => s.overlap,
+            Self::Hubspot(s) => s.overlap,
+            Self::Salesforce(s) => s.overlap,
+            Self::Memory(_) => None,
+        }
+    }
+
     /// Every secret this system references, with the key it sits under.
     pub fn secrets(&self) -> Vec<(&'static str, &SecretRef)> {
         match self {

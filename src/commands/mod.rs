@@ -3,6 +3,8 @@
 pub mod check;
 pub mod explain;
 pub mod migrate;
+pub mod sim;
+pub mod sync;
 
 /// How a command ended, as an exit code an operator or a scheduler can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

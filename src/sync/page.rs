@@ -78,7 +78,8 @@ impl PageStats {
 }
 
 /// A stream's new checkpoint and the window `[from, to]` it covers, as a page commit carries it.
-pub(crate) type CheckpointUpdate = (StreamKey, serde_json::Value, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+pub(crate) type CheckpointUpdate =
+    (StreamKey, serde_json::Value, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// One page to process.
 pub(crate) struct PageInput {

@@ -14,6 +14,9 @@ use crate::budget::Budget;
 use crate::soql::pct;
 use crate::wire::{ErrorItem, QueryResponse, TokenResponse};
 
+/// The rate-limit bucket every request of this connector consumes.
+pub const BUCKET: &str = "api";
+
 /// A live session.
 #[derive(Debug, Clone)]
 struct Session {
@@ -78,6 +81,7 @@ impl Api {
             .header(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"))
             .body(form)
             .idempotent(true)
+            .bucket(BUCKET)
             .log_as("POST /services/oauth2/token");
         let token: TokenResponse = self.http.send_json(spec).await.map_err(|e| match e {
             // The OAuth endpoint answers 400 `invalid_client`/`invalid_grant` for bad credentials.
@@ -121,7 +125,7 @@ impl Api {
             let mut auth = HeaderValue::from_str(&bearer)
                 .map_err(|_| ConnectorError::Auth { message: "access token is not a valid header".into() })?;
             auth.set_sensitive(true);
-            let spec = build(url).header(AUTHORIZATION, auth).accept(StatusCode::UNAUTHORIZED);
+            let spec = build(url).header(AUTHORIZATION, auth).accept(StatusCode::UNAUTHORIZED).bucket(BUCKET);
             let resp = self.http.send(spec).await?;
             self.budget.observe(resp.headers());
             if resp.status() != StatusCode::UNAUTHORIZED {

@@ -16,9 +16,10 @@ pub mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use connector_api::http::{ClientPolicy, HttpClient, HttpTransport, Redactor};
+use connector_api::http::{BucketPolicy, ClientPolicy, HttpClient, HttpTransport, Redactor};
 use connector_api::{
     Capabilities, Connector, ConnectorError, FieldMap, IdentityKey, ObjectCaps, PullPage, PullRequest,
     Record, SharedClock, Write, WriteOutcome,
@@ -97,7 +98,13 @@ impl SalesforceConnector {
         seed: u64,
     ) -> Self {
         let budget = Budget::new(config.reserve_share);
-        let http = HttpClient::new(transport, clock, seed, config.policy.clone())
+        let mut policy = config.policy.clone();
+        if !policy.buckets.iter().any(|b| b.name == api::BUCKET) {
+            // Salesforce has no per-second limit (spec §8); the bucket is effectively unlimited
+            // and exists so a `Retry-After` (a proxy's 429/503) holds back every later request.
+            policy.buckets.push(BucketPolicy::new(api::BUCKET, 10_000, Duration::from_secs(1)));
+        }
+        let http = HttpClient::new(transport, clock, seed, policy)
             .with_redactor(Redactor::default())
             .with_classifier(Arc::new(BudgetObserver(budget.clone())));
         let api = Api::new(

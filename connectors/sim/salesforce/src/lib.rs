@@ -46,8 +46,11 @@ fn api_routes() -> Router<SimState> {
         .route("/services/data/", get(routes::versions))
         .route(&r("/limits"), get(routes::limits))
         .route(&r("/query"), get(query::query))
+        // Real clients (simple-salesforce) call the trailing-slash form; Salesforce serves both.
+        .route(&r("/query/"), get(query::query))
         .route(&r("/query/{next}"), get(query::more))
         .route(&r("/queryAll"), get(query::query_all))
+        .route(&r("/queryAll/"), get(query::query_all))
         .route(&r("/sobjects/{obj}"), post(sobjects::create))
         .route(&r("/sobjects/{obj}/updated"), get(replication::updated))
         .route(&r("/sobjects/{obj}/updated/"), get(replication::updated))

@@ -1,0 +1,147 @@
+//! The one place that knows every connector kind: builds each configured system's connector
+//! from its settings. An unknown kind never gets this far (settings reject it, listing the known
+//! ones); a secret that cannot be read is reported with the system and key.
+//!
+//! The fields a connector reads are derived from the mapping files, so adding a mapped field
+//! never needs a connector setting changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use connector_api::http::{HttpTransport, ReqwestTransport};
+use connector_api::{Connector, ConnectorError, SharedClock};
+
+use crate::mapping::{PairMapping, Side};
+use crate::settings::{Settings, SystemSettings};
+
+/// Why a system's connector could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A secret could not be read.
+    #[error("`systems.{system}.{key}`: {message}")]
+    Secret {
+        /// The system.
+        system: String,
+        /// The key holding the secret reference.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The connector rejected its configuration.
+    #[error("system `{system}`: {source}")]
+    Connector {
+        /// The system.
+        system: String,
+        /// What the connector said.
+        source: ConnectorError,
+    },
+}
+
+/// The connectors of every configured system, by name, over the real network.
+pub fn build_all(
+    settings: &Settings,
+    pairs: &[PairMapping],
+    clock: SharedClock,
+    seed: u64,
+) -> Result<BTreeMap<String, Arc<dyn Connector>>, RegistryError> {
+    let transport: Arc<dyn HttpTransport> = Arc::new(
+        ReqwestTransport::new(std::time::Duration::from_secs(30))
+            .map_err(|source| RegistryError::Connector { system: "*".into(), source })?,
+    );
+    let mut out = BTreeMap::new();
+    for (i, (name, system)) in settings.systems.iter().enumerate() {
+        let connector =
+            build(name, system, pairs, transport.clone(), clock.clone(), seed.wrapping_add(i as u64))?;
+        out.insert(name.clone(), connector);
+    }
+    Ok(out)
+}
+
+/// Builds one system's connector.
+pub fn build(
+    name: &str,
+    system: &SystemSettings,
+    pairs: &[PairMapping],
+    transport: Arc<dyn HttpTransport>,
+    clock: SharedClock,
+    seed: u64,
+) -> Result<Arc<dyn Connector>, RegistryError> {
+    let secret = |key: &str, r: &crate::settings::SecretRef| {
+        r.resolve().map_err(|message| RegistryError::Secret { system: name.into(), key: key.into(), message })
+    };
+    let wrap = |source| RegistryError::Connector { system: name.into(), source };
+    let connector: Arc<dyn Connector> = match system {
+        SystemSettings::Whitelabelcro(s) => {
+            let mut cfg =
+                connector_whitelabelcro::WlcroConfig::new(&s.base_url, secret("api_key", &s.api_key)?);
+            cfg.read_per_minute = s.read_per_minute;
+            cfg.write_per_minute = s.write_per_minute;
+            Arc::new(connector_whitelabelcro::WlcroConnector::new(cfg, transport, clock, seed).map_err(wrap)?)
+        }
+        SystemSettings::Hubspot(s) => {
+            let mut cfg = connector_hubspot::HubspotConfig::new(
+                &s.base_url,
+                secret("token", &s.token)?,
+                &s.unique_property,
+            );
+            for (object, fields) in fields_read(name, pairs) {
+                cfg.properties.entry(object).or_default().extend(fields);
+            }
+            for props in cfg.properties.values_mut() {
+                props.sort();
+                props.dedup();
+            }
+            Arc::new(connector_hubspot::HubspotConnector::new(cfg, transport, clock, seed).map_err(wrap)?)
+        }
+        SystemSettings::Salesforce(s) => {
+            let mut cfg = connector_salesforce::SalesforceConfig::new(
+                &s.login_url,
+                &s.client_id,
+                secret("client_secret", &s.client_secret)?,
+            );
+            cfg.api_version = s.api_version.clone();
+            cfg.external_id_field = s.external_id_field.clone();
+            cfg.reserve_share = s.reserve_share;
+            for (object, fields) in fields_read(name, pairs) {
+                cfg.fields.entry(object).or_default().extend(fields);
+            }
+            Arc::new(connector_salesforce::SalesforceConnector::new(cfg, transport, clock, seed))
+        }
+        SystemSettings::Memory(s) => {
+            let objects = fields_read(name, pairs)
+                .into_keys()
+                .map(|object| {
+                    let mut cfg = connector_memory::ObjectConfig::new(object);
+                    cfg.max_batch = s.max_batch;
+                    cfg
+                })
+                .collect();
+            Arc::new(connector_memory::MemoryConnector::new(clock, objects))
+        }
+    };
+    Ok(connector)
+}
+
+/// Every remote field the pairs read or write on `system`, per object: mapped fields plus the
+/// identity fields (back-links, email, company keys).
+pub fn fields_read(system: &str, pairs: &[PairMapping]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for pair in pairs {
+        for side in [Side::Left, Side::Right] {
+            let ep = pair.endpoint(side);
+            if ep.system != system {
+                continue;
+            }
+            let fields = out.entry(ep.object.clone()).or_default();
+            for f in &pair.fields {
+                fields.extend(f.remote(side).iter().cloned());
+            }
+            let id = &pair.identity;
+            fields.extend(id.external_id(side).map(|e| e.field.clone()));
+            let pick = |p: &(String, String)| if side == Side::Left { p.0.clone() } else { p.1.clone() };
+            fields.extend(id.email.as_ref().map(pick));
+            fields.extend(id.company_keys.iter().map(pick));
+        }
+    }
+    out
+}

@@ -1,0 +1,130 @@
+//! `crosswalk serve`: the admin web server (axum). It owns the review pages (server-rendered
+//! HTML, no JavaScript), the JSON API under `/api/`, `/healthz` and `/metrics`, and the guard
+//! every request passes: security headers, the body limit, and the same-origin check that
+//! rejects a cross-site POST with 403 before anything else runs.
+//!
+//! [`router`] builds the whole app over a store, so tests drive it in-process; [`run`] binds it
+//! to `serve.listen`.
+
+pub mod api;
+pub mod auth;
+mod html;
+mod metrics;
+mod pages;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use connector_api::SharedClock;
+
+pub use api::ApiError;
+pub use auth::AdminAuth;
+
+use crate::review::ReviewService;
+use crate::store::Store;
+
+/// Largest request body accepted (forms and JSON).
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler sees.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub review: ReviewService,
+    pub auth: AdminAuth,
+    pub clock: SharedClock,
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// `serve.listen` cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The whole admin app over `store`.
+pub fn router(store: Arc<dyn Store>, auth: AdminAuth, clock: SharedClock) -> Router {
+    let state = AppState { review: ReviewService::new(store, clock.clone()), auth, clock };
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/review") }))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/review", get(pages::list))
+        .route("/review/bulk", post(pages::bulk))
+        .route("/review/{id}", get(pages::item))
+        .route("/review/{id}/resolve", post(pages::resolve))
+        .route("/review/{id}/reopen", post(pages::reopen))
+        .route("/assets/style.css", get(html::stylesheet))
+        .route("/api/review", get(api::list))
+        .route("/api/review/resolve", post(api::bulk))
+        .route("/api/review/{id}", get(api::item))
+        .route("/api/review/{id}/resolve", post(api::resolve))
+        .route("/api/review/{id}/reopen", post(api::reopen))
+        .route("/api/status", get(api::status))
+        .route("/healthz", get(metrics::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .layer(middleware::from_fn(guard))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Rejects cross-site state changes and adds the security headers to every response.
+async fn guard(req: Request, next: Next) -> Response {
+    let mut resp = if auth::is_cross_site(req.method(), req.headers()) {
+        let message = "cross-site requests may not change anything";
+        if req.uri().path().starts_with("/api/") {
+            ApiError::Forbidden(message.into()).into_response()
+        } else {
+            html::error_page(StatusCode::FORBIDDEN, message)
+        }
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: header::HeaderName, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::CACHE_CONTROL, "no-store");
+    resp
+}
+
+/// Serves [`router`] on `listen` until Ctrl-C.
+pub async fn run(
+    listen: &str,
+    store: Arc<dyn Store>,
+    auth: AdminAuth,
+    clock: SharedClock,
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: listen.to_string(), source })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "admin server listening");
+    axum::serve(listener, router(store, auth, clock))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
