@@ -49,8 +49,15 @@ pub(crate) async fn resolve(
         let probes = reconcile::identity_probes(pair, side, &change.id, fields);
         let mut found = Vec::new();
         let mut decision = Match::None;
-        for probe in probes {
+        for (i, probe) in probes.into_iter().enumerate() {
             let ids = candidates(ctx, other, &probe.key).await?;
+            if i == 0 && probe.kind == ProbeKind::BackLink && ids.is_empty() {
+                // Our back-link names a record that no longer exists: its partner was deleted
+                // or merged away. Never re-create it silently; a person decides.
+                commit.review_items.push(dangling(ctx, side, &change.id, &probe.key.value));
+                decision = Match::Ambiguous(Vec::new());
+                break;
+            }
             let linked = already_linked(ctx, other, &ids).await?;
             let excluded: BTreeSet<String> = linked.union(&claimed).cloned().collect();
             found.push((probe, ids));
@@ -66,6 +73,7 @@ pub(crate) async fn resolve(
                 stats.linked += 1;
                 out.new_links.push(new_link(ctx, side, &change.id, &other_id, confidence, &found));
             }
+            Match::Ambiguous(ids) if ids.is_empty() => {}
             Match::Ambiguous(ids) => {
                 stats.ambiguous += 1;
                 let (left_id, right_id) = if side == Side::Left {
@@ -101,6 +109,29 @@ pub(crate) async fn resolve(
         }
     }
     Ok(out)
+}
+
+/// A review item for a record whose back-link points at a record that is gone.
+fn dangling(ctx: &PairContext, side: Side, id: &str, target: &str) -> NewReviewItem {
+    let (left_id, right_id) = match side {
+        Side::Left => (Some(id.to_string()), None),
+        Side::Right => (None, Some(id.to_string())),
+    };
+    let other = ctx.pair.endpoint(side.other());
+    NewReviewItem {
+        pair: ctx.pair.name.clone(),
+        kind: ReviewKind::Deleted,
+        left_id,
+        right_id,
+        reason: format!(
+            "{} {id} is linked by its back-link to {} record {target}, which no longer exists; it was not re-created",
+            ctx.pair.endpoint(side).system,
+            other.system
+        ),
+        detected_at: ctx.clock.now(),
+        run_id: ctx.run_id.clone(),
+        ..NewReviewItem::default()
+    }
 }
 
 /// The whole record of each change (partial changes are fetched in full first).

@@ -272,7 +272,7 @@ impl Engine {
         if let Err(e) = result {
             report.status = match e {
                 SyncError::Connector { source, .. } if source.is_retryable() => {
-                    PairStatus::Incomplete { reason: e_to_string(&source) }
+                    PairStatus::Incomplete { reason: source.to_string() }
                 }
                 other => PairStatus::Failed { reason: other.to_string() },
             };
@@ -311,10 +311,6 @@ impl Engine {
             lease,
         })
     }
-}
-
-fn e_to_string(e: &ConnectorError) -> String {
-    e.to_string()
 }
 
 fn run_status(reports: &[PairReport]) -> RunStatus {

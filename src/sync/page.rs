@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::mapping::{CanonMap, DeletePolicy, Side};
 use crate::reconcile::{self, LinkPlan, Plan, SideView};
 use crate::store::{
-    Link, LinkUpsert, NewDeadLetter, NewDecision, NewReviewItem, PageCommit, ReviewKind, StreamKey,
+    CheckpointUpdate, Link, LinkUpsert, NewDeadLetter, NewDecision, NewReviewItem, PageCommit, ReviewKind,
 };
 
 use super::outcome::{Planned, settle_link};
@@ -76,10 +76,6 @@ impl PageStats {
         self.swept += o.swept;
     }
 }
-
-/// A stream's new checkpoint and the window `[from, to]` it covers, as a page commit carries it.
-pub(crate) type CheckpointUpdate =
-    (StreamKey, serde_json::Value, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// One page to process.
 pub(crate) struct PageInput {
@@ -140,7 +136,10 @@ pub(crate) async fn process(
         .map(|l| (l.record_id(side).to_string(), l))
         .collect();
 
-    // 1. Identity for unlinked records.
+    // 1. Merges first, so a survivor seen on this page is already linked when identity runs.
+    repoint_merges(ctx, side, &changes, &mut links).await?;
+
+    // 2. Identity for unlinked records.
     let unlinked: Vec<&Change> =
         changes.iter().filter(|c| !links.contains_key(&c.id) && is_live(&c.kind)).collect();
     let resolved = identity::resolve(ctx, side, &unlinked, &mut commit, stats).await?;
@@ -157,7 +156,7 @@ pub(crate) async fn process(
         match &change.kind {
             ChangeKind::Upsert | ChangeKind::Undeleted => {
                 let canon = pair.canonical(side, &change.fields);
-                if !change.partial && stored_hash(&link, side) == Some(canon_hash(&canon).as_str()) {
+                if !change.partial && link.hash(side) == Some(canon_hash(&canon).as_str()) {
                     stats.reread += 1;
                     if input.sweep {
                         commit.link_upserts.push(verified(&link, side, ctx.clock.now()));
@@ -167,13 +166,9 @@ pub(crate) async fn process(
                 works.push(Work { link, change, canon });
             }
             ChangeKind::Deleted => deleted(ctx, side, &link, &change, &mut commit, stats),
-            ChangeKind::Merged { survivor_id } => {
-                if links.values().any(|l| l.record_id(side) == survivor_id) {
-                    deleted(ctx, side, &link, &change, &mut commit, stats);
-                } else {
-                    commit.link_repoints.push((link.id, side, survivor_id.clone()));
-                }
-            }
+            // Merges of linked records were re-pointed before identity; one still linked here
+            // merged into a record that already had a link of its own.
+            ChangeKind::Merged { .. } => deleted(ctx, side, &link, &change, &mut commit, stats),
         }
     }
     let others = fetch_others(ctx, side, &works).await?;
@@ -278,6 +273,45 @@ pub(crate) async fn process(
     Ok(PageOutcome { incomplete })
 }
 
+/// Re-points the link of each merged-away record to its survivor (unless the survivor has a link
+/// of its own), committed at once, and updates `links` to match: the loser's entry moves to the
+/// survivor's id.
+async fn repoint_merges(
+    ctx: &PairContext,
+    side: Side,
+    changes: &[Change],
+    links: &mut BTreeMap<String, Link>,
+) -> Result<(), SyncError> {
+    let mut repoints = Vec::new();
+    for change in changes {
+        let ChangeKind::Merged { survivor_id } = &change.kind else { continue };
+        if links.contains_key(survivor_id) || !links.contains_key(&change.id) {
+            continue;
+        }
+        let survivor_linked = ctx.store.link_by_record(&ctx.pair.name, side, survivor_id).await?.is_some();
+        if survivor_linked {
+            continue;
+        }
+        let Some(mut link) = links.remove(&change.id) else { continue };
+        repoints.push((link.id, side, survivor_id.clone()));
+        match side {
+            Side::Left => link.left_id = survivor_id.clone(),
+            Side::Right => link.right_id = survivor_id.clone(),
+        }
+        // The survivor's values are compared afresh against the base on its next change.
+        link.left_hash = None;
+        link.right_hash = None;
+        links.insert(survivor_id.clone(), link);
+    }
+    if repoints.is_empty() || ctx.dry_run {
+        return Ok(());
+    }
+    let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
+    commit.link_repoints = repoints;
+    ctx.store.commit_page(commit).await.map_err(|e| lease_lost(ctx, e))?;
+    Ok(())
+}
+
 /// Keeps the newest change per record id, in source order.
 fn latest_per_record(changes: Vec<Change>) -> Vec<Change> {
     let mut latest: BTreeMap<String, usize> = BTreeMap::new();
@@ -367,14 +401,6 @@ fn lease_lost(ctx: &PairContext, e: crate::store::StoreError) -> SyncError {
     match e {
         crate::store::StoreError::LeaseLost => SyncError::LeaseLost(ctx.pair.name.clone()),
         other => SyncError::Store(other),
-    }
-}
-
-/// The content hash last stored for `side` of a link.
-fn stored_hash(link: &Link, side: Side) -> Option<&str> {
-    match side {
-        Side::Left => link.left_hash.as_deref(),
-        Side::Right => link.right_hash.as_deref(),
     }
 }
 

@@ -82,10 +82,25 @@ impl World {
         Self::build(seed, tweak_a, opts, |c, _| c).await
     }
 
+    /// A world over another mapping text (same systems and objects).
+    pub async fn with_mapping(seed: u64, mapping_text: &str) -> Self {
+        Self::build_with(seed, mapping_text, |_| {}, SyncOptions::default(), |c, _| c).await
+    }
+
     /// A world whose connectors the engine sees through `wrap` (called with 0 for the left
     /// system and 1 for the right).
     pub async fn build(
         seed: u64,
+        tweak_a: impl FnOnce(&mut ObjectConfig),
+        opts: SyncOptions,
+        wrap: impl Fn(Arc<dyn Connector>, u64) -> Arc<dyn Connector>,
+    ) -> Self {
+        Self::build_with(seed, PEOPLE, tweak_a, opts, wrap).await
+    }
+
+    async fn build_with(
+        seed: u64,
+        mapping_text: &str,
         tweak_a: impl FnOnce(&mut ObjectConfig),
         opts: SyncOptions,
         wrap: impl Fn(Arc<dyn Connector>, u64) -> Arc<dyn Connector>,
@@ -99,7 +114,7 @@ impl World {
         let url = format!("sqlite://{}", dir.path().join("state.db").display());
         let store = store::open(&url).await.expect("open store");
         store.migrate().await.expect("migrate");
-        let pair = mapping::load_str(PEOPLE, Path::new("people.toml")).expect("valid mapping");
+        let pair = mapping::load_str(mapping_text, Path::new("people.toml")).expect("valid mapping");
         let mut systems: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
         systems.insert("crm_a".into(), wrap(Arc::new(a.clone()), 0));
         systems.insert("crm_b".into(), wrap(Arc::new(b.clone()), 1));
@@ -368,4 +383,57 @@ async fn an_item_whose_sides_agree_by_themselves_is_superseded_not_written() {
     w.engine.run(RunKind::Manual, &[], false).await.unwrap();
     assert_eq!(w.store.review_item(item).await.unwrap().unwrap().state, ReviewState::Superseded);
     assert_eq!(w.writes(), before, "nothing written for a superseded item");
+}
+
+#[tokio::test]
+async fn a_delete_unlinks_and_asks_a_person_instead_of_deleting_the_other_side() {
+    let w = World::new(12).await;
+    let a_id = w.a.seed("clients", fields(&[("email", "kai@example.test"), ("first_name", "Kai")]));
+    w.run().await;
+    w.run().await;
+    let b_id = w.b.live_records("contacts").pop().expect("created").id;
+    w.a.delete("clients", &a_id);
+    w.run().await;
+    assert!(w.b.stored("contacts", &b_id).is_some_and(|s| !s.record.deleted), "the other side is untouched");
+    let items = w.open_items().await;
+    assert!(
+        items.iter().any(|i| i.kind == ReviewKind::Deleted && i.right_id.as_deref() == Some(b_id.as_str())),
+        "{items:?}"
+    );
+    let link = w.store.link_by_record("people", crosswalk::mapping::Side::Right, &b_id).await.unwrap();
+    assert!(link.is_none(), "the link was removed");
+}
+
+#[tokio::test]
+async fn a_merge_repoints_the_link_to_the_survivor_instead_of_recreating_the_loser() {
+    let w = World::new(13).await;
+    w.a.seed("clients", fields(&[("email", "lea@example.test"), ("first_name", "Lea")]));
+    w.run().await;
+    w.run().await;
+    let loser = w.b.live_records("contacts").pop().expect("created").id;
+    let survivor = w.b.seed("contacts", fields(&[("email", "lea2@example.test"), ("firstname", "Lea")]));
+    w.b.merge("contacts", &loser, &survivor);
+    w.run().await;
+    w.run().await;
+    let link = w.store.link_by_record("people", crosswalk::mapping::Side::Right, &survivor).await.unwrap();
+    assert!(link.is_some(), "the link follows the survivor");
+    assert_eq!(w.b.live_records("contacts").len(), 1, "the merged-away record was not re-created");
+    assert_eq!(w.a.live_records("clients").len(), 1, "and nothing was created on the left either");
+}
+
+#[tokio::test]
+async fn a_run_over_a_safety_cap_writes_nothing_and_holds_the_page_for_review() {
+    let capped = PEOPLE.replace("[fields.email]", "[caps]\nmax_creates = 2\n\n[fields.email]");
+    let w = World::with_mapping(14, &capped).await;
+    for i in 0..3 {
+        w.a.seed("clients", fields(&[("email", &format!("m{i}@example.test")), ("first_name", "M")]));
+    }
+    w.run().await;
+    w.run().await;
+    assert_eq!(w.writes(), 0, "no create went out past the cap");
+    let items = w.open_items().await;
+    assert!(
+        items.iter().any(|i| i.kind == ReviewKind::HeldBack && i.reason.contains("safety cap")),
+        "{items:?}"
+    );
 }
