@@ -55,6 +55,19 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// The review queue: list, show, resolve (one or in bulk), reopen, apply.
+    Review {
+        #[command(subcommand)]
+        command: crate::commands::review::ReviewCommand,
+    },
+    /// Serve the admin web page, JSON API, /healthz and /metrics (needs `serve.admin_token`).
+    Serve {
+        /// Address to listen on, instead of `serve.listen`.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Run two sync cycles against the three bundled simulators, seeded, with a throw-away store.
+    Demo,
     /// Show why a record's fields changed: the decision log, newest first.
     Explain {
         /// The configured system the record lives in (e.g. `hubspot`).

@@ -7,10 +7,13 @@
 
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod ids;
 pub mod mapping;
 pub mod reconcile;
 pub mod registry;
+pub mod review;
+pub mod serve;
 pub mod settings;
 pub mod side;
 pub mod store;

@@ -42,6 +42,9 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
         Command::Migrate => commands::migrate::run(settings).await,
         Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
         Command::Sim { system, port } => commands::sim::run(*system, *port).await,
+        Command::Review { command } => commands::review::run(settings, command).await,
+        Command::Serve { listen } => commands::serve::run(settings, listen.as_deref()).await,
+        Command::Demo => commands::demo::run().await,
         Command::Explain { system, record_id, limit } => {
             commands::explain::run(settings, system, record_id, *limit).await
         }

@@ -1,8 +1,11 @@
 //! One module per subcommand. Each returns an [`Outcome`] that `main` turns into an exit code.
 
 pub mod check;
+pub mod demo;
 pub mod explain;
 pub mod migrate;
+pub mod review;
+pub mod serve;
 pub mod sim;
 pub mod sync;
 

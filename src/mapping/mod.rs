@@ -192,10 +192,17 @@ impl Cap {
     /// Whether `count` changes out of `population` records exceed the cap.
     pub fn exceeded(&self, count: u64, population: u64) -> bool {
         let abs = self.max.is_some_and(|max| count > max);
-        let pct = self.max_pct.is_some_and(|pct| count as f64 > population as f64 * pct / 100.0);
+        // A percentage of a small population means nothing (10 % of a fresh store's 0 links
+        // would hold back every first-run create): below `PCT_MIN_POPULATION` links only the
+        // absolute cap applies.
+        let pct = population >= PCT_MIN_POPULATION
+            && self.max_pct.is_some_and(|pct| count as f64 > population as f64 * pct / 100.0);
         abs || pct
     }
 }
+
+/// Percentage caps apply only from this many linked records on.
+pub const PCT_MIN_POPULATION: u64 = 100;
 
 /// Per-run safety caps.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

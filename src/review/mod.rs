@@ -15,8 +15,8 @@ use connector_api::SharedClock;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{
-    Resolution, ResolveAction, ResolveOutcome, ReviewFilter, ReviewItem, ReviewKind, ReviewState,
-    RunRecord, Store, StoreError,
+    Resolution, ResolveAction, ResolveOutcome, ReviewFilter, ReviewItem, ReviewKind, ReviewState, RunRecord,
+    Store, StoreError,
 };
 
 /// Largest page a listing returns.
@@ -110,8 +110,8 @@ pub struct ReviewPage {
 /// The queue at a glance, for `/api/status` and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueStatus {
-    /// Open items per kind (every kind present, zero included).
-    pub open_by_kind: BTreeMap<ReviewKind, u64>,
+    /// Open items per kind (every kind present, zero included), keyed by the kind's spelling.
+    pub open_by_kind: BTreeMap<String, u64>,
     pub open_total: u64,
     /// Resolved items waiting for the next run.
     pub resolved_waiting: u64,
@@ -152,7 +152,12 @@ impl ReviewService {
     }
 
     /// Records `by`'s decision on item `id` after checking it fits the item.
-    pub async fn resolve(&self, id: i64, req: &ResolveRequest, by: &str) -> Result<ResolveReport, ReviewError> {
+    pub async fn resolve(
+        &self,
+        id: i64,
+        req: &ResolveRequest,
+        by: &str,
+    ) -> Result<ResolveReport, ReviewError> {
         let item = self.get(id).await?;
         self.resolve_item(&item, req, by).await
     }
@@ -164,7 +169,8 @@ impl ReviewService {
         by: &str,
     ) -> Result<ResolveReport, ReviewError> {
         if item.state != ReviewState::Open {
-            let same = item.resolution.as_ref().is_some_and(|r| r.action == req.action && r.value == req.value);
+            let same =
+                item.resolution.as_ref().is_some_and(|r| r.action == req.action && r.value == req.value);
             return Ok(if same {
                 ResolveReport::Unchanged { state: item.state }
             } else {
@@ -180,7 +186,8 @@ impl ReviewService {
             note: req.note.clone().filter(|n| !n.trim().is_empty()),
         };
         let outcome = self.store.resolve_review(item.id, &resolution).await?;
-        let state = if req.action == ResolveAction::Ignore { ReviewState::Ignored } else { ReviewState::Resolved };
+        let state =
+            if req.action == ResolveAction::Ignore { ReviewState::Ignored } else { ReviewState::Resolved };
         Ok(match outcome {
             ResolveOutcome::Resolved => ResolveReport::Resolved { state },
             ResolveOutcome::AlreadyResolvedSame => ResolveReport::Unchanged { state },
@@ -209,7 +216,12 @@ impl ReviewService {
     }
 
     /// Applies one decision to the given items (the web page's checkboxes).
-    pub async fn resolve_ids(&self, ids: &[i64], req: &ResolveRequest, by: &str) -> Result<BulkReport, ReviewError> {
+    pub async fn resolve_ids(
+        &self,
+        ids: &[i64],
+        req: &ResolveRequest,
+        by: &str,
+    ) -> Result<BulkReport, ReviewError> {
         let mut items = Vec::with_capacity(ids.len());
         for &id in ids {
             items.push(self.get(id).await?);
@@ -217,7 +229,12 @@ impl ReviewService {
         self.resolve_many(&items, req, by).await
     }
 
-    async fn resolve_many(&self, items: &[ReviewItem], req: &ResolveRequest, by: &str) -> Result<BulkReport, ReviewError> {
+    async fn resolve_many(
+        &self,
+        items: &[ReviewItem],
+        req: &ResolveRequest,
+        by: &str,
+    ) -> Result<BulkReport, ReviewError> {
         let mut report = BulkReport { matched: items.len() as u64, ..BulkReport::default() };
         for item in items {
             match self.resolve_item(item, req, by).await {
@@ -253,7 +270,7 @@ impl ReviewService {
         for &kind in ReviewKind::ALL {
             let filter =
                 ReviewFilter { kind: Some(kind), state: Some(ReviewState::Open), ..ReviewFilter::default() };
-            open_by_kind.insert(kind, self.store.count_review(&filter).await?);
+            open_by_kind.insert(kind.as_str().to_string(), self.store.count_review(&filter).await?);
         }
         let resolved = ReviewFilter { state: Some(ReviewState::Resolved), ..ReviewFilter::default() };
         Ok(QueueStatus {

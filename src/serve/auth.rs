@@ -9,9 +9,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::http::{HeaderMap, Method, header};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use http::{HeaderMap, Method, header};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use secrecy::{ExposeSecret, SecretString};
@@ -178,10 +178,7 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// The `Set-Cookie` value for a new session.
 pub fn session_cookie(value: &str) -> String {
-    format!(
-        "{COOKIE}={value}; Path=/; Max-Age={}; Secure; HttpOnly; SameSite=Strict",
-        SESSION_TTL.as_secs()
-    )
+    format!("{COOKIE}={value}; Path=/; Max-Age={}; Secure; HttpOnly; SameSite=Strict", SESSION_TTL.as_secs())
 }
 
 /// The `Set-Cookie` value that logs out.
@@ -237,7 +234,8 @@ mod tests {
         assert_eq!(a.check_session(&forged, t0), None);
         let late = t0 + chrono::Duration::seconds(SESSION_TTL.as_secs() as i64 + 1);
         assert_eq!(a.check_session(&cookie, late), None);
-        assert_eq!(auth().check_session(&cookie, t0), None, "another process's key rejects it");
+        let other = AdminAuth::new(&SecretString::from("s3cret"), ChaCha20Rng::seed_from_u64(2));
+        assert_eq!(other.check_session(&cookie, t0), None, "another process's key rejects it");
     }
 
     #[test]

@@ -127,7 +127,7 @@ td.val { max-width:220px; overflow:hidden; text-overflow:ellipsis; white-space:n
 .pager { display:flex; gap:1rem; margin-top:.8rem; color:var(--muted); }
 dl.meta { display:grid; grid-template-columns:max-content 1fr; gap:.3rem 1rem; margin:0; }
 dl.meta dt { color:var(--muted); } dl.meta dd { margin:0; }
-.sides { display:grid; grid-template-columns:repeat(3, 1fr); gap:1rem; }
+.sides { display:grid; grid-template-columns:repeat(3, 1fr); gap:1rem; margin-bottom:1rem; }
 .side { border-radius:10px; padding:.8rem 1rem; border:1px solid var(--line); background:#fff; }
 .side.left { border-top:4px solid #f05252; } .side.right { border-top:4px solid #0e9f6e; } .side.base { border-top:4px solid #9aa5b1; }
 .side h3 { margin:0 0 .4rem; font-size:.95rem; }
@@ -135,8 +135,8 @@ dl.meta dt { color:var(--muted); } dl.meta dd { margin:0; }
 .side .blank { color:var(--muted); font-style:italic; }
 .side .src { color:var(--muted); font-size:.82rem; margin-top:.4rem; }
 .diff { font-family:ui-monospace,Menlo,monospace; white-space:pre-wrap; word-break:break-word; padding:.7rem; background:var(--bg); border-radius:6px; }
-.diff del { background:var(--left); color:var(--left-ink); text-decoration:line-through; }
-.diff ins { background:var(--right); color:var(--right-ink); text-decoration:none; }
+.diff del, h2 small del { background:var(--left); color:var(--left-ink); text-decoration:line-through; }
+.diff ins, h2 small ins { background:var(--right); color:var(--right-ink); text-decoration:none; }
 .actions { display:flex; flex-wrap:wrap; gap:.6rem; align-items:flex-end; }
 .actions .grow { flex:1; min-width:200px; } .actions .later { order:2; }
 @media (max-width:800px) { .sides { grid-template-columns:1fr; } }
@@ -148,7 +148,10 @@ mod tests {
 
     #[test]
     fn escaping_neutralises_markup_in_bodies_and_attributes() {
-        assert_eq!(esc(r#"<script>alert('1')</script>&"x""#), "&lt;script&gt;alert(&#x27;1&#x27;)&lt;/script&gt;&amp;&quot;x&quot;");
+        assert_eq!(
+            esc(r#"<script>alert('1')</script>&"x""#),
+            "&lt;script&gt;alert(&#x27;1&#x27;)&lt;/script&gt;&amp;&quot;x&quot;"
+        );
         assert_eq!(url_enc("a b&c=d"), "a%20b%26c%3Dd");
     }
 }

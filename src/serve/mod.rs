@@ -6,7 +6,7 @@
 //! [`router`] builds the whole app over a store, so tests drive it in-process; [`run`] binds it
 //! to `serve.listen`.
 
-pub mod api;
+mod api;
 pub mod auth;
 mod html;
 mod metrics;
@@ -104,7 +104,8 @@ async fn guard(req: Request, next: Next) -> Response {
     );
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // Not `no-referrer`: with it browsers send `Origin: null` on form POSTs, defeating the check.
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::CACHE_CONTROL, "no-store");
     resp
 }

@@ -44,8 +44,11 @@ pub fn filter_query(filter: &ReviewFilter) -> String {
     parts.join("&")
 }
 
-fn select(name: &str, current: Option<&str>, options: &[&str], any: &str) -> String {
-    let mut s = format!(r#"<select name="{name}"><option value="">{any}</option>"#);
+fn select(name: &str, current: Option<&str>, options: &[&str], any: Option<&str>) -> String {
+    let mut s = format!(r#"<select name="{name}">"#);
+    if let Some(any) = any {
+        s.push_str(&format!(r#"<option value="">{any}</option>"#));
+    }
     for o in options {
         let sel = if current == Some(*o) { " selected" } else { "" };
         s.push_str(&format!(r#"<option value="{o}"{sel}>{}</option>"#, o.replace('_', " ")));
@@ -54,7 +57,13 @@ fn select(name: &str, current: Option<&str>, options: &[&str], any: &str) -> Str
 }
 
 /// The queue page's body.
-pub fn list(page: &ReviewPage, filter: &ReviewFilter, status: &QueueStatus, csrf: &str, flash: Option<&str>) -> String {
+pub fn list(
+    page: &ReviewPage,
+    filter: &ReviewFilter,
+    status: &QueueStatus,
+    csrf: &str,
+    flash: Option<&str>,
+) -> String {
     let mut out = String::from("<h1>Review queue</h1>");
     if let Some(f) = flash {
         out.push_str(&format!(r#"<p class="flash">{}</p>"#, esc(f)));
@@ -65,10 +74,11 @@ pub fn list(page: &ReviewPage, filter: &ReviewFilter, status: &QueueStatus, csrf
         status.open_total
     ));
     for (kind, n) in &status.open_by_kind {
-        let on = if filter.kind == Some(*kind) { " on" } else { "" };
+        let on = if filter.kind.map(|k| k.as_str()) == Some(kind.as_str()) { " on" } else { "" };
         out.push_str(&format!(
-            r#"<a class="chip{on}" href="/review?state=open&amp;kind={kind}">{}<b>{n}</b></a>"#,
-            kind.as_str().replace('_', " ")
+            r#"<a class="chip{on}" href="/review?state=open&amp;kind={}">{}<b>{n}</b></a>"#,
+            esc(kind),
+            esc(&kind.replace('_', " "))
         ));
     }
     out.push_str("</div>");
@@ -82,8 +92,8 @@ pub fn list(page: &ReviewPage, filter: &ReviewFilter, status: &QueueStatus, csrf
 <label>Pair <input type="text" name="pair" value="{}"></label>
 <label>Field <input type="text" name="field" value="{}"></label>
 <button type="submit">Filter</button></form>"#,
-        select("state", Some(state), &[&["all"], states.as_slice()].concat(), "open"),
-        select("kind", filter.kind.map(|k| k.as_str()), &kinds, "any"),
+        select("state", Some(state), &[states.as_slice(), &["all"]].concat(), None),
+        select("kind", filter.kind.map(|k| k.as_str()), &kinds, Some("any")),
         esc(filter.pair.as_deref().unwrap_or_default()),
         esc(filter.field.as_deref().unwrap_or_default()),
     ));
@@ -137,7 +147,13 @@ fn pager(page: &ReviewPage, filter: &ReviewFilter) -> String {
     out + "</div>"
 }
 
-fn side_card(class: &str, title: &str, value: Option<&str>, modified: Option<DateTime<Utc>>, source: &str) -> String {
+fn side_card(
+    class: &str,
+    title: &str,
+    value: Option<&str>,
+    modified: Option<DateTime<Utc>>,
+    source: &str,
+) -> String {
     let shown = match value {
         Some(v) => esc(v),
         None => r#"<span class="blank">(blank)</span>"#.to_string(),
@@ -169,7 +185,12 @@ pub fn item(item: &ReviewItem, csrf: &str, flash: Option<&str>) -> String {
         Some(f) => format!("{} · {}", item.kind.as_str().replace('_', " "), f),
         None => item.kind.as_str().replace('_', " "),
     };
-    let mut out = format!(r#"<p><a href="/review">← queue</a></p><h1>#{} {} {}</h1>"#, item.id, esc(&title), badge(item.state));
+    let mut out = format!(
+        r#"<p><a href="/review">← queue</a></p><h1>#{} {} {}</h1>"#,
+        item.id,
+        esc(&title),
+        badge(item.state)
+    );
     if let Some(f) = flash {
         out.push_str(&format!(r#"<p class="flash" id="flash">{}</p>"#, esc(f)));
     }
@@ -186,8 +207,20 @@ pub fn item(item: &ReviewItem, csrf: &str, flash: Option<&str>) -> String {
     };
     out.push_str(r#"<section class="sides">"#);
     out.push_str(&side_card("base", "Base (last agreed)", item.base_value.as_deref(), None, "both sides"));
-    out.push_str(&side_card("left", "Left", item.left_value.as_deref(), item.left_modified_at, &record("left", &item.left_id)));
-    out.push_str(&side_card("right", "Right", item.right_value.as_deref(), item.right_modified_at, &record("right", &item.right_id)));
+    out.push_str(&side_card(
+        "left",
+        "Left",
+        item.left_value.as_deref(),
+        item.left_modified_at,
+        &record("left", &item.left_id),
+    ));
+    out.push_str(&side_card(
+        "right",
+        "Right",
+        item.right_value.as_deref(),
+        item.right_modified_at,
+        &record("right", &item.right_id),
+    ));
     out.push_str("</section>");
     if item.left_value.is_some() || item.right_value.is_some() {
         let d = diff(item.left_value.as_deref(), item.right_value.as_deref());
@@ -222,7 +255,10 @@ fn decision(item: &ReviewItem, csrf: &str) -> String {
         return out + "</section>";
     }
     if item.state != ReviewState::Open {
-        return format!(r#"<section class="card"><p>This item is {} and needs no decision.</p></section>"#, item.state);
+        return format!(
+            r#"<section class="card"><p>This item is {} and needs no decision.</p></section>"#,
+            item.state
+        );
     }
     let mut buttons = String::new();
     match item.kind {
@@ -232,7 +268,9 @@ fn decision(item: &ReviewItem, csrf: &str) -> String {
 <button type="submit" name="action" value="take_base" id="take-base">Keep base</button>"#);
         }
         ReviewKind::AmbiguousIdentity => {}
-        _ => buttons.push_str(r#"<button type="submit" name="action" value="take_left" id="take-left">Acknowledge</button>"#),
+        _ => buttons.push_str(
+            r#"<button type="submit" name="action" value="take_left" id="take-left">Acknowledge</button>"#,
+        ),
     }
     let value_input = match item.kind {
         ReviewKind::FieldConflict => r#"<label class="grow later">Or enter a value <input type="text" name="value" id="value"></label>

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::mapping::{CanonMap, Side};
 use crate::reconcile::identity::RECORD_ID_FIELD;
 use crate::reconcile::{self, Confidence, CreatePlan, Match, ProbeKind, SideView};
-use crate::store::{Link, LinkUpsert, NewReviewItem, PageCommit, ReviewKind};
+use crate::store::{Link, LinkUpsert, NewReviewItem, PageCommit, ReviewFilter, ReviewKind, ReviewState};
 
 use super::SyncError;
 use super::apply;
@@ -44,6 +44,7 @@ pub(crate) async fn resolve(
     let pair = &ctx.pair;
     let full = full_records(ctx, side, unlinked).await?;
     let mut claimed: BTreeSet<String> = BTreeSet::new();
+    let disputed = if unlinked.is_empty() { BTreeSet::new() } else { disputed_ids(ctx).await? };
     for change in unlinked {
         let Some(fields) = full.get(&change.id) else { continue };
         let probes = reconcile::identity_probes(pair, side, &change.id, fields);
@@ -68,6 +69,11 @@ pub(crate) async fn resolve(
         }
         let canon = pair.canonical(side, fields);
         match decision {
+            // A record already in an open ambiguous-identity item, on either side, is not linked
+            // from this side either: that would be the guess the item exists to prevent.
+            Match::Linked(other_id, _) if disputed.contains(&other_id) || disputed.contains(&change.id) => {
+                stats.ambiguous += 1;
+            }
             Match::Linked(other_id, confidence) => {
                 claimed.insert(other_id.clone());
                 stats.linked += 1;
@@ -106,6 +112,25 @@ pub(crate) async fn resolve(
                     out.creates.push(plan);
                 }
             }
+        }
+    }
+    Ok(out)
+}
+
+/// Every record id named by an open ambiguous-identity item of the pair: the record itself and
+/// its candidates.
+async fn disputed_ids(ctx: &PairContext) -> Result<BTreeSet<String>, SyncError> {
+    let filter = ReviewFilter {
+        pair: Some(ctx.pair.name.clone()),
+        kind: Some(ReviewKind::AmbiguousIdentity),
+        state: Some(ReviewState::Open),
+        ..ReviewFilter::default()
+    };
+    let mut out = BTreeSet::new();
+    for item in ctx.store.list_review(&filter).await? {
+        out.extend(item.left_id.into_iter().chain(item.right_id));
+        if let Some(ids) = item.candidates.get("ids").and_then(|v| v.as_array()) {
+            out.extend(ids.iter().filter_map(|v| v.as_str().map(str::to_string)));
         }
     }
     Ok(out)

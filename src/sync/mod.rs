@@ -309,6 +309,7 @@ impl Engine {
             horizon,
             dry_run,
             lease,
+            planned: Default::default(),
         })
     }
 }

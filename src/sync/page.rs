@@ -163,6 +163,10 @@ pub(crate) async fn process(
                     }
                     continue;
                 }
+                if !input.sweep && !ctx.planned.lock().expect("planned lock").insert(link.id) {
+                    stats.reread += 1;
+                    continue;
+                }
                 works.push(Work { link, change, canon });
             }
             ChangeKind::Deleted => deleted(ctx, side, &link, &change, &mut commit, stats),
@@ -171,6 +175,7 @@ pub(crate) async fn process(
             ChangeKind::Merged { .. } => deleted(ctx, side, &link, &change, &mut commit, stats),
         }
     }
+    complete_fresh_partials(ctx, side, &mut works).await?;
     let others = fetch_others(ctx, side, &works).await?;
     let mut plan = Plan::new(pair);
     let mut planned: Vec<(Work, LinkPlan, CanonMap, DateTime<Utc>)> = Vec::new();
@@ -324,6 +329,37 @@ fn latest_per_record(changes: Vec<Change>) -> Vec<Change> {
 
 fn is_live(kind: &ChangeKind) -> bool {
     matches!(kind, ChangeKind::Upsert | ChangeKind::Undeleted)
+}
+
+/// A partial change stands for "the other fields are as in the base"; a link with no base yet
+/// has nothing to stand on, so its record is read in full first (else every field the change
+/// lacks would look blank and be "restored" from the other side).
+async fn complete_fresh_partials(ctx: &PairContext, side: Side, works: &mut [Work]) -> Result<(), SyncError> {
+    let ids: Vec<String> = works
+        .iter()
+        .filter(|w| w.change.partial && w.link.base.is_empty())
+        .map(|w| w.change.id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let object = &ctx.pair.endpoint(side).object;
+    let connector = ctx.connector(side);
+    let batch = connector.capabilities().object(object).map_or(100, |o| o.max_page.max(1));
+    let mut full = BTreeMap::new();
+    for chunk in ids.chunks(batch) {
+        for record in connector.fetch(object, chunk).await.map_err(|e| ctx.err(side, e))? {
+            full.insert(record.id.clone(), record);
+        }
+    }
+    for work in works.iter_mut() {
+        if let Some(record) = full.remove(&work.change.id) {
+            work.canon = ctx.pair.canonical(side, &record.fields);
+            work.change.fields = record.fields;
+            work.change.partial = false;
+        }
+    }
+    Ok(())
 }
 
 /// The other side's current records for the links being planned, fetched in batches.

@@ -25,6 +25,9 @@ pub(crate) struct PairContext {
     pub horizon: DateTime<Utc>,
     pub dry_run: bool,
     pub lease: Lease,
+    /// Links already reconciled in this run: the other side's pass does not plan them again
+    /// (an edit made since is re-read by the next run's overlap).
+    pub planned: std::sync::Mutex<std::collections::BTreeSet<i64>>,
 }
 
 impl PairContext {

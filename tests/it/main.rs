@@ -1,7 +1,12 @@
 //! The one integration-test binary. Each module is one area; helpers in `support` spawn what a
 //! test needs (a fresh store on each backend, simulators on loopback).
 mod cli;
+mod demo;
 mod reconcile_table;
+mod review_cli;
+mod review_service;
+mod serve_api;
+mod serve_browser;
 mod store_suite;
 mod support;
 mod sync_convergence;

@@ -1,8 +1,10 @@
 //! `pull`: one page of the events feed (`GET /api/v1/events` with only `types`, `cursor`,
 //! `limit`, §3) turned into [`Change`]s, with the overlapping checkpoint of [`FeedState`].
 //!
-//! Creates become full upserts of the payload fields; `client.status_changed` becomes a partial
-//! change carrying only `status`, routed to `leads` or `clients` by the new status name (a lead
+//! Every change is partial: a create event's payload lacks fields the record has (address,
+//! `external_id`, §2.2), so reading it as the whole record would look like those fields were
+//! cleared. The engine fetches the full record where it needs one. `client.status_changed`
+//! carries only `status`, routed to `leads` or `clients` by the new status name (a lead
 //! is a record whose status matches `'Lead%'`, §9). Malformed events are quarantined while the
 //! rest of the page proceeds. Events after `min(horizon, until)` are left for a later run.
 
@@ -34,8 +36,8 @@ impl Object {
     /// The change an event means for this object; `None` when it belongs elsewhere.
     pub(crate) fn change_of(self, e: &Envelope) -> Result<Option<Change>, WireError> {
         let (fields, partial) = match e.kind.as_str() {
-            "client.created" if self == Object::Clients => (payload_fields(e), false),
-            "lead.created" if self == Object::Leads => (payload_fields(e), false),
+            "client.created" if self == Object::Clients => (payload_fields(e), true),
+            "lead.created" if self == Object::Leads => (payload_fields(e), true),
             "client.status_changed" => {
                 let status = e.new_status()?;
                 if wire::is_lead_status(&status) != (self == Object::Leads) {
@@ -204,10 +206,10 @@ mod tests {
     }
 
     #[test]
-    fn events_map_to_full_or_partial_changes_per_object() {
+    fn events_map_to_partial_changes_per_object() {
         let created = env("lead.created", json!({"client_id": 4, "first_name": "Ana", "email": "a@x.test"}));
         let ch = Object::Leads.change_of(&created).unwrap().unwrap();
-        assert_eq!((ch.id.as_str(), ch.partial, ch.event_id.as_deref()), ("4", false, Some("9")));
+        assert_eq!((ch.id.as_str(), ch.partial, ch.event_id.as_deref()), ("4", true, Some("9")));
         assert!(ch.fields.contains_key("first_name") && !ch.fields.contains_key("client_id"));
         assert_eq!(Object::Clients.change_of(&created).unwrap(), None);
 

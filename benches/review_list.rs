@@ -1,0 +1,77 @@
+//! Listing the review queue through the JSON API: 10,000 open items on SQLite, one page of 100
+//! (`GET /api/review?state=open&limit=100`, with the count), in-process through the router.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use connector_api::{Clock, ManualClock};
+use criterion::{Criterion, criterion_group, criterion_main};
+use crosswalk::serve::{self, AdminAuth};
+use crosswalk::store::{self, NewReviewItem, PageCommit, ReviewKind, Store};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use secrecy::SecretString;
+use tower::ServiceExt;
+
+const ITEMS: usize = 10_000;
+const TOKEN: &str = "bench-admin-token";
+
+async fn seeded(dir: &tempfile::TempDir, clock: &ManualClock) -> Arc<dyn Store> {
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let store = store::open(&url).await.expect("open");
+    store.migrate().await.expect("migrate");
+    let at = clock.now();
+    let lease = store.claim_lease("bench", "bench", Duration::from_secs(600), at).await.unwrap().unwrap();
+    for chunk in 0..ITEMS / 1000 {
+        let mut commit = PageCommit::new(lease.clone(), "bench-run", at);
+        commit.review_items = (0..1000)
+            .map(|i| {
+                let n = chunk * 1000 + i;
+                NewReviewItem {
+                    pair: format!("pair{}", n % 3),
+                    kind: ReviewKind::FieldConflict,
+                    field: Some(["email", "city", "phone"][n % 3].into()),
+                    base_value: Some(format!("base {n}")),
+                    left_value: Some(format!("left value {n}")),
+                    right_value: Some(format!("right value {n}")),
+                    left_id: Some(format!("L{n}")),
+                    right_id: Some(format!("R{n}")),
+                    rule: Some("two_way".into()),
+                    reason: "both sides changed".into(),
+                    detected_at: at,
+                    run_id: "bench-run".into(),
+                    ..NewReviewItem::default()
+                }
+            })
+            .collect();
+        store.commit_page(commit).await.expect("commit");
+    }
+    store
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let clock = ManualClock::at_epoch();
+    let store = rt.block_on(seeded(&dir, &clock));
+    let auth = AdminAuth::new(&SecretString::from(TOKEN), ChaCha20Rng::seed_from_u64(1));
+    let app = serve::router(store, auth, clock.shared());
+    c.bench_function("api_review_list_100_of_10000_open", |b| {
+        b.to_async(&rt).iter(|| async {
+            let req = Request::builder()
+                .uri("/api/review?state=open&limit=100&offset=5000")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .expect("request");
+            let resp = app.clone().oneshot(req).await.expect("infallible");
+            assert!(resp.status().is_success());
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+            assert!(body.len() > 10_000);
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

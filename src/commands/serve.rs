@@ -1,0 +1,49 @@
+//! `crosswalk serve`: the admin web page, JSON API, `/healthz` and `/metrics` on
+//! `serve.listen`. Refuses to start without `serve.admin_token`.
+
+use connector_api::SystemClock;
+
+use crate::serve::{self, AdminAuth};
+use crate::settings::Settings;
+use crate::store;
+
+use super::Outcome;
+
+/// Serves until Ctrl-C. `listen` overrides `serve.listen`.
+pub async fn run(settings: &Settings, listen: Option<&str>) -> Outcome {
+    let Some(token_ref) = &settings.serve.admin_token else {
+        eprintln!(
+            "error: no admin token is configured, so `serve` will not start. Set `serve.admin_token = {{ env = \"VAR\" }}` \
+             (or `{{ file = \"/path\" }}`) in the config file and put a long random token there"
+        );
+        return Outcome::ActionNeeded;
+    };
+    let token = match token_ref.resolve() {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("error: serve.admin_token: {why}");
+            return Outcome::ActionNeeded;
+        }
+    };
+    let store = match store::open(&settings.store.url).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::ActionNeeded;
+        }
+    };
+    if let Err(e) = store.migrate().await {
+        eprintln!("error: {e}");
+        return Outcome::ActionNeeded;
+    }
+    let listen = listen.unwrap_or(&settings.serve.listen);
+    let auth = AdminAuth::from_os_entropy(&token);
+    println!("admin server on http://{listen}/ (Ctrl-C stops it)");
+    match serve::run(listen, store, auth, SystemClock::shared()).await {
+        Ok(()) => Outcome::Ok,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Outcome::ActionNeeded
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! `crosswalk demo`: the README's first command. Starts the three bundled API simulators on
+//! loopback with seeded data, runs two sync cycles of the shipped WhiteLabelCRO ↔ HubSpot and
+//! WhiteLabelCRO ↔ Salesforce pairs through the real engine and connectors over real HTTP against
+//! a temporary SQLite store, and prints what happened (judged from the simulators' own records),
+//! the open review queue and a short status.
+//!
+//! The mapping files are embedded so the demo works from any directory. The leads pair
+//! (`wlcro-leads__hubspot-contacts.toml`) is left out on purpose: it maps the same HubSpot
+//! contacts a second time under the same back-link property, an open design question.
+
+pub mod report;
+pub mod seed;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_api::http::{HttpTransport, ReqwestTransport};
+use connector_api::{Connector, SharedClock, SystemClock};
+
+use crate::commands::sync::summary;
+use crate::ids::IdGen;
+use crate::mapping::{self, PairMapping};
+use crate::registry;
+use crate::settings::{HubspotSettings, SalesforceSettings, SecretRef, SystemSettings, WlcroSettings};
+use crate::store::{self, ReviewFilter, ReviewItem, ReviewState, RunKind};
+use crate::sync::{Engine, PairStatus, RunReport, SyncOptions};
+
+pub use report::{Sims, Snapshot};
+pub use seed::Seeded;
+
+const HUBSPOT_PAIR: (&str, &str) = (
+    "wlcro-clients__hubspot-contacts.toml",
+    include_str!("../../mappings/wlcro-clients__hubspot-contacts.toml"),
+);
+const SALESFORCE_PAIR: (&str, &str) = (
+    "wlcro-clients__salesforce-contacts.toml",
+    include_str!("../../mappings/wlcro-clients__salesforce-contacts.toml"),
+);
+/// Requests per minute the demo tenant may make to the WhiteLabelCRO simulator (and the
+/// connector's own pacing): generous, so two cycles finish in seconds.
+const WLCRO_PER_MINUTE: u32 = 6000;
+
+/// How to run the demo.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Seeds the id generator and the simulators.
+    pub seed: u64,
+    /// Keep the temporary store directory instead of removing it at the end.
+    pub keep_store: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self { seed: 7, keep_store: false }
+    }
+}
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A local file or the output could not be written, or a simulator could not listen.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A simulator rejected the seed data.
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
+    /// An embedded mapping does not load (a build defect).
+    #[error("embedded mapping {file}: {message}")]
+    Mapping {
+        /// The file.
+        file: &'static str,
+        /// The problems.
+        message: String,
+    },
+    /// The temporary store failed.
+    #[error("state store: {0}")]
+    Store(#[from] store::StoreError),
+    /// A connector could not be built.
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    /// The engine stopped.
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
+    /// A pair failed in a cycle.
+    #[error("cycle {cycle}: pair {pair} failed: {reason}")]
+    PairFailed {
+        /// 1 or 2.
+        cycle: usize,
+        /// The pair.
+        pair: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Everything the demo did, for tests to judge.
+#[derive(Debug)]
+pub struct DemoReport {
+    /// The simulators (stopped, but their state stays readable).
+    pub sims: Sims,
+    /// What was seeded.
+    pub seeded: Seeded,
+    /// Ground truth at the start of each cycle.
+    pub marks: Vec<Snapshot>,
+    /// Ground truth after the last cycle.
+    pub after: Snapshot,
+    /// The two runs.
+    pub runs: Vec<RunReport>,
+    /// Open review items at the end.
+    pub review: Vec<ReviewItem>,
+    /// The temporary store's path.
+    pub store_path: PathBuf,
+}
+
+/// The embedded pairs, with the demo's cap adjustment (see `run`).
+pub fn pairs() -> Result<Vec<PairMapping>, DemoError> {
+    [HUBSPOT_PAIR, SALESFORCE_PAIR]
+        .into_iter()
+        .map(|(file, text)| {
+            let mut pair = mapping::load_str(text, Path::new(file)).map_err(|errors| DemoError::Mapping {
+                file,
+                message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            })?;
+            // The shipped percentage caps are relative to the pair's linked records, which is
+            // zero on a fresh store: the first page would be held back entirely. The demo keeps
+            // the absolute caps (500 creates, 2000 overwrites) and drops the percentages.
+            pair.caps.creates.max_pct = None;
+            pair.caps.overwrites.max_pct = None;
+            Ok(pair)
+        })
+        .collect()
+}
+
+fn temp_dir() -> std::io::Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for n in 0..1000 {
+        let dir = base.join(format!("crosswalk-demo-{}-{n}", std::process::id()));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free temporary directory name"))
+}
+
+fn secret(dir: &Path, name: &str, value: &str) -> std::io::Result<SecretRef> {
+    let path = dir.join(name);
+    std::fs::write(&path, value)?;
+    Ok(SecretRef { env: None, file: Some(path) })
+}
+
+/// Runs the demo, writing the readable account to `out`. The store directory is removed at the
+/// end unless `opts.keep_store`.
+pub async fn run(opts: &DemoOptions, out: &mut impl Write) -> Result<DemoReport, DemoError> {
+    let dir = temp_dir()?;
+    let result = run_in(opts, &dir, out).await;
+    if !opts.keep_store {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+async fn run_in(opts: &DemoOptions, dir: &Path, out: &mut impl Write) -> Result<DemoReport, DemoError> {
+    let rates = sim_whitelabelcro::RateLimitConfig {
+        read: WLCRO_PER_MINUTE,
+        write: WLCRO_PER_MINUTE,
+        admin: WLCRO_PER_MINUTE,
+        window_scale: 1.0,
+    };
+    let wl_cfg = sim_whitelabelcro::SimConfig { seed: opts.seed, rate_limits: rates, ..Default::default() };
+    let hs_cfg = sim_hubspot::SimConfig {
+        seed: opts.seed,
+        rate_limits: sim_hubspot::RateLimitConfig {
+            burst_max: 10_000,
+            search_max: 100,
+            ..Default::default()
+        },
+        schema: sim_hubspot::Schema {
+            unique_properties: vec!["wlcro_client_id".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    // `WLCRO_Status__c` is a plain custom text field; the simulator adds custom fields only
+    // through its external-id list.
+    let sf_cfg = sim_salesforce::SimConfig {
+        seed: opts.seed,
+        external_id_fields: vec!["WLCRO_Id__c".into(), "WLCRO_Status__c".into()],
+        ..Default::default()
+    };
+    let (hs_token, sf_id, sf_secret) = (
+        hs_cfg.tokens.first().cloned().unwrap_or_default(),
+        sf_cfg.client_id.clone(),
+        sf_cfg.client_secret.clone(),
+    );
+    let (wl_handle, wlcro) = sim_whitelabelcro::start(wl_cfg).await?;
+    let (hs_handle, hubspot) = sim_hubspot::start(hs_cfg).await?;
+    let (sf_handle, salesforce) = sim_salesforce::start(sf_cfg).await?;
+    let urls = [wl_handle.base_url(), hs_handle.base_url(), sf_handle.base_url()];
+    let sims = Sims { wlcro, hubspot, salesforce };
+    let result = cycles(opts, dir, &sims, &urls, [&hs_token, &sf_id, &sf_secret], out).await;
+    wl_handle.stop().await;
+    hs_handle.stop().await;
+    sf_handle.stop().await;
+    result
+}
+
+async fn cycles(
+    opts: &DemoOptions,
+    dir: &Path,
+    sims: &Sims,
+    urls: &[String; 3],
+    [hs_token, sf_id, sf_secret]: [&String; 3],
+    out: &mut impl Write,
+) -> Result<DemoReport, DemoError> {
+    // Back-date the seed: data that existed before crosswalk, behind the engine's horizon.
+    let back = chrono::Duration::minutes(-5);
+    for clock in [&sims.wlcro.clock, &sims.hubspot.clock, &sims.salesforce.clock] {
+        clock.set_offset(back);
+    }
+    let seeded = seed::seed_all(&sims.wlcro, &sims.hubspot, &sims.salesforce);
+    for clock in [&sims.wlcro.clock, &sims.hubspot.clock, &sims.salesforce.clock] {
+        clock.set_offset(chrono::Duration::zero());
+    }
+    let seeded = seeded?;
+
+    let wl_key = sim_whitelabelcro::SimConfig::default_key();
+    let systems: BTreeMap<String, SystemSettings> = [
+        (
+            "wlcro",
+            SystemSettings::Whitelabelcro(WlcroSettings {
+                base_url: urls[0].clone(),
+                api_key: secret(dir, "wlcro.key", &wl_key)?,
+                webhook_secrets: Vec::new(),
+                overlap: None,
+                read_per_minute: WLCRO_PER_MINUTE,
+                write_per_minute: WLCRO_PER_MINUTE,
+            }),
+        ),
+        (
+            "hubspot",
+            SystemSettings::Hubspot(HubspotSettings {
+                base_url: urls[1].clone(),
+                token: secret(dir, "hubspot.token", hs_token)?,
+                webhook_secret: None,
+                unique_property: "wlcro_client_id".into(),
+                overlap: None,
+            }),
+        ),
+        (
+            "salesforce",
+            SystemSettings::Salesforce(SalesforceSettings {
+                login_url: urls[2].clone(),
+                client_id: sf_id.clone(),
+                client_secret: secret(dir, "salesforce.secret", sf_secret)?,
+                api_version: "62.0".into(),
+                external_id_field: "WLCRO_Id__c".into(),
+                reserve_share: 0.2,
+                overlap: None,
+            }),
+        ),
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_string(), s))
+    .collect();
+
+    let pairs = pairs()?;
+    let store_path = dir.join("state.db");
+    let store = store::open(&format!("sqlite://{}", store_path.display())).await?;
+    store.migrate().await?;
+    let clock: SharedClock = SystemClock::shared();
+    let transport: Arc<dyn HttpTransport> = Arc::new(
+        ReqwestTransport::new(Duration::from_secs(30))
+            .map_err(|source| registry::RegistryError::Connector { system: "*".into(), source })?,
+    );
+    let mut connectors: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
+    for (i, (name, system)) in systems.iter().enumerate() {
+        let c =
+            registry::build(name, system, &pairs, transport.clone(), clock.clone(), opts.seed + i as u64)?;
+        connectors.insert(name.clone(), c);
+    }
+    let ids = Arc::new(IdGen::new(clock.clone(), opts.seed));
+    let sync_opts = SyncOptions { owner: "crosswalk-demo".into(), ..SyncOptions::default() };
+    let engine = Engine::new(store.clone(), connectors, pairs, clock, ids, sync_opts);
+
+    writeln!(out, "crosswalk demo: three API simulators on loopback, seeded, and a throw-away state store")?;
+    writeln!(
+        out,
+        "  WhiteLabelCRO simulator  {}  (demo tenant limit: {WLCRO_PER_MINUTE} requests/min per bucket)",
+        urls[0]
+    )?;
+    writeln!(
+        out,
+        "  HubSpot simulator        {}  (the connector still paces itself to HubSpot's 100 requests / 10 s)",
+        urls[1]
+    )?;
+    writeln!(out, "  Salesforce simulator     {}", urls[2])?;
+    writeln!(
+        out,
+        "  state store              sqlite://{}{}",
+        store_path.display(),
+        if opts.keep_store { "" } else { "  (removed on exit)" }
+    )?;
+    writeln!(
+        out,
+        "  seeded: {} clients, {} HubSpot contacts, {} Salesforce Contacts; pairs: {}, {}",
+        seeded.client_ids.len(),
+        seeded.hubspot_contacts,
+        seeded.salesforce_contacts,
+        HUBSPOT_PAIR.0.trim_end_matches(".toml"),
+        SALESFORCE_PAIR.0.trim_end_matches(".toml"),
+    )?;
+    writeln!(
+        out,
+        "  (percentage safety caps off for the demo: they count linked records, zero on a fresh store)\n"
+    )?;
+
+    let before = sims.snapshot();
+    let mut marks = Vec::new();
+    let mut runs = Vec::new();
+    for cycle in 1..=2 {
+        marks.push(sims.snapshot());
+        let report = engine.run(RunKind::Manual, &[], false).await?;
+        writeln!(out, "Cycle {cycle}")?;
+        write!(out, "{}", summary(&report, false))?;
+        writeln!(out)?;
+        if let Some(p) = report.pairs.iter().find(|p| matches!(p.status, PairStatus::Failed { .. })) {
+            let reason = match &p.status {
+                PairStatus::Failed { reason } => reason.clone(),
+                _ => String::new(),
+            };
+            return Err(DemoError::PairFailed { cycle, pair: p.pair.clone(), reason });
+        }
+        runs.push(report);
+    }
+    let after = sims.snapshot();
+    write!(out, "{}", report::what_changed(sims, &before, &after, &marks))?;
+    writeln!(out)?;
+    let filter = ReviewFilter { state: Some(ReviewState::Open), ..ReviewFilter::default() };
+    let review = store.list_review(&filter).await?;
+    write!(out, "{}", report::review_table(&review))?;
+    writeln!(out)?;
+    let recent = store.recent_runs(5).await?;
+    let dead = store.count_dead_letters().await?;
+    write!(out, "{}", report::status(&recent, &review, dead))?;
+    out.flush()?;
+    Ok(DemoReport { sims: sims.clone(), seeded, marks, after, runs, review, store_path })
+}

@@ -1,0 +1,201 @@
+//! What the demo prints after the cycles: "what changed" judged from the simulators' own records
+//! and request logs, the open review queue as a compact table, and a short status block.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use sim_core::LoggedRequest;
+use sim_hubspot::ObjectType;
+
+use crate::store::{ReviewItem, RunRecord};
+
+/// The simulators' ground truth at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Live HubSpot contacts.
+    pub hubspot_contacts: usize,
+    /// Live Salesforce Contacts.
+    pub salesforce_contacts: usize,
+    /// WhiteLabelCRO clients.
+    pub wlcro_clients: usize,
+    /// `updated_utc` of every WhiteLabelCRO client, by id.
+    pub wlcro_updated: BTreeMap<i64, String>,
+    /// Every WhiteLabelCRO client's values (without `updated_utc`), by id.
+    pub wlcro_values: BTreeMap<i64, String>,
+    /// Requests logged so far, per system (`wlcro`, `hubspot`, `salesforce`).
+    pub requests: BTreeMap<&'static str, usize>,
+}
+
+/// Handles on the three running simulators.
+#[derive(Debug, Clone)]
+pub struct Sims {
+    /// WhiteLabelCRO.
+    pub wlcro: sim_whitelabelcro::SimState,
+    /// HubSpot.
+    pub hubspot: sim_hubspot::SimState,
+    /// Salesforce.
+    pub salesforce: sim_salesforce::SimState,
+}
+
+impl Sims {
+    /// Each system's request log.
+    pub fn logs(&self) -> [(&'static str, Vec<LoggedRequest>); 3] {
+        [
+            ("wlcro", self.wlcro.requests()),
+            ("hubspot", self.hubspot.requests()),
+            ("salesforce", self.salesforce.log.entries()),
+        ]
+    }
+
+    /// The ground truth now.
+    pub fn snapshot(&self) -> Snapshot {
+        let hubspot_contacts =
+            self.hubspot.records(ObjectType::Contacts).iter().filter(|r| !r.archived()).count();
+        let salesforce_contacts = self
+            .salesforce
+            .records()
+            .iter()
+            .filter(|r| r.object == sim_salesforce::ObjectKind::Contact && r.deleted_at.is_none())
+            .count();
+        let truth = self.wlcro.records();
+        let clients = truth["clients"].as_array().cloned().unwrap_or_default();
+        let wlcro_updated = clients
+            .iter()
+            .filter_map(|c| Some((c["client_id"].as_i64()?, c["updated_utc"].to_string())))
+            .collect();
+        let wlcro_values = clients
+            .iter()
+            .filter_map(|c| {
+                let mut v = c.clone();
+                v.as_object_mut()?.remove("updated_utc");
+                Some((c["client_id"].as_i64()?, v.to_string()))
+            })
+            .collect();
+        let requests = self.logs().into_iter().map(|(name, log)| (name, log.len())).collect();
+        Snapshot {
+            hubspot_contacts,
+            salesforce_contacts,
+            wlcro_clients: clients.len(),
+            wlcro_updated,
+            wlcro_values,
+            requests,
+        }
+    }
+}
+
+/// Requests of `log` from index `from` on that write (POST/PATCH/PUT/DELETE), excluding
+/// read-only POSTs (searches, batch reads, the OAuth token).
+pub fn writes_since(log: &[LoggedRequest], from: usize) -> Vec<&LoggedRequest> {
+    log.iter().skip(from).filter(|r| is_write(r)).collect()
+}
+
+/// Whether a request changes data.
+pub fn is_write(r: &LoggedRequest) -> bool {
+    let read_post = r.path.ends_with("/search")
+        || r.path.ends_with("/batch/read")
+        || r.path.ends_with("/oauth2/token")
+        || r.path.contains("/search");
+    match r.method.as_str() {
+        "PATCH" | "PUT" | "DELETE" => true,
+        "POST" => !read_post,
+        _ => false,
+    }
+}
+
+/// "What changed", from ground truth: counts before → after, clients updated, requests and 429s.
+pub fn what_changed(sims: &Sims, before: &Snapshot, after: &Snapshot, marks: &[Snapshot]) -> String {
+    let mut s = String::from("What changed (simulators' ground truth)\n");
+    let _ =
+        writeln!(s, "  HubSpot contacts       {:>4} -> {}", before.hubspot_contacts, after.hubspot_contacts);
+    let _ = writeln!(
+        s,
+        "  Salesforce Contacts    {:>4} -> {}",
+        before.salesforce_contacts, after.salesforce_contacts
+    );
+    let updated =
+        after.wlcro_updated.iter().filter(|(id, t)| before.wlcro_updated.get(id) != Some(t)).count();
+    let changed = after.wlcro_values.iter().filter(|(id, v)| before.wlcro_values.get(id) != Some(v)).count();
+    let _ = writeln!(
+        s,
+        "  WhiteLabelCRO clients  {:>4} -> {} ({updated} written to, {changed} with a value that changed)",
+        before.wlcro_clients, after.wlcro_clients
+    );
+    for (name, log) in sims.logs() {
+        let mut per_cycle = Vec::new();
+        for (i, mark) in marks.iter().enumerate() {
+            let from = mark.requests.get(name).copied().unwrap_or(0);
+            let to = marks.get(i + 1).unwrap_or(after).requests.get(name).copied().unwrap_or(log.len());
+            let slice = &log[from.min(log.len())..to.min(log.len())];
+            let writes = slice.iter().filter(|r| is_write(r)).count();
+            per_cycle.push(format!("cycle {}: {} requests, {writes} writes", i + 1, slice.len()));
+        }
+        let throttled = log.iter().filter(|r| r.status == 429).count();
+        let _ = writeln!(s, "  {name:<11} {}; 429s received: {throttled}", per_cycle.join("; "));
+    }
+    s
+}
+
+/// Shortens a value to `n` characters, with an ellipsis.
+fn short(v: Option<&str>, n: usize) -> String {
+    let v = v.unwrap_or("-");
+    if v.chars().count() <= n {
+        v.to_string()
+    } else {
+        format!("{}…", v.chars().take(n - 1).collect::<String>())
+    }
+}
+
+/// The open review queue as a table. Values are shown because this is a demo on seeded,
+/// made-up people; the product itself never logs field values.
+pub fn review_table(items: &[ReviewItem]) -> String {
+    let mut s = format!("Open review queue ({} items)\n", items.len());
+    let _ = writeln!(
+        s,
+        "  {:>4}  {:<34} {:<18} {:<11} {:<30}    {:<30}  reason",
+        "id", "pair", "kind", "field", "left", "right"
+    );
+    for i in items {
+        let (left, right) = match i.kind {
+            crate::store::ReviewKind::AmbiguousIdentity => (
+                i.left_id.clone().or_else(|| i.left_value.clone()),
+                Some(format!("{} candidates", i.candidates["ids"].as_array().map_or(0, Vec::len))),
+            ),
+            _ => (i.left_value.clone(), i.right_value.clone()),
+        };
+        let _ = writeln!(
+            s,
+            "  {:>4}  {:<34} {:<18} {:<11} {:<30} -> {:<30}  {}",
+            i.id,
+            short(Some(&i.pair), 34),
+            i.kind.as_str(),
+            short(i.field.as_deref(), 11),
+            short(left.as_deref(), 30),
+            short(right.as_deref(), 30),
+            short(Some(&i.reason), 60),
+        );
+    }
+    s
+}
+
+/// The status block: last runs, open items by kind, dead letters.
+pub fn status(runs: &[RunRecord], items: &[ReviewItem], dead_letters: u64) -> String {
+    let mut s = String::from("Status\n  last runs:\n");
+    for r in runs {
+        let c = &r.counts;
+        let status = r.status.map_or("running", |st| st.as_str());
+        let _ = writeln!(
+            s,
+            "    {}  {status:<8} pulled {} linked {} created {} updated {} conflicts {} rejected {}",
+            r.id, c.pulled, c.linked, c.created, c.updated, c.conflicts, c.rejected
+        );
+    }
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in items {
+        *by_kind.entry(i.kind.as_str()).or_default() += 1;
+    }
+    let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let kinds = if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") };
+    let _ = writeln!(s, "  open review items: {kinds}");
+    let _ = writeln!(s, "  dead letters: {dead_letters}");
+    s
+}

@@ -1,0 +1,247 @@
+//! The admin pages' handlers: login / logout, the queue, one item, and the form POSTs (resolve,
+//! bulk resolve, reopen). Every POST needs the session's CSRF token in its form; the router's
+//! guard has already turned cross-site POSTs away.
+
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::AppState;
+use super::api::FilterParams;
+use super::auth::{Credential, Session, clean_name, clear_cookie, constant_time_eq, session_cookie};
+use super::html::{error_page, login as login_page, page};
+use super::views;
+use crate::review::{ResolveReport, ResolveRequest, ReviewError};
+use crate::store::{ResolveAction, ReviewState};
+
+/// A logged-in admin on a page; anyone else is sent to the login form.
+pub struct PageAdmin(pub Session);
+
+impl FromRequestParts<AppState> for PageAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match state.auth.authenticate(&parts.headers, state.clock.now()) {
+            Some(Credential::Cookie(s)) => Ok(Self(s)),
+            _ if parts.method == axum::http::Method::GET => Err(Redirect::to("/login").into_response()),
+            _ => Err(error_page(StatusCode::UNAUTHORIZED, "sign in first")),
+        }
+    }
+}
+
+type Fields = Vec<(String, String)>;
+
+fn field<'a>(form: &'a Fields, name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// A page failure not yet rendered (small, unlike a `Response`).
+type PageErr = (StatusCode, &'static str);
+
+fn render_err((status, message): PageErr) -> Response {
+    error_page(status, message)
+}
+
+fn check_csrf(session: &Session, form: &Fields) -> Result<(), PageErr> {
+    let sent = field(form, "csrf").unwrap_or_default();
+    if constant_time_eq(sent.as_bytes(), session.csrf.as_bytes()) {
+        Ok(())
+    } else {
+        Err((StatusCode::FORBIDDEN, "the form has expired; reload the page and try again"))
+    }
+}
+
+fn review_error(e: ReviewError) -> Response {
+    match e {
+        ReviewError::NotFound(_) => error_page(StatusCode::NOT_FOUND, &e.to_string()),
+        ReviewError::Invalid(m) => error_page(StatusCode::BAD_REQUEST, &m),
+        ReviewError::Conflict(m) => error_page(StatusCode::CONFLICT, &m),
+        ReviewError::Store(e) => {
+            tracing::error!(error = %e, "state store failed while serving a page");
+            error_page(StatusCode::SERVICE_UNAVAILABLE, "the state store is unavailable; see the server log")
+        }
+    }
+}
+
+/// `GET /login`.
+pub async fn login_form() -> Response {
+    login_page(None).into_response()
+}
+
+/// `POST /login`: checks the token, sets the session cookie, goes to the queue.
+pub async fn login(State(state): State<AppState>, Form(form): Form<Fields>) -> Response {
+    let token = field(&form, "token").unwrap_or_default();
+    if !state.auth.token_matches(token) {
+        tracing::warn!("admin login with a wrong token");
+        return (StatusCode::UNAUTHORIZED, login_page(Some("That token is not right."))).into_response();
+    }
+    let name = clean_name(field(&form, "name").unwrap_or_default());
+    let name = if name.is_empty() { "admin".to_string() } else { name };
+    let (cookie, _) = state.auth.new_session(&name, state.clock.now());
+    ([(header::SET_COOKIE, session_cookie(&cookie))], Redirect::to("/review")).into_response()
+}
+
+/// `POST /logout`.
+pub async fn logout(PageAdmin(session): PageAdmin, Form(form): Form<Fields>) -> Response {
+    if let Err(e) = check_csrf(&session, &form) {
+        return render_err(e);
+    }
+    ([(header::SET_COOKIE, clear_cookie())], Redirect::to("/login")).into_response()
+}
+
+/// `GET /review`: the queue with filters and counts per kind.
+pub async fn list(
+    State(state): State<AppState>,
+    PageAdmin(session): PageAdmin,
+    Query(params): Query<FilterParams>,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let filter = match params.to_filter(state.clock.now()) {
+        Ok(f) => f,
+        Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
+    };
+    let (page_data, status) = match tokio::try_join!(state.review.list(&filter), state.review.status(0)) {
+        Ok(v) => v,
+        Err(e) => return review_error(e),
+    };
+    let body = views::list(&page_data, &filter, &status, &session.csrf, flash.message().as_deref());
+    page("Review queue", Some((&session.name, &session.csrf)), &body).into_response()
+}
+
+/// What the POST before this page did, carried in the redirect's query as fixed codes and
+/// numbers (never free text, so a crafted link cannot put words on the page).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Flash {
+    pub done: Option<String>,
+    pub resolved: Option<u64>,
+    pub unchanged: Option<u64>,
+    pub skipped: Option<u64>,
+}
+
+impl Flash {
+    fn message(&self) -> Option<String> {
+        let text = match self.done.as_deref()? {
+            "resolved" => "Decision recorded: the next sync run of this pair writes it.",
+            "ignored" => "Ignored: both sides stay as they are.",
+            "unchanged" => "This decision was already recorded; nothing changed.",
+            "reopened" => "Reopened: the item is open again.",
+            "none_selected" => "Select at least one item first.",
+            "bulk" => {
+                return Some(format!(
+                    "{} item(s) resolved, {} unchanged, {} skipped (the decision does not fit them).",
+                    self.resolved.unwrap_or(0),
+                    self.unchanged.unwrap_or(0),
+                    self.skipped.unwrap_or(0)
+                ));
+            }
+            _ => return None,
+        };
+        Some(text.to_string())
+    }
+}
+
+/// `GET /review/{id}`.
+pub async fn item(
+    State(state): State<AppState>,
+    PageAdmin(session): PageAdmin,
+    Path(id): Path<i64>,
+    Query(flash): Query<Flash>,
+) -> Response {
+    match state.review.get(id).await {
+        Ok(item) => {
+            let body = views::item(&item, &session.csrf, flash.message().as_deref());
+            page(&format!("Item {id}"), Some((&session.name, &session.csrf)), &body).into_response()
+        }
+        Err(e) => review_error(e),
+    }
+}
+
+fn decision_from(form: &Fields) -> Result<ResolveRequest, PageErr> {
+    let action: ResolveAction = field(form, "action")
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| (StatusCode::BAD_REQUEST, "choose a decision"))?;
+    // The value input is in the same form as every button: only the `value` action uses it.
+    let value = match action {
+        ResolveAction::Value => Some(field(form, "value").unwrap_or_default().to_string()),
+        _ => None,
+    };
+    let note = field(form, "note").map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+    Ok(ResolveRequest { action, value, note })
+}
+
+/// `POST /review/{id}/resolve`.
+pub async fn resolve(
+    State(state): State<AppState>,
+    PageAdmin(session): PageAdmin,
+    Path(id): Path<i64>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Err(e) = check_csrf(&session, &form) {
+        return render_err(e);
+    }
+    let req = match decision_from(&form) {
+        Ok(r) => r,
+        Err(e) => return render_err(e),
+    };
+    match state.review.resolve(id, &req, &session.name).await {
+        Ok(ResolveReport::Resolved { state: ReviewState::Ignored }) => {
+            Redirect::to(&format!("/review/{id}?done=ignored")).into_response()
+        }
+        Ok(ResolveReport::Resolved { .. }) => {
+            Redirect::to(&format!("/review/{id}?done=resolved")).into_response()
+        }
+        Ok(ResolveReport::Unchanged { .. }) => {
+            Redirect::to(&format!("/review/{id}?done=unchanged")).into_response()
+        }
+        Ok(report @ ResolveReport::NotOpen { .. }) => error_page(StatusCode::CONFLICT, &report.message(id)),
+        Err(e) => review_error(e),
+    }
+}
+
+/// `POST /review/bulk`: one decision for the checked items.
+pub async fn bulk(
+    State(state): State<AppState>,
+    PageAdmin(session): PageAdmin,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Err(e) = check_csrf(&session, &form) {
+        return render_err(e);
+    }
+    let req = match decision_from(&form) {
+        Ok(r) => r,
+        Err(e) => return render_err(e),
+    };
+    let ids: Vec<i64> = form.iter().filter(|(k, _)| k == "id").filter_map(|(_, v)| v.parse().ok()).collect();
+    if ids.is_empty() {
+        return Redirect::to("/review?done=none_selected").into_response();
+    }
+    match state.review.resolve_ids(&ids, &req, &session.name).await {
+        Ok(r) => Redirect::to(&format!(
+            "/review?done=bulk&resolved={}&unchanged={}&skipped={}",
+            r.resolved,
+            r.unchanged,
+            r.skipped.len()
+        ))
+        .into_response(),
+        Err(e) => review_error(e),
+    }
+}
+
+/// `POST /review/{id}/reopen`.
+pub async fn reopen(
+    State(state): State<AppState>,
+    PageAdmin(session): PageAdmin,
+    Path(id): Path<i64>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Err(e) = check_csrf(&session, &form) {
+        return render_err(e);
+    }
+    match state.review.reopen(id).await {
+        Ok(true) => Redirect::to(&format!("/review/{id}?done=reopened")).into_response(),
+        Ok(false) => error_page(StatusCode::CONFLICT, "only resolved or ignored items can be reopened"),
+        Err(e) => review_error(e),
+    }
+}

@@ -1,0 +1,113 @@
+//! `crosswalk demo` end to end, in process: the three simulators, the real engine and connectors
+//! over loopback HTTP. Judged from the simulators' ground truth (records and request logs).
+
+use std::collections::BTreeMap;
+
+use crosswalk::demo::{self, DemoOptions, DemoReport};
+use crosswalk::store::ReviewKind;
+use sim_hubspot::ObjectType;
+
+async fn run_demo() -> (DemoReport, String) {
+    let mut out = Vec::new();
+    let report = demo::run(&DemoOptions::default(), &mut out).await.expect("demo runs");
+    (report, String::from_utf8(out).expect("utf-8 output"))
+}
+
+fn duplicates(emails: impl Iterator<Item = String>) -> Vec<String> {
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for e in emails {
+        *count.entry(e.trim().to_lowercase()).or_default() += 1;
+    }
+    count.into_iter().filter(|(_, n)| *n > 1).map(|(e, _)| e).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_converges_in_one_cycle_and_parks_what_it_cannot_decide() {
+    let (r, text) = run_demo().await;
+    let hubspot: Vec<_> =
+        r.sims.hubspot.records(ObjectType::Contacts).into_iter().filter(|c| !c.archived()).collect();
+    let salesforce: Vec<_> = r
+        .sims
+        .salesforce
+        .records()
+        .into_iter()
+        .filter(|c| c.object == sim_salesforce::ObjectKind::Contact && c.deleted_at.is_none())
+        .collect();
+    let truth = r.sims.wlcro.records();
+    let clients = truth["clients"].as_array().expect("clients").clone();
+    assert_eq!(clients.len(), demo::seed::CLIENTS, "no client created on WhiteLabelCRO (link-only)");
+
+    // No duplicate emails: HubSpot none at all; Salesforce only the pair seeded as ambiguous.
+    let hs_dups = duplicates(hubspot.iter().filter_map(|c| c.properties.get("email").cloned()));
+    assert!(hs_dups.is_empty(), "duplicate HubSpot emails: {hs_dups:?}");
+    let sf_dups = duplicates(salesforce.iter().filter_map(|c| c.fields.get("Email").cloned()));
+    let amb = demo::seed::person(demo::seed::AMBIGUOUS_INDEX).email;
+    assert_eq!(sf_dups, vec![amb], "the only Salesforce duplicate is the seeded ambiguous pair");
+
+    // Every client is on HubSpot exactly once: found by email, and any back-link on either
+    // side names the other. Created contacts carry the client id.
+    for c in &clients {
+        let id = c["client_id"].as_i64().expect("client id").to_string();
+        let email = c["email"].as_str().expect("email").trim().to_lowercase();
+        let by_email: Vec<_> = hubspot
+            .iter()
+            .filter(|h| h.properties.get("email").map(|e| e.to_lowercase()) == Some(email.clone()))
+            .collect();
+        assert_eq!(by_email.len(), 1, "client {id} is on HubSpot {} times", by_email.len());
+        let contact = by_email[0];
+        let by_link = hubspot.iter().filter(|h| h.properties.get("wlcro_client_id") == Some(&id)).count();
+        assert!(by_link <= 1, "client {id} is the back-link of {by_link} contacts");
+        if let Some(back) = contact.properties.get("wlcro_client_id") {
+            assert_eq!(back, &id, "contact {}'s back-link", contact.id);
+        }
+        if let Some(ext) = c["external_id"].as_str() {
+            assert_eq!(ext, format!("hubspot_{}", contact.id), "client {id}'s back-link");
+        }
+    }
+    let created = hubspot.iter().filter(|h| h.properties.contains_key("wlcro_client_id")).count();
+    assert_eq!(
+        created,
+        demo::seed::CLIENTS - demo::seed::HUBSPOT_BY_EMAIL,
+        "pre-linked + created carry the id"
+    );
+    assert_eq!(hubspot.len(), demo::seed::CLIENTS + demo::seed::HUBSPOT_ONLY);
+
+    // Cycle 2 wrote nothing anywhere.
+    let second = &r.marks[1];
+    for (name, log) in r.sims.logs() {
+        let from = second.requests[name];
+        let writes = demo::report::writes_since(&log, from);
+        assert!(writes.is_empty(), "{name} got writes in cycle 2: {writes:?}");
+        assert!(log.len() > from, "{name} was read in cycle 2");
+        assert!(log.iter().all(|q| q.status != 429), "{name} answered 429");
+    }
+
+    // The conflicts and the ambiguous duplicate wait in the review queue.
+    let open = |pair: &str, kind: ReviewKind| -> Vec<String> {
+        let mut ids: Vec<String> = r
+            .review
+            .iter()
+            .filter(|i| i.pair.contains(pair) && i.kind == kind)
+            .filter_map(|i| i.left_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let ids = |v: &[i64]| -> Vec<String> { v.iter().map(ToString::to_string).collect() };
+    assert_eq!(open("hubspot", ReviewKind::FieldConflict), ids(&r.seeded.hubspot_conflicts));
+    assert_eq!(open("salesforce", ReviewKind::FieldConflict), ids(&r.seeded.salesforce_conflicts));
+    assert_eq!(open("salesforce", ReviewKind::AmbiguousIdentity), ids(&[r.seeded.ambiguous_client]));
+    assert!(
+        r.review.iter().all(|i| matches!(i.kind, ReviewKind::FieldConflict | ReviewKind::AmbiguousIdentity))
+    );
+
+    // The output carries the summaries, ground truth, the review table and the status.
+    for needle in
+        ["Cycle 1", "Cycle 2", "What changed", "429s received: 0", "Open review queue (7 items)", "Status"]
+    {
+        assert!(text.contains(needle), "output lacks {needle:?}:\n{text}");
+    }
+    let row = "field_conflict     first_name";
+    assert_eq!(text.matches(row).count(), 6, "one table row per conflict:\n{text}");
+    assert!(!r.store_path.exists(), "the temporary store is removed");
+}
