@@ -69,6 +69,9 @@ impl Browser {
         let session = browser.call("POST", "/session", Some(caps)).await?;
         let id = session["sessionId"].as_str().ok_or_else(|| format!("no session id in {session}"))?;
         browser.base = format!("{}/session/{id}", browser.base);
+        // Element lookups wait (inside the browser) for the page a click navigated to, instead
+        // of racing it: the standard WebDriver wait, no sleeping in the test.
+        browser.call("POST", "/timeouts", Some(json!({"implicit": 10_000, "pageLoad": 30_000}))).await?;
         Ok(browser)
     }
 
