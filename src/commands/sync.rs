@@ -101,7 +101,7 @@ pub fn summary(report: &RunReport, dry_run: bool) -> String {
         };
         out.push_str(&format!(
             "  {:<40} {status}\n    pulled {}, re-read {}, linked {}, created {}, updated {}, conflicts {}, rejected {}, deletes {}, ambiguous {}, quarantined {}, swept {}\n",
-            p.pair, s.pulled, s.reread, s.linked, s.created, s.updated, s.conflicts, s.rejected, s.deleted, s.ambiguous, s.quarantined, s.swept
+            p.pair, s.run.pulled, s.run.reread, s.run.linked, s.run.created, s.run.updated, s.run.conflicts, s.run.rejected, s.run.deleted, s.ambiguous, s.quarantined, s.swept
         ));
         if dry_run && !p.plan.is_empty() {
             out.push_str(&p.plan);

@@ -250,6 +250,20 @@ pub struct RunCounts {
     pub skipped_echo: u64,
 }
 
+impl std::ops::AddAssign for RunCounts {
+    fn add_assign(&mut self, o: RunCounts) {
+        self.pulled += o.pulled;
+        self.reread += o.reread;
+        self.linked += o.linked;
+        self.created += o.created;
+        self.updated += o.updated;
+        self.conflicts += o.conflicts;
+        self.rejected += o.rejected;
+        self.deleted += o.deleted;
+        self.skipped_echo += o.skipped_echo;
+    }
+}
+
 /// The watermark window one stream covered in a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamWindow {

@@ -76,7 +76,7 @@ pub(crate) async fn resolve(
             }
             Match::Linked(other_id, confidence) => {
                 claimed.insert(other_id.clone());
-                stats.linked += 1;
+                stats.run.linked += 1;
                 out.new_links.push(new_link(ctx, side, &change.id, &other_id, confidence, &found));
             }
             Match::Ambiguous(ids) if ids.is_empty() => {}
@@ -169,10 +169,7 @@ async fn full_records(
         changes.iter().filter(|c| !c.partial).map(|c| (c.id.clone(), c.fields.clone())).collect();
     let partial: Vec<String> = changes.iter().filter(|c| c.partial).map(|c| c.id.clone()).collect();
     if !partial.is_empty() {
-        let object = &ctx.pair.endpoint(side).object;
-        for record in ctx.connector(side).fetch(object, &partial).await.map_err(|e| ctx.err(side, e))? {
-            out.insert(record.id, record.fields);
-        }
+        out.extend(ctx.fetch_records(side, &partial).await?.into_iter().map(|(id, r)| (id, r.fields)));
     }
     Ok(out)
 }
@@ -238,14 +235,7 @@ pub(crate) async fn commit_links(ctx: &PairContext, links: Vec<LinkUpsert>) -> R
     } else {
         let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), now);
         commit.link_upserts = links.clone();
-        ctx.store
-            .commit_page(commit)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::LeaseLost => SyncError::LeaseLost(ctx.pair.name.clone()),
-                other => SyncError::Store(other),
-            })?
-            .created_links
+        ctx.commit(commit).await?.created_links
     };
     Ok(links
         .into_iter()
@@ -315,9 +305,9 @@ pub(crate) async fn settle_creates(
                     continue;
                 }
                 if written.created {
-                    stats.created += 1
+                    stats.run.created += 1
                 } else {
-                    stats.linked += 1
+                    stats.run.linked += 1
                 }
                 let (left_id, right_id) = if side == Side::Left {
                     (plan.source_id.clone(), written.id)
@@ -344,7 +334,7 @@ pub(crate) async fn settle_creates(
                 });
             }
             Some(Err(e)) => {
-                stats.rejected += 1;
+                stats.run.rejected += 1;
                 commit.intents_done.push(key);
                 commit.review_items.push(super::outcome::rejected_item(
                     ctx,

@@ -24,7 +24,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::ids::IdGen;
 use crate::mapping::PairMapping;
-use crate::store::{NewRun, RunCounts, RunKind, RunOutcome, RunStatus, Store, StoreError, StreamWindow};
+use crate::store::{NewRun, RunKind, RunOutcome, RunStatus, Store, StoreError, StreamWindow};
 
 pub use page::PageStats;
 
@@ -197,7 +197,7 @@ impl Engine {
                         info!(pair = %pair.name, %holder, "skipped: another process holds this pair's lease")
                     }
                     PairStatus::Failed { reason } => warn!(pair = %pair.name, %reason, "pair failed"),
-                    _ => info!(pair = %pair.name, pulled = report.stats.pulled, written = report.stats.written(), conflicts = report.stats.conflicts, "pair done"),
+                    _ => info!(pair = %pair.name, pulled = report.stats.run.pulled, written = report.stats.written(), conflicts = report.stats.run.conflicts, "pair done"),
                 }
                 reports.push(report);
             }
@@ -215,7 +215,7 @@ impl Engine {
             let outcome = RunOutcome {
                 finished_at: self.clock.now(),
                 status,
-                counts: totals.counts(),
+                counts: totals.run,
                 windows,
                 error: failed,
             };
@@ -323,23 +323,5 @@ fn run_status(reports: &[PairReport]) -> RunStatus {
         RunStatus::Partial
     } else {
         RunStatus::Ok
-    }
-}
-
-/// Converts stats into the store's run counters.
-impl PageStats {
-    /// As the store records them.
-    pub fn counts(&self) -> RunCounts {
-        RunCounts {
-            pulled: self.pulled,
-            reread: self.reread,
-            linked: self.linked,
-            created: self.created,
-            updated: self.updated,
-            conflicts: self.conflicts,
-            rejected: self.rejected,
-            deleted: self.deleted,
-            skipped_echo: self.echoes,
-        }
     }
 }

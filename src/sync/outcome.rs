@@ -43,7 +43,7 @@ pub(crate) fn settle_link<'k>(
     for (target, key, result) in writes {
         match result {
             Some(Ok(_)) => {
-                stats.updated += 1;
+                stats.run.updated += 1;
                 commit.intents_done.push(key.to_string());
                 let record_id = p.link.record_id(target);
                 commit.decisions.extend(decisions(ctx, p.link.id, target, record_id, p.plan, target.other()));
@@ -52,7 +52,7 @@ pub(crate) fn settle_link<'k>(
                 return Some(format!("writes to {} failed for now: {e}", ctx.pair.endpoint(target).system));
             }
             Some(Err(e)) => {
-                stats.rejected += 1;
+                stats.run.rejected += 1;
                 commit.intents_done.push(key.to_string());
                 failed.push(target);
                 let record_id = p.link.record_id(target);
@@ -73,7 +73,7 @@ pub(crate) fn settle_link<'k>(
         }
     }
     for c in &p.plan.conflicts {
-        stats.conflicts += 1;
+        stats.run.conflicts += 1;
         commit.review_items.push(NewReviewItem {
             pair: ctx.pair.name.clone(),
             link_id: Some(p.link.id),

@@ -12,40 +12,26 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use connector_api::{Change, ChangeKind, Quarantined, Record, Write, WriteOp, WriteResult};
+use connector_api::{Change, ChangeKind, Quarantined, Write, WriteOp, WriteResult};
 use sha2::{Digest, Sha256};
 
 use crate::mapping::{CanonMap, DeletePolicy, Side};
 use crate::reconcile::{self, LinkPlan, Plan, SideView};
 use crate::store::{
     CheckpointUpdate, Link, LinkUpsert, NewDeadLetter, NewDecision, NewReviewItem, PageCommit, ReviewKind,
+    RunCounts,
 };
 
 use super::outcome::{Planned, settle_link};
 use super::pull::PairContext;
 use super::{SyncError, apply, identity};
 
-/// Counters of what a pair's pages did.
+/// Counters of what a pair's pages did: the run counters the store records, plus three it
+/// does not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageStats {
-    /// Changes pulled.
-    pub pulled: u64,
-    /// Changes whose content was already known (overlap re-reads).
-    pub reread: u64,
-    /// Records linked to an existing record on the other side.
-    pub linked: u64,
-    /// Records created on the other side.
-    pub created: u64,
-    /// Records updated on either side.
-    pub updated: u64,
-    /// Field conflicts opened for review.
-    pub conflicts: u64,
-    /// Writes the remote rejected for good.
-    pub rejected: u64,
-    /// Deletes seen on linked records.
-    pub deleted: u64,
-    /// Changes that were our own writes coming back (no write needed).
-    pub echoes: u64,
+    /// Pulled, re-read, linked, created, updated, conflicts, rejected, deletes, echoes.
+    pub run: RunCounts,
     /// Ambiguous identities sent to review.
     pub ambiguous: u64,
     /// Malformed items quarantined.
@@ -57,20 +43,12 @@ pub struct PageStats {
 impl PageStats {
     /// Remote writes made.
     pub fn written(&self) -> u64 {
-        self.created + self.updated
+        self.run.created + self.run.updated
     }
 
     /// Adds `other` into `self`.
     pub fn add(&mut self, o: &PageStats) {
-        self.pulled += o.pulled;
-        self.reread += o.reread;
-        self.linked += o.linked;
-        self.created += o.created;
-        self.updated += o.updated;
-        self.conflicts += o.conflicts;
-        self.rejected += o.rejected;
-        self.deleted += o.deleted;
-        self.echoes += o.echoes;
+        self.run += o.run;
         self.ambiguous += o.ambiguous;
         self.quarantined += o.quarantined;
         self.swept += o.swept;
@@ -110,7 +88,7 @@ pub(crate) async fn process(
     let side = input.side;
     let pair = &ctx.pair;
     let stats = &mut report.stats;
-    stats.pulled += input.changes.len() as u64;
+    stats.run.pulled += input.changes.len() as u64;
     stats.quarantined += input.quarantined.len() as u64;
     let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
     let ep = pair.endpoint(side).clone();
@@ -157,14 +135,14 @@ pub(crate) async fn process(
             ChangeKind::Upsert | ChangeKind::Undeleted => {
                 let canon = pair.canonical(side, &change.fields);
                 if !change.partial && link.hash(side) == Some(canon_hash(&canon).as_str()) {
-                    stats.reread += 1;
+                    stats.run.reread += 1;
                     if input.sweep {
                         commit.link_upserts.push(verified(&link, side, ctx.clock.now()));
                     }
                     continue;
                 }
                 if !input.sweep && !ctx.planned.lock().expect("planned lock").insert(link.id) {
-                    stats.reread += 1;
+                    stats.run.reread += 1;
                     continue;
                 }
                 works.push(Work { link, change, canon });
@@ -176,7 +154,8 @@ pub(crate) async fn process(
         }
     }
     complete_fresh_partials(ctx, side, &mut works).await?;
-    let others = fetch_others(ctx, side, &works).await?;
+    let other_ids: Vec<String> = works.iter().map(|w| w.link.record_id(side.other()).to_string()).collect();
+    let others = ctx.fetch_records(side.other(), &other_ids).await?;
     let mut plan = Plan::new(pair);
     let mut planned: Vec<(Work, LinkPlan, CanonMap, DateTime<Utc>)> = Vec::new();
     for work in works {
@@ -193,7 +172,7 @@ pub(crate) async fn process(
             if side == Side::Left { (&this_view, &other_view) } else { (&other_view, &this_view) };
         let link_plan = reconcile::plan_link(pair, &work.link.base, left, right);
         if link_plan.is_noop() {
-            stats.echoes += 1;
+            stats.run.skipped_echo += 1;
         }
         plan.push_link(link_plan.clone());
         planned.push((work, link_plan, other_canon, other.modified_at));
@@ -215,15 +194,15 @@ pub(crate) async fn process(
             run_id: ctx.run_id.clone(),
             ..NewReviewItem::default()
         });
-        ctx.store.commit_page(commit).await.map_err(|e| lease_lost(ctx, e))?;
+        ctx.commit(commit).await?;
         return Ok(PageOutcome { incomplete: Some(reason) });
     }
     if ctx.dry_run {
         report.plan.push_str(&reconcile::render(&plan));
         let counts = plan.counts();
-        stats.created += (counts.creates.0 + counts.creates.1) as u64;
-        stats.updated += (counts.updates.0 + counts.updates.1) as u64;
-        stats.conflicts += counts.conflicts as u64;
+        stats.run.created += (counts.creates.0 + counts.creates.1) as u64;
+        stats.run.updated += (counts.updates.0 + counts.updates.1) as u64;
+        stats.run.conflicts += counts.conflicts as u64;
         return Ok(PageOutcome { incomplete: None });
     }
 
@@ -274,7 +253,7 @@ pub(crate) async fn process(
     if incomplete.is_none() {
         commit.checkpoint = input.checkpoint;
     }
-    ctx.store.commit_page(commit).await.map_err(|e| lease_lost(ctx, e))?;
+    ctx.commit(commit).await?;
     Ok(PageOutcome { incomplete })
 }
 
@@ -313,7 +292,7 @@ async fn repoint_merges(
     }
     let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
     commit.link_repoints = repoints;
-    ctx.store.commit_page(commit).await.map_err(|e| lease_lost(ctx, e))?;
+    ctx.commit(commit).await?;
     Ok(())
 }
 
@@ -343,15 +322,7 @@ async fn complete_fresh_partials(ctx: &PairContext, side: Side, works: &mut [Wor
     if ids.is_empty() {
         return Ok(());
     }
-    let object = &ctx.pair.endpoint(side).object;
-    let connector = ctx.connector(side);
-    let batch = connector.capabilities().object(object).map_or(100, |o| o.max_page.max(1));
-    let mut full = BTreeMap::new();
-    for chunk in ids.chunks(batch) {
-        for record in connector.fetch(object, chunk).await.map_err(|e| ctx.err(side, e))? {
-            full.insert(record.id.clone(), record);
-        }
-    }
+    let mut full = ctx.fetch_records(side, &ids).await?;
     for work in works.iter_mut() {
         if let Some(record) = full.remove(&work.change.id) {
             work.canon = ctx.pair.canonical(side, &record.fields);
@@ -360,26 +331,6 @@ async fn complete_fresh_partials(ctx: &PairContext, side: Side, works: &mut [Wor
         }
     }
     Ok(())
-}
-
-/// The other side's current records for the links being planned, fetched in batches.
-async fn fetch_others(
-    ctx: &PairContext,
-    side: Side,
-    works: &[Work],
-) -> Result<BTreeMap<String, Record>, SyncError> {
-    let other = side.other();
-    let object = &ctx.pair.endpoint(other).object;
-    let connector = ctx.connector(other);
-    let batch = connector.capabilities().object(object).map_or(100, |o| o.max_page.max(1));
-    let ids: Vec<String> = works.iter().map(|w| w.link.record_id(other).to_string()).collect();
-    let mut out = BTreeMap::new();
-    for chunk in ids.chunks(batch) {
-        for record in connector.fetch(object, chunk).await.map_err(|e| ctx.err(other, e))? {
-            out.insert(record.id.clone(), record);
-        }
-    }
-    Ok(out)
 }
 
 /// A delete (or a merge into an already linked survivor) on a linked record, per the pair's
@@ -392,7 +343,7 @@ fn deleted(
     commit: &mut PageCommit,
     stats: &mut PageStats,
 ) {
-    stats.deleted += 1;
+    stats.run.deleted += 1;
     if ctx.pair.deletes == DeletePolicy::Ignore {
         return;
     }
@@ -431,13 +382,6 @@ fn verified(link: &Link, side: Side, now: chrono::DateTime<chrono::Utc>) -> Link
         Side::Right => up.right_verified_at = Some(now),
     }
     up
-}
-
-fn lease_lost(ctx: &PairContext, e: crate::store::StoreError) -> SyncError {
-    match e {
-        crate::store::StoreError::LeaseLost => SyncError::LeaseLost(ctx.pair.name.clone()),
-        other => SyncError::Store(other),
-    }
 }
 
 /// The content hash of a canonical record, so re-reads of unchanged records cost nothing.

@@ -1,14 +1,15 @@
 //! One pair's cycle: pull each side page by page from its checkpoint, then run the verification
 //! sweep for systems whose pulls miss some edits.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connector_api::{Change, Checkpoint, Connector, ConnectorError, PullRequest, SharedClock};
+use connector_api::{Change, Checkpoint, Connector, ConnectorError, PullRequest, Record, SharedClock};
 
 use crate::mapping::{PairMapping, Side};
-use crate::store::{Lease, Store, StreamKey, StreamWindow};
+use crate::store::{Lease, PageCommit, PageCommitResult, Store, StoreError, StreamKey, StreamWindow};
 
 use super::page::{self, PageInput};
 use super::{PairReport, PairStatus, SyncError, SyncOptions};
@@ -53,6 +54,33 @@ impl PairContext {
             system: ep.system.clone(),
             object: ep.object.clone(),
         }
+    }
+
+    /// Reads records of `side` by id, in batches of the object's page size; missing ids are
+    /// simply absent from the answer.
+    pub async fn fetch_records(
+        &self,
+        side: Side,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, Record>, SyncError> {
+        let object = &self.pair.endpoint(side).object;
+        let connector = self.connector(side);
+        let batch = connector.capabilities().object(object).map_or(100, |o| o.max_page.max(1));
+        let mut out = BTreeMap::new();
+        for chunk in ids.chunks(batch) {
+            for record in connector.fetch(object, chunk).await.map_err(|e| self.err(side, e))? {
+                out.insert(record.id.clone(), record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Commits under this pair's lease; a lost lease is reported as [`SyncError::LeaseLost`].
+    pub async fn commit(&self, commit: PageCommit) -> Result<PageCommitResult, SyncError> {
+        self.store.commit_page(commit).await.map_err(|e| match e {
+            StoreError::LeaseLost => SyncError::LeaseLost(self.pair.name.clone()),
+            other => SyncError::Store(other),
+        })
     }
 
     fn overlap(&self, side: Side) -> Duration {
@@ -154,14 +182,7 @@ async fn sweep(ctx: &PairContext, side: Side, report: &mut PairReport) -> Result
         return Ok(None);
     }
     let ids: Vec<String> = links.iter().map(|l| l.record_id(side).to_string()).collect();
-    let object = &ctx.pair.endpoint(side).object;
-    let connector = ctx.connector(side);
-    let max_page = connector.capabilities().object(object).map_or(100, |o| o.max_page.max(1));
-    let mut changes = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(max_page) {
-        let records = connector.fetch(object, chunk).await.map_err(|e| ctx.err(side, e))?;
-        changes.extend(records.into_iter().map(Change::upsert));
-    }
+    let changes = ctx.fetch_records(side, &ids).await?.into_values().map(Change::upsert).collect();
     report.stats.swept += ids.len() as u64;
     let input = PageInput { side, changes, quarantined: Vec::new(), checkpoint: None, sweep: true };
     Ok(page::process(ctx, input, report).await?.incomplete)

@@ -79,7 +79,7 @@ async fn apply_one(
                     right_id,
                     ..LinkUpsert::default()
                 });
-                stats.linked += 1;
+                stats.run.linked += 1;
             }
             commit.review_transitions.push((item.id, applied));
         }
@@ -87,7 +87,7 @@ async fn apply_one(
         // re-plans the records with whatever changed meanwhile.
         _ => commit.review_transitions.push((item.id, applied)),
     }
-    ctx.store.commit_page(commit).await?;
+    ctx.commit(commit).await?;
     Ok(None)
 }
 
@@ -123,14 +123,9 @@ async fn write_field(
     };
     let mut current: BTreeMap<Side, Option<String>> = BTreeMap::new();
     for side in [Side::Left, Side::Right] {
-        let object = &ctx.pair.endpoint(side).object;
         let id = link.record_id(side).to_string();
-        let records = ctx
-            .connector(side)
-            .fetch(object, std::slice::from_ref(&id))
-            .await
-            .map_err(|e| ctx.err(side, e))?;
-        let Some(record) = records.into_iter().find(|r| !r.deleted) else { return Ok(Settled::Gone) };
+        let mut records = ctx.fetch_records(side, std::slice::from_ref(&id)).await?;
+        let Some(record) = records.remove(&id).filter(|r| !r.deleted) else { return Ok(Settled::Gone) };
         current.insert(side, ctx.pair.canonical(side, &record.fields).get(&field).cloned().flatten());
     }
     if current[&Side::Left] == current[&Side::Right] && current[&Side::Left] != value {
@@ -148,7 +143,7 @@ async fn write_field(
         let mut results = apply::execute(ctx, side, vec![write]).await?;
         match results.remove(&key) {
             Some(Ok(_)) => {
-                stats.updated += 1;
+                stats.run.updated += 1;
                 commit.intents_done.push(key);
                 commit.decisions.push(NewDecision {
                     run_id: ctx.run_id.clone(),
@@ -169,7 +164,7 @@ async fn write_field(
             }
             Some(Err(e)) if e.is_retryable() => return Ok(Settled::Later(e.to_string())),
             Some(Err(e)) => {
-                stats.rejected += 1;
+                stats.run.rejected += 1;
                 commit.intents_done.push(key);
                 let mut rejected = super::outcome::rejected_item(
                     ctx,
