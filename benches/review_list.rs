@@ -1,5 +1,7 @@
-//! Listing the review queue through the JSON API: 10,000 open items on SQLite, one page of 100
-//! (`GET /api/review?state=open&limit=100`, with the count), in-process through the router.
+//! Listing the review queue through the JSON API: 10,000 open items, one page of 100
+//! (`GET /api/review?state=open&limit=100`, with the count), in-process through the router, on
+//! SQLite and — when `CROSSWALK_BENCH_PG_URL` is set (e.g. postgres://postgres@127.0.0.1:5432/test)
+//! — on PostgreSQL, in a schema of its own that is dropped afterwards.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +20,8 @@ use tower::ServiceExt;
 const ITEMS: usize = 10_000;
 const TOKEN: &str = "bench-admin-token";
 
-async fn seeded(dir: &tempfile::TempDir, clock: &ManualClock) -> Arc<dyn Store> {
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = store::open(&url).await.expect("open");
+async fn seeded(url: &str, clock: &ManualClock) -> Arc<dyn Store> {
+    let store = store::open(url).await.expect("open");
     store.migrate().await.expect("migrate");
     let at = clock.now();
     let lease = store.claim_lease("bench", "bench", Duration::from_secs(600), at).await.unwrap().unwrap();
@@ -54,12 +55,36 @@ async fn seeded(dir: &tempfile::TempDir, clock: &ManualClock) -> Arc<dyn Store> 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("dir");
+    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+    bench_on(c, &rt, "sqlite", &sqlite);
+    match std::env::var("CROSSWALK_BENCH_PG_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            let schema = format!("bench_review_{}", std::process::id());
+            rt.block_on(pg_schema(
+                &admin,
+                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+            ));
+            let sep = if admin.contains('?') { '&' } else { '?' };
+            bench_on(c, &rt, "postgres", &format!("{admin}{sep}options[search_path]={schema}"));
+            rt.block_on(pg_schema(&admin, &format!("DROP SCHEMA {schema} CASCADE")));
+        }
+        _ => eprintln!("PostgreSQL skipped: set CROSSWALK_BENCH_PG_URL=postgres://… to measure it too"),
+    }
+}
+
+async fn pg_schema(admin: &str, sql: &str) {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to PostgreSQL");
+    conn.execute(sqlx::AssertSqlSafe(sql.to_string())).await.expect("schema");
+}
+
+fn bench_on(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, url: &str) {
     let clock = ManualClock::at_epoch();
-    let store = rt.block_on(seeded(&dir, &clock));
+    let store = rt.block_on(seeded(url, &clock));
     let auth = AdminAuth::new(&SecretString::from(TOKEN), ChaCha20Rng::seed_from_u64(1));
     let app = serve::router(store, auth, clock.shared());
-    c.bench_function("api_review_list_100_of_10000_open", |b| {
-        b.to_async(&rt).iter(|| async {
+    c.bench_function(&format!("api_review_list_100_of_10000_open_{backend}"), |b| {
+        b.to_async(rt).iter(|| async {
             let req = Request::builder()
                 .uri("/api/review?state=open&limit=100&offset=5000")
                 .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))

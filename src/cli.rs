@@ -46,6 +46,36 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Run the sync cycle every interval until SIGINT/SIGTERM (the scheduler as one process).
+    Run {
+        /// How often a cycle starts, e.g. `5m`; a tick while a cycle still runs is skipped.
+        #[arg(long, value_name = "INTERVAL", default_value = "5m", value_parser = parse_interval)]
+        every: std::time::Duration,
+        /// Only this pair (repeatable); all pairs when absent.
+        #[arg(long = "pair", value_name = "PAIR")]
+        pairs: Vec<String>,
+    },
+    /// Read a pair's whole history (or a range) through the reconciler, resumably.
+    Backfill {
+        /// The pair to backfill.
+        #[arg(long, value_name = "PAIR")]
+        pair: String,
+        /// Only changes at or after this time (YYYY-MM-DD or RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = crate::commands::backfill::parse_date)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only changes at or before this time (default: when the backfill first started).
+        #[arg(long, value_name = "DATE", value_parser = crate::commands::backfill::parse_date)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// Print counts and a sample of the changes; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop before creating more than N records in this attempt (run again to continue).
+        #[arg(long, value_name = "N")]
+        max_creates: Option<u64>,
+        /// Read a finished backfill's range again instead of reporting it finished.
+        #[arg(long)]
+        restart: bool,
+    },
     /// Serve one of the bundled API simulators on 127.0.0.1 until Ctrl-C.
     Sim {
         /// Which API.
@@ -68,6 +98,9 @@ pub enum Command {
     },
     /// Run two sync cycles against the three bundled simulators, seeded, with a throw-away store.
     Demo,
+    /// Show the last runs, the lag per stream, the review queue, dead letters and each system's
+    /// health and remaining API budgets.
+    Status(crate::commands::status::StatusArgs),
     /// Show why a record's fields changed: the decision log, newest first.
     Explain {
         /// The configured system the record lives in (e.g. `hubspot`).
@@ -88,4 +121,10 @@ impl Cli {
             None => (PathBuf::from("crosswalk.toml"), false),
         }
     }
+}
+
+/// Parses `--every` values like `5m`, `90s`, `1h`.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not an interval ({e}); use e.g. 5m, 90s or 1h"))
 }

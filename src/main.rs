@@ -41,10 +41,22 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
         Command::Check => Outcome::Ok,
         Command::Migrate => commands::migrate::run(settings).await,
         Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
+        Command::Run { every, pairs } => commands::run::run(settings, *every, pairs).await,
+        Command::Backfill { pair, since, until, dry_run, max_creates, restart } => {
+            let spec = crosswalk::sync::BackfillSpec {
+                pair: pair.clone(),
+                since: *since,
+                until: *until,
+                max_creates: *max_creates,
+                restart: *restart,
+            };
+            commands::backfill::run(settings, &spec, *dry_run).await
+        }
         Command::Sim { system, port } => commands::sim::run(*system, *port).await,
         Command::Review { command } => commands::review::run(settings, command).await,
         Command::Serve { listen } => commands::serve::run(settings, listen.as_deref()).await,
         Command::Demo => commands::demo::run().await,
+        Command::Status(args) => commands::status::run(settings, args).await,
         Command::Explain { system, record_id, limit } => {
             commands::explain::run(settings, system, record_id, *limit).await
         }

@@ -102,7 +102,21 @@ pub fn build(
             cfg.api_version = s.api_version.clone();
             cfg.external_id_field = s.external_id_field.clone();
             cfg.reserve_share = s.reserve_share;
-            for (object, fields) in fields_read(name, pairs) {
+            let fields = fields_read(name, pairs);
+            // Field names are spliced into SOQL, which has no identifier quoting: allow-list them.
+            let names = fields.iter().flat_map(|(object, f)| std::iter::once(object).chain(f));
+            if let Some(bad) =
+                std::iter::once(&s.external_id_field).chain(names).find(|f| !soql_identifier(f))
+            {
+                let message = format!(
+                    "`{bad}` is not a Salesforce object or field name (letters, digits and `_`, \
+                     starting with a letter; dots between relationship names); fix the mapping or \
+                     `external_id_field`"
+                );
+                let source = ConnectorError::Invalid { message, code: None, field: Some(bad.clone()) };
+                return Err(RegistryError::Connector { system: name.to_string(), source });
+            }
+            for (object, fields) in fields {
                 cfg.fields.entry(object).or_default().extend(fields);
             }
             Arc::new(connector_salesforce::SalesforceConnector::new(cfg, transport, clock, seed))
@@ -120,6 +134,16 @@ pub fn build(
         }
     };
     Ok(connector)
+}
+
+/// Whether `name` is a SOQL identifier path: `Email`, `WLCRO_Id__c`, `Account.Name`.
+fn soql_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }
 
 /// Every remote field the pairs read or write on `system`, per object: mapped fields plus the

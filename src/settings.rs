@@ -144,6 +144,29 @@ pub struct WlcroSettings {
     /// Write requests per minute allowed to this key.
     #[serde(default = "default_wlcro_write")]
     pub write_per_minute: u32,
+    /// How webhook deliveries are signed (`[systems.NAME.webhook]`); the spec's scheme by default.
+    #[serde(default)]
+    pub webhook: WlcroWebhookSettings,
+}
+
+/// The WhiteLabelCRO webhook signature scheme. Every key is optional and defaults to the spec's
+/// suggestion; `serve::webhooks::signature_scheme` reads and checks them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WlcroWebhookSettings {
+    /// The signature header (`X-Webhook-Signature`).
+    pub signature_header: Option<String>,
+    /// The prefix before the digest (`sha256=`; `""` for none).
+    pub signature_prefix: Option<String>,
+    /// How the digest is written: `hex` or `base64`.
+    pub digest: Option<String>,
+    /// The HMAC key: `raw` (the secret's UTF-8 bytes) or `base64_decoded`.
+    pub key: Option<String>,
+    /// What is signed: `body` or `timestamp.body`.
+    pub signed: Option<String>,
+    /// The timestamp header (`X-Webhook-Timestamp`).
+    pub timestamp_header: Option<String>,
+    /// How far the timestamp may be from now (`5m`); `0s` does not check it.
+    pub tolerance: Option<String>,
 }
 
 fn default_wlcro_read() -> u32 {
@@ -359,7 +382,8 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
     let cfg = match builder.build() {
         Ok(c) => c,
         Err(e) => {
-            problems.push(Problem { source, line: None, key: String::new(), message: e.to_string() });
+            let message = without_secret_values(e.to_string());
+            problems.push(Problem { source, line: None, key: String::new(), message });
             return Loaded { settings: None, problems, file: file_text.map(|_| file.to_path_buf()) };
         }
     };
@@ -386,7 +410,7 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
                 source: source.clone(),
                 line: None,
                 key: String::new(),
-                message: e.to_string(),
+                message: without_secret_values(e.to_string()),
             });
             None
         }
@@ -427,7 +451,25 @@ fn system_settings(
             return Err((format!("{prefix}.kind"), message));
         }
     };
-    parsed.map_err(|e| (prefix, e.to_string()))
+    parsed.map_err(|e| (prefix, without_secret_values(e.to_string())))
+}
+
+/// A deserialisation error's text without the offending value when a secret key was given one
+/// in clear text: serde quotes it (`invalid type: string "…", expected struct SecretRef`), and
+/// `check` would print the secret. Keeps the key and says what to write instead.
+fn without_secret_values(message: String) -> String {
+    if !message.contains("SecretRef") {
+        return message;
+    }
+    let key = message
+        .split_once("for key `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(key, _)| format!(" (key `{key}`)"))
+        .unwrap_or_default();
+    format!(
+        "a secret is written in clear text{key}: the value is not shown; write {{ env = \"VAR\" }} \
+         or {{ file = \"/path/to/secret\" }} instead"
+    )
 }
 
 /// Checks values that parse but cannot work, and secrets that cannot be read.
@@ -451,6 +493,15 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
             if let Err(message) = secret.resolve() {
                 push(format!("systems.{name}.{key}"), message);
             }
+        }
+    }
+    for (name, system) in &s.systems {
+        if let SystemSettings::Whitelabelcro(w) = system
+            && let Err(problems) = crate::serve::webhooks::signature_scheme(w)
+        {
+            problems
+                .into_iter()
+                .for_each(|(key, message)| push(format!("systems.{name}.webhook.{key}"), message));
         }
     }
     if let Some(token) = &s.serve.admin_token

@@ -1,12 +1,15 @@
 //! One module per subcommand. Each returns an [`Outcome`] that `main` turns into an exit code.
 
+pub mod backfill;
 pub mod check;
 pub mod demo;
 pub mod explain;
 pub mod migrate;
 pub mod review;
+pub mod run;
 pub mod serve;
 pub mod sim;
+pub mod status;
 pub mod sync;
 
 /// How a command ended, as an exit code an operator or a scheduler can act on.

@@ -1,8 +1,10 @@
-//! `crosswalk serve`: the admin web page, JSON API, `/healthz` and `/metrics` on
+//! `crosswalk serve`: the admin web page, JSON API, `/healthz`, `/metrics` and the WhiteLabelCRO
+//! webhook receiver (`/webhooks/wlcro`, when `webhook_secrets` are configured) on
 //! `serve.listen`. Refuses to start without `serve.admin_token`.
 
 use connector_api::SystemClock;
 
+use crate::serve::webhooks::WlcroReceiver;
 use crate::serve::{self, AdminAuth};
 use crate::settings::Settings;
 use crate::store;
@@ -36,10 +38,21 @@ pub async fn run(settings: &Settings, listen: Option<&str>) -> Outcome {
         eprintln!("error: {e}");
         return Outcome::ActionNeeded;
     }
+    let clock = SystemClock::shared();
+    let hooks = match WlcroReceiver::from_settings(settings, store.clone(), clock.clone()) {
+        Ok(hooks) => hooks,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Outcome::ActionNeeded;
+        }
+    };
     let listen = listen.unwrap_or(&settings.serve.listen);
     let auth = AdminAuth::from_os_entropy(&token);
     println!("admin server on http://{listen}/ (Ctrl-C stops it)");
-    match serve::run(listen, store, auth, SystemClock::shared()).await {
+    if hooks.is_some() {
+        println!("WhiteLabelCRO webhooks on http://{listen}/webhooks/wlcro");
+    }
+    match serve::run(listen, store, auth, clock, hooks).await {
         Ok(()) => Outcome::Ok,
         Err(e) => {
             eprintln!("error: {e}");

@@ -65,6 +65,7 @@ pub async fn run(settings: &Settings, pairs: &[String], dry_run: bool) -> Outcom
             return Outcome::ActionNeeded;
         }
     };
+    super::run::on_signals(engine.stop_signal(), Arc::new(tokio::sync::Notify::new()));
     match engine.run(RunKind::Manual, pairs, dry_run).await {
         Ok(report) => {
             print!("{}", summary(&report, dry_run));

@@ -10,26 +10,26 @@
 
 pub mod report;
 pub mod seed;
+pub mod world;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use connector_api::http::{HttpTransport, ReqwestTransport};
-use connector_api::{Connector, SharedClock, SystemClock};
+use connector_api::{SharedClock, SystemClock};
 
+use crate::commands::status;
 use crate::commands::sync::summary;
 use crate::ids::IdGen;
 use crate::mapping::{self, PairMapping};
 use crate::registry;
-use crate::settings::{HubspotSettings, SalesforceSettings, SecretRef, SystemSettings, WlcroSettings};
 use crate::store::{self, ReviewFilter, ReviewItem, ReviewState, RunKind};
 use crate::sync::{Engine, PairStatus, RunReport, SyncOptions};
 
 pub use report::{Sims, Snapshot};
 pub use seed::Seeded;
+pub use world::{SimWorld, WorldConfig};
 
 const HUBSPOT_PAIR: (&str, &str) = (
     "wlcro-clients__hubspot-contacts.toml",
@@ -147,12 +147,6 @@ fn temp_dir() -> std::io::Result<PathBuf> {
     Err(std::io::Error::other("no free temporary directory name"))
 }
 
-fn secret(dir: &Path, name: &str, value: &str) -> std::io::Result<SecretRef> {
-    let path = dir.join(name);
-    std::fs::write(&path, value)?;
-    Ok(SecretRef { env: None, file: Some(path) })
-}
-
 /// Runs the demo, writing the readable account to `out`. The store directory is removed at the
 /// end unless `opts.keep_store`.
 pub async fn run(opts: &DemoOptions, out: &mut impl Write) -> Result<DemoReport, DemoError> {
@@ -165,58 +159,19 @@ pub async fn run(opts: &DemoOptions, out: &mut impl Write) -> Result<DemoReport,
 }
 
 async fn run_in(opts: &DemoOptions, dir: &Path, out: &mut impl Write) -> Result<DemoReport, DemoError> {
-    let rates = sim_whitelabelcro::RateLimitConfig {
-        read: WLCRO_PER_MINUTE,
-        write: WLCRO_PER_MINUTE,
-        admin: WLCRO_PER_MINUTE,
-        window_scale: 1.0,
-    };
-    let wl_cfg = sim_whitelabelcro::SimConfig { seed: opts.seed, rate_limits: rates, ..Default::default() };
-    let hs_cfg = sim_hubspot::SimConfig {
-        seed: opts.seed,
-        rate_limits: sim_hubspot::RateLimitConfig {
-            burst_max: 10_000,
-            search_max: 100,
-            ..Default::default()
-        },
-        schema: sim_hubspot::Schema {
-            unique_properties: vec!["wlcro_client_id".into()],
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    // `WLCRO_Status__c` is a plain custom text field; the simulator adds custom fields only
-    // through its external-id list.
-    let sf_cfg = sim_salesforce::SimConfig {
-        seed: opts.seed,
-        external_id_fields: vec!["WLCRO_Id__c".into(), "WLCRO_Status__c".into()],
-        ..Default::default()
-    };
-    let (hs_token, sf_id, sf_secret) = (
-        hs_cfg.tokens.first().cloned().unwrap_or_default(),
-        sf_cfg.client_id.clone(),
-        sf_cfg.client_secret.clone(),
-    );
-    let (wl_handle, wlcro) = sim_whitelabelcro::start(wl_cfg).await?;
-    let (hs_handle, hubspot) = sim_hubspot::start(hs_cfg).await?;
-    let (sf_handle, salesforce) = sim_salesforce::start(sf_cfg).await?;
-    let urls = [wl_handle.base_url(), hs_handle.base_url(), sf_handle.base_url()];
-    let sims = Sims { wlcro, hubspot, salesforce };
-    let result = cycles(opts, dir, &sims, &urls, [&hs_token, &sf_id, &sf_secret], out).await;
-    wl_handle.stop().await;
-    hs_handle.stop().await;
-    sf_handle.stop().await;
+    let world = SimWorld::start(WorldConfig::demo(opts.seed, WLCRO_PER_MINUTE), dir).await?;
+    let result = cycles(opts, dir, &world, out).await;
+    world.stop().await;
     result
 }
 
 async fn cycles(
     opts: &DemoOptions,
     dir: &Path,
-    sims: &Sims,
-    urls: &[String; 3],
-    [hs_token, sf_id, sf_secret]: [&String; 3],
+    world: &SimWorld,
     out: &mut impl Write,
 ) -> Result<DemoReport, DemoError> {
+    let (sims, urls) = (&world.sims, &world.urls);
     // Back-date the seed: data that existed before crosswalk, behind the engine's horizon.
     let back = chrono::Duration::minutes(-5);
     for clock in [&sims.wlcro.clock, &sims.hubspot.clock, &sims.salesforce.clock] {
@@ -228,64 +183,15 @@ async fn cycles(
     }
     let seeded = seeded?;
 
-    let wl_key = sim_whitelabelcro::SimConfig::default_key();
-    let systems: BTreeMap<String, SystemSettings> = [
-        (
-            "wlcro",
-            SystemSettings::Whitelabelcro(WlcroSettings {
-                base_url: urls[0].clone(),
-                api_key: secret(dir, "wlcro.key", &wl_key)?,
-                webhook_secrets: Vec::new(),
-                overlap: None,
-                read_per_minute: WLCRO_PER_MINUTE,
-                write_per_minute: WLCRO_PER_MINUTE,
-            }),
-        ),
-        (
-            "hubspot",
-            SystemSettings::Hubspot(HubspotSettings {
-                base_url: urls[1].clone(),
-                token: secret(dir, "hubspot.token", hs_token)?,
-                webhook_secret: None,
-                unique_property: "wlcro_client_id".into(),
-                overlap: None,
-            }),
-        ),
-        (
-            "salesforce",
-            SystemSettings::Salesforce(SalesforceSettings {
-                login_url: urls[2].clone(),
-                client_id: sf_id.clone(),
-                client_secret: secret(dir, "salesforce.secret", sf_secret)?,
-                api_version: "62.0".into(),
-                external_id_field: "WLCRO_Id__c".into(),
-                reserve_share: 0.2,
-                overlap: None,
-            }),
-        ),
-    ]
-    .into_iter()
-    .map(|(n, s)| (n.to_string(), s))
-    .collect();
-
     let pairs = pairs()?;
     let store_path = dir.join("state.db");
     let store = store::open(&format!("sqlite://{}", store_path.display())).await?;
     store.migrate().await?;
     let clock: SharedClock = SystemClock::shared();
-    let transport: Arc<dyn HttpTransport> = Arc::new(
-        ReqwestTransport::new(Duration::from_secs(30))
-            .map_err(|source| registry::RegistryError::Connector { system: "*".into(), source })?,
-    );
-    let mut connectors: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
-    for (i, (name, system)) in systems.iter().enumerate() {
-        let c =
-            registry::build(name, system, &pairs, transport.clone(), clock.clone(), opts.seed + i as u64)?;
-        connectors.insert(name.clone(), c);
-    }
+    let connectors = world.connectors(&pairs, clock.clone(), opts.seed)?;
     let ids = Arc::new(IdGen::new(clock.clone(), opts.seed));
     let sync_opts = SyncOptions { owner: "crosswalk-demo".into(), ..SyncOptions::default() };
-    let engine = Engine::new(store.clone(), connectors, pairs, clock, ids, sync_opts);
+    let engine = Engine::new(store.clone(), connectors, pairs.clone(), clock.clone(), ids, sync_opts);
 
     writeln!(out, "crosswalk demo: three API simulators on loopback, seeded, and a throw-away state store")?;
     writeln!(
@@ -344,9 +250,16 @@ async fn cycles(
     let review = store.list_review(&filter).await?;
     write!(out, "{}", report::review_table(&review))?;
     writeln!(out)?;
-    let recent = store.recent_runs(5).await?;
-    let dead = store.count_dead_letters().await?;
-    write!(out, "{}", report::status(&recent, &review, dead))?;
+    // The same status `crosswalk status` prints, with the simulators probed.
+    let mut state = status::gather(&store, &clock, 5).await?;
+    let transport: Arc<dyn HttpTransport> = Arc::new(
+        ReqwestTransport::new(status::PROBE_LIMIT)
+            .map_err(|source| registry::RegistryError::Connector { system: "*".into(), source })?,
+    );
+    let probed =
+        status::probe::probe_all(&world.systems, &pairs, clock, opts.seed, transport, status::PROBE_LIMIT);
+    state.systems = Some(probed.await);
+    write!(out, "{}", status::render::text(&state))?;
     out.flush()?;
     Ok(DemoReport { sims: sims.clone(), seeded, marks, after, runs, review, store_path })
 }

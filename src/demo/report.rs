@@ -1,5 +1,6 @@
 //! What the demo prints after the cycles: "what changed" judged from the simulators' own records
-//! and request logs, the open review queue as a compact table, and a short status block.
+//! and request logs, and the open review queue as a compact table. The status block is
+//! `crosswalk status`'s own ([`crate::commands::status`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -7,7 +8,7 @@ use std::fmt::Write as _;
 use sim_core::LoggedRequest;
 use sim_hubspot::ObjectType;
 
-use crate::store::{ReviewItem, RunRecord};
+use crate::store::ReviewItem;
 
 /// The simulators' ground truth at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -174,28 +175,5 @@ pub fn review_table(items: &[ReviewItem]) -> String {
             short(Some(&i.reason), 60),
         );
     }
-    s
-}
-
-/// The status block: last runs, open items by kind, dead letters.
-pub fn status(runs: &[RunRecord], items: &[ReviewItem], dead_letters: u64) -> String {
-    let mut s = String::from("Status\n  last runs:\n");
-    for r in runs {
-        let c = &r.counts;
-        let status = r.status.map_or("running", |st| st.as_str());
-        let _ = writeln!(
-            s,
-            "    {}  {status:<8} pulled {} linked {} created {} updated {} conflicts {} rejected {}",
-            r.id, c.pulled, c.linked, c.created, c.updated, c.conflicts, c.rejected
-        );
-    }
-    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
-    for i in items {
-        *by_kind.entry(i.kind.as_str()).or_default() += 1;
-    }
-    let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-    let kinds = if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") };
-    let _ = writeln!(s, "  open review items: {kinds}");
-    let _ = writeln!(s, "  dead letters: {dead_letters}");
     s
 }

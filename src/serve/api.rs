@@ -227,7 +227,11 @@ pub async fn reopen(
     Ok(Json(json!({ "id": id, "reopened": true, "item": item })).into_response())
 }
 
-/// `GET /api/status`: open items by kind, dead letters, the last runs.
+/// `GET /api/status`: the same object as `crosswalk status --json` (the last 10 runs, streams
+/// and their lag, the queue, dead letters), without probing the systems (`systems` is `null`).
 pub async fn status(State(state): State<AppState>, _admin: ApiAdmin) -> Result<Response, ApiError> {
-    Ok(Json(state.review.status(10).await?).into_response())
+    let report = crate::commands::status::gather(state.review.store(), &state.clock, 10)
+        .await
+        .map_err(|e| ApiError::from(ReviewError::Store(e)))?;
+    Ok(Json(report).into_response())
 }

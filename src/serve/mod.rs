@@ -12,6 +12,7 @@ mod html;
 mod metrics;
 mod pages;
 mod views;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -76,6 +77,7 @@ pub fn router(store: Arc<dyn Store>, auth: AdminAuth, clock: SharedClock) -> Rou
         .route("/api/status", get(api::status))
         .route("/healthz", get(metrics::healthz))
         .route("/metrics", get(metrics::metrics))
+        .route("/webhooks/wlcro", post(webhooks::wlcro))
         .layer(middleware::from_fn(guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -116,13 +118,19 @@ pub async fn run(
     store: Arc<dyn Store>,
     auth: AdminAuth,
     clock: SharedClock,
+    wlcro_hooks: Option<webhooks::WlcroReceiver>,
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind { addr: listen.to_string(), source })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "admin server listening");
-    axum::serve(listener, router(store, auth, clock))
+    let app = router(store, auth, clock);
+    let app = match wlcro_hooks {
+        Some(hooks) => hooks.attach(app),
+        None => app,
+    };
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -38,6 +38,30 @@ pub(crate) async fn claim(
     Ok(token.map(|token| Lease { name: name.to_owned(), owner: owner.to_owned(), token, expires_at }))
 }
 
+pub(crate) async fn take_over(
+    db: &Db,
+    name: &str,
+    dead_owner: &str,
+    owner: &str,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Lease>, StoreError> {
+    const SQL: &str = "UPDATE leases SET owner = $1, token = token + 1, expires_at = $2 \
+         WHERE name = $3 AND owner = $4 AND expires_at IS NOT NULL \
+         RETURNING token";
+    let expires_at = expiry(now, ttl)?;
+    let mut tx = db.begin_write().await?;
+    let token: Option<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(SQL)
+        .bind(owner)
+        .bind(Ts::from(expires_at))
+        .bind(name)
+        .bind(dead_owner)
+        .fetch_optional(c)
+        .await?);
+    tx.commit().await?;
+    Ok(token.map(|token| Lease { name: name.to_owned(), owner: owner.to_owned(), token, expires_at }))
+}
+
 pub(crate) async fn renew(
     db: &Db,
     lease: &Lease,

@@ -160,6 +160,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<Option<Lease>, StoreError>;
 
+    /// Takes lease `name` over from `dead_owner` — a holder known to be gone (its process no
+    /// longer exists) — before it expires. `None` if the lease is no longer held by
+    /// `dead_owner` (released, expired and re-claimed, or taken over by someone else). The
+    /// token increases, so anything the dead owner might still try to commit is fenced off.
+    async fn take_over_lease(
+        &self,
+        name: &str,
+        dead_owner: &str,
+        owner: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        let _ = (name, dead_owner, owner, ttl, now);
+        Ok(None)
+    }
+
     /// Extends a held lease to `now + ttl`. `false` if its token is no longer current (someone
     /// claimed it since) or it was released. A lease that expired but was not claimed by
     /// anyone else can still be renewed: its token still fences.

@@ -120,6 +120,17 @@ impl Store for SqlStore {
         leases::claim(&self.db, name, owner, ttl, now).await
     }
 
+    async fn take_over_lease(
+        &self,
+        name: &str,
+        dead_owner: &str,
+        owner: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        leases::take_over(&self.db, name, dead_owner, owner, ttl, now).await
+    }
+
     async fn renew_lease(
         &self,
         lease: &Lease,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use connector_api::{ConnectorError, Write, WriteResult};
+use connector_api::{ConnectorError, ErrorClass, Write, WriteResult};
 use serde_json::json;
 
 use crate::mapping::Side;
@@ -39,7 +39,12 @@ pub(crate) async fn execute(
             created_at: now,
         })
         .collect();
-    ctx.store.record_intents(&ctx.lease, &intents).await?;
+    // Fenced: a process that lost its lease (paused past it while another claimed the pair)
+    // stops here, before any remote write.
+    ctx.store.record_intents(&ctx.lease, &intents).await.map_err(|e| match e {
+        crate::store::StoreError::LeaseLost => SyncError::LeaseLost(ctx.pair.name.clone()),
+        other => SyncError::Store(other),
+    })?;
     for batch in writes.chunks(max_batch) {
         send(ctx, side, batch.to_vec(), &mut results).await?;
     }
@@ -60,6 +65,14 @@ async fn send(
         match ctx.connector(side).apply(object, batch.clone()).await {
             Ok(outcomes) => {
                 for outcome in outcomes {
+                    // A per-item auth or quota refusal (a key missing a write scope answers every
+                    // item 403) is about the credentials, not the record: it stops the pair like a
+                    // whole-batch one, instead of parking every record as a rejected write.
+                    if let Err(e) = &outcome.result
+                        && matches!(e.class(), ErrorClass::Auth | ErrorClass::QuotaExhausted)
+                    {
+                        return Err(ctx.err(side, e.clone()));
+                    }
                     results.insert(outcome.key, outcome.result);
                 }
                 for w in &batch {

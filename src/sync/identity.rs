@@ -13,7 +13,10 @@ use serde_json::json;
 use crate::mapping::{CanonMap, Side};
 use crate::reconcile::identity::RECORD_ID_FIELD;
 use crate::reconcile::{self, Confidence, CreatePlan, Match, ProbeKind, SideView};
-use crate::store::{Link, LinkUpsert, NewReviewItem, PageCommit, ReviewFilter, ReviewKind, ReviewState};
+use crate::store::{
+    Link, LinkUpsert, NewReviewItem, PageCommit, ReviewFilter, ReviewItem, ReviewKind, ReviewState,
+    ReviewTransition,
+};
 
 use super::SyncError;
 use super::apply;
@@ -45,6 +48,9 @@ pub(crate) async fn resolve(
     let full = full_records(ctx, side, unlinked).await?;
     let mut claimed: BTreeSet<String> = BTreeSet::new();
     let disputed = if unlinked.is_empty() { BTreeSet::new() } else { disputed_ids(ctx).await? };
+    let deletes = if unlinked.is_empty() { Vec::new() } else { open_items(ctx, ReviewKind::Deleted).await? };
+    let refused =
+        if unlinked.is_empty() { Vec::new() } else { open_items(ctx, ReviewKind::WriteRejected).await? };
     for change in unlinked {
         let Some(fields) = full.get(&change.id) else { continue };
         let probes = reconcile::identity_probes(pair, side, &change.id, fields);
@@ -78,6 +84,13 @@ pub(crate) async fn resolve(
                 claimed.insert(other_id.clone());
                 stats.run.linked += 1;
                 out.new_links.push(new_link(ctx, side, &change.id, &other_id, confidence, &found));
+                // The same two records linked again (an undelete): the delete settled itself.
+                for item in deletes.iter().filter(|i| {
+                    names(i, side) == Some(change.id.as_str()) && names(i, other) == Some(other_id.as_str())
+                }) {
+                    let superseded = ReviewTransition::Superseded { run_id: ctx.run_id.clone() };
+                    commit.review_transitions.push((item.id, superseded));
+                }
             }
             Match::Ambiguous(ids) if ids.is_empty() => {}
             Match::Ambiguous(ids) => {
@@ -105,6 +118,18 @@ pub(crate) async fn resolve(
                     ..NewReviewItem::default()
                 });
             }
+            // Its partner was deleted and the delete waits for a person: re-creating it now would
+            // undo the delete behind the reviewer's back (and duplicate it if it is undeleted).
+            Match::None if deletes.iter().any(|i| names(i, side) == Some(change.id.as_str())) => {}
+            // Its create was refused for good and it has not changed since: sending the same
+            // create again (each time the overlap re-reads it) would only be refused again.
+            Match::None
+                if refused.iter().any(|i| {
+                    i.link_id.is_none()
+                        && names(i, side) == Some(change.id.as_str())
+                        && names(i, other).is_none()
+                        && change.modified_at <= i.detected_at
+                }) => {}
             Match::None => {
                 let view = SideView { id: &change.id, values: &canon, modified_at: change.modified_at };
                 if let Some(plan) = reconcile::plan_create(pair, side, &view) {
@@ -134,6 +159,25 @@ async fn disputed_ids(ctx: &PairContext) -> Result<BTreeSet<String>, SyncError> 
         }
     }
     Ok(out)
+}
+
+/// The pair's open review items of one kind.
+async fn open_items(ctx: &PairContext, kind: ReviewKind) -> Result<Vec<ReviewItem>, SyncError> {
+    let filter = ReviewFilter {
+        pair: Some(ctx.pair.name.clone()),
+        kind: Some(kind),
+        state: Some(ReviewState::Open),
+        ..ReviewFilter::default()
+    };
+    Ok(ctx.store.list_review(&filter).await?)
+}
+
+/// The record a review item names on `side`.
+fn names(item: &ReviewItem, side: Side) -> Option<&str> {
+    match side {
+        Side::Left => item.left_id.as_deref(),
+        Side::Right => item.right_id.as_deref(),
+    }
 }
 
 /// A review item for a record whose back-link points at a record that is gone.

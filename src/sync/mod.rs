@@ -8,11 +8,14 @@
 //! checkpoint where it was, so the next run reads it again.
 
 mod apply;
+mod backfill;
+mod control;
 mod identity;
 mod outcome;
 mod page;
 mod pull;
 mod resolutions;
+pub mod webhook_events;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +29,11 @@ use crate::ids::IdGen;
 use crate::mapping::PairMapping;
 use crate::store::{NewRun, RunKind, RunOutcome, RunStatus, Store, StoreError, StreamWindow};
 
+pub use backfill::{BackfillReport, BackfillSpec, BackfillState, backfill_id};
+pub use control::{ProgressSink, StopSignal};
 pub use page::PageStats;
+
+use control::RunMode;
 
 /// What can stop a run.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +60,9 @@ pub enum SyncError {
     /// Another process took the lease over while this one was working.
     #[error("the lease for pair `{0}` was lost to another process; its work will be redone by the holder")]
     LeaseLost(String),
+    /// No mapping defines this pair.
+    #[error("no pair named `{0}` (pairs are named after their mapping files; see `crosswalk check`)")]
+    UnknownPair(String),
 }
 
 /// Knobs of the run loop, from settings.
@@ -155,6 +165,8 @@ pub struct Engine {
     clock: SharedClock,
     ids: Arc<IdGen>,
     opts: SyncOptions,
+    stop: StopSignal,
+    progress: Option<Arc<dyn ProgressSink>>,
 }
 
 impl Engine {
@@ -167,7 +179,37 @@ impl Engine {
         ids: Arc<IdGen>,
         opts: SyncOptions,
     ) -> Self {
-        Self { store, systems, pairs: pairs.into_iter().map(Arc::new).collect(), clock, ids, opts }
+        Self {
+            store,
+            systems,
+            pairs: pairs.into_iter().map(Arc::new).collect(),
+            clock,
+            ids,
+            opts,
+            stop: StopSignal::new(),
+            progress: None,
+        }
+    }
+
+    /// Reports every committed page to `sink` (e.g. a progress bar).
+    pub fn with_progress(mut self, sink: Arc<dyn ProgressSink>) -> Self {
+        self.progress = Some(sink);
+        self
+    }
+
+    /// The signal that makes runs stop after their current page (raise it from a signal
+    /// handler). Runs started after it was raised stop at their first page boundary too.
+    pub fn stop_signal(&self) -> StopSignal {
+        self.stop.clone()
+    }
+
+    /// The names of the configured pairs.
+    pub fn pair_names(&self) -> Vec<String> {
+        self.pairs.iter().map(|p| p.name.clone()).collect()
+    }
+
+    fn margin(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.opts.safety_margin).unwrap_or_default()
     }
 
     /// The store this engine commits to.
@@ -178,6 +220,19 @@ impl Engine {
     /// Runs one cycle of the named pairs (all when `only` is empty). With `dry_run` nothing is
     /// written anywhere and the report carries the rendered plan.
     pub async fn run(&self, kind: RunKind, only: &[String], dry_run: bool) -> Result<RunReport, SyncError> {
+        if let Some(unknown) = only.iter().find(|name| !self.pairs.iter().any(|p| &&p.name == name)) {
+            return Err(SyncError::UnknownPair(unknown.clone()));
+        }
+        self.run_mode(kind, only, dry_run, RunMode::Incremental).await
+    }
+
+    async fn run_mode(
+        &self,
+        kind: RunKind,
+        only: &[String],
+        dry_run: bool,
+        mode: RunMode,
+    ) -> Result<RunReport, SyncError> {
         let run_id = self.ids.next().to_string();
         let started_at = self.clock.now();
         let pairs: Vec<_> =
@@ -191,7 +246,16 @@ impl Engine {
         let mut windows = Vec::new();
         async {
             for pair in &pairs {
-                let report = self.run_pair(pair, &run_id, started_at, dry_run, &mut windows).await;
+                if self.stop.is_requested() {
+                    reports.push(PairReport {
+                        pair: pair.name.clone(),
+                        status: PairStatus::Incomplete { reason: "stopped on request before this pair started".into() },
+                        stats: PageStats::default(),
+                        plan: String::new(),
+                    });
+                    continue;
+                }
+                let report = self.run_pair(pair, &run_id, started_at, dry_run, &mode, &mut windows).await;
                 match &report.status {
                     PairStatus::Skipped { holder } => {
                         info!(pair = %pair.name, %holder, "skipped: another process holds this pair's lease")
@@ -230,6 +294,7 @@ impl Engine {
         run_id: &str,
         started_at: DateTime<Utc>,
         dry_run: bool,
+        mode: &RunMode,
         windows: &mut Vec<StreamWindow>,
     ) -> PairReport {
         let mut report = PairReport {
@@ -246,29 +311,45 @@ impl Engine {
         {
             Ok(Some(lease)) => lease,
             Ok(None) => {
-                let holder = self
-                    .store
-                    .lease_holder(&lease_name)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| "another process".into());
-                report.status = PairStatus::Skipped { holder };
-                return report;
+                let holder = self.store.lease_holder(&lease_name).await.ok().flatten();
+                match self.take_over_from_dead(&lease_name, holder.as_deref()).await {
+                    Some(lease) => lease,
+                    None => {
+                        let holder = holder.unwrap_or_else(|| "another process".into());
+                        report.status = PairStatus::Skipped { holder };
+                        return report;
+                    }
+                }
             }
             Err(e) => {
                 report.status = PairStatus::Failed { reason: e.to_string() };
                 return report;
             }
         };
-        let ctx = match self.pair_context(pair, run_id, started_at, dry_run, lease.clone()) {
+        let ctx = match self.pair_context(pair, run_id, started_at, dry_run, mode, lease.clone()) {
             Ok(ctx) => ctx,
             Err(e) => {
                 report.status = PairStatus::Failed { reason: e.to_string() };
                 return report;
             }
         };
-        let result = pull::run_pair(&ctx, &mut report, windows).await;
+        let result = match (mode, dry_run) {
+            (RunMode::Backfill(b), false) => {
+                let started = b.state_commit(lease.clone(), run_id, self.clock.now(), None);
+                match ctx.commit(started).await {
+                    Ok(_) => pull::run_pair(&ctx, &mut report, windows).await,
+                    Err(e) => Err(e),
+                }
+            }
+            _ => pull::run_pair(&ctx, &mut report, windows).await,
+        };
+        let result = match (result, mode) {
+            (Ok(()), RunMode::Backfill(b)) if !dry_run && report.status == PairStatus::Done => {
+                let now = self.clock.now();
+                ctx.commit(b.state_commit(ctx.lease.clone(), run_id, now, Some(now))).await.map(|_| ())
+            }
+            (result, _) => result,
+        };
         if let Err(e) = result {
             report.status = match e {
                 SyncError::Connector { source, .. } if source.is_retryable() => {
@@ -277,10 +358,27 @@ impl Engine {
                 other => PairStatus::Failed { reason: other.to_string() },
             };
         }
-        if let Err(e) = self.store.release_lease(&lease).await {
+        if let Err(e) = self.store.release_lease(&ctx.lease.clone()).await {
             warn!(pair = %pair.name, error = %e, "could not release the lease; it expires by itself");
         }
         report
+    }
+
+    /// A lease held by a process of this host that no longer exists (killed with -9, crashed)
+    /// is taken over at once instead of waiting for it to expire.
+    async fn take_over_from_dead(&self, name: &str, holder: Option<&str>) -> Option<crate::store::Lease> {
+        let holder = holder?;
+        if !holder_is_gone(holder, &self.opts.owner) {
+            return None;
+        }
+        let lease = self
+            .store
+            .take_over_lease(name, holder, &self.opts.owner, self.opts.lease_ttl, self.clock.now())
+            .await
+            .ok()
+            .flatten()?;
+        warn!(lease = name, dead_holder = holder, "took over the lease of a process that no longer exists");
+        Some(lease)
     }
 
     fn pair_context(
@@ -289,6 +387,7 @@ impl Engine {
         run_id: &str,
         started_at: DateTime<Utc>,
         dry_run: bool,
+        mode: &RunMode,
         lease: crate::store::Lease,
     ) -> Result<pull::PairContext, SyncError> {
         let connector = |system: &str| {
@@ -297,7 +396,10 @@ impl Engine {
                 system: system.to_string(),
             })
         };
-        let horizon = started_at - chrono::Duration::from_std(self.opts.safety_margin).unwrap_or_default();
+        let mut horizon = started_at - self.margin();
+        if let RunMode::Backfill(b) = mode {
+            horizon = horizon.min(b.until);
+        }
         Ok(pull::PairContext {
             pair: pair.clone(),
             left: connector(&pair.left.system)?,
@@ -308,8 +410,12 @@ impl Engine {
             run_id: run_id.to_string(),
             horizon,
             dry_run,
+            lease_renewed: std::sync::Mutex::new(self.clock.now()),
             lease,
             planned: Default::default(),
+            mode: mode.clone(),
+            stop: self.stop.clone(),
+            progress: self.progress.clone(),
         })
     }
 }
@@ -323,5 +429,37 @@ fn run_status(reports: &[PairReport]) -> RunStatus {
         RunStatus::Partial
     } else {
         RunStatus::Ok
+    }
+}
+
+/// True when `holder` (`host:pid`) is a process on this host (`own` is `host:pid` too) that no
+/// longer exists. Anything else — another host, an unparseable owner, a live pid — is not known
+/// to be gone.
+fn holder_is_gone(holder: &str, own: &str) -> bool {
+    let (Some((host, pid)), Some((own_host, own_pid))) = (holder.rsplit_once(':'), own.rsplit_once(':'))
+    else {
+        return false;
+    };
+    let (Ok(pid), Ok(own_pid)) = (pid.parse::<u32>(), own_pid.parse::<u32>()) else { return false };
+    if host != own_host || pid == own_pid || !cfg!(target_os = "linux") {
+        return false;
+    }
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holder_is_gone;
+
+    #[test]
+    fn only_a_missing_process_of_this_host_is_gone() {
+        let me = format!("box:{}", std::process::id());
+        assert!(!holder_is_gone(&me, &me), "ourselves");
+        assert!(!holder_is_gone("other-box:4194999", &me), "another host is never judged");
+        assert!(!holder_is_gone("box:1", &me), "pid 1 exists");
+        assert!(!holder_is_gone("crosswalk", &me), "not host:pid");
+        if cfg!(target_os = "linux") {
+            assert!(holder_is_gone("box:4194999", &me), "beyond the largest pid Linux hands out");
+        }
     }
 }

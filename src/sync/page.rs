@@ -141,7 +141,7 @@ pub(crate) async fn process(
                     }
                     continue;
                 }
-                if !input.sweep && !ctx.planned.lock().expect("planned lock").insert(link.id) {
+                if !input.sweep && !ctx.needs_planning(link.id, side, change.modified_at) {
                     stats.run.reread += 1;
                     continue;
                 }
@@ -153,7 +153,7 @@ pub(crate) async fn process(
             ChangeKind::Merged { .. } => deleted(ctx, side, &link, &change, &mut commit, stats),
         }
     }
-    complete_fresh_partials(ctx, side, &mut works).await?;
+    complete_partials(ctx, side, &mut works).await?;
     let other_ids: Vec<String> = works.iter().map(|w| w.link.record_id(side.other()).to_string()).collect();
     let others = ctx.fetch_records(side.other(), &other_ids).await?;
     let mut plan = Plan::new(pair);
@@ -174,6 +174,7 @@ pub(crate) async fn process(
         if link_plan.is_noop() {
             stats.run.skipped_echo += 1;
         }
+        ctx.mark_planned(work.link.id, side, work.change.modified_at, other.modified_at);
         plan.push_link(link_plan.clone());
         planned.push((work, link_plan, other_canon, other.modified_at));
     }
@@ -196,6 +197,20 @@ pub(crate) async fn process(
         });
         ctx.commit(commit).await?;
         return Ok(PageOutcome { incomplete: Some(reason) });
+    }
+    // A backfill's `--max-creates`: stop before the page that would pass it (the page's
+    // checkpoint is not saved, so the next attempt starts with it).
+    if let Some(backfill) = ctx.backfill()
+        && !ctx.dry_run
+        && !backfill.take_creates(plan.creates.len() as u64)
+    {
+        ctx.commit(commit).await?;
+        return Ok(PageOutcome {
+            incomplete: Some(
+                "stopped at the --max-creates limit; run the backfill again (with a higher limit) to continue"
+                    .into(),
+            ),
+        });
     }
     if ctx.dry_run {
         report.plan.push_str(&reconcile::render(&plan));
@@ -312,11 +327,14 @@ fn is_live(kind: &ChangeKind) -> bool {
 
 /// A partial change stands for "the other fields are as in the base"; a link with no base yet
 /// has nothing to stand on, so its record is read in full first (else every field the change
-/// lacks would look blank and be "restored" from the other side).
-async fn complete_fresh_partials(ctx: &PairContext, side: Side, works: &mut [Work]) -> Result<(), SyncError> {
+/// lacks would look blank and be "restored" from the other side). A partial change that
+/// disagrees with the base is read in full too: its payload may be an old event re-read in the
+/// overlap, whose values would otherwise revert newer edits on both sides.
+async fn complete_partials(ctx: &PairContext, side: Side, works: &mut [Work]) -> Result<(), SyncError> {
+    let differs = |w: &Work| w.canon.iter().any(|(k, v)| w.link.base.get(k) != Some(v));
     let ids: Vec<String> = works
         .iter()
-        .filter(|w| w.change.partial && w.link.base.is_empty())
+        .filter(|w| w.change.partial && (w.link.base.is_empty() || differs(w)))
         .map(|w| w.change.id.clone())
         .collect();
     if ids.is_empty() {

@@ -11,6 +11,7 @@ use connector_api::{Change, Checkpoint, Connector, ConnectorError, PullRequest, 
 use crate::mapping::{PairMapping, Side};
 use crate::store::{Lease, PageCommit, PageCommitResult, Store, StoreError, StreamKey, StreamWindow};
 
+use super::control::{BackfillRun, ProgressSink, RunMode, StopSignal};
 use super::page::{self, PageInput};
 use super::{PairReport, PairStatus, SyncError, SyncOptions};
 
@@ -26,9 +27,18 @@ pub(crate) struct PairContext {
     pub horizon: DateTime<Utc>,
     pub dry_run: bool,
     pub lease: Lease,
-    /// Links already reconciled in this run: the other side's pass does not plan them again
-    /// (an edit made since is re-read by the next run's overlap).
-    pub planned: std::sync::Mutex<std::collections::BTreeSet<i64>>,
+    /// Links already reconciled in this run, with the change time of each side that planning
+    /// saw: a later change is planned again only if it is newer than what was seen (a re-read
+    /// of the same or an older change costs nothing; a newer one is never skipped).
+    pub planned: std::sync::Mutex<BTreeMap<i64, [Option<DateTime<Utc>>; 2]>>,
+    /// When the lease was last claimed or renewed (by this clock).
+    pub lease_renewed: std::sync::Mutex<DateTime<Utc>>,
+    /// Incremental cycle or backfill.
+    pub mode: RunMode,
+    /// Raised to stop after the current page.
+    pub stop: StopSignal,
+    /// Told after every page.
+    pub progress: Option<Arc<dyn ProgressSink>>,
 }
 
 impl PairContext {
@@ -49,11 +59,11 @@ impl PairContext {
     /// pairs reading the same object advance independently.
     pub fn stream(&self, side: Side) -> StreamKey {
         let ep = self.pair.endpoint(side);
-        StreamKey {
-            scope: format!("pair:{}", self.pair.name),
-            system: ep.system.clone(),
-            object: ep.object.clone(),
-        }
+        let scope = match &self.mode {
+            RunMode::Incremental => format!("pair:{}", self.pair.name),
+            RunMode::Backfill(b) => b.scope.clone(),
+        };
+        StreamKey { scope, system: ep.system.clone(), object: ep.object.clone() }
     }
 
     /// Reads records of `side` by id, in batches of the object's page size; missing ids are
@@ -83,6 +93,50 @@ impl PairContext {
         })
     }
 
+    /// True when `change_at` on `side` of link `link_id` is newer than anything planned for that
+    /// link in this run (so it must be planned).
+    pub fn needs_planning(&self, link_id: i64, side: Side, change_at: DateTime<Utc>) -> bool {
+        let planned = self.planned.lock().expect("planned lock");
+        planned.get(&link_id).and_then(|seen| seen[side_index(side)]).is_none_or(|seen| change_at > seen)
+    }
+
+    /// Records what planning link `link_id` saw of each side.
+    pub fn mark_planned(&self, link_id: i64, side: Side, this_at: DateTime<Utc>, other_at: DateTime<Utc>) {
+        let mut planned = self.planned.lock().expect("planned lock");
+        let seen = planned.entry(link_id).or_insert([None, None]);
+        for (s, t) in [(side, this_at), (side.other(), other_at)] {
+            let slot = &mut seen[side_index(s)];
+            *slot = Some(slot.map_or(t, |old| old.max(t)));
+        }
+    }
+
+    /// The backfill this run is, if it is one.
+    pub fn backfill(&self) -> Option<&BackfillRun> {
+        match &self.mode {
+            RunMode::Backfill(b) => Some(b),
+            RunMode::Incremental => None,
+        }
+    }
+
+    /// Renews the lease once half its time has passed, so a long run (a backfill paced to a
+    /// rate limit) keeps it. A lease someone else claimed meanwhile is [`SyncError::LeaseLost`].
+    async fn keep_lease(&self) -> Result<(), SyncError> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let renewed = *self.lease_renewed.lock().expect("lease lock");
+        let half = chrono::Duration::from_std(self.opts.lease_ttl / 2).unwrap_or_default();
+        if now - renewed < half {
+            return Ok(());
+        }
+        if !self.store.renew_lease(&self.lease, self.opts.lease_ttl, now).await? {
+            return Err(SyncError::LeaseLost(self.pair.name.clone()));
+        }
+        *self.lease_renewed.lock().expect("lease lock") = now;
+        Ok(())
+    }
+
     fn overlap(&self, side: Side) -> Duration {
         let system = &self.pair.endpoint(side).system;
         self.opts.overlaps.get(system).copied().unwrap_or(self.opts.overlap)
@@ -96,7 +150,8 @@ pub(crate) async fn run_pair(
     report: &mut PairReport,
     windows: &mut Vec<StreamWindow>,
 ) -> Result<(), SyncError> {
-    if let Some(reason) = super::resolutions::apply_resolved(ctx, &mut report.stats).await? {
+    let incremental = ctx.backfill().is_none();
+    if incremental && let Some(reason) = super::resolutions::apply_resolved(ctx, &mut report.stats).await? {
         report.status = PairStatus::Incomplete { reason };
         return Ok(());
     }
@@ -106,10 +161,12 @@ pub(crate) async fn run_pair(
             return Ok(());
         }
     }
+    super::webhook_events::reconcile_pending(ctx, report).await?;
     for side in [Side::Left, Side::Right] {
         let caps = ctx.connector(side).capabilities();
         let object = &ctx.pair.endpoint(side).object;
-        if caps.object(object).is_some_and(|o| !o.pull_sees_every_edit)
+        if incremental
+            && caps.object(object).is_some_and(|o| !o.pull_sees_every_edit)
             && let Some(reason) = sweep(ctx, side, report).await?
         {
             report.status = PairStatus::Incomplete { reason };
@@ -129,7 +186,11 @@ async fn pull_side(
     let stream = ctx.stream(side);
     let object = ctx.pair.endpoint(side).object.clone();
     let connector = ctx.connector(side).clone();
-    let mut checkpoint = ctx.store.load_checkpoint(&stream).await?.map(|c| Checkpoint(c.checkpoint));
+    let saved = ctx.store.load_checkpoint(&stream).await?;
+    // The window saved with the checkpoint: what the stream has covered so far. A run that reads
+    // nothing keeps the previous one (so the lag stays known after a quiet run).
+    let saved_window = saved.as_ref().map_or((None, None), |c| (c.window_from, c.window_to));
+    let mut checkpoint = saved.map(|c| Checkpoint(c.checkpoint));
     let mut rewind = Some(ctx.overlap(side));
     let (mut from, mut to) = (None::<DateTime<Utc>>, None::<DateTime<Utc>>);
     loop {
@@ -138,8 +199,8 @@ async fn pull_side(
             checkpoint: checkpoint.as_ref(),
             rewind: rewind.take(),
             horizon: ctx.horizon,
-            since: None,
-            until: None,
+            since: ctx.backfill().and_then(|b| b.since),
+            until: ctx.backfill().map(|b| b.until),
             limit: ctx.opts.page_size,
         };
         let page = connector.pull(request).await.map_err(|e| ctx.err(side, e))?;
@@ -148,20 +209,36 @@ async fn pull_side(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        to = page.newest.or(to);
+        // Never past the horizon: a change newer than it is read again by the next run.
+        to = page.newest.map(|t| t.min(crate::store::stored_time(ctx.horizon))).or(to);
         let input = PageInput {
             side,
             changes: page.changes,
             quarantined: page.quarantined,
-            checkpoint: Some((stream.clone(), page.next.0.clone(), from, to)),
+            checkpoint: Some((
+                stream.clone(),
+                page.next.0.clone(),
+                from.or(saved_window.0),
+                to.or(saved_window.1).max(saved_window.1),
+            )),
             sweep: false,
         };
         let outcome = page::process(ctx, input, report).await?;
+        if let Some(progress) = &ctx.progress {
+            progress.page(&ctx.pair.name, side, &report.stats, to);
+        }
         if let Some(reason) = outcome.incomplete {
             return Ok(Some(reason));
         }
         if page.done {
             break;
+        }
+        ctx.keep_lease().await?;
+        if ctx.stop.is_requested() {
+            windows.push(StreamWindow { stream, from, to });
+            return Ok(Some(
+                "stopped on request after a committed page; the next run continues from it".into(),
+            ));
         }
         checkpoint = Some(page.next);
     }
@@ -186,4 +263,11 @@ async fn sweep(ctx: &PairContext, side: Side, report: &mut PairReport) -> Result
     report.stats.swept += ids.len() as u64;
     let input = PageInput { side, changes, quarantined: Vec::new(), checkpoint: None, sweep: true };
     Ok(page::process(ctx, input, report).await?.incomplete)
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Left => 0,
+        Side::Right => 1,
+    }
 }

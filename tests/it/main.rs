@@ -2,12 +2,19 @@
 //! test needs (a fresh store on each backend, simulators on loopback).
 mod cli;
 mod demo;
+mod hubspot_engine;
+mod processes;
 mod reconcile_table;
 mod review_cli;
 mod review_service;
+mod runs;
+mod salesforce_engine;
+mod security;
 mod serve_api;
 mod serve_browser;
+mod status;
 mod store_suite;
 mod support;
 mod sync_convergence;
 mod sync_engine;
+mod webhooks;

@@ -53,6 +53,7 @@ store_suite!(
     leases::lease_exclusive_under_concurrency,
     leases::lease_expiry_renew_release,
     leases::lease_fencing,
+    leases::lease_take_over_from_a_dead_holder,
     leases::checkpoint_round_trip_in_commit,
     leases::commit_is_atomic,
     review::review_open_dedupe,

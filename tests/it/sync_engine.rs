@@ -70,6 +70,9 @@ pub struct World {
     pub store: Arc<dyn Store>,
     pub engine: Engine,
     pub pair: PairMapping,
+    /// The two fake systems as connectors (unwrapped), for a second engine on the same store.
+    pub conn_a: Arc<dyn Connector>,
+    pub conn_b: Arc<dyn Connector>,
     _dir: tempfile::TempDir,
 }
 
@@ -120,7 +123,9 @@ impl World {
         systems.insert("crm_b".into(), wrap(Arc::new(b.clone()), 1));
         let ids = Arc::new(IdGen::new(clock.shared(), seed));
         let engine = Engine::new(store.clone(), systems, vec![pair.clone()], clock.shared(), ids, opts);
-        Self { clock, a: a.handle(), b: b.handle(), store, engine, pair, _dir: dir }
+        let (conn_a, conn_b): (Arc<dyn Connector>, Arc<dyn Connector>) =
+            (Arc::new(a.clone()), Arc::new(b.clone()));
+        Self { clock, a: a.handle(), b: b.handle(), store, engine, pair, conn_a, conn_b, _dir: dir }
     }
 
     /// Five minutes pass, then one scheduled run.

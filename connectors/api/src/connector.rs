@@ -123,4 +123,17 @@ pub trait Connector: Send + Sync {
 
     /// Checks the credentials and that the remote answers.
     async fn health(&self) -> Result<(), ConnectorError>;
+
+    /// How many records of `object` changed between `since` and `until` (all of them when
+    /// both are `None`), if the system can say cheaply — one request at most. Used for the
+    /// backfill's progress and ETA; `None` (the default) when it cannot.
+    async fn estimate(
+        &self,
+        object: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<u64>, ConnectorError> {
+        let _ = (object, since, until);
+        Ok(None)
+    }
 }

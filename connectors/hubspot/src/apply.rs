@@ -139,13 +139,14 @@ async fn upsert(c: &HubspotConnector, object: Object, ws: &[Write]) -> Group {
     let mut key_of_id = HashMap::new();
     for w in ws {
         let WriteOp::Create { fields, external_id: Some(ext) } = &w.op else { continue };
+        let field = c.identity_property(&ext.field).to_string();
         let mut properties = strings(fields);
-        properties.insert(ext.field.clone(), ext.value.clone());
-        by_value.insert((ext.field.clone(), ext.value.to_lowercase()), w.key.clone());
+        properties.insert(field.clone(), ext.value.clone());
+        by_value.insert((field.clone(), ext.value.to_lowercase()), w.key.clone());
         key_of_id.insert(ext.value.clone(), w.key.clone());
         inputs.push(WriteInput {
             id: Some(ext.value.clone()),
-            id_property: Some(ext.field.clone()),
+            id_property: Some(field),
             properties,
             object_write_trace_id: w.key.clone(),
         });

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use connector_api::http::HttpTransport;
 use connector_api::{
     Capabilities, Connector, ConnectorError, IdentityKey, ObjectCaps, PullPage, PullRequest, RateBucket,
@@ -25,7 +26,7 @@ use connector_api::{
 };
 use secrecy::SecretString;
 
-pub use webhook::{DEFAULT_TOLERANCE, WebhookError, sign_v3, verify_v3};
+pub use webhook::{DEFAULT_TOLERANCE, WebhookError, sign_v3, verify_v3, verify_v3_any};
 
 use client::Api;
 
@@ -164,6 +165,12 @@ impl HubspotConnector {
         self.api.http.stats()
     }
 
+    /// The HubSpot property an identity key names: the engine-neutral `external_id` means the
+    /// configured unique property (as Salesforce's connector maps it to its external-id field).
+    pub(crate) fn identity_property<'a>(&'a self, field: &'a str) -> &'a str {
+        if field == "external_id" { &self.config.unique_property } else { field }
+    }
+
     /// The properties read for `object`: configured ones plus the system and identity ones.
     pub(crate) fn read_properties(&self, object: Object) -> Vec<String> {
         let mut props: Vec<String> = self.config.properties.get(object.name()).cloned().unwrap_or_default();
@@ -223,6 +230,15 @@ impl Connector for HubspotConnector {
 
     async fn fetch(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ConnectorError> {
         read::fetch(self, Object::parse(object)?, ids).await
+    }
+
+    async fn estimate(
+        &self,
+        object: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<u64>, ConnectorError> {
+        pull::estimate(self, Object::parse(object)?, since, until).await
     }
 
     async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {

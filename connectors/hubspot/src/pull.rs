@@ -145,6 +145,34 @@ async fn search(
     Ok(Api::decode::<Collection>("search", &bytes)?.results)
 }
 
+/// How many records changed in `[since, until]`: one search with `limit` 1, reading its
+/// `total` (search reports the full count even past its 10,000-result paging cap).
+pub(crate) async fn estimate(
+    c: &HubspotConnector,
+    object: Object,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> Result<Option<u64>, ConnectorError> {
+    #[derive(serde::Deserialize)]
+    struct Total {
+        total: u64,
+    }
+    let m = object.modified_property();
+    let mut filters = vec![Filter::new(m, "GTE", since.map_or(0, ms))];
+    if let Some(until) = until {
+        filters.push(Filter::new(m, "LTE", ms(until)));
+    }
+    let req = SearchRequest {
+        filter_groups: vec![FilterGroup { filters }],
+        sorts: vec![Sort { property_name: m.to_string(), direction: "ASCENDING" }],
+        properties: vec!["hs_object_id".to_string()],
+        limit: 1,
+        after: None,
+    };
+    let (_, bytes) = c.api.post(c.api.url(object.name(), "/search"), &req, true, true).await?;
+    Ok(Some(Api::decode::<Total>("search", &bytes)?.total))
+}
+
 /// Turns results into changes (an upsert, plus one `Merged` per id a survivor absorbed).
 fn changes_of(
     object: Object,

@@ -99,7 +99,7 @@ pub(crate) async fn find(
     object: Object,
     key: &IdentityKey,
 ) -> Result<Vec<Record>, ConnectorError> {
-    let field = key.field.as_str();
+    let field = c.identity_property(&key.field);
     if field == "id" || field == "hs_object_id" {
         return fetch(c, object, std::slice::from_ref(&key.value)).await;
     }

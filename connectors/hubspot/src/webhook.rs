@@ -79,6 +79,31 @@ pub fn verify_v3(
     mac.verify_slice(&expected).map_err(|_| WebhookError::Mismatch)
 }
 
+/// [`verify_v3`] with several client secrets, for a rotation's overlap: the request passes if
+/// any of `secrets` signed it. The timestamp is checked once, before any signature; an empty
+/// list rejects everything ([`WebhookError::Mismatch`]).
+#[allow(clippy::too_many_arguments)]
+pub fn verify_v3_any(
+    secrets: &[&str],
+    method: &str,
+    uri: &str,
+    body: &[u8],
+    timestamp_header: Option<&str>,
+    signature_header: Option<&str>,
+    now: DateTime<Utc>,
+    tolerance: Duration,
+) -> Result<(), WebhookError> {
+    let mut last = Err(WebhookError::Mismatch);
+    for secret in secrets {
+        last = verify_v3(secret, method, uri, body, timestamp_header, signature_header, now, tolerance);
+        match last {
+            Err(WebhookError::Mismatch) => continue,
+            other => return other,
+        }
+    }
+    last
+}
+
 /// The v3 signature of a request, base64 (for tests and for signing outbound test deliveries).
 pub fn sign_v3(secret: &str, method: &str, uri: &str, body: &[u8], timestamp_ms: i64) -> String {
     let mac = mac_for(secret, method, uri, body, &timestamp_ms.to_string());

@@ -190,6 +190,20 @@ impl connector_api::Connector for MemoryConnector {
         Ok(PullPage { changes, quarantined: Vec::new(), next: to_checkpoint(next.as_ref()), newest, done })
     }
 
+    async fn estimate(
+        &self,
+        object: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<u64>, ConnectorError> {
+        let st = self.lock();
+        let records = st.object(object)?;
+        let inside = |s: &&state::Stored| {
+            since.is_none_or(|t| s.stream_at >= t) && until.is_none_or(|t| s.stream_at <= t)
+        };
+        Ok(Some(records.values().filter(inside).count() as u64))
+    }
+
     async fn fetch(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ConnectorError> {
         let mut st = self.lock();
         st.calls.fetches += 1;

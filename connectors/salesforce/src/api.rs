@@ -41,6 +41,62 @@ impl std::fmt::Debug for Api {
     }
 }
 
+/// Host suffixes of Salesforce's own instance domains (production, sandboxes, government, China).
+const SALESFORCE_DOMAINS: [&str; 5] =
+    [".salesforce.com", ".force.com", ".cloudforce.com", ".salesforce.mil", ".sfcrmproducts.cn"];
+
+/// Refuses a token response whose `instance_url` would take the access token somewhere other
+/// than Salesforce: it must be `https` on a Salesforce domain, or the login host itself (a
+/// My Domain login, or a simulator on loopback), and carry no user-info part (`a@b` tricks).
+fn check_instance_url(login_url: &str, instance_url: &str) -> Result<(), ConnectorError> {
+    let parts = |url: &str| -> Option<(String, String)> {
+        let uri: http::Uri = url.parse().ok()?;
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') {
+            return None;
+        }
+        Some((uri.scheme_str()?.to_ascii_lowercase(), authority.as_str().to_ascii_lowercase()))
+    };
+    let refuse = |why: &str| ConnectorError::Protocol {
+        message: format!(
+            "salesforce token response names instance_url `{instance_url}`, {why}; refusing to send the \
+             access token there (check login_url)"
+        ),
+    };
+    let Some((scheme, authority)) = parts(instance_url) else {
+        return Err(refuse("which is not a plain http(s) URL"));
+    };
+    let login = parts(login_url);
+    if login.as_ref().is_some_and(|login| *login == (scheme.clone(), authority.clone())) {
+        return Ok(());
+    }
+    let host = authority.rsplit_once(':').map_or(authority.as_str(), |(h, _)| h);
+    // A loopback login (a simulator) may name itself differently (`localhost` for `127.0.0.1`):
+    // the same port on loopback is the same server.
+    let port = |a: &str| a.rsplit_once(':').map(|(_, p)| p.to_string());
+    if let Some((_, login_authority)) = &login
+        && is_loopback(login_authority)
+        && is_loopback(&authority)
+        && port(login_authority) == port(&authority)
+    {
+        return Ok(());
+    }
+    if scheme == "https" && SALESFORCE_DOMAINS.iter().any(|d| host.ends_with(d)) {
+        return Ok(());
+    }
+    Err(refuse("which is neither the login host nor an https Salesforce domain"))
+}
+
+/// Whether an authority (`host[:port]`) names this machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Where a request goes: a path under `/services/data/vXX.X`, or a path the server handed back.
 pub enum Target<'a> {
     /// `/query?q=…`, `/composite/sobjects`, … (appended to the versioned data root).
@@ -91,10 +147,9 @@ impl Api {
             other => other,
         })?;
         self.http.redactor().add_secret(&token.access_token);
-        let session = Session {
-            token: SecretString::from(token.access_token),
-            instance_url: token.instance_url.trim_end_matches('/').to_string(),
-        };
+        let instance_url = token.instance_url.trim_end_matches('/').to_string();
+        check_instance_url(&self.login_url, &instance_url)?;
+        let session = Session { token: SecretString::from(token.access_token), instance_url };
         *self.session.lock().expect("session lock") = Some(session.clone());
         Ok(session)
     }
@@ -119,7 +174,17 @@ impl Api {
             self.budget.admit()?;
             let url = match target {
                 Target::Data(p) => format!("{}/services/data/{}{p}", session.instance_url, self.version),
-                Target::Raw(p) => format!("{}{p}", session.instance_url),
+                // A server-given path must stay a path: `@host/…` or `//host/…` would move the
+                // request (and the token) to another host.
+                Target::Raw(p) if p.starts_with('/') && !p.starts_with("//") => {
+                    format!("{}{p}", session.instance_url)
+                }
+                Target::Raw(_) => {
+                    return Err(ConnectorError::Protocol {
+                        message: "salesforce returned a next-page URL that is not a path on the instance"
+                            .into(),
+                    });
+                }
             };
             let bearer = format!("Bearer {}", session.token.expose_secret());
             let mut auth = HeaderValue::from_str(&bearer)

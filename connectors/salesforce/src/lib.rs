@@ -195,6 +195,27 @@ impl Connector for SalesforceConnector {
         Capabilities { kind: KIND.into(), objects, rate_buckets: Vec::new() }
     }
 
+    /// One `query` without `LIMIT`: its `totalSize` counts the whole result (the first batch of
+    /// ids that comes with it is ignored).
+    async fn estimate(
+        &self,
+        object: &str,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Option<u64>, ConnectorError> {
+        let object = self.object(object)?;
+        let mut conds = Vec::new();
+        if let Some(t) = since {
+            conds.push(format!("SystemModstamp >= {}", soql::datetime_literal(t)));
+        }
+        if let Some(t) = until {
+            conds.push(format!("SystemModstamp <= {}", soql::datetime_literal(t)));
+        }
+        let filter = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        let page = self.api.query(&format!("SELECT Id FROM {object}{filter}"), false).await?;
+        Ok(Some(page.total_size))
+    }
+
     async fn pull(&self, req: PullRequest<'_>) -> Result<PullPage, ConnectorError> {
         let object = self.object(req.object)?;
         let saved = Position::from_checkpoint(req.checkpoint)?;

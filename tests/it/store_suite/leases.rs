@@ -155,3 +155,27 @@ pub async fn commit_is_atomic(t: &TestStore) {
     // The store is still usable after the rollback.
     commit(s, &lease, |p| p.link_upserts.push(new_link("p", "L2", "R2"))).await.unwrap();
 }
+
+pub async fn lease_take_over_from_a_dead_holder(t: &TestStore) {
+    let s = &*t.store;
+    let dead = s.claim_lease("p", "box:100", TTL, at(0)).await.unwrap().expect("free");
+    assert!(
+        s.take_over_lease("p", "box:999", "box:200", TTL, at(1)).await.unwrap().is_none(),
+        "only from the named holder"
+    );
+    let taken = s.take_over_lease("p", "box:100", "box:200", TTL, at(1)).await.unwrap().expect("taken over");
+    assert_eq!((taken.owner.as_str(), taken.token), ("box:200", dead.token + 1));
+    assert_eq!(s.lease_holder("p").await.unwrap().as_deref(), Some("box:200"));
+    assert!(!s.renew_lease(&dead, TTL, at(2)).await.unwrap(), "the dead holder's token is fenced off");
+    let stale = commit(s, &dead, |_| {}).await;
+    assert!(matches!(stale, Err(StoreError::LeaseLost)), "{stale:?}");
+    assert!(
+        s.take_over_lease("p", "box:100", "box:300", TTL, at(3)).await.unwrap().is_none(),
+        "a second taker from the same dead holder loses"
+    );
+    s.release_lease(&taken).await.unwrap();
+    assert!(
+        s.take_over_lease("p", "box:200", "box:300", TTL, at(4)).await.unwrap().is_none(),
+        "a released lease is claimed, not taken over"
+    );
+}

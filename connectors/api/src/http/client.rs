@@ -280,7 +280,7 @@ impl HttpClient {
     pub async fn send(&self, spec: RequestSpec) -> Result<Response, ConnectorError> {
         let request_id = self.next_request_id();
         let shown = self.redactor.redact(&spec.log_as.clone().unwrap_or_else(|| strip_query(&spec.url)));
-        let what = format!("{} {shown}", spec.method);
+        let what = describe(&spec.method, &shown);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -308,8 +308,7 @@ impl HttpClient {
         &self,
         spec: RequestSpec,
     ) -> Result<T, ConnectorError> {
-        let what =
-            format!("{} {}", spec.method, spec.log_as.clone().unwrap_or_else(|| strip_query(&spec.url)));
+        let what = describe(&spec.method, &spec.log_as.clone().unwrap_or_else(|| strip_query(&spec.url)));
         let resp = self.send(spec).await?;
         serde_json::from_slice(resp.body()).map_err(|e| {
             // serde's message names the position and expected type, never the value.
@@ -405,4 +404,25 @@ impl HttpClient {
 /// The URL without its query (which may carry tokens or emails).
 fn strip_query(url: &str) -> String {
     url.split_once('?').map_or(url, |(base, _)| base).to_string()
+}
+
+/// `METHOD target` for messages; a `log_as` label that already starts with the method is kept.
+fn describe(method: &impl std::fmt::Display, target: &str) -> String {
+    let method = method.to_string();
+    match target.strip_prefix(method.as_str()) {
+        Some(rest) if rest.starts_with(' ') => target.to_string(),
+        _ => format!("{method} {target}"),
+    }
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::describe;
+
+    #[test]
+    fn the_method_is_named_once() {
+        assert_eq!(describe(&"GET", "/api/v1/events"), "GET /api/v1/events");
+        assert_eq!(describe(&"GET", "GET /api/v1/events"), "GET /api/v1/events");
+        assert_eq!(describe(&"POST", "POSTAL /x"), "POST POSTAL /x");
+    }
 }

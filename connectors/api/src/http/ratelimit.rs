@@ -13,6 +13,13 @@
 //! send in the window (8 MB for a saturated 1M/day bucket, acceptable).
 //! On top of the log, the server can block a bucket until a time (`Retry-After`, or
 //! `Remaining: 0` until `Reset`) and say how many requests remain until its reset.
+//!
+//! A server that states its fixed window (`X-RateLimit-Limit` and `X-RateLimit-Window`, as
+//! WhiteLabelCRO does, §7) is paced by that window instead of the log: up to `limit` sends per
+//! window, then a wait until the window resets. `X-RateLimit-Reset` is whole seconds, which
+//! wastes up to a second per window; so when an answer says it was the first of its window
+//! (`Remaining = Limit − 1`), the reset is taken as the time that answer arrived plus the window
+//! — never earlier than the true reset, because the server opened the window before answering.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -48,6 +55,10 @@ pub struct ServerQuota {
     pub remaining: u32,
     /// When the server's window resets.
     pub resets_at: DateTime<Utc>,
+    /// The server's limit per window, when it says (`X-RateLimit-Limit`).
+    pub limit: Option<u32>,
+    /// The server's fixed window, when it says (`X-RateLimit-Window: 1m`, `2s`, `500ms`).
+    pub window: Option<Duration>,
 }
 
 impl ServerQuota {
@@ -66,13 +77,45 @@ impl ServerQuota {
                 .and_then(|p| p.split(':').next())
                 .map(|b| b.trim().to_string())
                 .filter(|b| !b.is_empty());
-            return Some((bucket, ServerQuota { remaining: rem.max(0) as u32, resets_at }));
+            let limit = num("x-ratelimit-limit").and_then(|l| u32::try_from(l).ok()).filter(|l| *l > 0);
+            let window =
+                headers.get("x-ratelimit-window").and_then(|v| v.to_str().ok()).and_then(parse_window);
+            let quota = ServerQuota { remaining: rem.max(0) as u32, resets_at, limit, window };
+            return Some((bucket, quota));
         }
         let rem = num("x-hubspot-ratelimit-remaining")?;
         let interval = num("x-hubspot-ratelimit-interval-milliseconds")?;
         let resets_at = now + chrono::Duration::milliseconds(interval.max(0));
-        Some((None, ServerQuota { remaining: rem.max(0) as u32, resets_at }))
+        Some((None, ServerQuota { remaining: rem.max(0) as u32, resets_at, limit: None, window: None }))
     }
+}
+
+/// `1m`, `2s`, `500ms`, `1h` or bare seconds; `None` for anything else or zero.
+fn parse_window(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let d = match unit.trim() {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    (!d.is_zero()).then_some(d)
+}
+
+/// A server-stated fixed window: how many sends remain in it and when it resets.
+#[derive(Debug, Clone, Copy)]
+struct Fixed {
+    limit: u32,
+    window: Duration,
+    remaining: u32,
+    resets_at: DateTime<Utc>,
+    /// False while `resets_at` is only a guess (a window opened by our next send, no answer
+    /// yet); true once an answer bounded it from above.
+    known: bool,
 }
 
 #[derive(Debug)]
@@ -82,6 +125,9 @@ struct Bucket {
     sent: VecDeque<i64>,
     blocked_until: Option<DateTime<Utc>>,
     server: Option<ServerQuota>,
+    /// Set once the server has stated its fixed window; then it paces instead of the log.
+    fixed: Option<Fixed>,
+    margin: Duration,
 }
 
 impl Bucket {
@@ -94,6 +140,18 @@ impl Bucket {
         let mut until = now;
         if let Some(b) = self.blocked_until {
             until = until.max(b);
+        }
+        if let Some(f) = self.fixed.as_mut() {
+            if now >= f.resets_at {
+                // A new window opens with our next send; its first answer says when it resets.
+                f.remaining = f.limit;
+                f.resets_at = now + chrono::Duration::from_std(f.window).unwrap_or_default();
+                f.known = false;
+            }
+            if f.remaining == 0 {
+                until = until.max(f.resets_at);
+            }
+            return (until - now).to_std().unwrap_or_default();
         }
         if let Some(q) = self.server {
             if now >= q.resets_at {
@@ -118,6 +176,31 @@ impl Bucket {
         if let Some(q) = self.server.as_mut() {
             q.remaining = q.remaining.saturating_sub(1);
         }
+        if let Some(f) = self.fixed.as_mut() {
+            f.remaining = f.remaining.saturating_sub(1);
+        }
+    }
+
+    /// Takes the server's count, answered at `now`.
+    fn observe(&mut self, quota: ServerQuota, now: DateTime<Utc>) {
+        self.server = Some(quota);
+        let (Some(limit), Some(window)) = (quota.limit, quota.window) else { return };
+        let margin = self.margin.min(window / 100);
+        // The answer belongs to the window we are counting in (a fresh one we have not had an
+        // answer for yet, or a known one that has not reset).
+        let current = self.fixed.filter(|f| !f.known || now < f.resets_at);
+        let resets_at = if quota.remaining.checked_add(1) == Some(limit) {
+            // The first send of its window: the server opened the window before this answer.
+            quota.resets_at.min(now + chrono::Duration::from_std(window + margin).unwrap_or_default())
+        } else {
+            match current {
+                Some(f) if f.known => f.resets_at.min(quota.resets_at),
+                _ => quota.resets_at,
+            }
+        };
+        // Sends still in flight are not in the server's count yet: keep the lower one.
+        let remaining = current.map_or(quota.remaining, |f| f.remaining.min(quota.remaining));
+        self.fixed = Some(Fixed { limit, window, remaining, resets_at, known: true });
     }
 }
 
@@ -146,6 +229,8 @@ impl RateLimiter {
                     sent: VecDeque::new(),
                     blocked_until: None,
                     server: None,
+                    fixed: None,
+                    margin,
                 };
                 (b.name.clone(), bucket)
             })
@@ -189,8 +274,9 @@ impl RateLimiter {
 
     /// Takes the server's own count for a bucket; unknown bucket names are ignored.
     pub fn observe(&self, name: &str, quota: ServerQuota) {
+        let now = self.clock.now();
         if let Some(b) = self.buckets.lock().expect("limiter lock").get_mut(name) {
-            b.server = Some(quota);
+            b.observe(quota, now);
         }
     }
 }
@@ -244,11 +330,49 @@ mod tests {
             Duration::ZERO,
         );
         let reset = clock.now() + chrono::Duration::seconds(42);
-        rl.observe("w", ServerQuota { remaining: 1, resets_at: reset });
+        rl.observe("w", ServerQuota { remaining: 1, resets_at: reset, limit: None, window: None });
         rl.acquire(&names(&["w"])).await.unwrap();
         let before = clock.now();
         rl.acquire(&names(&["w"])).await.unwrap();
         assert_eq!(clock.now(), reset, "second send waited from {before} to the server's reset");
+    }
+
+    #[test]
+    fn window_header_forms() {
+        assert_eq!(parse_window("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_window(" 2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_window("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_window("60"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_window("0s"), None);
+        assert_eq!(parse_window("soon"), None);
+    }
+
+    /// A server stating 3 per 2 s (configured 100/min): three sends, then a wait until the
+    /// first answer's arrival plus the window (+1 %), not the rounded-up `Reset` header.
+    #[tokio::test]
+    async fn a_stated_fixed_window_resets_from_its_first_answer() {
+        let clock = ManualClock::at_epoch();
+        clock.advance(Duration::from_millis(300));
+        let rl = RateLimiter::new(
+            clock.shared(),
+            &[BucketPolicy::new("w", 100, Duration::from_secs(60))],
+            Duration::from_millis(250),
+        );
+        let start = clock.now();
+        let rounded_reset = start + chrono::Duration::milliseconds(2_700); // x.3 s + 2 s, rounded up
+        for remaining in [2, 1, 0] {
+            rl.acquire(&names(&["w"])).await.unwrap();
+            assert_eq!(clock.now(), start, "the window's three sends go at once");
+            let q = ServerQuota {
+                remaining,
+                resets_at: rounded_reset,
+                limit: Some(3),
+                window: Some(Duration::from_secs(2)),
+            };
+            rl.observe("w", q);
+        }
+        rl.acquire(&names(&["w"])).await.unwrap();
+        assert_eq!(clock.now(), start + chrono::Duration::milliseconds(2_020));
     }
 
     #[tokio::test]
@@ -267,7 +391,8 @@ mod tests {
         h.insert("x-ratelimit-policy", "read:60/1m".parse().unwrap());
         let (bucket, q) = ServerQuota::from_headers(&h, now).unwrap();
         assert_eq!(bucket.as_deref(), Some("read"));
-        assert_eq!(q, ServerQuota { remaining: 7, resets_at: now + chrono::Duration::seconds(30) });
+        let resets_at = now + chrono::Duration::seconds(30);
+        assert_eq!(q, ServerQuota { remaining: 7, resets_at, limit: None, window: None });
 
         let mut h = HeaderMap::new();
         h.insert("x-hubspot-ratelimit-remaining", "0".parse().unwrap());

@@ -1,6 +1,7 @@
 //! Connector tests against the in-process HubSpot simulator over loopback.
 
 mod common;
+mod estimate;
 mod limits;
 mod pull;
 mod webhook;

@@ -41,3 +41,27 @@ async fn find_matches_sql_looking_values_literally() {
     let key = IdentityKey { field: "email".into(), value: "ADA@example.com".into() };
     assert_eq!(w.sf.find("Contact", &key).await.unwrap().len(), 1, "emails match case-insensitively");
 }
+
+#[tokio::test]
+async fn estimate_counts_the_records_changed_in_the_range_with_one_query() {
+    let w = world().await;
+    w.seed_many(
+        ObjectKind::Contact,
+        (0..2_500).map(|i| contact("Early", &format!("e{i}@example.com"))).collect(),
+    );
+    w.advance(60);
+    let middle = w.sim.now();
+    w.seed_many(ObjectKind::Contact, (0..7).map(|i| contact("Mid", &format!("m{i}@example.com"))).collect());
+    w.advance(60);
+    w.seed(ObjectKind::Contact, contact("Late", "late@example.com"));
+    w.advance(1);
+
+    let before = w.sim.log.entries().len();
+    let all = w.sf.estimate("Contact", None, None).await.unwrap();
+    assert_eq!(all, Some(2_508), "totalSize counts past the first batch of 2,000");
+    let range =
+        w.sf.estimate("Contact", Some(middle), Some(middle + chrono::Duration::seconds(30))).await.unwrap();
+    assert_eq!(range, Some(7));
+    let queries = w.sim.log.entries()[before..].iter().filter(|r| r.path.contains("/query")).count();
+    assert_eq!(queries, 2, "one query per estimate, no paging");
+}

@@ -123,3 +123,40 @@ async fn more_than_200_writes_are_refused_whole() {
     assert_eq!(err.class(), ErrorClass::Invalid);
     assert_eq!(w.requests_to("/composite"), 0);
 }
+
+#[tokio::test]
+async fn a_locked_row_succeeds_when_resent_after_the_lock_and_its_neighbour_stays_written_once() {
+    let w = world().await;
+    let ids = w.seed_many(
+        ObjectKind::Contact,
+        vec![contact("Free", "free@example.com"), contact("Held", "held@example.com")],
+    );
+    // A data-loader transaction holds the second row until it commits.
+    let txn = w.sim.open_transaction();
+    let held = ExternalEdit {
+        id: ids[1].clone(),
+        fields: crate::support::obj(json!({"LeadSource": "Loader"})),
+        txn: Some(txn),
+        ..ExternalEdit::default()
+    };
+    w.sim.edit(held).unwrap();
+    let update = |key: &str, id: &str, title: &str| Write {
+        key: key.into(),
+        op: WriteOp::Update { id: id.into(), fields: fields(json!({"Title": title})) },
+    };
+    let out = apply(&w, vec![update("free", &ids[0], "CEO"), update("held", &ids[1], "CTO")]).await;
+    assert!(out["free"].is_ok(), "{:?}", out["free"]);
+    assert!(out["held"].as_ref().unwrap_err().is_retryable(), "{:?}", out["held"]);
+    let free = w.sim.record(&ids[0]).unwrap();
+    assert_eq!(free.fields["Title"], "CEO");
+    assert!(!w.sim.record(&ids[1]).unwrap().fields.contains_key("Title"));
+
+    w.advance(5);
+    w.sim.commit_transaction(txn).unwrap();
+    // The caller resends only the row that failed for now.
+    let out = apply(&w, vec![update("held", &ids[1], "CTO")]).await;
+    assert!(out["held"].is_ok(), "{:?}", out["held"]);
+    let held = w.sim.record(&ids[1]).unwrap();
+    assert_eq!((held.fields["Title"].as_str(), held.fields["LeadSource"].as_str()), ("CTO", "Loader"));
+    assert_eq!(w.sim.record(&ids[0]).unwrap().last_modified, free.last_modified, "written once");
+}

@@ -48,6 +48,37 @@ fn flag(q: &HashMap<String, String>, name: &str) -> bool {
     q.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
+/// Query parameters of a read. Scalars keep their last value; `properties` may be repeated
+/// (`properties=a&properties=b`, OpenAPI collection format "multi", which the official SDKs send)
+/// or comma-separated (`properties=a,b`), or both: every value counts, in order, without repeats.
+#[derive(Debug, Default)]
+pub struct ReadQuery {
+    /// Scalar parameters (`limit`, `after`, `archived`, `idProperty`).
+    pub params: HashMap<String, String>,
+    /// The requested properties; empty means the defaults.
+    pub properties: Vec<String>,
+}
+
+impl ReadQuery {
+    /// Collects the pairs of a query string.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut params = HashMap::new();
+        let mut properties: Vec<String> = Vec::new();
+        for (k, v) in pairs {
+            if k == "properties" {
+                for p in split_props(Some(&v)) {
+                    if !properties.contains(&p) {
+                        properties.push(p);
+                    }
+                }
+            } else {
+                params.insert(k, v);
+            }
+        }
+        Self { params, properties }
+    }
+}
+
 /// What a create or update answers: every stored property plus the defaults.
 pub fn render_written(r: &Record) -> Value {
     let mut props: Vec<String> = r.object.default_properties().iter().map(|p| (*p).to_string()).collect();
@@ -65,9 +96,10 @@ pub fn render_written(r: &Record) -> Value {
 pub async fn list(
     State(state): State<SimState>,
     Path(object): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> ApiResult<Json<Value>> {
     let object = object_type(&object)?;
+    let ReadQuery { params: q, properties: props } = ReadQuery::from_pairs(pairs);
     let limit = match q.get("limit") {
         Some(l) => l.parse::<usize>().map_err(|_| ApiError::validation("limit must be an integer"))?,
         None => 10,
@@ -83,7 +115,6 @@ pub async fn list(
             .ok_or_else(|| ApiError::validation("Invalid paging cursor"))?,
     };
     let archived = flag(&q, "archived");
-    let props = split_props(q.get("properties").map(String::as_str));
     let inner = state.lock();
     let mut matching = inner.store.all(object).filter(|r| r.id >= from && r.archived() == archived);
     let page: Vec<&Record> = matching.by_ref().take(limit).collect();
@@ -102,10 +133,10 @@ pub async fn list(
 pub async fn get_one(
     State(state): State<SimState>,
     Path((object, key)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> ApiResult<Json<Value>> {
     let object = object_type(&object)?;
-    let props = split_props(q.get("properties").map(String::as_str));
+    let ReadQuery { params: q, properties: props } = ReadQuery::from_pairs(pairs);
     let inner = state.lock();
     let id = inner
         .store

@@ -134,6 +134,37 @@ async fn list_pages_with_an_opaque_cursor_and_archived_filter() {
     assert_error(&s.get("/crm/v3/objects/contacts?after=%21%21").await, 400, "VALIDATION_ERROR");
 }
 
+/// The official SDKs send a list as repeated parameters (`properties=a&properties=b`); the comma
+/// form also works, and the two can be mixed.
+#[tokio::test]
+async fn repeated_and_comma_separated_properties_are_both_read() {
+    let s = sim().await;
+    let recs = vec![props(json!({"email": "r@e.io", "firstname": "Rae", "phone": "+15550100"}))];
+    let id = s.state.seed(ObjectType::Contacts, &recs).unwrap()[0];
+    let names = |r: &Resp| -> Vec<String> {
+        let mut keys: Vec<String> = r.body["properties"].as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let one = s.get(&format!("/crm/v3/objects/contacts/{id}?properties=email&properties=phone")).await;
+    assert_eq!(names(&one), ["email", "phone"]);
+    assert_eq!(one.body["properties"]["phone"], "+15550100");
+    let comma = s.get(&format!("/crm/v3/objects/contacts/{id}?properties=email,phone")).await;
+    assert_eq!(names(&comma), ["email", "phone"]);
+    let mixed = s
+        .get(&format!(
+            "/crm/v3/objects/contacts/{id}?properties=email,phone&properties=firstname&properties=email"
+        ))
+        .await;
+    assert_eq!(names(&mixed), ["email", "firstname", "phone"]);
+    let list =
+        s.get("/crm/v3/objects/contacts?limit=5&properties=firstname&properties=lastmodifieddate").await;
+    let first = &list.body["results"][0]["properties"];
+    assert_eq!(first["firstname"], "Rae");
+    assert!(first["lastmodifieddate"].is_string(), "{first}");
+    assert!(first.get("email").is_none(), "unrequested property returned: {first}");
+}
+
 #[tokio::test]
 async fn archive_hides_from_get_and_search_and_restore_brings_back() {
     let s = sim().await;

@@ -1,0 +1,123 @@
+//! `crosswalk backfill --pair P [--since DATE] [--until DATE] [--dry-run] [--max-creates N]`:
+//! reads a pair's whole stream (or a range) through the same reconciler as the scheduled cycle,
+//! in checkpointed pages of its own; resumable after Ctrl-C or a crash; never moves the
+//! incremental watermarks; paced by the connectors to the systems' rate limits.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use connector_api::SystemClock;
+use tokio::sync::Notify;
+
+use crate::progress::BackfillProgress;
+use crate::settings::Settings;
+use crate::sync::{BackfillSpec, PairStatus};
+
+use super::Outcome;
+use super::run::on_signals;
+use super::sync::summary;
+
+/// Parses `2026-01-31` (midnight UTC) or an RFC 3339 time.
+pub fn parse_date(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.to_utc());
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            format!("`{s}` is not a date: use YYYY-MM-DD or an RFC 3339 time like 2026-01-31T12:00:00Z")
+        })
+}
+
+/// How many diff lines of a dry run's plan are printed.
+const SAMPLE_LINES: usize = 40;
+
+/// Runs the backfill and prints what it did.
+pub async fn run(settings: &Settings, spec: &BackfillSpec, dry_run: bool) -> Outcome {
+    if let (Some(since), Some(until)) = (spec.since, spec.until)
+        && since > until
+    {
+        eprintln!("error: --since {since} is after --until {until}; swap them");
+        return Outcome::ActionNeeded;
+    }
+    let (engine, _store) = match super::sync::engine(settings).await {
+        Ok(e) => e,
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            return Outcome::ActionNeeded;
+        }
+    };
+    if !engine.pair_names().contains(&spec.pair) {
+        eprintln!(
+            "error: no pair named `{}`; configured pairs: {}",
+            spec.pair,
+            engine.pair_names().join(", ")
+        );
+        return Outcome::ActionNeeded;
+    }
+    let plan = engine.backfill_outlook(spec).await;
+    let progress =
+        Arc::new(BackfillProgress::new(SystemClock::shared(), plan, std::io::stderr().is_terminal()));
+    let engine = engine.with_progress(progress.clone());
+    let stopped = Arc::new(Notify::new());
+    on_signals(engine.stop_signal(), stopped);
+    let result = engine.backfill(spec, dry_run).await;
+    progress.finish();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::ActionNeeded;
+        }
+    };
+    let state = &report.state;
+    let range = format!(
+        "[{} .. {}]",
+        state.since.map_or("the beginning".to_string(), |t| t.to_rfc3339()),
+        state.until.to_rfc3339()
+    );
+    let Some(run) = report.run else {
+        println!(
+            "backfill {} of {range} already finished at {}; nothing to do (add --restart to read the range again)",
+            state.id,
+            state.finished_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+        );
+        return Outcome::Ok;
+    };
+    if dry_run {
+        let s = run.totals();
+        println!(
+            "dry run of backfill {} over {range} (nothing written): {} read; would create {}, update {}, link {}; {} conflicts",
+            state.id, s.run.pulled, s.run.created, s.run.updated, s.run.linked, s.run.conflicts
+        );
+        let plan: String = run.pairs.iter().map(|p| p.plan.as_str()).collect();
+        let lines: Vec<&str> = plan.lines().collect();
+        if !lines.is_empty() {
+            println!("sample of the changes ({} of {} lines):", lines.len().min(SAMPLE_LINES), lines.len());
+            for l in lines.iter().take(SAMPLE_LINES) {
+                println!("  {l}");
+            }
+        }
+        return super::sync::outcome(&run);
+    }
+    let verb = if report.resumed { "resumed" } else { "started" };
+    print!("{}", summary(&run, false));
+    match run.pairs.first().map(|p| &p.status) {
+        Some(PairStatus::Done) => {
+            println!("backfill {} of {range} {verb} and finished (attempt {})", state.id, state.attempts)
+        }
+        Some(PairStatus::Incomplete { reason }) => println!(
+            "backfill {} of {range} {verb}, not finished: {reason}. Run the same command again to continue from the last saved page.",
+            state.id
+        ),
+        Some(PairStatus::Skipped { holder }) => println!(
+            "backfill {} not run: {holder} holds pair `{}` (a scheduled run or another backfill); try again when it is done",
+            state.id, spec.pair
+        ),
+        _ => {}
+    }
+    super::sync::outcome(&run)
+}

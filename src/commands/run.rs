@@ -1,0 +1,207 @@
+//! `crosswalk run --every 5m`: the scheduled cycle, in a loop.
+//!
+//! A tick that comes while the previous cycle is still running is skipped and logged (the next
+//! tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly: the running cycle finishes
+//! the page it is on, commits it with its checkpoint and ends; then the process exits 0. A
+//! second signal exits at once (130) — the checkpoint of the page in flight is simply not saved,
+//! and the next run reads it again.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::MissedTickBehavior;
+use tracing::{info, warn};
+
+use crate::settings::Settings;
+use crate::store::RunKind;
+use crate::sync::StopSignal;
+
+use super::Outcome;
+use super::sync::{engine, summary};
+
+/// What the scheduler did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScheduleStats {
+    /// Cycles started.
+    pub started: u64,
+    /// Ticks skipped because a cycle was still running.
+    pub skipped: u64,
+}
+
+/// Calls `cycle` every `every` (the first at once) until `stop` is raised; a tick while a cycle
+/// runs is skipped. Returns after the running cycle (if any) finished. Uses tokio's clock, so
+/// tests run it under paused time.
+pub async fn schedule<F, Fut>(
+    every: Duration,
+    stop: StopSignal,
+    stopped: Arc<Notify>,
+    cycle: F,
+) -> ScheduleStats
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut stats = ScheduleStats::default();
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut running: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        if stop.is_requested() {
+            break;
+        }
+        tokio::select! {
+            _ = ticker.tick() => {
+                if running.as_ref().is_some_and(|h| !h.is_finished()) {
+                    stats.skipped += 1;
+                    warn!(every = %humantime::format_duration(every), "tick skipped: the previous cycle is still running");
+                    continue;
+                }
+                stats.started += 1;
+                running = Some(tokio::spawn(cycle()));
+            }
+            _ = stopped.notified() => {}
+        }
+    }
+    if let Some(h) = running {
+        let _ = h.await;
+    }
+    stats
+}
+
+/// Raises `stop` on the first SIGINT/SIGTERM (and wakes `stopped`); exits 130 on the second.
+pub fn on_signals(stop: StopSignal, stopped: Arc<Notify>) {
+    tokio::spawn(async move {
+        let mut count = 0;
+        loop {
+            wait_for_signal().await;
+            count += 1;
+            if count > 1 {
+                eprintln!("second signal: exiting now; the page in flight is read again by the next run");
+                std::process::exit(130);
+            }
+            eprintln!(
+                "stopping: finishing the current page and saving its checkpoint (signal again to exit at once)"
+            );
+            stop.request();
+            stopped.notify_waiters();
+            stopped.notify_one();
+        }
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the scheduled cycle every `every` until a signal.
+pub async fn run(settings: &Settings, every: Duration, pairs: &[String]) -> Outcome {
+    if every.is_zero() {
+        eprintln!("error: --every must be longer than zero (e.g. 5m)");
+        return Outcome::ActionNeeded;
+    }
+    let (engine, _store) = match engine(settings).await {
+        Ok(e) => e,
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            return Outcome::ActionNeeded;
+        }
+    };
+    if let Some(unknown) = pairs.iter().find(|p| !engine.pair_names().contains(p)) {
+        eprintln!("error: no pair named `{unknown}`; configured pairs: {}", engine.pair_names().join(", "));
+        return Outcome::ActionNeeded;
+    }
+    let engine = Arc::new(engine);
+    let stop = engine.stop_signal();
+    let stopped = Arc::new(Notify::new());
+    on_signals(stop.clone(), stopped.clone());
+    info!(every = %humantime::format_duration(every), "scheduler started");
+    let pairs = pairs.to_vec();
+    let stats = schedule(every, stop, stopped, || {
+        let (engine, pairs) = (engine.clone(), pairs.clone());
+        async move {
+            match engine.run(RunKind::Scheduled, &pairs, false).await {
+                Ok(report) => print!("{}", summary(&report, false)),
+                Err(e) => eprintln!("error: run failed: {e}"),
+            }
+        }
+    })
+    .await;
+    eprintln!(
+        "stopped cleanly after {} cycle(s) ({} tick(s) skipped while a cycle was running); checkpoints are saved",
+        stats.started, stats.skipped
+    );
+    Outcome::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tick_during_a_running_cycle_is_skipped_and_cycles_never_overlap() {
+        let stop = StopSignal::new();
+        let stopped = Arc::new(Notify::new());
+        let running = Arc::new(AtomicU64::new(0));
+        let overlaps = Arc::new(AtomicU64::new(0));
+        let stopper = {
+            let (stop, stopped) = (stop.clone(), stopped.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(31 * 60)).await;
+                stop.request();
+                stopped.notify_one();
+            })
+        };
+        // Every cycle takes 7 minutes: the tick at 5 min finds it running.
+        let stats = schedule(Duration::from_secs(300), stop, stopped, || {
+            let (running, overlaps) = (running.clone(), overlaps.clone());
+            async move {
+                if running.fetch_add(1, Ordering::SeqCst) > 0 {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                tokio::time::sleep(Duration::from_secs(7 * 60)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+            }
+        })
+        .await;
+        stopper.await.unwrap();
+        // Ticks at 0, 5, 10, 15, 20, 25, 30 min: cycles start at 0, 10, 20, 30; 5, 15, 25 skip.
+        assert_eq!(stats, ScheduleStats { started: 4, skipped: 3 });
+        assert_eq!(overlaps.load(Ordering::SeqCst), 0);
+        assert_eq!(running.load(Ordering::SeqCst), 0, "the last cycle finished before schedule returned");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_before_the_next_tick_ends_the_loop_without_starting_a_cycle() {
+        let stop = StopSignal::new();
+        let stopped = Arc::new(Notify::new());
+        let (s2, n2) = (stop.clone(), stopped.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            s2.request();
+            n2.notify_one();
+        });
+        let stats = schedule(Duration::from_secs(300), stop, stopped, || async {}).await;
+        assert_eq!(stats, ScheduleStats { started: 1, skipped: 0 });
+    }
+}

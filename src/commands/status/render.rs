@@ -1,0 +1,141 @@
+//! The status report as readable tables: runs (with counts and windows), streams with their lag,
+//! the review queue, dead letters and systems. Times are UTC.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::store::{RunRecord, StreamWindow};
+
+use super::{StatusReport, StreamStatus, SystemStatus};
+
+/// The whole report.
+pub fn text(r: &StatusReport) -> String {
+    let mut s = format!("Status at {} (store: {})\n", time(r.generated_at), r.store);
+    runs(&mut s, &r.queue.recent_runs, r.generated_at);
+    streams(&mut s, &r.streams);
+    let q = &r.queue;
+    let kinds: Vec<String> =
+        q.open_by_kind.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+    let kinds = if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) };
+    let _ = writeln!(
+        s,
+        "\nReview queue: {} open{kinds}; {} resolved, waiting for the next run",
+        q.open_total, q.resolved_waiting
+    );
+    let _ = writeln!(s, "Dead letters: {}", q.dead_letters);
+    match &r.systems {
+        None => s.push_str("\nSystems: not probed\n"),
+        Some(systems) => self::systems(&mut s, systems),
+    }
+    s
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn short_time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "-".to_string(), |t| t.format("%m-%d %H:%M:%S").to_string())
+}
+
+fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let d = (to - from).to_std().unwrap_or_default();
+    // Whole seconds above a minute, milliseconds below.
+    let d = if d >= Duration::from_secs(60) {
+        Duration::from_secs(d.as_secs())
+    } else {
+        Duration::from_millis(d.as_millis() as u64)
+    };
+    humantime::format_duration(d).to_string()
+}
+
+fn runs(s: &mut String, runs: &[RunRecord], now: DateTime<Utc>) {
+    if runs.is_empty() {
+        s.push_str("\nRuns: none recorded yet\n");
+        return;
+    }
+    let _ = writeln!(s, "\nLast {} run(s), newest first", runs.len());
+    for r in runs {
+        let (status, took) = match (r.status, r.finished_at) {
+            (Some(st), Some(end)) => (st.as_str(), format!("took {}", span(r.started_at, end))),
+            _ => ("running", format!("running for {} (or crashed)", span(r.started_at, now))),
+        };
+        let pairs = if r.pairs.is_empty() { "all pairs".to_string() } else { r.pairs.join(", ") };
+        let _ = writeln!(s, "  {}  {:<9} {:<8} started {}, {took}", r.id, r.kind, status, time(r.started_at));
+        let _ = writeln!(s, "    pairs: {pairs}");
+        let c = &r.counts;
+        let _ = writeln!(
+            s,
+            "    pulled {}, re-read in overlap {}, linked {}, created {}, updated {}, conflicts {}, rejected {}",
+            c.pulled, c.reread, c.linked, c.created, c.updated, c.conflicts, c.rejected
+        );
+        for w in &r.windows {
+            let _ = writeln!(s, "    window {}", window(w));
+        }
+        if let Some(e) = &r.error {
+            let _ = writeln!(s, "    error: {e}");
+        }
+    }
+}
+
+fn window(w: &StreamWindow) -> String {
+    format!(
+        "{}/{} [{} .. {}]  ({})",
+        w.stream.system,
+        w.stream.object,
+        short_time(w.from),
+        short_time(w.to),
+        w.stream.scope
+    )
+}
+
+fn streams(s: &mut String, streams: &[StreamStatus]) {
+    if streams.is_empty() {
+        s.push_str("\nStreams: no checkpoint saved yet\n");
+        return;
+    }
+    s.push_str("\nStreams (lag = now - newest change applied)\n");
+    let _ =
+        writeln!(s, "  {:<48} {:<24} {:<31} {:>10}  committed", "scope", "system/object", "window", "lag");
+    for st in streams {
+        let lag = st.lag_seconds.map_or_else(
+            || "-".to_string(),
+            |n| humantime::format_duration(Duration::from_secs(n.max(0) as u64)).to_string(),
+        );
+        let _ = writeln!(
+            s,
+            "  {:<48} {:<24} {:<31} {:>10}  {}",
+            st.stream.scope,
+            format!("{}/{}", st.stream.system, st.stream.object),
+            format!("{} .. {}", short_time(st.window_from), short_time(st.window_to)),
+            lag,
+            short_time(Some(st.committed_at)),
+        );
+    }
+}
+
+fn systems(s: &mut String, systems: &[SystemStatus]) {
+    if systems.is_empty() {
+        s.push_str("\nSystems: none configured\n");
+        return;
+    }
+    s.push_str("\nSystems (remaining API budgets as the remote reports them)\n");
+    for sys in systems {
+        let budgets: Vec<String> = sys
+            .budgets
+            .iter()
+            .map(|b| {
+                let of = b.limit.map(|l| format!("/{l}")).unwrap_or_default();
+                let per = b.window.as_deref().map(|w| format!(" per {w}")).unwrap_or_default();
+                format!("{} {}{of}{per}", b.bucket, b.remaining)
+            })
+            .collect();
+        let budgets = if budgets.is_empty() { "-".to_string() } else { budgets.join(", ") };
+        let _ = writeln!(s, "  {:<12} {:<14} {:<16} {budgets}", sys.name, sys.kind, sys.health.as_str());
+        if let Some(m) = &sys.message {
+            let _ = writeln!(s, "    {m}");
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! `POST /webhooks/wlcro`: the WhiteLabelCRO webhook receiver.
+//!
+//! Authenticated by the delivery's signature, not by the admin token or CSRF. In order:
+//! 1. a body larger than `serve.max_body_bytes` gets 413 before it is read in full (a declared
+//!    `Content-Length` is refused at once; a streamed body is refused as soon as it passes the
+//!    limit), so nothing oversized is ever hashed;
+//! 2. the signature is checked over the raw bytes (constant time, any configured secret, the
+//!    timestamp within the tolerance) → 401 with a JSON error and nothing stored;
+//! 3. the event is read and persisted once per event id (`Store::record_event`, unique on
+//!    (system, event id)) as an [`EventHint`] for the next run → 202 `{"status":"accepted"}`, or
+//!    200 `{"status":"duplicate"}` for a replay;
+//! 4. a correctly signed body that is not a readable event is persisted as a quarantined hint
+//!    (the next run turns it into a dead letter with the reason) → 202 `{"status":"quarantined"}`:
+//!    a 4xx would only make the sender retry the same bytes for 17 hours and trip its circuit
+//!    breaker.
+//!
+//! The event id used for de-duplication is the one inside the signed body, never the unsigned
+//! `X-Webhook-Event-Id` header.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::Extension;
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use connector_api::SharedClock;
+use connector_whitelabelcro::webhook::{
+    DigestEncoding, KeyMode, SignatureScheme, SignedString, WebhookError, WebhookVerifier,
+};
+use connector_whitelabelcro::wire::Envelope;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::settings::{Settings, SystemSettings, WlcroSettings};
+use crate::store::{Store, StoreError};
+use crate::sync::webhook_events::EventHint;
+
+/// The objects whose changes a WhiteLabelCRO event can name.
+const OBJECTS: [&str; 2] = ["clients", "leads"];
+
+/// Receives one WhiteLabelCRO system's deliveries. Added to the admin router as an
+/// [`Extension`] by [`WlcroReceiver::attach`]; without it the route answers 404.
+pub struct WlcroReceiver {
+    source: String,
+    verifier: WebhookVerifier,
+    max_body: usize,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for WlcroReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WlcroReceiver")
+            .field("source", &self.source)
+            .field("verifier", &self.verifier)
+            .field("max_body", &self.max_body)
+            .finish()
+    }
+}
+
+impl WlcroReceiver {
+    /// A receiver storing events under `source` (the system's configured name).
+    pub fn new(
+        source: impl Into<String>,
+        verifier: WebhookVerifier,
+        max_body: usize,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+    ) -> Self {
+        Self { source: source.into(), verifier, max_body, store, clock }
+    }
+
+    /// The receiver for the one `whitelabelcro` system with `webhook_secrets`, if there is one.
+    /// Errors say which key to fix.
+    pub fn from_settings(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+    ) -> Result<Option<Self>, String> {
+        let mut found = settings.systems.iter().filter_map(|(name, s)| match s {
+            SystemSettings::Whitelabelcro(w) if !w.webhook_secrets.is_empty() => Some((name, w)),
+            _ => None,
+        });
+        let Some((name, w)) = found.next() else { return Ok(None) };
+        if let Some((other, _)) = found.next() {
+            return Err(format!(
+                "systems `{name}` and `{other}` both have webhook_secrets, but /webhooks/wlcro serves one \
+                 WhiteLabelCRO system; keep the secrets on one of them"
+            ));
+        }
+        let scheme = signature_scheme(w).map_err(|problems| {
+            let (key, message) = &problems[0];
+            format!("systems.{name}.webhook.{key}: {message}")
+        })?;
+        let secrets = w
+            .webhook_secrets
+            .iter()
+            .map(|r| r.resolve().map_err(|why| format!("systems.{name}.webhook_secrets: {why}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let verifier = WebhookVerifier::new(scheme, secrets);
+        Ok(Some(Self::new(name.clone(), verifier, settings.serve.max_body_bytes, store, clock)))
+    }
+
+    /// `router` with this receiver behind `POST /webhooks/wlcro`.
+    pub fn attach(self, router: Router) -> Router {
+        router.layer(Extension(Arc::new(self)))
+    }
+}
+
+/// The signature scheme configured for `w`, or every bad key with what is wrong.
+pub fn signature_scheme(w: &WlcroSettings) -> Result<SignatureScheme, Vec<(&'static str, String)>> {
+    let c = &w.webhook;
+    let mut scheme = SignatureScheme::default();
+    let mut problems = Vec::new();
+    let mut header = |key: &'static str, value: &Option<String>, into: &mut String| {
+        if let Some(v) = value {
+            match HeaderName::from_bytes(v.trim().as_bytes()) {
+                Ok(h) => *into = h.as_str().to_string(),
+                Err(_) => problems.push((key, format!("`{v}` is not an HTTP header name"))),
+            }
+        }
+    };
+    header("signature_header", &c.signature_header, &mut scheme.header);
+    header("timestamp_header", &c.timestamp_header, &mut scheme.timestamp_header);
+    if let Some(p) = &c.signature_prefix {
+        scheme.prefix = p.clone();
+    }
+    match c.digest.as_deref() {
+        None | Some("hex") => {}
+        Some("base64") => scheme.encoding = DigestEncoding::Base64,
+        Some(other) => problems.push(("digest", format!("`{other}` is not `hex` or `base64`"))),
+    }
+    match c.key.as_deref() {
+        None | Some("raw") => {}
+        Some("base64_decoded") => scheme.key_mode = KeyMode::Base64Decoded,
+        Some(other) => problems.push(("key", format!("`{other}` is not `raw` or `base64_decoded`"))),
+    }
+    match c.signed.as_deref() {
+        None | Some("body") => {}
+        Some("timestamp.body") => scheme.signed = SignedString::TimestampDotBody,
+        Some(other) => problems.push(("signed", format!("`{other}` is not `body` or `timestamp.body`"))),
+    }
+    if let Some(t) = &c.tolerance {
+        match humantime::parse_duration(t) {
+            Ok(d) if d.is_zero() => scheme.tolerance = None,
+            Ok(d) => scheme.tolerance = Some(d),
+            Err(e) => problems.push(("tolerance", format!("`{t}` is not a duration like `5m` or `0s`: {e}"))),
+        }
+    }
+    if problems.is_empty() { Ok(scheme) } else { Err(problems) }
+}
+
+/// Why a delivery was not accepted.
+#[derive(Debug, thiserror::Error)]
+enum HookError {
+    #[error("no WhiteLabelCRO webhook secrets are configured (systems.NAME.webhook_secrets)")]
+    NotConfigured,
+    #[error("the body is larger than {0} bytes (serve.max_body_bytes)")]
+    TooLarge(usize),
+    #[error("the body could not be read: {0}")]
+    Read(String),
+    #[error("{0}")]
+    Signature(WebhookError),
+    #[error("the state store is unavailable; deliver again later")]
+    Store(#[from] StoreError),
+}
+
+impl IntoResponse for HookError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            HookError::NotConfigured => (StatusCode::NOT_FOUND, "not_found"),
+            HookError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            HookError::Read(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            HookError::Signature(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            HookError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        };
+        (status, axum::Json(json!({"error": code, "message": self.to_string()}))).into_response()
+    }
+}
+
+/// `POST /webhooks/wlcro`.
+pub(crate) async fn wlcro(
+    receiver: Option<Extension<Arc<WlcroReceiver>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(Extension(rx)) = receiver else { return HookError::NotConfigured.into_response() };
+    match receive(&rx, &headers, body).await {
+        Ok((status, word)) => (status, axum::Json(json!({"status": word}))).into_response(),
+        Err(e) => {
+            match &e {
+                HookError::Signature(why) => {
+                    warn!(source = %rx.source, reason = %why, "webhook delivery refused")
+                }
+                HookError::Store(why) => {
+                    warn!(source = %rx.source, error = %why, "webhook delivery not stored")
+                }
+                _ => {}
+            }
+            e.into_response()
+        }
+    }
+}
+
+async fn receive(
+    rx: &WlcroReceiver,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, &'static str), HookError> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > rx.max_body as u64) {
+        return Err(HookError::TooLarge(rx.max_body));
+    }
+    let body = read_limited(body, rx.max_body).await?;
+    let now = rx.clock.now();
+    rx.verifier.verify(headers, &body, now).map_err(HookError::Signature)?;
+    let (event_id, hint) = hint_of(rx, headers, &body, now);
+    let payload = serde_json::to_string(&hint).map_err(|e| HookError::Read(e.to_string()))?;
+    let fresh = rx.store.record_event(&rx.source, &event_id, now, &payload).await?;
+    let word = match (&hint, fresh) {
+        (_, false) => "duplicate",
+        (EventHint::Quarantined(_), true) => "quarantined",
+        (EventHint::Changes { .. }, true) => "accepted",
+    };
+    info!(source = %rx.source, event_id = %event_id, outcome = word, "webhook delivery");
+    let status = if fresh { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok((status, word))
+}
+
+/// The event id to de-duplicate on and what to persist, from a body whose signature checked out:
+/// the changes it names, or a quarantined item when it is not a readable event.
+fn hint_of(
+    rx: &WlcroReceiver,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> (String, EventHint) {
+    let envelope = serde_json::from_slice(body).ok().and_then(|v| Envelope::parse(&v).ok());
+    let mut changes = Vec::new();
+    let mut quarantined = None;
+    for object in OBJECTS {
+        match rx.verifier.receive(object, headers, body, now) {
+            Ok(Some(change)) => changes.push(change),
+            Ok(None) => {}
+            Err(q) => {
+                quarantined = Some(q);
+                break;
+            }
+        }
+    }
+    match (envelope, quarantined) {
+        (Some(env), None) => {
+            (env.id.to_string(), EventHint::Changes { event_type: env.kind.clone(), changes })
+        }
+        (env, q) => {
+            // Identical unreadable bodies share an id, so a retried bad delivery is stored once.
+            let id = env.as_ref().map_or_else(
+                || format!("invalid:{}", hex::encode(&Sha256::digest(body)[..16])),
+                |e| e.id.to_string(),
+            );
+            let mut q = q.unwrap_or_else(|| connector_api::Quarantined {
+                id: None,
+                reason: "whitelabelcro webhook: the body is not an event envelope".into(),
+                raw: String::new(),
+            });
+            q.id = env.map(|e| e.id.to_string());
+            q.raw = String::from_utf8_lossy(&body[..body.len().min(2000)]).into_owned();
+            (id, EventHint::Quarantined(q))
+        }
+    }
+}
+
+/// Reads at most `limit` bytes; [`HookError::TooLarge`] as soon as the body passes it.
+async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, HookError> {
+    let mut buf = Vec::new();
+    loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        let Some(frame) = frame else { break };
+        let frame = frame.map_err(|e| HookError::Read(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(HookError::TooLarge(limit));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(buf))
+}

@@ -1,0 +1,190 @@
+//! One-shot backfills: read a pair's whole stream (or a time range) through the same reconciler
+//! as the scheduled cycle, in checkpointed pages kept under the backfill's own scope, so the
+//! incremental watermarks never move and an interrupted backfill resumes where it stopped.
+//!
+//! A backfill is named by its pair and the `--since` / `--until` it was asked for. Its state
+//! (the resolved upper bound, when it started and finished, how often it was restarted) is a
+//! checkpoint row of its own, written in the same fenced transactions as its pages. Running a
+//! finished backfill again changes nothing unless `restart` is asked for, which reads the range
+//! afresh under a new generation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::mapping::Side;
+use crate::store::{PageCommit, RunKind, StreamKey};
+
+use super::control::{BackfillRun, RunMode};
+use super::{Engine, RunReport, SyncError};
+
+/// What to backfill.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackfillSpec {
+    /// The pair.
+    pub pair: String,
+    /// Only changes at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only changes at or before this time; "the start of the first attempt" when absent.
+    pub until: Option<DateTime<Utc>>,
+    /// Stop before the backfill would create more than this many records in this attempt.
+    pub max_creates: Option<u64>,
+    /// Read a finished backfill's range again instead of reporting it finished.
+    pub restart: bool,
+}
+
+/// A backfill's saved state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackfillState {
+    /// Stable id: pair + the requested range.
+    pub id: String,
+    /// The pair.
+    pub pair: String,
+    /// The range's lower bound, if any.
+    pub since: Option<DateTime<Utc>>,
+    /// The range's upper bound, fixed when the backfill first started.
+    pub until: DateTime<Utc>,
+    /// Bumped by each restart; each generation has checkpoints of its own.
+    pub generation: u32,
+    /// When the current generation first started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished, if it did.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How many attempts (runs) the current generation took so far.
+    pub attempts: u32,
+}
+
+impl BackfillState {
+    /// The checkpoint scope of the current generation's streams.
+    pub fn scope(&self) -> String {
+        format!("backfill:{}.{}", self.id, self.generation)
+    }
+}
+
+/// How a backfill call ended.
+#[derive(Debug, Clone)]
+pub struct BackfillReport {
+    /// The state after the call.
+    pub state: BackfillState,
+    /// The run, unless the backfill had finished before and was not restarted.
+    pub run: Option<RunReport>,
+    /// True when an unfinished earlier attempt was continued.
+    pub resumed: bool,
+}
+
+/// The row that holds a backfill's state.
+fn state_key(id: &str) -> StreamKey {
+    StreamKey { scope: format!("backfill:{id}"), system: "crosswalk".into(), object: "backfill-state".into() }
+}
+
+/// `pair` + requested range → a short stable id.
+pub fn backfill_id(spec: &BackfillSpec) -> String {
+    let text = format!(
+        "{}|{}|{}",
+        spec.pair,
+        spec.since.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        spec.until.map(|t| t.to_rfc3339()).unwrap_or_default()
+    );
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", spec.pair)
+}
+
+impl Engine {
+    /// Runs (or resumes) a backfill. With `dry_run` nothing is written — not even the
+    /// backfill's state — and the report's run carries the rendered plan.
+    pub async fn backfill(&self, spec: &BackfillSpec, dry_run: bool) -> Result<BackfillReport, SyncError> {
+        if !self.pairs.iter().any(|p| p.name == spec.pair) {
+            return Err(SyncError::UnknownPair(spec.pair.clone()));
+        }
+        let id = backfill_id(spec);
+        let key = state_key(&id);
+        let saved: Option<BackfillState> =
+            self.store.load_checkpoint(&key).await?.and_then(|c| serde_json::from_value(c.checkpoint).ok());
+        let now = self.clock.now();
+        let fresh = |generation: u32| BackfillState {
+            id: id.clone(),
+            pair: spec.pair.clone(),
+            since: spec.since,
+            until: spec.until.unwrap_or_else(|| now - self.margin()),
+            generation,
+            started_at: now,
+            finished_at: None,
+            attempts: 0,
+        };
+        let (mut state, resumed) = match saved {
+            Some(s) if s.finished_at.is_some() && !spec.restart => {
+                return Ok(BackfillReport { state: s, run: None, resumed: false });
+            }
+            Some(s) if s.finished_at.is_some() => (fresh(s.generation + 1), false),
+            Some(s) => (s, true),
+            None => (fresh(0), false),
+        };
+        state.attempts += 1;
+        let run = Arc::new(BackfillRun {
+            scope: state.scope(),
+            since: state.since,
+            until: state.until,
+            creates_left: AtomicU64::new(spec.max_creates.unwrap_or(u64::MAX)),
+            state_key: key,
+            state: std::sync::Mutex::new(state),
+        });
+        let report = self
+            .run_mode(
+                RunKind::Backfill,
+                std::slice::from_ref(&spec.pair),
+                dry_run,
+                RunMode::Backfill(run.clone()),
+            )
+            .await?;
+        let state = run.state.lock().expect("backfill state lock").clone();
+        Ok(BackfillReport { state, run: Some(report), resumed })
+    }
+}
+
+impl Engine {
+    /// What a backfill of `spec` can expect, per side: how many records the side's system says
+    /// changed in the range (if it can say) and how many records per second the system that
+    /// side's records are written to accepts (if it is rate-limited). For progress and ETA.
+    pub async fn backfill_outlook(&self, spec: &BackfillSpec) -> BTreeMap<Side, (Option<u64>, Option<f64>)> {
+        let mut out = BTreeMap::new();
+        let Some(pair) = self.pairs.iter().find(|p| p.name == spec.pair) else { return out };
+        for side in [Side::Left, Side::Right] {
+            let (this, target) = (pair.endpoint(side), pair.endpoint(side.other()));
+            let expected = match self.systems.get(&this.system) {
+                Some(c) => c.estimate(&this.object, spec.since, spec.until).await.ok().flatten(),
+                None => None,
+            };
+            let capacity = self
+                .systems
+                .get(&target.system)
+                .and_then(|c| crate::progress::write_capacity(&c.capabilities(), &target.object));
+            out.insert(side, (expected, capacity));
+        }
+        out
+    }
+}
+
+impl BackfillRun {
+    /// A commit that saves this backfill's state (started, or finished at `finished`).
+    pub(crate) fn state_commit(
+        &self,
+        lease: crate::store::Lease,
+        run_id: &str,
+        at: DateTime<Utc>,
+        finished: Option<DateTime<Utc>>,
+    ) -> PageCommit {
+        let mut state = self.state.lock().expect("backfill state lock");
+        if finished.is_some() {
+            state.finished_at = finished;
+        }
+        let mut commit = PageCommit::new(lease, run_id, at);
+        let value = serde_json::to_value(&*state).unwrap_or_default();
+        commit.checkpoint = Some((self.state_key.clone(), value, state.since, Some(state.until)));
+        commit
+    }
+}

@@ -1,0 +1,72 @@
+//! How a caller steers a run from outside: a stop request (SIGINT/SIGTERM), a progress sink (the
+//! backfill's progress bar) and the run's mode (the incremental cycle, or a backfill over a
+//! range with its own checkpoints).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use crate::mapping::Side;
+
+use super::PageStats;
+
+/// A request to stop at the next page boundary: the page being processed is finished and
+/// committed with its checkpoint, then the pair reports "stopped" and the run ends.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    /// A signal nobody has raised yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the run to stop after its current page.
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`StopSignal::request`] was called.
+    pub fn is_requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Told after every committed page; must be cheap (it runs on the engine's task).
+pub trait ProgressSink: Send + Sync {
+    /// One page of `side` of `pair` was processed; `total` is the pair's running total.
+    fn page(&self, pair: &str, side: Side, total: &PageStats, newest: Option<DateTime<Utc>>);
+}
+
+/// What a pair run reads and where it keeps its checkpoints.
+#[derive(Debug, Clone)]
+pub(crate) enum RunMode {
+    /// The scheduled cycle: incremental checkpoints, review resolutions, verification sweep.
+    Incremental,
+    /// A backfill: its own checkpoints (the incremental ones never move), a time range, and a
+    /// budget of creates.
+    Backfill(Arc<BackfillRun>),
+}
+
+/// The live state of one backfill run.
+#[derive(Debug)]
+pub(crate) struct BackfillRun {
+    /// The checkpoint scope of this backfill (`backfill:<id>`).
+    pub scope: String,
+    pub since: Option<DateTime<Utc>>,
+    pub until: DateTime<Utc>,
+    /// Creates still allowed in this run (`u64::MAX` when unlimited).
+    pub creates_left: AtomicU64,
+    /// Where the backfill's state is saved.
+    pub state_key: crate::store::StreamKey,
+    /// The state, saved when the backfill starts and when it finishes.
+    pub state: std::sync::Mutex<super::backfill::BackfillState>,
+}
+
+impl BackfillRun {
+    /// Takes `n` creates from the budget; `false` (taking nothing) if fewer are left.
+    pub fn take_creates(&self, n: u64) -> bool {
+        self.creates_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(n)).is_ok()
+    }
+}
