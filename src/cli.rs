@@ -75,6 +75,10 @@ pub enum Command {
         /// Read a finished backfill's range again instead of reporting it finished.
         #[arg(long)]
         restart: bool,
+        /// Split the range into N slices with a lease each, so several workers started with the
+        /// same arguments share them (needs --since and --until).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        slices: Option<u32>,
     },
     /// Serve one of the bundled API simulators on 127.0.0.1 until Ctrl-C.
     Sim {

@@ -42,13 +42,14 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
         Command::Migrate => commands::migrate::run(settings).await,
         Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
         Command::Run { every, pairs } => commands::run::run(settings, *every, pairs).await,
-        Command::Backfill { pair, since, until, dry_run, max_creates, restart } => {
+        Command::Backfill { pair, since, until, dry_run, max_creates, restart, slices } => {
             let spec = crosswalk::sync::BackfillSpec {
                 pair: pair.clone(),
                 since: *since,
                 until: *until,
                 max_creates: *max_creates,
                 restart: *restart,
+                slices: *slices,
             };
             commands::backfill::run(settings, &spec, *dry_run).await
         }

@@ -64,6 +64,11 @@ pub async fn run(settings: &Settings, spec: &BackfillSpec, dry_run: bool) -> Out
     let engine = engine.with_progress(progress.clone());
     let stopped = Arc::new(Notify::new());
     on_signals(engine.stop_signal(), stopped);
+    if spec.slices.is_some() {
+        let result = engine.backfill_slices(spec, dry_run).await;
+        progress.finish();
+        return sliced(result);
+    }
     let result = engine.backfill(spec, dry_run).await;
     progress.finish();
     let report = match result {
@@ -120,4 +125,44 @@ pub async fn run(settings: &Settings, spec: &BackfillSpec, dry_run: bool) -> Out
         _ => {}
     }
     super::sync::outcome(&run)
+}
+
+/// One line per slice of a sliced backfill; exit 1 only if a slice failed.
+fn sliced(result: Result<Vec<crate::sync::BackfillReport>, crate::sync::SyncError>) -> Outcome {
+    let reports = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::ActionNeeded;
+        }
+    };
+    let mut outcome = Outcome::Ok;
+    for r in &reports {
+        let s = &r.state;
+        let range =
+            format!("[{} .. {}]", s.since.map(|t| t.to_rfc3339()).unwrap_or_default(), s.until.to_rfc3339());
+        let line = match r.run.as_ref().and_then(|run| run.pairs.first()) {
+            None => {
+                format!("already finished at {}", s.finished_at.map(|t| t.to_rfc3339()).unwrap_or_default())
+            }
+            Some(p) => {
+                let c = &p.stats.run;
+                let counts = format!(
+                    "read {}, created {}, updated {}, linked {}",
+                    c.pulled, c.created, c.updated, c.linked
+                );
+                match &p.status {
+                    PairStatus::Done => format!("finished: {counts}"),
+                    PairStatus::Skipped { holder } => format!("skipped: {holder} is running it"),
+                    PairStatus::Incomplete { reason } => format!("not finished ({reason}): {counts}"),
+                    PairStatus::Failed { reason } => {
+                        outcome = Outcome::ActionNeeded;
+                        format!("FAILED: {reason}")
+                    }
+                }
+            }
+        };
+        println!("slice {} {range}: {line}", s.id);
+    }
+    outcome
 }

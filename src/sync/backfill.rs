@@ -35,6 +35,10 @@ pub struct BackfillSpec {
     pub max_creates: Option<u64>,
     /// Read a finished backfill's range again instead of reporting it finished.
     pub restart: bool,
+    /// Split `[since, until]` into this many equal slices, each a backfill of its own with its
+    /// own lease, so several workers (processes on one PostgreSQL store) share the work. Needs
+    /// both bounds, so every worker computes the same slices.
+    pub slices: Option<u32>,
 }
 
 /// A backfill's saved state.
@@ -98,6 +102,31 @@ impl Engine {
     /// Runs (or resumes) a backfill. With `dry_run` nothing is written — not even the
     /// backfill's state — and the report's run carries the rendered plan.
     pub async fn backfill(&self, spec: &BackfillSpec, dry_run: bool) -> Result<BackfillReport, SyncError> {
+        self.backfill_one(spec, dry_run, false).await
+    }
+
+    /// Runs the slices of a sliced backfill that no other worker holds or finished, in order,
+    /// and reports each slice (a slice another worker is running is reported as skipped).
+    /// Slices overlap at their boundary instants: a change exactly there is read by both, which
+    /// costs nothing more than a re-read.
+    pub async fn backfill_slices(
+        &self,
+        spec: &BackfillSpec,
+        dry_run: bool,
+    ) -> Result<Vec<BackfillReport>, SyncError> {
+        let mut out = Vec::new();
+        for slice in slices(spec)? {
+            out.push(self.backfill_one(&slice, dry_run, true).await?);
+        }
+        Ok(out)
+    }
+
+    async fn backfill_one(
+        &self,
+        spec: &BackfillSpec,
+        dry_run: bool,
+        sliced: bool,
+    ) -> Result<BackfillReport, SyncError> {
         if !self.pairs.iter().any(|p| p.name == spec.pair) {
             return Err(SyncError::UnknownPair(spec.pair.clone()));
         }
@@ -131,6 +160,7 @@ impl Engine {
             until: state.until,
             creates_left: AtomicU64::new(spec.max_creates.unwrap_or(u64::MAX)),
             state_key: key,
+            sliced,
             state: std::sync::Mutex::new(state),
         });
         let report = self
@@ -144,6 +174,29 @@ impl Engine {
         let state = run.state.lock().expect("backfill state lock").clone();
         Ok(BackfillReport { state, run: Some(report), resumed })
     }
+}
+
+/// The slices of a sliced backfill: `slices` equal time ranges covering `[since, until]`.
+pub fn slices(spec: &BackfillSpec) -> Result<Vec<BackfillSpec>, SyncError> {
+    let n = spec.slices.unwrap_or(1).max(1);
+    let (Some(since), Some(until)) = (spec.since, spec.until) else {
+        return Err(SyncError::Invalid(
+            "a sliced backfill needs both --since and --until, so every worker computes the same slices"
+                .into(),
+        ));
+    };
+    if since >= until {
+        return Err(SyncError::Invalid(format!("--since {since} is not before --until {until}")));
+    }
+    let width = (until - since) / i32::try_from(n).unwrap_or(i32::MAX);
+    Ok((0..n)
+        .map(|k| {
+            let from = since + width * i32::try_from(k).unwrap_or(i32::MAX);
+            let to =
+                if k + 1 == n { until } else { since + width * i32::try_from(k + 1).unwrap_or(i32::MAX) };
+            BackfillSpec { since: Some(from), until: Some(to), slices: None, ..spec.clone() }
+        })
+        .collect())
 }
 
 impl Engine {

@@ -60,6 +60,9 @@ pub(crate) struct BackfillRun {
     pub creates_left: AtomicU64,
     /// Where the backfill's state is saved.
     pub state_key: crate::store::StreamKey,
+    /// One slice of a sliced backfill: it holds a lease of its own instead of the pair's, so
+    /// several workers can run the slices of one pair at once.
+    pub sliced: bool,
     /// The state, saved when the backfill starts and when it finishes.
     pub state: std::sync::Mutex<super::backfill::BackfillState>,
 }

@@ -29,7 +29,7 @@ use crate::ids::IdGen;
 use crate::mapping::PairMapping;
 use crate::store::{NewRun, RunKind, RunOutcome, RunStatus, Store, StoreError, StreamWindow};
 
-pub use backfill::{BackfillReport, BackfillSpec, BackfillState, backfill_id};
+pub use backfill::{BackfillReport, BackfillSpec, BackfillState, backfill_id, slices};
 pub use control::{ProgressSink, StopSignal};
 pub use page::PageStats;
 
@@ -60,6 +60,9 @@ pub enum SyncError {
     /// Another process took the lease over while this one was working.
     #[error("the lease for pair `{0}` was lost to another process; its work will be redone by the holder")]
     LeaseLost(String),
+    /// The request cannot be carried out as given.
+    #[error("{0}")]
+    Invalid(String),
     /// No mapping defines this pair.
     #[error("no pair named `{0}` (pairs are named after their mapping files; see `crosswalk check`)")]
     UnknownPair(String),
@@ -303,7 +306,10 @@ impl Engine {
             stats: PageStats::default(),
             plan: String::new(),
         };
-        let lease_name = format!("pair:{}", pair.name);
+        let lease_name = match mode {
+            RunMode::Backfill(b) if b.sliced => format!("backfill:{}", b.scope),
+            _ => format!("pair:{}", pair.name),
+        };
         let lease = match self
             .store
             .claim_lease(&lease_name, &self.opts.owner, self.opts.lease_ttl, self.clock.now())
@@ -355,6 +361,12 @@ impl Engine {
                 SyncError::Connector { source, .. } if source.is_retryable() => {
                     PairStatus::Incomplete { reason: source.to_string() }
                 }
+                // Another worker committed a link for the same record first (a sliced backfill
+                // beside a scheduled run): nothing was written; the page is read again.
+                SyncError::Store(StoreError::Conflict(_)) => PairStatus::Incomplete {
+                    reason: "another worker linked one of these records at the same moment; the page is read again next run"
+                        .into(),
+                },
                 other => PairStatus::Failed { reason: other.to_string() },
             };
         }

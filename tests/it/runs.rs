@@ -51,6 +51,18 @@ fn assert_no_duplicates(w: &World) {
     assert_eq!(unique.len(), links.len(), "a client was created twice on the right: {links:?}");
 }
 
+/// A second engine on `w`'s store, seeing the left system through `left`.
+fn engine_over(w: &World, left: Arc<dyn Connector>, seed: u64, opts: SyncOptions) -> Engine {
+    Engine::new(
+        w.store.clone(),
+        [("crm_a".to_string(), left), ("crm_b".to_string(), w.conn_b.clone())].into_iter().collect(),
+        vec![w.pair.clone()],
+        w.clock.shared(),
+        Arc::new(IdGen::new(w.clock.shared(), seed)),
+        opts,
+    )
+}
+
 fn spec() -> BackfillSpec {
     BackfillSpec { pair: "people".into(), ..BackfillSpec::default() }
 }
@@ -152,16 +164,7 @@ async fn a_stop_request_ends_the_backfill_at_a_page_boundary_and_the_resume_fini
     let w = World::with(14, |_| {}, small_pages()).await;
     let ids = seed_clients(&w, 0, 20);
     w.clock.advance(Duration::from_secs(60));
-    let pair = w.pair.clone();
-    let systems = [("crm_a", w.conn_a.clone()), ("crm_b", w.conn_b.clone())];
-    let engine = Engine::new(
-        w.store.clone(),
-        systems.into_iter().map(|(n, c)| (n.to_string(), c)).collect(),
-        vec![pair],
-        w.clock.shared(),
-        Arc::new(IdGen::new(w.clock.shared(), 99)),
-        small_pages(),
-    );
+    let engine = engine_over(&w, w.conn_a.clone(), 99, small_pages());
     let sink = Arc::new(StopAfter { stop: engine.stop_signal(), after: 2, pages: AtomicUsize::new(0) });
     let engine = engine.with_progress(sink);
 
@@ -259,14 +262,7 @@ async fn a_process_paused_past_its_lease_cannot_write_or_commit_after_another_to
         open: Notify::new(),
     });
     let make = |left: Arc<dyn Connector>, owner: &str, seed: u64| {
-        Engine::new(
-            w.store.clone(),
-            [("crm_a".to_string(), left), ("crm_b".to_string(), w.conn_b.clone())].into_iter().collect(),
-            vec![w.pair.clone()],
-            w.clock.shared(),
-            Arc::new(IdGen::new(w.clock.shared(), seed)),
-            SyncOptions { owner: owner.into(), ..opts.clone() },
-        )
+        engine_over(&w, left, seed, SyncOptions { owner: owner.into(), ..opts.clone() })
     };
     let paused = Arc::new(make(gated.clone(), "host-a:1", 1));
     let other = make(w.conn_a.clone(), "host-b:2", 2);
@@ -312,14 +308,10 @@ async fn two_engines_at_once_on_one_store_run_each_pair_exactly_once() {
         entered: Notify::new(),
         open: Notify::new(),
     });
-    let first = Arc::new(Engine::new(
-        w.store.clone(),
-        [("crm_a".to_string(), gated.clone() as Arc<dyn Connector>), ("crm_b".to_string(), w.conn_b.clone())]
-            .into_iter()
-            .collect(),
-        vec![w.pair.clone()],
-        w.clock.shared(),
-        Arc::new(IdGen::new(w.clock.shared(), 1)),
+    let first = Arc::new(engine_over(
+        &w,
+        gated.clone(),
+        1,
         SyncOptions { owner: "host-a:1".into(), ..small_pages() },
     ));
     let task = {
@@ -373,4 +365,58 @@ async fn a_quiet_run_keeps_the_window_of_the_streams_checkpoint() {
     let after_quiet = windows(w.store.list_checkpoints().await.expect("checkpoints"));
     let clients = |v: &[(String, Option<DateTime<Utc>>)]| v.iter().find(|(o, _)| o == "clients").cloned();
     assert_eq!(clients(&after_quiet), clients(&after_busy), "quiet runs keep how far the stream was read");
+}
+
+#[tokio::test]
+async fn two_workers_share_the_slices_of_one_backfill_and_each_slice_runs_once() {
+    let w = World::with(21, |_| {}, small_pages()).await;
+    let t0 = w.clock.now();
+    let mut ids = Vec::new();
+    for hour in 0..4 {
+        ids.extend(seed_clients(&w, hour * 5, 5));
+        w.clock.advance(Duration::from_secs(3600));
+    }
+    let sliced = BackfillSpec { since: Some(t0), until: Some(w.clock.now()), slices: Some(4), ..spec() };
+    let gated = Arc::new(Gated {
+        inner: w.conn_a.clone(),
+        closed: true.into(),
+        entered: Notify::new(),
+        open: Notify::new(),
+    });
+    let first = Arc::new(engine_over(
+        &w,
+        gated.clone(),
+        1,
+        SyncOptions { owner: "host-a:1".into(), ..small_pages() },
+    ));
+    let task = {
+        let (first, sliced) = (first.clone(), sliced.clone());
+        tokio::spawn(async move { first.backfill_slices(&sliced, false).await })
+    };
+    // Worker A is inside slice 1; worker B skips it and runs slices 2–4.
+    gated.entered.notified().await;
+    let second =
+        engine_over(&w, w.conn_a.clone(), 2, SyncOptions { owner: "host-b:2".into(), ..small_pages() });
+    let b = second.backfill_slices(&sliced, false).await.expect("worker B");
+    gated.open.notify_one();
+    let a = task.await.expect("join").expect("worker A");
+
+    let status = |r: &crosswalk::sync::BackfillReport| r.run.as_ref().map(|run| run.pairs[0].status.clone());
+    assert_eq!(status(&b[0]), Some(PairStatus::Skipped { holder: "host-a:1".into() }));
+    assert!(
+        b[1..].iter().all(|r| status(r) == Some(PairStatus::Done)),
+        "{:?}",
+        b.iter().map(status).collect::<Vec<_>>()
+    );
+    assert_eq!(status(&a[0]), Some(PairStatus::Done));
+    assert!(
+        a[1..].iter().all(|r| r.run.is_none() && r.state.finished_at.is_some()),
+        "A finds B's slices finished"
+    );
+    let created: BTreeSet<String> = right_back_links(&w).into_iter().collect();
+    assert_eq!(created, ids.into_iter().collect());
+    assert_no_duplicates(&w);
+
+    let err = w.engine.backfill_slices(&BackfillSpec { slices: Some(2), ..spec() }, false).await;
+    assert!(matches!(err, Err(crosswalk::sync::SyncError::Invalid(m)) if m.contains("--since and --until")));
 }

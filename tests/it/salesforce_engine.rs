@@ -296,9 +296,7 @@ async fn a_partly_failed_collection_writes_the_successes_once_and_retries_or_par
         mode: DuplicateMode::Block,
     }]);
     let txn = h.sims().salesforce.open_transaction();
-    let locked =
-        ExternalEdit { id: cb.clone(), fields: Map::new(), txn: Some(txn), ..ExternalEdit::default() };
-    let mut locked = locked;
+    let mut locked = ExternalEdit { id: cb.clone(), txn: Some(txn), ..ExternalEdit::default() };
     locked.fields.insert("Title".into(), json!("Engineer"));
     h.sims().salesforce.edit(locked).expect("edit inside the transaction");
 

@@ -632,7 +632,9 @@ fn c02_resume_from_every_checkpoint() {
         base.ts.finish().await;
         let every = std::env::var("CROSSWALK_C2_ALL").is_ok();
         let step = if every { 1 } else { (points / 16).max(1) };
+        let mut crashes = 0;
         for k in (1..=points).step_by(step as usize) {
+            crashes += 1;
             let (sim, _, violations) = world(Some(k)).await?;
             if sim.world.net.faults().get(&crate::net::Fault::Crash).copied().unwrap_or_default() != 1 {
                 v.push(format!("C2: crash point {k} of {points} was not reached"));
@@ -645,7 +647,8 @@ fn c02_resume_from_every_checkpoint() {
             }
             sim.ts.finish().await;
         }
-        Some(Outcome { violations: v, trace, faults: points })
+        let kinds = [("Crash".to_string(), crashes)].into_iter().collect();
+        Some(Outcome { violations: v, trace, faults: crashes, kinds })
     });
 }
 

@@ -173,7 +173,7 @@ fn f10_sqlite_postgres_parity() {
         if traces[0] != traces[1] {
             v.push(format!("F10: SQLite and PostgreSQL traces differ ({} vs {})", traces[0], traces[1]));
         }
-        Some(Outcome { violations: v, trace: traces.join("|"), faults: 0 })
+        Some(Outcome { violations: v, trace: traces.join("|"), ..Outcome::default() })
     });
 }
 

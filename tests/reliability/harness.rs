@@ -470,6 +470,8 @@ pub struct Outcome {
     pub trace: String,
     /// Injected faults, for the figures.
     pub faults: u64,
+    /// The same by kind.
+    pub kinds: std::collections::BTreeMap<String, u64>,
 }
 
 /// Runs `scenario` for every seed and backend on a current-thread runtime; the first
@@ -483,12 +485,16 @@ where
     let base = name.bytes().fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(b as u64)) % 1_000_000;
     let mut failures = Vec::new();
     let (mut ran, mut faults) = (0, 0);
+    let mut kinds: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for seed in seeds(default_seeds, base) {
         for backend in backends() {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             let Some(first) = rt.block_on(scenario(seed, backend)) else { continue };
             ran += 1;
             faults += first.faults;
+            for (k, n) in &first.kinds {
+                *kinds.entry(k.clone()).or_default() += n;
+            }
             let mut v = first.violations.clone();
             let replay_twice = ran <= determinism || std::env::var("SIM_SEED").is_ok();
             if replay_twice && backend == Backend::Sqlite {
@@ -511,7 +517,7 @@ where
             }
         }
     }
-    eprintln!("{name}: {ran} seed run(s), {faults} fault(s) injected, {} failing", failures.len());
+    eprintln!("{name}: {ran} seed run(s), {faults} fault(s) injected {kinds:?}, {} failing", failures.len());
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
 
@@ -679,10 +685,12 @@ impl Sim {
     /// Ends the scenario: the trace hash and fault count for the outcome, and the store's
     /// PostgreSQL schema dropped.
     pub async fn done(self, violations: Vec<String>) -> Option<Outcome> {
-        let faults = self.world.net.faults().values().sum();
+        let kinds: std::collections::BTreeMap<String, u64> =
+            self.world.net.faults().into_iter().map(|(k, n)| (format!("{k:?}"), n)).collect();
+        let faults = kinds.values().sum();
         let trace = self.trace_hash();
         self.ts.finish().await;
-        Some(Outcome { violations, trace, faults })
+        Some(Outcome { violations, trace, faults, kinds })
     }
 }
 
