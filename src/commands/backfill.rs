@@ -32,6 +32,12 @@ pub fn parse_date(s: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// `[since .. until]` of a backfill, for its report lines.
+fn range(state: &crate::sync::BackfillState) -> String {
+    let since = state.since.map_or("the beginning".to_string(), |t| t.to_rfc3339());
+    format!("[{since} .. {}]", state.until.to_rfc3339())
+}
+
 /// How many diff lines of a dry run's plan are printed.
 const SAMPLE_LINES: usize = 40;
 
@@ -79,11 +85,7 @@ pub async fn run(settings: &Settings, spec: &BackfillSpec, dry_run: bool) -> Out
         }
     };
     let state = &report.state;
-    let range = format!(
-        "[{} .. {}]",
-        state.since.map_or("the beginning".to_string(), |t| t.to_rfc3339()),
-        state.until.to_rfc3339()
-    );
+    let range = range(state);
     let Some(run) = report.run else {
         println!(
             "backfill {} of {range} already finished at {}; nothing to do (add --restart to read the range again)",
@@ -139,8 +141,7 @@ fn sliced(result: Result<Vec<crate::sync::BackfillReport>, crate::sync::SyncErro
     let mut outcome = Outcome::Ok;
     for r in &reports {
         let s = &r.state;
-        let range =
-            format!("[{} .. {}]", s.since.map(|t| t.to_rfc3339()).unwrap_or_default(), s.until.to_rfc3339());
+        let range = range(s);
         let line = match r.run.as_ref().and_then(|run| run.pairs.first()) {
             None => {
                 format!("already finished at {}", s.finished_at.map(|t| t.to_rfc3339()).unwrap_or_default())

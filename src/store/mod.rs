@@ -171,10 +171,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         owner: &str,
         ttl: Duration,
         now: DateTime<Utc>,
-    ) -> Result<Option<Lease>, StoreError> {
-        let _ = (name, dead_owner, owner, ttl, now);
-        Ok(None)
-    }
+    ) -> Result<Option<Lease>, StoreError>;
 
     /// Extends a held lease to `now + ttl`. `false` if its token is no longer current (someone
     /// claimed it since) or it was released. A lease that expired but was not claimed by

@@ -221,6 +221,13 @@ struct Gated {
     open: Notify,
 }
 
+impl Gated {
+    /// A gate that closes on the first pull (after reading its page).
+    fn new(inner: Arc<dyn Connector>) -> Arc<Gated> {
+        Arc::new(Gated { inner, closed: true.into(), entered: Notify::new(), open: Notify::new() })
+    }
+}
+
 #[async_trait]
 impl Connector for Gated {
     fn capabilities(&self) -> Capabilities {
@@ -255,12 +262,7 @@ async fn a_process_paused_past_its_lease_cannot_write_or_commit_after_another_to
     let ids = seed_clients(&w, 0, 4);
     w.clock.advance(Duration::from_secs(300));
 
-    let gated = Arc::new(Gated {
-        inner: w.conn_a.clone(),
-        closed: true.into(),
-        entered: Notify::new(),
-        open: Notify::new(),
-    });
+    let gated = Gated::new(w.conn_a.clone());
     let make = |left: Arc<dyn Connector>, owner: &str, seed: u64| {
         engine_over(&w, left, seed, SyncOptions { owner: owner.into(), ..opts.clone() })
     };
@@ -302,12 +304,7 @@ async fn two_engines_at_once_on_one_store_run_each_pair_exactly_once() {
     let w = World::with(18, |_| {}, small_pages()).await;
     seed_clients(&w, 0, 6);
     w.clock.advance(Duration::from_secs(300));
-    let gated = Arc::new(Gated {
-        inner: w.conn_a.clone(),
-        closed: true.into(),
-        entered: Notify::new(),
-        open: Notify::new(),
-    });
+    let gated = Gated::new(w.conn_a.clone());
     let first = Arc::new(engine_over(
         &w,
         gated.clone(),
@@ -377,12 +374,7 @@ async fn two_workers_share_the_slices_of_one_backfill_and_each_slice_runs_once()
         w.clock.advance(Duration::from_secs(3600));
     }
     let sliced = BackfillSpec { since: Some(t0), until: Some(w.clock.now()), slices: Some(4), ..spec() };
-    let gated = Arc::new(Gated {
-        inner: w.conn_a.clone(),
-        closed: true.into(),
-        entered: Notify::new(),
-        open: Notify::new(),
-    });
+    let gated = Gated::new(w.conn_a.clone());
     let first = Arc::new(engine_over(
         &w,
         gated.clone(),

@@ -133,6 +133,17 @@ impl Store for CrashStore {
         self.alive()?;
         self.inner.claim_lease(name, owner, ttl, now).await
     }
+    async fn take_over_lease(
+        &self,
+        name: &str,
+        dead_owner: &str,
+        owner: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        self.alive()?;
+        self.inner.take_over_lease(name, dead_owner, owner, ttl, now).await
+    }
     async fn renew_lease(
         &self,
         lease: &Lease,

@@ -7,15 +7,12 @@
 //! growth during the pull is what the connector and the HTTP round trips cost, and it should not
 //! grow with N. Run: `cargo bench -p connector-whitelabelcro --bench pull_rss`.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
-use chrono::DateTime;
-use connector_api::http::ReqwestTransport;
-use connector_api::{Checkpoint, Connector, ManualClock, PullRequest};
-use connector_conformance::LinkedClock;
-use connector_whitelabelcro::{WlcroConfig, WlcroConnector};
-use sim_whitelabelcro::{RateLimitConfig, SeedRecord, SimConfig, start};
+use std::time::Instant;
+
+use connector_api::{Checkpoint, Connector, PullRequest};
+use connector_whitelabelcro::WlcroConnector;
 
 const CHILD_VAR: &str = "WLCRO_PULL_RSS_EVENTS";
 
@@ -41,33 +38,7 @@ fn main() {
 fn measure(n: usize) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let t0 = DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z").expect("time").to_utc();
-        let (handle, state) = start(SimConfig::frozen(1, t0)).await.expect("sim");
-        state.set_rate_limits(RateLimitConfig {
-            read: 1_000_000_000,
-            write: 1_000_000_000,
-            ..RateLimitConfig::default()
-        });
-        for i in 0..n {
-            let r = SeedRecord {
-                first_name: "Bench".into(),
-                last_name: format!("N{i}"),
-                email: format!("bench{i}@example.test"),
-                ..SeedRecord::default()
-            };
-            state.seed_at(r, true, true, None).expect("seed");
-            if i % 50 == 0 {
-                state.advance(chrono::Duration::seconds(1));
-            }
-        }
-        let sim_clock = state.clock.clone();
-        let clock = LinkedClock::new(ManualClock::new(state.now()), move |d| {
-            sim_clock.advance(chrono::Duration::from_std(d).expect("small"))
-        });
-        let mut cfg = WlcroConfig::new(handle.base_url(), SimConfig::default_key().into());
-        cfg.read_per_minute = 1_000_000_000;
-        let transport = Arc::new(ReqwestTransport::new(Duration::from_secs(30)).expect("transport"));
-        let connector = WlcroConnector::new(cfg, transport, Arc::new(clock), 1).expect("connector");
+        let (handle, state, connector) = common::seeded(n).await;
 
         let before = status_kib("VmRSS:");
         reset_peak();
