@@ -49,8 +49,8 @@ fn bench(c: &mut Criterion) {
             let mut plan = Plan::new(&pair);
             for (n, (base, left, right)) in data.iter().enumerate() {
                 let id = if n % 2 == 0 { "even" } else { "odd" };
-                let l = SideView { id, values: left, modified_at: at };
-                let r = SideView { id, values: right, modified_at: at };
+                let l = SideView { id, values: left, modified_at: Some(at) };
+                let r = SideView { id, values: right, modified_at: Some(at) };
                 plan.push_link(plan_link(&pair, base, &l, &r));
             }
             assert_eq!(plan.links.len(), RECORDS / 20);

@@ -225,6 +225,7 @@ mod tests {
                 max_batch: 100,
                 max_page: 100,
                 pull_sees_every_edit: true,
+                modified_times: true,
                 reports_deletes: true,
                 reports_merges: true,
                 identity_fields: Vec::new(),

@@ -30,6 +30,10 @@ pub struct Settings {
     pub serve: ServeSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Each HubSpot system's webhook receiver settings (`webhook_secrets` and
+    /// `[systems.NAME.webhook]`), by system name; read beside [`HubspotSettings`] so that struct
+    /// keeps its shape.
+    pub hubspot_webhooks: BTreeMap<String, HubspotWebhookSettings>,
 }
 
 /// The file's shape before each system's `kind` picks its keys (serde cannot report unknown
@@ -197,6 +201,21 @@ fn default_hubspot_unique() -> String {
     "wlcro_id".to_string()
 }
 
+/// A HubSpot system's webhook receiver (`POST /webhooks/hubspot`): the extra client secrets
+/// (`webhook_secrets`, for a rotation's overlap, beside `webhook_secret`) and the
+/// `[systems.NAME.webhook]` table. `serve::hubspot_webhooks` reads and checks them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HubspotWebhookSettings {
+    /// Client secrets besides `webhook_secret`; any of them may sign a delivery.
+    #[serde(skip)]
+    pub secrets: Vec<SecretRef>,
+    /// The public base URL HubSpot calls, e.g. `https://sync.example.com` (HubSpot signs the full
+    /// URL it called, which a receiver behind a proxy cannot see).
+    pub public_url: Option<String>,
+    /// How far `X-HubSpot-Request-Timestamp` may be from now (`5m`).
+    pub tolerance: Option<String>,
+}
+
 /// Salesforce connection settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SalesforceSettings {
@@ -252,6 +271,14 @@ pub struct ServeSettings {
     pub admin_token: Option<SecretRef>,
     /// Largest webhook body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Unprocessed webhook events a source may have stored before its receiver answers 503
+    /// with `Retry-After` (and stores nothing), so the sender retries later.
+    #[serde(default = "default_max_pending")]
+    pub max_pending: usize,
+}
+
+fn default_max_pending() -> usize {
+    100_000
 }
 
 /// Log output.
@@ -392,7 +419,18 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
     let settings = match raw {
         Ok(raw) => {
             let mut systems = BTreeMap::new();
-            for (name, value) in raw.systems {
+            let mut hubspot_webhooks = BTreeMap::new();
+            for (name, mut value) in raw.systems {
+                match hubspot_webhook(&name, &mut value, &mut unknown) {
+                    Ok(Some(hook)) => {
+                        hubspot_webhooks.insert(name.clone(), hook);
+                    }
+                    Ok(None) => {}
+                    Err((key, message)) => {
+                        let (src, line) = locate(&key, file_text.as_deref(), &source);
+                        problems.push(Problem { source: src, line, key, message });
+                    }
+                }
                 match system_settings(&name, value, &mut unknown) {
                     Ok(system) => {
                         systems.insert(name, system);
@@ -403,7 +441,14 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
                     }
                 }
             }
-            Some(Settings { store: raw.store, sync: raw.sync, systems, serve: raw.serve, log: raw.log })
+            Some(Settings {
+                store: raw.store,
+                sync: raw.sync,
+                systems,
+                serve: raw.serve,
+                log: raw.log,
+                hubspot_webhooks,
+            })
         }
         Err(e) => {
             problems.push(Problem {
@@ -454,6 +499,33 @@ fn system_settings(
     parsed.map_err(|e| (prefix, without_secret_values(e.to_string())))
 }
 
+/// Takes a HubSpot system's `webhook_secrets` and `[systems.NAME.webhook]` out of its table (so
+/// [`HubspotSettings`] does not see them) and reads them; `None` for other kinds.
+fn hubspot_webhook(
+    name: &str,
+    value: &mut config::Value,
+    unknown: &mut Vec<String>,
+) -> Result<Option<HubspotWebhookSettings>, (String, String)> {
+    let config::ValueKind::Table(table) = &mut value.kind else { return Ok(None) };
+    let is_hubspot =
+        table.get("kind").and_then(|k| k.clone().into_string().ok()).as_deref() == Some("hubspot");
+    if !is_hubspot {
+        return Ok(None);
+    }
+    let prefix = format!("systems.{name}");
+    let mut hook = match table.remove("webhook") {
+        Some(v) => serde_ignored::deserialize(v, |path| unknown.push(format!("{prefix}.webhook.{path}")))
+            .map_err(|e| (format!("{prefix}.webhook"), e.to_string()))?,
+        None => HubspotWebhookSettings::default(),
+    };
+    if let Some(v) = table.remove("webhook_secrets") {
+        hook.secrets = v
+            .try_deserialize()
+            .map_err(|e| (format!("{prefix}.webhook_secrets"), without_secret_values(e.to_string())))?;
+    }
+    Ok(Some(hook))
+}
+
 /// A deserialisation error's text without the offending value when a secret key was given one
 /// in clear text: serde quotes it (`invalid type: string "…", expected struct SecretRef`), and
 /// `check` would print the secret. Keeps the key and says what to write instead.
@@ -502,6 +574,16 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
             problems
                 .into_iter()
                 .for_each(|(key, message)| push(format!("systems.{name}.webhook.{key}"), message));
+        }
+    }
+    for (name, hook) in &s.hubspot_webhooks {
+        for secret in &hook.secrets {
+            if let Err(message) = secret.resolve() {
+                push(format!("systems.{name}.webhook_secrets"), message);
+            }
+        }
+        if let Err((key, message)) = crate::serve::hubspot_webhooks::check_settings(hook) {
+            push(format!("systems.{name}.webhook.{key}"), message);
         }
     }
     if let Some(token) = &s.serve.admin_token

@@ -1,9 +1,11 @@
 //! `crosswalk serve`: the admin web page, JSON API, `/healthz`, `/metrics` and the WhiteLabelCRO
 //! webhook receiver (`/webhooks/wlcro`, when `webhook_secrets` are configured) on
-//! `serve.listen`. Refuses to start without `serve.admin_token`.
+//! `serve.listen`, plus the HubSpot one (`/webhooks/hubspot`) when a HubSpot system has webhook
+//! secrets. Refuses to start without `serve.admin_token`.
 
 use connector_api::SystemClock;
 
+use crate::serve::hubspot_webhooks::HubspotReceiver;
 use crate::serve::webhooks::WlcroReceiver;
 use crate::serve::{self, AdminAuth};
 use crate::settings::Settings;
@@ -46,13 +48,23 @@ pub async fn run(settings: &Settings, listen: Option<&str>) -> Outcome {
             return Outcome::ActionNeeded;
         }
     };
+    let hubspot_hooks = match HubspotReceiver::from_settings(settings, store.clone(), clock.clone()) {
+        Ok(hooks) => hooks,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Outcome::ActionNeeded;
+        }
+    };
     let listen = listen.unwrap_or(&settings.serve.listen);
     let auth = AdminAuth::from_os_entropy(&token);
     println!("admin server on http://{listen}/ (Ctrl-C stops it)");
     if hooks.is_some() {
         println!("WhiteLabelCRO webhooks on http://{listen}/webhooks/wlcro");
     }
-    match serve::run(listen, store, auth, clock, hooks).await {
+    if hubspot_hooks.is_some() {
+        println!("HubSpot webhooks on http://{listen}/webhooks/hubspot");
+    }
+    match serve::run(listen, store, auth, clock, hooks, hubspot_hooks).await {
         Ok(()) => Outcome::Ok,
         Err(e) => {
             eprintln!("error: {e}");

@@ -8,10 +8,10 @@ use crate::mapping::{FieldRule, OnConflict, RuleKind, Side};
 /// Record-level facts a merge may need (passed in, never read from a clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MergeCtx {
-    /// Left record's modified time.
-    pub left_modified: DateTime<Utc>,
-    /// Right record's modified time.
-    pub right_modified: DateTime<Utc>,
+    /// Left record's modified time, if its system reports one.
+    pub left_modified: Option<DateTime<Utc>>,
+    /// Right record's modified time, if its system reports one.
+    pub right_modified: Option<DateTime<Utc>>,
     /// `newest` conflicts closer than this go to review instead.
     pub skew_tolerance: chrono::Duration,
 }
@@ -73,6 +73,8 @@ pub enum ConflictWhy {
     BothChanged,
     /// `two_way` with `newest`, but the modified times are within the skew tolerance.
     TooCloseToCall,
+    /// `two_way` with `newest`, but one side's system cannot say when its record changed.
+    NoModifiedTime,
 }
 
 impl ConflictWhy {
@@ -81,6 +83,7 @@ impl ConflictWhy {
         match self {
             Self::BothChanged => "both_changed",
             Self::TooCloseToCall => "too_close_to_call",
+            Self::NoModifiedTime => "no_modified_time",
         }
     }
 }
@@ -192,7 +195,10 @@ pub fn merge_field(
             match on_conflict {
                 OnConflict::Review => FieldOutcome::Conflict { why: ConflictWhy::BothChanged },
                 OnConflict::Newest => {
-                    let gap = ctx.left_modified - ctx.right_modified;
+                    let (Some(l), Some(r)) = (ctx.left_modified, ctx.right_modified) else {
+                        return FieldOutcome::Conflict { why: ConflictWhy::NoModifiedTime };
+                    };
+                    let gap = l - r;
                     if gap.abs() <= ctx.skew_tolerance {
                         FieldOutcome::Conflict { why: ConflictWhy::TooCloseToCall }
                     } else if gap > chrono::Duration::zero() {

@@ -15,8 +15,9 @@ pub struct SideView<'a> {
     pub id: &'a str,
     /// Canonical values; a partial change holds only some fields (the rest count as unchanged).
     pub values: &'a CanonMap,
-    /// The record's modified time (for `newest`).
-    pub modified_at: DateTime<Utc>,
+    /// The record's modified time (for `newest`); `None` when the system cannot say when the
+    /// record last changed, so `newest` cannot decide against it.
+    pub modified_at: Option<DateTime<Utc>>,
 }
 
 /// One field to write to one side.

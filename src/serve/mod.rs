@@ -9,6 +9,7 @@
 mod api;
 pub mod auth;
 mod html;
+pub mod hubspot_webhooks;
 mod metrics;
 mod pages;
 mod views;
@@ -78,6 +79,7 @@ pub fn router(store: Arc<dyn Store>, auth: AdminAuth, clock: SharedClock) -> Rou
         .route("/healthz", get(metrics::healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/webhooks/wlcro", post(webhooks::wlcro))
+        .route("/webhooks/hubspot", post(hubspot_webhooks::hubspot))
         .layer(middleware::from_fn(guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -119,6 +121,7 @@ pub async fn run(
     auth: AdminAuth,
     clock: SharedClock,
     wlcro_hooks: Option<webhooks::WlcroReceiver>,
+    hubspot_hooks: Option<hubspot_webhooks::HubspotReceiver>,
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -127,6 +130,10 @@ pub async fn run(
     tracing::info!(%addr, "admin server listening");
     let app = router(store, auth, clock);
     let app = match wlcro_hooks {
+        Some(hooks) => hooks.attach(app),
+        None => app,
+    };
+    let app = match hubspot_hooks {
         Some(hooks) => hooks.attach(app),
         None => app,
     };

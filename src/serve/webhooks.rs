@@ -6,6 +6,8 @@
 //!    limit), so nothing oversized is ever hashed;
 //! 2. the signature is checked over the raw bytes (constant time, any configured secret, the
 //!    timestamp within the tolerance) → 401 with a JSON error and nothing stored;
+//!    then, above `serve.max_pending` unprocessed events of the system → 503 with `Retry-After`
+//!    and nothing stored (the sender retries; see `hubspot_webhooks::PendingGate`);
 //! 3. the event is read and persisted once per event id (`Store::record_event`, unique on
 //!    (system, event id)) as an [`EventHint`] for the next run → 202 `{"status":"accepted"}`, or
 //!    200 `{"status":"duplicate"}` for a replay;
@@ -33,6 +35,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use super::hubspot_webhooks::{PendingGate, busy_response};
 use crate::settings::{Settings, SystemSettings, WlcroSettings};
 use crate::store::{Store, StoreError};
 use crate::sync::webhook_events::EventHint;
@@ -48,6 +51,7 @@ pub struct WlcroReceiver {
     max_body: usize,
     store: Arc<dyn Store>,
     clock: SharedClock,
+    gate: PendingGate,
 }
 
 impl std::fmt::Debug for WlcroReceiver {
@@ -69,7 +73,15 @@ impl WlcroReceiver {
         store: Arc<dyn Store>,
         clock: SharedClock,
     ) -> Self {
-        Self { source: source.into(), verifier, max_body, store, clock }
+        let gate = PendingGate::new(super::hubspot_webhooks::DEFAULT_MAX_PENDING);
+        Self { source: source.into(), verifier, max_body, store, clock, gate }
+    }
+
+    /// The same with another bound on unprocessed events (`serve.max_pending`): above it a
+    /// delivery gets 503 with `Retry-After` and nothing is stored.
+    pub fn with_max_pending(mut self, max_pending: usize) -> Self {
+        self.gate = PendingGate::new(max_pending);
+        self
     }
 
     /// The receiver for the one `whitelabelcro` system with `webhook_secrets`, if there is one.
@@ -100,7 +112,10 @@ impl WlcroReceiver {
             .map(|r| r.resolve().map_err(|why| format!("systems.{name}.webhook_secrets: {why}")))
             .collect::<Result<Vec<_>, _>>()?;
         let verifier = WebhookVerifier::new(scheme, secrets);
-        Ok(Some(Self::new(name.clone(), verifier, settings.serve.max_body_bytes, store, clock)))
+        Ok(Some(
+            Self::new(name.clone(), verifier, settings.serve.max_body_bytes, store, clock)
+                .with_max_pending(settings.serve.max_pending),
+        ))
     }
 
     /// `router` with this receiver behind `POST /webhooks/wlcro`.
@@ -165,6 +180,8 @@ enum HookError {
     Signature(WebhookError),
     #[error("the state store is unavailable; deliver again later")]
     Store(#[from] StoreError),
+    #[error("too many events wait to be processed")]
+    Busy,
 }
 
 impl IntoResponse for HookError {
@@ -175,6 +192,7 @@ impl IntoResponse for HookError {
             HookError::Read(_) => (StatusCode::BAD_REQUEST, "invalid"),
             HookError::Signature(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             HookError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            HookError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         };
         (status, axum::Json(json!({"error": code, "message": self.to_string()}))).into_response()
     }
@@ -189,6 +207,7 @@ pub(crate) async fn wlcro(
     let Some(Extension(rx)) = receiver else { return HookError::NotConfigured.into_response() };
     match receive(&rx, &headers, body).await {
         Ok((status, word)) => (status, axum::Json(json!({"status": word}))).into_response(),
+        Err(HookError::Busy) => busy_response(&rx.source),
         Err(e) => {
             match &e {
                 HookError::Signature(why) => {
@@ -216,6 +235,9 @@ async fn receive(
     let body = read_limited(body, rx.max_body).await?;
     let now = rx.clock.now();
     rx.verifier.verify(headers, &body, now).map_err(HookError::Signature)?;
+    if !rx.gate.admit(rx.store.as_ref(), &rx.source, 1, now).await? {
+        return Err(HookError::Busy);
+    }
     let (event_id, hint) = hint_of(rx, headers, &body, now);
     let payload = serde_json::to_string(&hint).map_err(|e| HookError::Read(e.to_string()))?;
     let fresh = rx.store.record_event(&rx.source, &event_id, now, &payload).await?;

@@ -8,8 +8,8 @@ use sqlx::types::Json;
 
 use super::db::{Arg, Db, Ts, Tx, Where, bind_args, limit_arg, on_db, on_tx, to_u64, ts};
 use super::{
-    NewReviewItem, Resolution, ResolveAction, ResolveOutcome, ReviewFilter, ReviewItem, ReviewState,
-    ReviewTransition, StoreError,
+    NewReviewItem, Resolution, ResolveAction, ResolveOutcome, ReviewFilter, ReviewItem, ReviewKind,
+    ReviewState, ReviewTransition, StoreError,
 };
 
 /// `SELECT <every review column> FROM review_items`, as a literal for `concat!`.
@@ -194,7 +194,61 @@ pub(crate) async fn open(tx: &mut Tx, item: &NewReviewItem, at: DateTime<Utc>) -
     }
     let existing: Option<i64> =
         on_tx!(tx, c => sqlx::query_scalar(EXISTING).bind(&key).fetch_optional(c).await?);
-    existing.ok_or_else(|| StoreError::Conflict(format!("review item {key} could not be opened")))
+    let id =
+        existing.ok_or_else(|| StoreError::Conflict(format!("review item {key} could not be opened")))?;
+    if item.kind == ReviewKind::WriteRejected && item.candidates.get(REFUSED).is_some() {
+        remember_refusal(tx, id, item, at).await?;
+    }
+    Ok(id)
+}
+
+/// The key of a write-rejected item's `candidates` that lists the fingerprints of the refused
+/// writes (the engine holds back a write whose fingerprint an open item lists).
+const REFUSED: &str = "refused";
+/// How many fingerprints one item keeps (the newest).
+const MAX_REFUSALS: usize = 16;
+
+/// A write refused again while its item is open (a different write to the same link, or the
+/// same write to changed content): the item keeps the newest reason and adds the fingerprint.
+async fn remember_refusal(
+    tx: &mut Tx,
+    id: i64,
+    item: &NewReviewItem,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    const SELECT: &str = "SELECT candidates FROM review_items WHERE id = $1";
+    const UPDATE: &str =
+        "UPDATE review_items SET candidates = $1, reason = $2, updated_at = $3 WHERE id = $4";
+    let Json(mut candidates): Json<serde_json::Value> =
+        on_tx!(tx, c => sqlx::query_scalar(SELECT).bind(id).fetch_one(c).await?);
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.get(REFUSED)
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut refused = strings(&candidates);
+    for r in strings(&item.candidates) {
+        refused.retain(|x| *x != r);
+        refused.push(r);
+    }
+    let drop = refused.len().saturating_sub(MAX_REFUSALS);
+    refused.drain(..drop);
+    if !candidates.is_object() {
+        candidates = serde_json::json!({});
+    }
+    candidates[REFUSED] = serde_json::json!(refused);
+    on_tx!(tx, c => sqlx::query(UPDATE)
+        .bind(Json(&candidates))
+        .bind(&item.reason)
+        .bind(Ts::from(at))
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected());
+    Ok(())
 }
 
 /// Applies a run's transition; an item not in a state the transition leaves is left alone.

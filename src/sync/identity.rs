@@ -19,9 +19,9 @@ use crate::store::{
 };
 
 use super::SyncError;
-use super::apply;
 use super::page::{PageStats, canon_hash, write_key};
 use super::pull::PairContext;
+use super::{apply, outcome};
 
 /// What identity resolution decided for a page.
 #[derive(Default)]
@@ -32,6 +32,9 @@ pub(crate) struct Resolved {
     pub creates: Vec<CreatePlan>,
     /// The source's content hash per create, for the new link.
     pub create_hashes: BTreeMap<String, String>,
+    /// Links to move to a record of this side whose partner's back-link names it: the link and
+    /// the record it moves to.
+    pub relinks: Vec<(Link, String)>,
 }
 
 /// Resolves each unlinked change.
@@ -56,6 +59,7 @@ pub(crate) async fn resolve(
         let probes = reconcile::identity_probes(pair, side, &change.id, fields);
         let mut found = Vec::new();
         let mut decision = Match::None;
+        let mut excluded: BTreeSet<String> = BTreeSet::new();
         for (i, probe) in probes.into_iter().enumerate() {
             let ids = candidates(ctx, other, &probe.key).await?;
             if i == 0 && probe.kind == ProbeKind::BackLink && ids.is_empty() {
@@ -66,7 +70,27 @@ pub(crate) async fn resolve(
                 break;
             }
             let linked = already_linked(ctx, other, &ids).await?;
-            let excluded: BTreeSet<String> = linked.union(&claimed).cloned().collect();
+            // The other record's back-link names this one, but it is linked to another record
+            // (matched by a weaker key, e.g. email, before this one was seen): the stronger key
+            // wins and the link moves here, unless that other record's own back-link claims it.
+            if probe.kind == ProbeKind::ExternalId
+                && let [candidate] = ids.as_slice()
+                && linked.contains(candidate)
+                && !claimed.contains(candidate)
+                && !disputed.contains(candidate)
+                && !disputed.contains(&change.id)
+                && let Some(link) = relinkable(ctx, side, candidate).await?
+            {
+                claimed.insert(candidate.clone());
+                out.relinks.push((link, change.id.clone()));
+                decision = Match::Ambiguous(Vec::new());
+                break;
+            }
+            // Exclusions accumulate over the probes: `decide_match` looks at every probe found
+            // so far, so a candidate a stronger probe found must stay excluded when a weaker
+            // probe finds nothing (else it would be linked a second time).
+            excluded.extend(linked);
+            excluded.extend(claimed.iter().cloned());
             found.push((probe, ids));
             decision = reconcile::decide_match(&found, &excluded);
             if decision != Match::None {
@@ -121,24 +145,93 @@ pub(crate) async fn resolve(
             // Its partner was deleted and the delete waits for a person: re-creating it now would
             // undo the delete behind the reviewer's back (and duplicate it if it is undeleted).
             Match::None if deletes.iter().any(|i| names(i, side) == Some(change.id.as_str())) => {}
-            // Its create was refused for good and it has not changed since: sending the same
-            // create again (each time the overlap re-reads it) would only be refused again.
-            Match::None
+            Match::None => {
+                let view = SideView {
+                    id: &change.id,
+                    values: &canon,
+                    modified_at: ctx.modified_time(side, change.modified_at),
+                };
+                let Some(plan) = reconcile::plan_create(pair, side, &view) else { continue };
+                // The same create was refused for good and its item is still open: sending it
+                // again (each time the overlap re-reads the record) would only be refused again.
+                // Judged by content, never by time: WhiteLabelCRO's "modified" is its read time.
+                let refusal = create_refusal(ctx, side, &plan);
                 if refused.iter().any(|i| {
                     i.link_id.is_none()
                         && names(i, side) == Some(change.id.as_str())
                         && names(i, other).is_none()
-                        && change.modified_at <= i.detected_at
-                }) => {}
-            Match::None => {
-                let view = SideView { id: &change.id, values: &canon, modified_at: change.modified_at };
-                if let Some(plan) = reconcile::plan_create(pair, side, &view) {
-                    out.create_hashes.insert(change.id.clone(), canon_hash(&canon));
-                    out.creates.push(plan);
+                        && outcome::refused_in(i).any(|r| r == refusal)
+                }) {
+                    stats.held += 1;
+                    continue;
                 }
+                out.create_hashes.insert(change.id.clone(), canon_hash(&canon));
+                out.creates.push(plan);
             }
         }
     }
+    Ok(out)
+}
+
+/// The link of `candidate` (on the other side) when it may move to another record of `side`:
+/// its current partner on `side` does not name `candidate` in its own back-link (it was matched
+/// by a weaker key). `None` when the partner's back-link claims it too, or it is not readable.
+async fn relinkable(ctx: &PairContext, side: Side, candidate: &str) -> Result<Option<Link>, SyncError> {
+    let other = side.other();
+    let Some(link) = ctx.store.link_by_record(&ctx.pair.name, other, candidate).await? else {
+        return Ok(None);
+    };
+    let partner = link.record_id(side).to_string();
+    let Some(record) = ctx.fetch_records(side, std::slice::from_ref(&partner)).await?.remove(&partner) else {
+        return Ok(None);
+    };
+    let probes = reconcile::identity_probes(&ctx.pair, side, &partner, &record.fields);
+    let claims = probes.first().is_some_and(|p| p.kind == ProbeKind::BackLink && p.key.value == candidate);
+    Ok((!claims).then_some(link))
+}
+
+/// Moves each link in `relinks` to its new record on `side`, committed at once, and starts it
+/// afresh like a first link (no base, no hashes): the record it now joins was never merged
+/// against that base. Returns the moved links and the records they left.
+pub(crate) async fn commit_relinks(
+    ctx: &PairContext,
+    side: Side,
+    relinks: &[(Link, String)],
+) -> Result<Vec<(Link, String)>, SyncError> {
+    if relinks.is_empty() || ctx.dry_run {
+        return Ok(Vec::new());
+    }
+    let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
+    let mut out = Vec::new();
+    for (link, to) in relinks {
+        let left = link.record_id(side).to_string();
+        tracing::info!(
+            pair = %ctx.pair.name,
+            link = link.id,
+            from = %left,
+            to = %to,
+            "the other record's back-link names another record: the link moves to it"
+        );
+        commit.link_repoints.push((link.id, side, to.clone()));
+        let mut moved = link.clone();
+        match side {
+            Side::Left => moved.left_id = to.clone(),
+            Side::Right => moved.right_id = to.clone(),
+        }
+        moved.base = CanonMap::new();
+        moved.left_hash = None;
+        moved.right_hash = None;
+        commit.link_upserts.push(LinkUpsert {
+            id: Some(link.id),
+            pair: ctx.pair.name.clone(),
+            left_id: moved.left_id.clone(),
+            right_id: moved.right_id.clone(),
+            base: CanonMap::new(),
+            ..LinkUpsert::default()
+        });
+        out.push((moved, left));
+    }
+    ctx.commit(commit).await?;
     Ok(out)
 }
 
@@ -301,6 +394,18 @@ pub(crate) async fn commit_links(ctx: &PairContext, links: Vec<LinkUpsert>) -> R
         .collect())
 }
 
+/// What identifies a refused create: the record and exactly what would be sent.
+fn create_refusal(ctx: &PairContext, side: Side, plan: &CreatePlan) -> String {
+    write_key(&[
+        "create",
+        &ctx.pair.name,
+        side.as_str(),
+        &plan.source_id,
+        &serde_json::to_string(&plan.fields).unwrap_or_default(),
+        &serde_json::to_string(&plan.external_id).unwrap_or_default(),
+    ])
+}
+
 fn create_key(ctx: &PairContext, side: Side, source_id: &str) -> String {
     write_key(&["create", &ctx.pair.name, side.as_str(), source_id])
 }
@@ -380,13 +485,9 @@ pub(crate) async fn settle_creates(
             Some(Err(e)) => {
                 stats.run.rejected += 1;
                 commit.intents_done.push(key);
-                commit.review_items.push(super::outcome::rejected_item(
-                    ctx,
-                    side,
-                    &plan.source_id,
-                    "",
-                    &e.to_string(),
-                ));
+                let mut item = outcome::rejected_item(ctx, side, &plan.source_id, "", &e.to_string());
+                item.candidates = json!({ outcome::REFUSED: [create_refusal(ctx, side, plan)] });
+                commit.review_items.push(item);
             }
             None => {
                 incomplete.get_or_insert_with(|| "a create got no outcome".to_string());

@@ -9,10 +9,58 @@ use connector_api::{Change, WriteResult};
 
 use crate::mapping::{CanonMap, Side};
 use crate::reconcile::LinkPlan;
-use crate::store::{Link, LinkUpsert, NewReviewItem, PageCommit, ReviewKind};
+use std::collections::{BTreeMap, BTreeSet};
 
+use serde_json::json;
+
+use crate::store::{
+    Link, LinkUpsert, NewReviewItem, PageCommit, ReviewFilter, ReviewItem, ReviewKind, ReviewState,
+};
+
+use super::SyncError;
 use super::page::{PageStats, canon_hash, decisions};
 use super::pull::PairContext;
+
+/// The key under which a write-rejected review item keeps the fingerprints of the writes that
+/// were refused (the write and the content of the record it was sent to).
+pub(crate) const REFUSED: &str = "refused";
+
+/// What became of one planned write.
+pub(crate) enum Attempt<'a> {
+    /// Sent; the remote's outcome (none when it gave none).
+    Sent(Option<&'a WriteResult>),
+    /// Not sent: the same write to the same content was refused for good before and its review
+    /// item is still open.
+    Held,
+}
+
+/// The refusal fingerprints of the pair's open write-rejected items, by link (`None` for
+/// creates, which have no link yet) and record.
+pub(crate) async fn refusals(ctx: &PairContext) -> Result<BTreeMap<i64, BTreeSet<String>>, SyncError> {
+    let filter = ReviewFilter {
+        pair: Some(ctx.pair.name.clone()),
+        kind: Some(ReviewKind::WriteRejected),
+        state: Some(ReviewState::Open),
+        ..ReviewFilter::default()
+    };
+    let mut out: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    for item in ctx.store.list_review(&filter).await? {
+        if let Some(link) = item.link_id {
+            out.entry(link).or_default().extend(refused_in(&item));
+        }
+    }
+    Ok(out)
+}
+
+/// The refusal fingerprints an item keeps.
+pub(crate) fn refused_in(item: &ReviewItem) -> impl Iterator<Item = String> + '_ {
+    item.candidates
+        .get(REFUSED)
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+}
 
 /// The inputs of [`settle_link`] for one planned link.
 pub(crate) struct Planned<'a> {
@@ -33,14 +81,26 @@ pub(crate) fn settle_link<'k>(
     ctx: &PairContext,
     side: Side,
     p: &Planned<'_>,
-    writes: impl Iterator<Item = (Side, &'k str, Option<&'k WriteResult>)>,
+    writes: impl Iterator<Item = (Side, &'k str, &'k str, Attempt<'k>)>,
     sweep: bool,
     commit: &mut PageCommit,
     stats: &mut PageStats,
 ) -> Option<String> {
     let mut base = p.plan.new_base.clone();
     let mut failed: Vec<Side> = Vec::new();
-    for (target, key, result) in writes {
+    for (target, key, refusal, attempt) in writes {
+        let result = match attempt {
+            Attempt::Sent(result) => result,
+            Attempt::Held => {
+                // Refused before and nothing changed: the open item already says so.
+                stats.held += 1;
+                failed.push(target);
+                for w in p.plan.writes_to(target) {
+                    base.insert(w.field.clone(), p.link.base.get(&w.field).cloned().flatten());
+                }
+                continue;
+            }
+        };
         match result {
             Some(Ok(_)) => {
                 stats.run.updated += 1;
@@ -64,6 +124,7 @@ pub(crate) fn settle_link<'k>(
                     &e.to_string(),
                 );
                 item.link_id = Some(p.link.id);
+                item.candidates = json!({ REFUSED: [refusal] });
                 commit.review_items.push(item);
                 for w in p.plan.writes_to(target) {
                     base.insert(w.field.clone(), p.link.base.get(&w.field).cloned().flatten());
@@ -82,8 +143,8 @@ pub(crate) fn settle_link<'k>(
             base_value: c.base.clone(),
             left_value: c.left.clone(),
             right_value: c.right.clone(),
-            left_modified_at: Some(modified(p, side, Side::Left)),
-            right_modified_at: Some(modified(p, side, Side::Right)),
+            left_modified_at: modified(ctx, p, side, Side::Left),
+            right_modified_at: modified(ctx, p, side, Side::Right),
             left_id: Some(p.link.left_id.clone()),
             right_id: Some(p.link.right_id.clone()),
             rule: Some(c.rule.name().to_string()),
@@ -136,8 +197,15 @@ pub(crate) fn settle_link<'k>(
     None
 }
 
-fn modified(p: &Planned<'_>, side: Side, which: Side) -> chrono::DateTime<chrono::Utc> {
-    if which == side { p.change.modified_at } else { p.other_modified }
+/// A record's modified time for the review item; none when its system cannot say (a read time
+/// would mislead the reviewer).
+fn modified(
+    ctx: &PairContext,
+    p: &Planned<'_>,
+    side: Side,
+    which: Side,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    ctx.modified_time(which, if which == side { p.change.modified_at } else { p.other_modified })
 }
 
 /// A review item for a write the remote rejected for good.

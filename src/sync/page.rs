@@ -22,11 +22,11 @@ use crate::store::{
     RunCounts,
 };
 
-use super::outcome::{Planned, settle_link};
+use super::outcome::{self, Attempt, Planned, settle_link};
 use super::pull::PairContext;
 use super::{SyncError, apply, identity};
 
-/// Counters of what a pair's pages did: the run counters the store records, plus three it
+/// Counters of what a pair's pages did: the run counters the store records, plus four it
 /// does not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageStats {
@@ -38,6 +38,9 @@ pub struct PageStats {
     pub quarantined: u64,
     /// Linked records re-read by the verification sweep.
     pub swept: u64,
+    /// Writes and creates not sent because the same one was refused for good before and its
+    /// review item is still open.
+    pub held: u64,
 }
 
 impl PageStats {
@@ -52,6 +55,7 @@ impl PageStats {
         self.ambiguous += o.ambiguous;
         self.quarantined += o.quarantined;
         self.swept += o.swept;
+        self.held += o.held;
     }
 }
 
@@ -121,6 +125,10 @@ pub(crate) async fn process(
     let unlinked: Vec<&Change> =
         changes.iter().filter(|c| !links.contains_key(&c.id) && is_live(&c.kind)).collect();
     let resolved = identity::resolve(ctx, side, &unlinked, &mut commit, stats).await?;
+    for (link, left) in identity::commit_relinks(ctx, side, &resolved.relinks).await? {
+        links.remove(&left);
+        links.insert(link.record_id(side).to_string(), link);
+    }
     if !resolved.new_links.is_empty() {
         for link in identity::commit_links(ctx, resolved.new_links.clone()).await? {
             links.insert(link.record_id(side).to_string(), link);
@@ -156,6 +164,11 @@ pub(crate) async fn process(
     complete_partials(ctx, side, &mut works).await?;
     let other_ids: Vec<String> = works.iter().map(|w| w.link.record_id(side.other()).to_string()).collect();
     let others = ctx.fetch_records(side.other(), &other_ids).await?;
+    complete_overwritten_partials(ctx, side, &mut works, &others).await?;
+    let drift = schema_drift(ctx);
+    for d in &drift {
+        commit.review_items.push(d.review_item(ctx));
+    }
     let mut plan = Plan::new(pair);
     let mut planned: Vec<(Work, LinkPlan, CanonMap, DateTime<Utc>)> = Vec::new();
     for work in works {
@@ -165,12 +178,22 @@ pub(crate) async fn process(
             continue;
         };
         let other_canon = pair.canonical(side.other(), &other.fields);
-        let this_view =
-            SideView { id: &work.change.id, values: &work.canon, modified_at: work.change.modified_at };
-        let other_view = SideView { id: &other_id, values: &other_canon, modified_at: other.modified_at };
+        let this_view = SideView {
+            id: &work.change.id,
+            values: &work.canon,
+            modified_at: ctx.modified_time(side, work.change.modified_at),
+        };
+        let other_view = SideView {
+            id: &other_id,
+            values: &other_canon,
+            modified_at: ctx.modified_time(side.other(), other.modified_at),
+        };
         let (left, right) =
             if side == Side::Left { (&this_view, &other_view) } else { (&other_view, &this_view) };
-        let link_plan = reconcile::plan_link(pair, &work.link.base, left, right);
+        let mut link_plan = reconcile::plan_link(pair, &work.link.base, left, right);
+        for d in &drift {
+            d.hold(&mut link_plan, &work.link.base);
+        }
         if link_plan.is_noop() {
             stats.run.skipped_echo += 1;
         }
@@ -223,10 +246,16 @@ pub(crate) async fn process(
 
     // 3. Execute, then commit.
     let mut results: BTreeMap<String, WriteResult> = BTreeMap::new();
-    let mut keys: Vec<(usize, Side, String)> = Vec::new();
+    let mut keys: Vec<(usize, Side, String, String)> = Vec::new();
+    let mut held: BTreeSet<String> = BTreeSet::new();
+    let refused = if planned.iter().any(|(_, p, _, _)| !p.is_noop()) {
+        outcome::refusals(ctx).await?
+    } else {
+        BTreeMap::new()
+    };
     for target in [Side::Left, Side::Right] {
         let mut writes = Vec::new();
-        for (i, (work, link_plan, _, _)) in planned.iter().enumerate() {
+        for (i, (work, link_plan, other_canon, _)) in planned.iter().enumerate() {
             let fields = link_plan.remote_writes(pair, target);
             if fields.is_empty() {
                 continue;
@@ -238,7 +267,15 @@ pub(crate) async fn process(
                 target.as_str(),
                 &serde_json::to_string(&fields).unwrap_or_default(),
             ]);
-            keys.push((i, target, key.clone()));
+            // The same write to the same content was refused for good and its review item is
+            // still open: sending it again would only be refused again (termination).
+            let target_canon = if target == side { &work.canon } else { other_canon };
+            let refusal = write_key(&[&key, &canon_hash(target_canon)]);
+            keys.push((i, target, key.clone(), refusal.clone()));
+            if refused.get(&work.link.id).is_some_and(|r| r.contains(&refusal)) {
+                held.insert(key);
+                continue;
+            }
             writes.push(Write { key, op: WriteOp::Update { id, fields } });
         }
         results.append(&mut apply::execute(ctx, target, writes).await?);
@@ -255,8 +292,10 @@ pub(crate) async fn process(
             other_modified: *other_modified,
             plan: link_plan,
         };
-        let writes =
-            keys.iter().filter(|(j, _, _)| *j == i).map(|(_, t, k)| (*t, k.as_str(), results.get(k)));
+        let writes = keys.iter().filter(|(j, _, _, _)| *j == i).map(|(_, t, k, r)| {
+            let attempt = if held.contains(k) { Attempt::Held } else { Attempt::Sent(results.get(k)) };
+            (*t, k.as_str(), r.as_str(), attempt)
+        });
         if let Some(reason) = settle_link(ctx, side, &p, writes, input.sweep, &mut commit, stats) {
             incomplete.get_or_insert(reason);
         }
@@ -349,6 +388,95 @@ async fn complete_partials(ctx: &PairContext, side: Side, works: &mut [Work]) ->
         }
     }
     Ok(())
+}
+
+/// A partial change that agrees with the base can still be stale: an old event re-read in the
+/// overlap says nothing about a later edit that emitted no event (a WhiteLabelCRO plain edit).
+/// Before a plan writes to the change's own side, its record is read in full, so the write is
+/// judged against what the record holds now and never silently overwrites that edit.
+async fn complete_overwritten_partials(
+    ctx: &PairContext,
+    side: Side,
+    works: &mut [Work],
+    others: &BTreeMap<String, connector_api::Record>,
+) -> Result<(), SyncError> {
+    let pair = &ctx.pair;
+    let mut ids = Vec::new();
+    for w in works.iter().filter(|w| w.change.partial) {
+        let Some(other) = others.get(w.link.record_id(side.other())) else { continue };
+        let other_canon = pair.canonical(side.other(), &other.fields);
+        let this = SideView { id: &w.change.id, values: &w.canon, modified_at: None };
+        let that = SideView { id: &other.id, values: &other_canon, modified_at: None };
+        let (left, right) = if side == Side::Left { (&this, &that) } else { (&that, &this) };
+        if reconcile::plan_link(pair, &w.link.base, left, right).writes_to(side).next().is_some() {
+            ids.push(w.change.id.clone());
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut full = ctx.fetch_records(side, &ids).await?;
+    for work in works.iter_mut() {
+        if let Some(record) = full.remove(&work.change.id) {
+            work.canon = ctx.pair.canonical(side, &record.fields);
+            work.change.fields = record.fields;
+            work.change.partial = false;
+        }
+    }
+    Ok(())
+}
+
+/// A mapped field one side's system stopped returning (a deleted or renamed property). The field
+/// fails closed: nothing is read from it (the record's canonical view lacks it, so the base
+/// stands) and nothing is written to it; one review item per pair and field names it.
+struct Drift {
+    side: Side,
+    field: String,
+    remote: String,
+}
+
+impl Drift {
+    /// Takes the writes of the field to the drifted side out of `plan`; the base keeps its value.
+    fn hold(&self, plan: &mut LinkPlan, base: &CanonMap) {
+        let before = plan.writes.len();
+        plan.writes.retain(|w| !(w.target == self.side && w.field == self.field));
+        if plan.writes.len() != before {
+            plan.new_base.insert(self.field.clone(), base.get(&self.field).cloned().flatten());
+        }
+    }
+
+    fn review_item(&self, ctx: &PairContext) -> NewReviewItem {
+        let ep = ctx.pair.endpoint(self.side);
+        NewReviewItem {
+            pair: ctx.pair.name.clone(),
+            kind: ReviewKind::HeldBack,
+            field: Some(self.field.clone()),
+            reason: format!(
+                "schema drift: {} no longer returns the field `{}` of {} (mapped to `{}`); the field is \
+                 held on every record (neither read nor written) until the field exists again or \
+                 the mapping changes",
+                ep.system, self.remote, ep.object, self.field
+            ),
+            detected_at: ctx.clock.now(),
+            run_id: ctx.run_id.clone(),
+            ..NewReviewItem::default()
+        }
+    }
+}
+
+/// The pair's mapped fields either side's connector reports missing from its latest reads.
+fn schema_drift(ctx: &PairContext) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for side in [Side::Left, Side::Right] {
+        let missing = ctx.connector(side).missing_fields(&ctx.pair.endpoint(side).object);
+        for remote in missing {
+            for f in ctx.pair.fields.iter().filter(|f| f.remote(side).contains(&remote)) {
+                tracing::warn!(pair = %ctx.pair.name, system = %ctx.pair.endpoint(side).system, field = %remote, "a mapped field is missing from the system's answers; it is held");
+                out.push(Drift { side, field: f.name.clone(), remote: remote.clone() });
+            }
+        }
+    }
+    out
 }
 
 /// A delete (or a merge into an already linked survivor) on a linked record, per the pair's

@@ -51,6 +51,14 @@ impl PairContext {
     }
 
     /// Wraps a connector error with the system it came from.
+    /// The time `side` says its record was modified, when its connector reports real modified
+    /// times for the pair's object (else `None`: a read time must not decide `newest`).
+    pub fn modified_time(&self, side: Side, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let object = &self.pair.endpoint(side).object;
+        let caps = self.connector(side).capabilities();
+        caps.object(object).is_none_or(|o| o.modified_times).then_some(at)
+    }
+
     pub fn err(&self, side: Side, source: ConnectorError) -> SyncError {
         SyncError::Connector { system: self.pair.endpoint(side).system.clone(), source }
     }

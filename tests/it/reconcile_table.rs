@@ -35,11 +35,16 @@ fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_770_000_000, 0).unwrap_or_default()
 }
 
-fn times(newer: Option<&str>) -> (DateTime<Utc>, DateTime<Utc>) {
+/// The two modified times a case's `newer` implies; `left_unknown` / `right_unknown`: that
+/// side's system reports none (WhiteLabelCRO), while the other side is a minute newer.
+fn times(newer: Option<&str>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let later = Some(t0() + Duration::seconds(60));
     match newer {
-        Some("left") => (t0() + Duration::seconds(60), t0()),
-        Some("right") => (t0(), t0() + Duration::seconds(60)),
-        _ => (t0(), t0()),
+        Some("left") => (later, Some(t0())),
+        Some("right") => (Some(t0()), later),
+        Some("left_unknown") => (None, later),
+        Some("right_unknown") => (later, None),
+        _ => (Some(t0()), Some(t0())),
     }
 }
 
@@ -249,7 +254,7 @@ fn create_carries_the_back_link_and_skips_what_cannot_be_written() {
     }))
     .unwrap_or_default();
     let canon = pair.canonical(Side::Right, &remote);
-    let source = SideView { id: "5002", values: &canon, modified_at: t0() };
+    let source = SideView { id: "5002", values: &canon, modified_at: Some(t0()) };
     let create = plan_create(&pair, Side::Right, &source).expect("leads pair creates from HubSpot");
     assert_eq!(create.target, Side::Left);
     assert_eq!(create.fields.get("external_id"), Some(&serde_json::json!("hubspot_5002")));
@@ -259,7 +264,8 @@ fn create_carries_the_back_link_and_skips_what_cannot_be_written() {
     assert_eq!(create.initial_base, create.canon);
     let clients = load("wlcro-clients__hubspot-contacts.toml");
     assert!(plan_create(&clients, Side::Right, &source).is_none(), "link_only");
-    let back = plan_create(&clients, Side::Left, &SideView { id: "901", values: &canon, modified_at: t0() });
+    let back =
+        plan_create(&clients, Side::Left, &SideView { id: "901", values: &canon, modified_at: Some(t0()) });
     let back = back.expect("clients pair creates in HubSpot");
     assert_eq!(back.external_id.map(|k| (k.field, k.value)), Some(("wlcro_client_id".into(), "901".into())));
 }
@@ -305,8 +311,8 @@ fn dry_run_render_shows_old_new_and_a_diff() {
     let plan_one = plan_link(
         &pair,
         &base,
-        &SideView { id: "901", values: &l, modified_at: t0() },
-        &SideView { id: "5001", values: &base, modified_at: t0() },
+        &SideView { id: "901", values: &l, modified_at: Some(t0()) },
+        &SideView { id: "5001", values: &base, modified_at: Some(t0()) },
     );
     let mut plan = Plan::new(&pair);
     plan.push_link(plan_one);

@@ -18,3 +18,6 @@ mod world;
 mod bad_input;
 mod correctness;
 mod faults;
+mod load;
+mod webhooks;
+mod huge;

@@ -60,15 +60,15 @@ fn c14_reconciliation_is_idempotent() {
             let plan = plan_link(
                 &pair,
                 &base,
-                &SideView { id: "l", values: &left, modified_at: lt },
-                &SideView { id: "r", values: &right, modified_at: rt },
+                &SideView { id: "l", values: &left, modified_at: Some(lt) },
+                &SideView { id: "r", values: &right, modified_at: Some(rt) },
             );
             let (left2, right2) = (apply(&left, &plan, Side::Left), apply(&right, &plan, Side::Right));
             let again = plan_link(
                 &pair,
                 &plan.new_base,
-                &SideView { id: "l", values: &left2, modified_at: lt },
-                &SideView { id: "r", values: &right2, modified_at: rt },
+                &SideView { id: "l", values: &left2, modified_at: Some(lt) },
+                &SideView { id: "r", values: &right2, modified_at: Some(rt) },
             );
             prop_assert!(
                 again.writes.is_empty(),
@@ -80,8 +80,8 @@ fn c14_reconciliation_is_idempotent() {
             let same = plan_link(
                 &pair,
                 &base,
-                &SideView { id: "l", values: &left, modified_at: lt },
-                &SideView { id: "r", values: &right, modified_at: rt },
+                &SideView { id: "l", values: &left, modified_at: Some(lt) },
+                &SideView { id: "r", values: &right, modified_at: Some(rt) },
             );
             prop_assert_eq!(same.writes, plan.writes);
             Ok(())

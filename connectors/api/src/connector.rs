@@ -46,6 +46,11 @@ pub struct ObjectCaps {
     /// False when some edits produce no change in the pull (WhiteLabelCRO emits no event for a
     /// plain field update): the engine then runs a budgeted verification sweep with `fetch`.
     pub pull_sees_every_edit: bool,
+    /// True when records and changes carry the time the record was last modified. False when the
+    /// API cannot say (WhiteLabelCRO's searches return no modified time, so a record's
+    /// `modified_at` is the time it was read): the engine then never lets that time decide a
+    /// `newest` conflict.
+    pub modified_times: bool,
     /// True when pulls report deletes.
     pub reports_deletes: bool,
     /// True when pulls report merges.
@@ -123,6 +128,16 @@ pub trait Connector: Send + Sync {
 
     /// Checks the credentials and that the remote answers.
     async fn health(&self) -> Result<(), ConnectorError>;
+
+    /// The configured fields of `object` the remote stopped returning although they were asked
+    /// for (a property deleted or renamed: schema drift), as of this connector's latest reads;
+    /// a field is dropped from the list as soon as a read returns it again. The engine holds
+    /// the mapped fields (neither read nor written) and names them in the review queue. Empty
+    /// by default, for systems whose reads cannot tell "deleted" from "empty".
+    fn missing_fields(&self, object: &str) -> Vec<String> {
+        let _ = object;
+        Vec::new()
+    }
 
     /// How many records of `object` changed between `since` and `until` (all of them when
     /// both are `None`), if the system can say cheaply — one request at most. Used for the

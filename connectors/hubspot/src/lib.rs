@@ -133,6 +133,8 @@ impl Object {
 pub struct HubspotConnector {
     pub(crate) api: Api,
     pub(crate) config: HubspotConfig,
+    /// Configured properties the latest reads asked for and did not get, per object.
+    missing: std::sync::Mutex<std::collections::BTreeMap<&'static str, std::collections::BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for HubspotConnector {
@@ -157,7 +159,34 @@ impl HubspotConnector {
             });
         }
         let api = Api::new(&config, transport, clock, seed)?;
-        Ok(Self { api, config })
+        Ok(Self { api, config, missing: Default::default() })
+    }
+
+    /// Notes which configured properties the `results` of a read that asked for `requested`
+    /// lack. HubSpot answers a requested property that exists with `null` when it is empty
+    /// (spec §3), so a requested property absent from every result no longer exists.
+    pub(crate) fn note_properties(
+        &self,
+        object: Object,
+        requested: &[String],
+        results: &[serde_json::Value],
+    ) {
+        let Some(configured) = self.config.properties.get(object.name()) else { return };
+        let props: Vec<&serde_json::Map<String, serde_json::Value>> =
+            results.iter().filter_map(|r| r.get("properties").and_then(|p| p.as_object())).collect();
+        if props.is_empty() {
+            return;
+        }
+        let mut missing = self.missing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let set = missing.entry(object.name()).or_default();
+        for p in configured.iter().filter(|p| requested.contains(p)) {
+            let absent = props.iter().all(|o| !o.contains_key(p));
+            if absent {
+                set.insert(p.clone());
+            } else {
+                set.remove(p);
+            }
+        }
     }
 
     /// Requests the HTTP client sent so far (attempts, retries, 429s).
@@ -200,6 +229,7 @@ impl Connector for HubspotConnector {
             max_batch: MAX_BATCH,
             max_page: self.config.page_limit.clamp(1, MAX_SEARCH_PAGE),
             pull_sees_every_edit: true,
+            modified_times: true,
             reports_deletes: true,
             reports_merges: true,
             identity_fields: vec!["email".into(), self.config.unique_property.clone()],
@@ -239,6 +269,11 @@ impl Connector for HubspotConnector {
         until: Option<DateTime<Utc>>,
     ) -> Result<Option<u64>, ConnectorError> {
         pull::estimate(self, Object::parse(object)?, since, until).await
+    }
+
+    fn missing_fields(&self, object: &str) -> Vec<String> {
+        let missing = self.missing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        missing.iter().filter(|(o, _)| **o == object).flat_map(|(_, s)| s.iter().cloned()).collect()
     }
 
     async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {

@@ -142,7 +142,9 @@ async fn search(
         after: None,
     };
     let (_, bytes) = c.api.post(c.api.url(object.name(), "/search"), &req, true, true).await?;
-    Ok(Api::decode::<Collection>("search", &bytes)?.results)
+    let results = Api::decode::<Collection>("search", &bytes)?.results;
+    c.note_properties(object, &req.properties, &results);
+    Ok(results)
 }
 
 /// How many records changed in `[since, until]`: one search with `limit` 1, reading its

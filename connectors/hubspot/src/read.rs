@@ -88,8 +88,23 @@ pub(crate) async fn fetch(
         let body = BatchRead { inputs: chunk.iter().map(|id| IdInput { id }).collect(), properties: &props };
         let (_, bytes) = c.api.post(c.api.url(object.name(), "/batch/read"), &body, false, true).await?;
         let resp: BatchResponse = Api::decode("batch read", &bytes)?;
-        // Missing ids come back as a 207 error item: left out, as the trait says.
-        out.extend(records(object, &resp.results)?.into_iter().filter(|r| chunk.contains(&r.id)));
+        c.note_properties(object, &props, &resp.results);
+        // Missing ids come back as a 207 error item: left out, as the trait says. So is a result
+        // that cannot be read (no id, no modified time): one bad record must not make the others
+        // unreadable. The engine treats it as not there this time (it plans nothing for it);
+        // the pull quarantines the same record with its reason when it reads it.
+        for raw in &resp.results {
+            match to_record(object, raw) {
+                Ok((record, _)) if chunk.contains(&record.id) => out.push(record),
+                Ok(_) => {}
+                // The reason is not logged: a decoder's message can quote the record's values.
+                Err(q) => tracing::warn!(
+                    object = object.name(),
+                    id = q.id.as_deref().unwrap_or("?"),
+                    "an unreadable record in a batch read was left out"
+                ),
+            }
+        }
     }
     Ok(out)
 }

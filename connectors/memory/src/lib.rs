@@ -135,6 +135,7 @@ impl connector_api::Connector for MemoryConnector {
                 max_batch: o.max_batch,
                 max_page: o.max_page,
                 pull_sees_every_edit: o.pull_sees_every_edit,
+                modified_times: true,
                 reports_deletes: true,
                 reports_merges: true,
                 identity_fields: o.identity_fields.clone(),

@@ -187,6 +187,7 @@ impl Connector for SalesforceConnector {
                 max_batch: apply::MAX_BATCH,
                 max_page: pull::MAX_PAGE,
                 pull_sees_every_edit: true,
+                modified_times: true,
                 reports_deletes: true,
                 reports_merges: true,
                 identity_fields: vec!["Email".into(), self.config.external_id_field.clone()],

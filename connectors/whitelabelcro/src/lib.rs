@@ -210,6 +210,8 @@ impl Connector for WlcroConnector {
             max_batch: 1,
             max_page: self.cfg.page_limit,
             pull_sees_every_edit: false,
+            // The searches carry no modified time (spec §6): `modified_at` is the read time.
+            modified_times: false,
             reports_deletes: false,
             reports_merges: false,
             identity_fields: records::SEARCH_FIELDS.iter().map(|s| s.to_string()).collect(),
