@@ -18,6 +18,6 @@ mod world;
 mod bad_input;
 mod correctness;
 mod faults;
+mod huge;
 mod load;
 mod webhooks;
-mod huge;
