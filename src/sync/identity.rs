@@ -35,6 +35,8 @@ pub(crate) struct Resolved {
     /// Links to move to a record of this side whose partner's back-link names it: the link and
     /// the record it moves to.
     pub relinks: Vec<(Link, String)>,
+    /// The whole records read for partial changes, so planning does not read them again.
+    pub fetched: BTreeMap<String, FieldMap>,
 }
 
 /// Resolves each unlinked change.
@@ -49,11 +51,21 @@ pub(crate) async fn resolve(
     let other = side.other();
     let pair = &ctx.pair;
     let full = full_records(ctx, side, unlinked).await?;
+    out.fetched = unlinked
+        .iter()
+        .filter(|c| c.partial)
+        .filter_map(|c| full.get(&c.id).map(|f| (c.id.clone(), f.clone())))
+        .collect();
     let mut claimed: BTreeSet<String> = BTreeSet::new();
     let disputed = if unlinked.is_empty() { BTreeSet::new() } else { disputed_ids(ctx).await? };
     let deletes = if unlinked.is_empty() { Vec::new() } else { open_items(ctx, ReviewKind::Deleted).await? };
     let refused =
         if unlinked.is_empty() { Vec::new() } else { open_items(ctx, ReviewKind::WriteRejected).await? };
+    let all_probes: Vec<Vec<reconcile::Probe>> = unlinked
+        .iter()
+        .filter_map(|c| full.get(&c.id).map(|f| reconcile::identity_probes(pair, side, &c.id, f)))
+        .collect();
+    let lookups = prefetch(ctx, other, &all_probes).await?;
     for change in unlinked {
         let Some(fields) = full.get(&change.id) else { continue };
         let probes = reconcile::identity_probes(pair, side, &change.id, fields);
@@ -61,7 +73,7 @@ pub(crate) async fn resolve(
         let mut decision = Match::None;
         let mut excluded: BTreeSet<String> = BTreeSet::new();
         for (i, probe) in probes.into_iter().enumerate() {
-            let ids = candidates(ctx, other, &probe.key).await?;
+            let ids = candidates(ctx, other, &probe.key, &lookups).await?;
             if i == 0 && probe.kind == ProbeKind::BackLink && ids.is_empty() {
                 // Our back-link names a record that no longer exists: its partner was deleted
                 // or merged away. Never re-create it silently; a person decides.
@@ -311,11 +323,74 @@ async fn full_records(
     Ok(out)
 }
 
+/// Candidate ids per identity key `(field, value)`, looked up for a whole page at once.
+type Lookups = BTreeMap<(String, String), Vec<String>>;
+
+/// Looks up the page's identity keys in batches, one round per probe position: the keys of
+/// probe `r` of every record whose earlier probes found nothing, one batched call per field
+/// (`fetch` for back-links, `find_many` otherwise). A record that needs a key no round looked up
+/// (its earlier candidates were all taken) is looked up alone by [`candidates`].
+async fn prefetch(
+    ctx: &PairContext,
+    side: Side,
+    probes: &[Vec<reconcile::Probe>],
+) -> Result<Lookups, SyncError> {
+    let mut cache = Lookups::new();
+    let object = &ctx.pair.endpoint(side).object;
+    let connector = ctx.connector(side);
+    let rounds = probes.iter().map(Vec::len).max().unwrap_or(0);
+    for r in 0..rounds {
+        let mut by_field: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for record in probes {
+            let Some(probe) = record.get(r) else { continue };
+            let settled = record[..r].iter().any(|p| {
+                cache.get(&(p.key.field.clone(), p.key.value.clone())).is_some_and(|ids| !ids.is_empty())
+            });
+            if !settled {
+                by_field.entry(probe.key.field.clone()).or_default().insert(probe.key.value.clone());
+            }
+        }
+        for (field, values) in by_field {
+            let values: Vec<String> = values.into_iter().collect();
+            let found: BTreeMap<String, Vec<String>> = if field == RECORD_ID_FIELD {
+                let records = ctx.fetch_records(side, &values).await?;
+                values
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.clone(),
+                            records.get(v).filter(|r| !r.deleted).map(|r| r.id.clone()).into_iter().collect(),
+                        )
+                    })
+                    .collect()
+            } else {
+                let found =
+                    connector.find_many(object, &field, &values).await.map_err(|e| ctx.err(side, e))?;
+                found
+                    .into_iter()
+                    .map(|(v, records)| {
+                        (v, records.into_iter().filter(|r| !r.deleted).map(|r| r.id).collect())
+                    })
+                    .collect()
+            };
+            for v in values {
+                let ids = found.get(&v).cloned().unwrap_or_default();
+                cache.insert((field.clone(), v), ids);
+            }
+        }
+    }
+    Ok(cache)
+}
+
 async fn candidates(
     ctx: &PairContext,
     side: Side,
     key: &connector_api::IdentityKey,
+    cache: &Lookups,
 ) -> Result<Vec<String>, SyncError> {
+    if let Some(ids) = cache.get(&(key.field.clone(), key.value.clone())) {
+        return Ok(ids.clone());
+    }
     let object = &ctx.pair.endpoint(side).object;
     let connector = ctx.connector(side);
     let records = if key.field == RECORD_ID_FIELD {

@@ -137,8 +137,14 @@ pub(crate) async fn process(
 
     // 2. Plan the linked records.
     let mut works = Vec::new();
-    for change in changes {
+    for mut change in changes {
         let Some(link) = links.get(&change.id).cloned() else { continue };
+        if change.partial
+            && let Some(fields) = resolved.fetched.get(&change.id)
+        {
+            change.fields = fields.clone();
+            change.partial = false;
+        }
         match &change.kind {
             ChangeKind::Upsert | ChangeKind::Undeleted => {
                 let canon = pair.canonical(side, &change.fields);

@@ -771,3 +771,77 @@ fn c13_backfill_alongside_incremental_runs() {
         sim.done(v).await
     });
 }
+
+/// C2, the future checkpoint: HubSpot's stored watermark is set one year ahead (a bad restore, a
+/// clock that jumped). The run reads nothing from it, does not panic, persists a state, and
+/// says loudly that the watermark was ahead of the server's time; the watermark is clamped, so
+/// an edit made now still reaches WhiteLabelCRO and Salesforce (a watermark left in the future
+/// would skip every change for a year, silently).
+#[test]
+fn c02_future_watermark_is_clamped_and_reported() {
+    run_scenario("c02_future_watermark_is_clamped_and_reported", 2, 1, |seed, backend: Backend| async move {
+        use crosswalk::store::PageCommit;
+        let capture = crate::huge::Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let mut sim = Sim::new(seed, backend, |_| {}, sync_options()).await?;
+        let linked = sim.populate_linked(5);
+        let mut v = Vec::new();
+        if !sim.steady("steady", 4).await {
+            v.push("C2f: no steady state".into());
+        }
+        let saved = sim.store().list_checkpoints().await.unwrap_or_default().into_iter().find(|c| {
+            c.stream.scope.starts_with("pair:") && c.stream.system == "hubspot" && c.checkpoint["ts"].is_i64()
+        });
+        let Some(saved) = saved else {
+            v.push("C2f: no HubSpot checkpoint after the steady runs".into());
+            return sim.done(v).await;
+        };
+        let stream = saved.stream.clone();
+        let year_ms = 365 * 86_400_000_i64;
+        let mut future = saved.checkpoint.clone();
+        let ts = future["ts"].as_i64().unwrap_or_default();
+        future["ts"] = Value::from(ts + year_ms);
+        let now = sim.world.clock.master();
+        let lease = sim
+            .store()
+            .claim_lease("c02-future", "test", std::time::Duration::from_secs(60), now)
+            .await
+            .ok()
+            .flatten()
+            .expect("a free lease");
+        let mut commit = PageCommit::new(lease.clone(), "c02-future", now);
+        commit.checkpoint = Some((stream.clone(), future, saved.window_from, saved.window_to));
+        sim.store().commit_page(commit).await.expect("the future watermark is stored");
+        sim.store().release_lease(&lease).await.expect("release");
+
+        let (client, hs, _) = linked[0].clone();
+        sim.world.clock.advance(std::time::Duration::from_secs(60));
+        sim.hs_edit(hs, &[("firstname", "AfterTheFuture")]);
+        let errors = sim.errors.len();
+        sim.tick("future-1").await;
+        sim.tick("future-2").await;
+        if sim.errors.len() > errors {
+            v.push(format!("C2f: runs failed with the future watermark: {:?}", &sim.errors[errors..]));
+        }
+        let after = sim.store().load_checkpoint(&stream).await.ok().flatten();
+        let after_ts = after.as_ref().and_then(|c| c.checkpoint["ts"].as_i64()).unwrap_or(i64::MAX);
+        if after_ts > sim.world.clock.sim_now("hubspot").timestamp_millis() + 86_400_000 {
+            v.push(format!("C2f: the watermark is still ahead after the runs ({after_ts} ms)"));
+        }
+        if !capture.text().contains("ahead of the server's time") {
+            v.push("C2f: no alert that the watermark was ahead of the server's time".into());
+        }
+        let truth = crate::oracle::Truth::read(&sim.world.sims);
+        if truth.clients[&client].get("first_name").map(String::as_str) != Some("AfterTheFuture") {
+            v.push("C2f: the edit made after the clamp never reached WhiteLabelCRO".into());
+        }
+        v.extend(sim.settle_and_check().await);
+        sim.done(v).await
+    });
+}

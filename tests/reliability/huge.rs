@@ -11,7 +11,7 @@ use crate::oracle::Truth;
 
 /// Every byte the tracing subscriber writes, at TRACE, in the human format.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -24,7 +24,7 @@ impl Write for Capture {
 }
 
 impl Capture {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().expect("capture lock")).into_owned()
     }
 }

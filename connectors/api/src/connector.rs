@@ -122,6 +122,27 @@ pub trait Connector: Send + Sync {
     /// Finds records whose `key.field` equals `key.value` (case-insensitively for emails).
     async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError>;
 
+    /// Finds records for many values of one identity field at once, with `find`'s matching
+    /// (case-insensitive for emails). Answers, per requested value (as given), the records that
+    /// match it; a value with no match may be absent or map to an empty list. The default calls
+    /// `find` once per value.
+    async fn find_many(
+        &self,
+        object: &str,
+        field: &str,
+        values: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Vec<Record>>, ConnectorError> {
+        let mut out = std::collections::BTreeMap::new();
+        for v in values {
+            if out.contains_key(v) {
+                continue;
+            }
+            let key = IdentityKey { field: field.to_string(), value: v.clone() };
+            out.insert(v.clone(), self.find(object, &key).await?);
+        }
+        Ok(out)
+    }
+
     /// Applies a batch of at most `max_batch` writes and answers one outcome per write, in any
     /// order, matched by key. `Err` means the whole call failed and no item is known to be done.
     async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError>;

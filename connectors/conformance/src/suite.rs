@@ -277,3 +277,71 @@ pub async fn silent_edit_found_by_fetch(d: &impl ConformanceDriver, c: &dyn Conn
     let truth = d.record(&id).await.expect("ground truth").expect("record exists");
     assert_eq!(truth.get(&field), Some(&value));
 }
+
+/// `find_many` answers, per value, the records `find` answers for it (the same ids with the
+/// same fields), for `external_id` and every identity field the connector declares, over the
+/// values of three created records, their upper-case variants, a repeat, a miss and a
+/// quote-looking value; every created record is found under its own values; and the batch
+/// sends no more requests than the per-value `find`s.
+pub async fn find_many_agrees_with_find(d: &impl ConformanceDriver, c: &dyn Connector) {
+    let keys: Vec<String> = (0..3).map(|n| format!("conformance-many-{n}")).collect();
+    let mut ids = Vec::new();
+    for (n, key) in (1000..).zip(&keys) {
+        let op = WriteOp::Create {
+            fields: d.sample(n),
+            external_id: Some(IdentityKey { field: "external_id".into(), value: key.clone() }),
+        };
+        let out = c.apply(d.object(), vec![Write { key: format!("w-many-{n}"), op }]).await.expect("apply");
+        ids.push(out[0].result.clone().expect("create").id);
+    }
+    let records = c.fetch(d.object(), &ids).await.expect("fetch");
+    assert_eq!(records.len(), ids.len(), "the created records can be read");
+    let declared = c.capabilities().object(d.object()).map(|o| o.identity_fields.clone()).unwrap_or_default();
+    let mut checked = 0;
+    for field in std::iter::once("external_id".to_string()).chain(declared) {
+        // (value, the record it must find)
+        let own: Vec<(String, String)> = if field == "external_id" {
+            keys.iter().cloned().zip(ids.iter().cloned()).collect()
+        } else {
+            records
+                .iter()
+                .filter_map(|r| {
+                    let v = r.fields.get(&field)?.as_str().filter(|s| !s.is_empty())?;
+                    Some((v.to_string(), r.id.clone()))
+                })
+                .collect()
+        };
+        if own.is_empty() {
+            println!("conformance: find_many_agrees_with_find: no created record carries {field}");
+            continue;
+        }
+        let mut values: Vec<String> = own.iter().map(|(v, _)| v.clone()).collect();
+        values.extend(own.iter().map(|(v, _)| v.to_uppercase()));
+        values.extend(["conformance-nobody-1".to_string(), "x' OR '1'='1".to_string(), own[0].0.clone()]);
+
+        d.clear_log().await;
+        let many = c.find_many(d.object(), &field, &values).await.expect("find_many");
+        let batched = d.request_log().await.len();
+        d.clear_log().await;
+        let sorted = |rs: &[connector_api::Record]| {
+            let mut v: Vec<(String, connector_api::FieldMap)> =
+                rs.iter().map(|r| (r.id.clone(), r.fields.clone())).collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        for v in &values {
+            let key = IdentityKey { field: field.clone(), value: v.clone() };
+            let one = c.find(d.object(), &key).await.expect("find");
+            let got = many.get(v).map(|rs| sorted(rs)).unwrap_or_default();
+            assert_eq!(got, sorted(&one), "find_many and find disagree on {field} = {v}");
+        }
+        let single = d.request_log().await.len();
+        assert!(batched <= single, "{field}: find_many sent {batched} requests, the finds {single}");
+        for (v, id) in &own {
+            let found = many.get(v).map(|rs| rs.iter().any(|r| &r.id == id)).unwrap_or(false);
+            assert!(found, "{field} = {v} did not find its record {id}");
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no identity field could be checked");
+}

@@ -8,6 +8,7 @@
 
 mod apply;
 mod client;
+mod lookup;
 mod pull;
 mod read;
 pub mod webhook;
@@ -278,6 +279,15 @@ impl Connector for HubspotConnector {
 
     async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {
         read::find(self, Object::parse(object)?, key).await
+    }
+
+    async fn find_many(
+        &self,
+        object: &str,
+        field: &str,
+        values: &[String],
+    ) -> Result<BTreeMap<String, Vec<Record>>, ConnectorError> {
+        lookup::find_many(self, Object::parse(object)?, field, values).await
     }
 
     async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {

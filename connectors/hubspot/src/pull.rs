@@ -61,6 +61,10 @@ impl Cursor {
     }
 }
 
+/// How far past the horizon a watermark may be before it is taken for a bad one (ahead of the
+/// server's time) rather than clock skew: a day.
+const AHEAD_LIMIT_MS: i64 = 86_400_000;
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -79,6 +83,22 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
     let start = req.since.map_or(0, ms);
     let mut cur =
         read_cursor(req.checkpoint)?.unwrap_or(Cursor { ts: start, del_ts: start, ..Cursor::default() });
+    if cur.ts > bound.saturating_add(AHEAD_LIMIT_MS) {
+        // A watermark this far past the horizon is not clock skew: it would read nothing until
+        // that day comes. Clamp it (so new changes are read from now on) and say so loudly:
+        // whatever changed between the true last position and now was never read.
+        let ahead = DateTime::from_timestamp_millis(cur.ts).map(|t| t.to_rfc3339()).unwrap_or_default();
+        let to = DateTime::from_timestamp_millis(bound).map(|t| t.to_rfc3339()).unwrap_or_default();
+        tracing::error!(
+            object = object.name(),
+            watermark = %ahead,
+            clamped_to = %to,
+            "the hubspot watermark is ahead of the server's time; it was clamped. Changes made before it \
+             may have been skipped: run a backfill over the affected period"
+        );
+        cur.restart_at(bound);
+        cur.del_ts = cur.del_ts.min(bound);
+    }
     if let Some(overlap) = req.rewind {
         let back = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
         cur.restart_at(cur.ts.saturating_sub(back).max(start));

@@ -1,5 +1,6 @@
 //! Reading records: `SimplePublicObject` → [`Record`], batch read (`fetch`) and identity lookups
-//! (`find`: `idProperty` GET for email and the unique property, search `EQ` otherwise).
+//! (`find`: `idProperty` GET for email and the unique property, search `EQ` otherwise; the
+//! batched `find_many` is in [`crate::lookup`]).
 
 use chrono::{DateTime, Utc};
 use connector_api::{ConnectorError, FieldMap, IdentityKey, Quarantined, Record};
@@ -85,7 +86,11 @@ pub(crate) async fn fetch(
     let props = c.read_properties(object);
     let mut out = Vec::new();
     for chunk in ids.chunks(MAX_BATCH) {
-        let body = BatchRead { inputs: chunk.iter().map(|id| IdInput { id }).collect(), properties: &props };
+        let body = BatchRead {
+            inputs: chunk.iter().map(|id| IdInput { id }).collect(),
+            properties: &props,
+            id_property: None,
+        };
         let (_, bytes) = c.api.post(c.api.url(object.name(), "/batch/read"), &body, false, true).await?;
         let resp: BatchResponse = Api::decode("batch read", &bytes)?;
         c.note_properties(object, &props, &resp.results);
@@ -109,6 +114,9 @@ pub(crate) async fn fetch(
     Ok(out)
 }
 
+/// The most records one search-based `find` answers for a value (one search page).
+pub(crate) const FIND_LIMIT: usize = 100;
+
 pub(crate) async fn find(
     c: &HubspotConnector,
     object: Object,
@@ -130,7 +138,7 @@ pub(crate) async fn find(
         filter_groups: vec![FilterGroup { filters: vec![Filter::new(field, "EQ", &key.value)] }],
         sorts: Vec::new(),
         properties: c.read_properties(object),
-        limit: 100,
+        limit: FIND_LIMIT,
         after: None,
     };
     let (_, bytes) = c.api.post(c.api.url(object.name(), "/search"), &req, true, true).await?;

@@ -100,17 +100,25 @@ pub struct Filter {
     /// The value (epoch ms for datetimes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// The values of `IN` / `NOT_IN` (strings must be lowercase, spec §5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
 }
 
 impl Filter {
     /// `property operator value`.
     pub fn new(property: &str, operator: &'static str, value: impl ToString) -> Self {
-        Self { property_name: property.to_string(), operator, value: Some(value.to_string()) }
+        Self { property_name: property.to_string(), operator, value: Some(value.to_string()), values: None }
     }
 
     /// A valueless operator (`HAS_PROPERTY`).
     pub fn flag(property: &str, operator: &'static str) -> Self {
-        Self { property_name: property.to_string(), operator, value: None }
+        Self { property_name: property.to_string(), operator, value: None, values: None }
+    }
+
+    /// `property IN values`. String values must already be lowercase (spec §5).
+    pub fn any_of(property: &str, values: Vec<String>) -> Self {
+        Self { property_name: property.to_string(), operator: "IN", value: None, values: Some(values) }
     }
 }
 
@@ -156,6 +164,10 @@ pub struct BatchRead<'a> {
     pub inputs: Vec<IdInput<'a>>,
     /// Properties to return.
     pub properties: &'a [String],
+    /// The unique property the input ids are values of (`email`, a custom unique property);
+    /// absent when they are record ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_property: Option<&'a str>,
 }
 
 /// `{"id": ..}`.

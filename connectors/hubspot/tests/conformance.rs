@@ -224,4 +224,5 @@ conformance!(
     throttle_storm_is_polite,
     maintenance_503_recovers,
     silent_edit_found_by_fetch,
+    find_many_agrees_with_find,
 );

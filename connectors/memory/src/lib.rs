@@ -61,6 +61,8 @@ pub struct CallCounts {
     pub fetches: u64,
     /// `find` calls.
     pub finds: u64,
+    /// `find_many` calls (one per call, however many values it carries).
+    pub find_manys: u64,
     /// `apply` calls.
     pub applies: u64,
 }
@@ -216,6 +218,18 @@ impl connector_api::Connector for MemoryConnector {
         let mut st = self.lock();
         st.calls.finds += 1;
         st.find(object, &key.field, &key.value)
+    }
+
+    /// One call answers every value, with `find`'s matching.
+    async fn find_many(
+        &self,
+        object: &str,
+        field: &str,
+        values: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Vec<Record>>, ConnectorError> {
+        let mut st = self.lock();
+        st.calls.find_manys += 1;
+        values.iter().map(|v| Ok((v.clone(), st.find(object, field, v)?))).collect()
     }
 
     async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {

@@ -275,3 +275,44 @@ async fn injected_pull_failure_is_returned_once() {
     let names: BTreeSet<_> = caps.objects.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names, BTreeSet::from(["companies", "contacts"]));
 }
+
+/// `find_many` answers, per value, what `find` answers for it (emails in any case, external ids
+/// exactly, misses empty), in one call. Fails if the batched matching drifts from `find`'s.
+#[tokio::test]
+async fn find_many_answers_what_find_answers_in_one_call() {
+    let (_clock, c, h) = setup(false);
+    for i in 0..20 {
+        h.seed(
+            "contacts",
+            fields(json!({"email": format!("Person{i}@Example.com"), "external_id": format!("wl_{i}")})),
+        );
+    }
+    let deleted = h.seed("contacts", fields(json!({"email": "gone@example.com"})));
+    h.delete("contacts", &deleted);
+    for (field, values) in [
+        (
+            "email",
+            vec![
+                "person3@example.com",
+                "PERSON3@EXAMPLE.COM",
+                "Person4@Example.com",
+                "gone@example.com",
+                "x' OR '1'='1",
+            ],
+        ),
+        ("external_id", vec!["wl_5", "WL_5", "wl_6", "wl_99"]),
+    ] {
+        let values: Vec<String> = values.into_iter().map(String::from).collect();
+        let before = h.calls();
+        let many = c.find_many("contacts", field, &values).await.unwrap();
+        assert_eq!(h.calls().find_manys, before.find_manys + 1);
+        assert_eq!(h.calls().finds, before.finds, "no per-value finds");
+        for v in &values {
+            let one =
+                c.find("contacts", &IdentityKey { field: field.into(), value: v.clone() }).await.unwrap();
+            assert_eq!(many.get(v).cloned().unwrap_or_default(), one, "{field} = {v}");
+        }
+        let hits = values.iter().filter(|v| many.get(*v).is_some_and(|r| !r.is_empty())).count();
+        assert_eq!(hits, if field == "email" { 3 } else { 2 }, "{field}: {many:?}");
+    }
+}

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod apply;
 pub mod budget;
+mod lookup;
 pub mod pull;
 pub mod soql;
 pub mod wire;
@@ -256,12 +257,22 @@ impl Connector for SalesforceConnector {
         let object = self.object(object)?;
         let field = self.find_field(object, &key.field)?;
         let q = format!(
-            "SELECT {} FROM {object} WHERE {field} = {} ORDER BY Id ASC LIMIT 200",
+            "SELECT {} FROM {object} WHERE {field} = {} ORDER BY Id ASC LIMIT {}",
             self.select(object).join(", "),
-            quote(&key.value)
+            quote(&key.value),
+            lookup::FIND_LIMIT
         );
         let rows = self.api.query_pages(&q, false).await?;
         Ok(rows.iter().filter_map(|r| self.to_record(object, r)).collect())
+    }
+
+    async fn find_many(
+        &self,
+        object: &str,
+        field: &str,
+        values: &[String],
+    ) -> Result<BTreeMap<String, Vec<Record>>, ConnectorError> {
+        self.lookup_many(self.object(object)?, field, values).await
     }
 
     async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {

@@ -2,6 +2,7 @@
 
 mod common;
 mod estimate;
+mod find_many;
 mod limits;
 mod pull;
 mod webhook;

@@ -4,6 +4,7 @@
 mod support;
 
 mod auth_budget;
+mod find_many;
 mod pull;
 mod read;
 mod write;

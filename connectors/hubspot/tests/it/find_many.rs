@@ -1,0 +1,149 @@
+//! `find_many` against the simulator: batch reads with `idProperty` for email and the unique
+//! property, `IN` searches for other properties; each answer compared with per-value `find`,
+//! and the simulator's request log counted.
+
+use std::collections::BTreeMap;
+
+use connector_api::{Connector, IdentityKey, Record};
+use serde_json::{Map, Value, json};
+use sim_hubspot::ObjectType;
+
+use crate::common::{UNIQUE, World, world};
+
+fn props(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap()
+}
+
+/// Requests the simulator received since `from`, counted by `METHOD route`.
+fn requests_since(w: &World, from: usize) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for r in &w.sim.requests()[from..] {
+        let route = ["/batch/read", "/search"].into_iter().find(|s| r.path.ends_with(s)).unwrap_or("other");
+        *out.entry(format!("{} {}", r.method, route.trim_start_matches('/'))).or_default() += 1;
+    }
+    out
+}
+
+/// Asks `find` for every value and checks `many` answers the same records (compared whole).
+/// Returns how many values found something.
+async fn same_as_find(
+    w: &World,
+    object: &str,
+    field: &str,
+    values: &[String],
+    many: &BTreeMap<String, Vec<Record>>,
+) -> usize {
+    let mut hits = 0;
+    for v in values {
+        let one = w.conn.find(object, &IdentityKey { field: field.into(), value: v.clone() }).await.unwrap();
+        assert_eq!(many.get(v).cloned().unwrap_or_default(), one, "{field} = {v}");
+        hits += usize::from(!one.is_empty());
+    }
+    hits
+}
+
+/// 250 email values (matches, upper-case variants, misses, a merged-away contact's email that
+/// now lives in the survivor's `hs_additional_emails`, SQL/quote-looking values): the answer per
+/// value equals `find`'s, in ceil(230 distinct / 100) = 3 batch reads and no other request
+/// (misses are settled by the 207 errors, not by falling back to `find`). Fails if matching by
+/// case or by secondary email drifts from `find`, or if the batch path is not taken.
+#[tokio::test]
+async fn find_many_by_email_uses_batch_reads_and_answers_what_find_answers() {
+    let w = world().await;
+    let recs: Vec<_> = (0..150)
+        .map(|i| props(json!({"email": format!("Person{i}@Example.test"), "firstname": "P"})))
+        .collect();
+    let ids = w.sim.seed(ObjectType::Contacts, &recs).unwrap();
+    let loser =
+        w.sim.seed(ObjectType::Contacts, &[props(json!({"email": "old.address@example.test"}))]).unwrap();
+    w.sim.merge(ObjectType::Contacts, ids[3], loser[0]).unwrap();
+
+    let mut values: Vec<String> = (0..150).map(|i| format!("person{i}@example.test")).collect();
+    values.extend((0..20).map(|i| format!("PERSON{i}@EXAMPLE.TEST")));
+    values.extend((0..75).map(|i| format!("nobody{i}@example.test")));
+    values.extend(
+        [
+            "Old.Address@example.test",
+            "x' OR '1'='1",
+            "a\"b@example.test",
+            "o'brien@example.test",
+            "person1@example.test",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(values.len(), 250);
+
+    let before = w.sim.requests().len();
+    let many = w.conn.find_many("contacts", "email", &values).await.unwrap();
+    let sent = requests_since(&w, before);
+    assert_eq!(
+        sent,
+        BTreeMap::from([("POST batch/read".to_string(), 3)]),
+        "230 distinct values, 100 per read"
+    );
+
+    let before = w.sim.requests().len();
+    let hits = same_as_find(&w, "contacts", "email", &values, &many).await;
+    assert_eq!(w.sim.requests().len() - before, values.len(), "find sends one request per value");
+    // 150 seeded + 20 case variants + the merged-away address + the repeated person1.
+    assert_eq!(hits, 172);
+    let survivor = ids[3].to_string();
+    assert_eq!(
+        many["Old.Address@example.test"].iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        vec![survivor]
+    );
+    assert!(
+        many.values().flatten().all(|r| !r.fields.contains_key("hs_additional_emails")),
+        "the property read only to match records is not handed back"
+    );
+}
+
+/// The unique property matches exactly (as the `idProperty` GET does): a case variant finds
+/// nothing, quote-looking values are plain values; one batch read. Fails on a difference from
+/// `find` or a request count other than one.
+#[tokio::test]
+async fn find_many_by_unique_property_matches_exactly_in_one_batch_read() {
+    let w = world().await;
+    let keys = ["wl-1", "wl-2", "x' OR '1'='1", "50%_off"];
+    let recs: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| props(json!({"email": format!("u{i}@example.test"), UNIQUE: k})))
+        .collect();
+    w.sim.seed(ObjectType::Contacts, &recs).unwrap();
+    let values: Vec<String> =
+        keys.iter().map(|k| k.to_string()).chain(["WL-1", "wl-3", "%"].map(String::from)).collect();
+
+    let before = w.sim.requests().len();
+    let many = w.conn.find_many("contacts", "external_id", &values).await.unwrap();
+    assert_eq!(requests_since(&w, before), BTreeMap::from([("POST batch/read".to_string(), 1)]));
+    assert_eq!(same_as_find(&w, "contacts", "external_id", &values, &many).await, keys.len());
+}
+
+/// Other properties go through search with one `IN` filter (lowercase values, spec §5) per
+/// request body of at most 3,000 characters: 250 first names (230 distinct without case) in
+/// ceil(230 / 100) = 3 searches, several records per name, misses empty. Fails if the search
+/// answers differ from `find`'s `EQ` search, or if the simulator rejects a body (too long,
+/// values not lowercase would match nothing).
+#[tokio::test]
+async fn find_many_by_other_property_uses_in_searches() {
+    let w = world().await;
+    let mut recs: Vec<_> = (0..150)
+        .map(|i| props(json!({"email": format!("n{i}@example.test"), "firstname": format!("Name{i}")})))
+        .collect();
+    recs.extend(
+        (0..3).map(|i| props(json!({"email": format!("twin{i}@example.test"), "firstname": "Name7"}))),
+    );
+    w.sim.seed(ObjectType::Contacts, &recs).unwrap();
+    let mut values: Vec<String> = (0..150).map(|i| format!("name{i}")).collect();
+    values.extend((0..20).map(|i| format!("NAME{i}")));
+    values.extend((0..79).map(|i| format!("nobody{i}")));
+    values.push("x' OR '1'='1".into());
+    assert_eq!(values.len(), 250);
+
+    let before = w.sim.requests().len();
+    let many = w.conn.find_many("contacts", "firstname", &values).await.unwrap();
+    assert_eq!(requests_since(&w, before), BTreeMap::from([("POST search".to_string(), 3)]));
+    assert_eq!(many["NAME7"].len(), 4, "every record with the name");
+    assert_eq!(same_as_find(&w, "contacts", "firstname", &values, &many).await, 170);
+}
