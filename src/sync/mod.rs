@@ -428,6 +428,13 @@ impl Engine {
             mode: mode.clone(),
             stop: self.stop.clone(),
             progress: self.progress.clone(),
+            handled: Arc::new(
+                self.pairs
+                    .iter()
+                    .flat_map(|p| [p.left.clone(), p.right.clone()])
+                    .map(|e| (e.system, e.object))
+                    .collect(),
+            ),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! One pair's cycle: pull each side page by page from its checkpoint, then run the verification
 //! sweep for systems whose pulls miss some edits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +39,9 @@ pub(crate) struct PairContext {
     pub stop: StopSignal,
     /// Told after every page.
     pub progress: Option<Arc<dyn ProgressSink>>,
+    /// Every (system, object) some configured pair syncs: a webhook event naming only objects
+    /// of other pairs is left for them.
+    pub handled: Arc<BTreeSet<(String, String)>>,
 }
 
 impl PairContext {

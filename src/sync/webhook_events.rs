@@ -12,8 +12,10 @@
 //! `ceil(N / B)` sweep runs. Correctly signed but unreadable deliveries become dead letters here.
 //!
 //! Limits: at most `page_size` events per side per run (the rest wait for the next run); an
-//! event is marked processed by the first pair that consumes it (a second pair over the same
-//! system still gets the change from its own pull); nothing happens in a dry run or a backfill.
+//! event that names only objects another configured pair syncs (a lead for the leads pair, a
+//! company for a companies pair) is left pending for that pair; otherwise it is marked processed
+//! by the first pair that consumes it (a second pair over the same object still gets the change
+//! from its own pull); nothing happens in a dry run or a backfill.
 
 use std::collections::BTreeSet;
 
@@ -74,9 +76,18 @@ async fn reconcile_side(
     }
     let mut ids = BTreeSet::new();
     let mut quarantined = Vec::new();
-    for event in &pending {
+    // Events that name only objects another pair syncs stay pending for that pair.
+    let mut consumed = Vec::new();
+    for event in pending {
         match serde_json::from_str::<EventHint>(&event.payload) {
             Ok(EventHint::Changes { changes, .. }) => {
+                let others_only = !changes.is_empty()
+                    && changes.iter().all(|c| {
+                        c.object != ep.object && ctx.handled.contains(&(ep.system.clone(), c.object.clone()))
+                    });
+                if others_only {
+                    continue;
+                }
                 ids.extend(changes.into_iter().filter(|c| c.object == ep.object).map(|c| c.id));
             }
             Ok(EventHint::Quarantined(q)) => quarantined.push(q),
@@ -87,11 +98,15 @@ async fn reconcile_side(
                 raw: event.payload.chars().take(2000).collect(),
             }),
         }
+        consumed.push(event);
+    }
+    if consumed.is_empty() {
+        return Ok(None);
     }
     let ids: Vec<String> = ids.into_iter().collect();
     let changes: Vec<Change> =
         ctx.fetch_records(side, &ids).await?.into_values().map(Change::upsert).collect();
-    debug!(pair = %ctx.pair.name, system = %ep.system, events = pending.len(), records = changes.len(),
+    debug!(pair = %ctx.pair.name, system = %ep.system, events = consumed.len(), records = changes.len(),
         "reconciling records named by webhook events");
     if !changes.is_empty() || !quarantined.is_empty() {
         let input = PageInput { side, changes, quarantined, checkpoint: None, sweep: true };
@@ -102,7 +117,7 @@ async fn reconcile_side(
     }
     // A crash before this commit re-processes the events next run, which costs re-reads only.
     let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
-    commit.seen_events = pending.into_iter().map(|e| (e.source, e.event_id)).collect();
+    commit.seen_events = consumed.into_iter().map(|e| (e.source, e.event_id)).collect();
     ctx.commit(commit).await?;
     Ok(None)
 }

@@ -48,6 +48,14 @@ impl Connector for Chaos {
     async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {
         self.inner.find(object, key).await
     }
+    async fn find_many(
+        &self,
+        object: &str,
+        field: &str,
+        values: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Vec<Record>>, ConnectorError> {
+        self.inner.find_many(object, field, values).await
+    }
     async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {
         self.inner.apply(object, writes).await
     }

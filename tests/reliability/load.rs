@@ -107,6 +107,10 @@ fn pages(n: usize, size: usize) -> usize {
 /// - the CRM's current values fetched for planning once, in batches: `⌈n/100⌉` / `⌈n/200⌉`;
 /// - CRM writes in batches of 100 (HubSpot) / 200 (Salesforce collections); Salesforce's
 ///   OAuth token once.
+///
+/// No batch is larger than a page: the engine streams (holds one page at a time, which is what
+/// keeps L1's memory flat), so a page of 100 reaches Salesforce's batches of 200 only with pages
+/// of 200. The Salesforce terms use `min(page, 200)`.
 fn l1_minimum(pair: &str, n: usize, writes: &BTreeMap<&str, usize>) -> BTreeMap<&'static str, usize> {
     let w = |s: &str| writes.get(s).copied().unwrap_or_default();
     let wlcro = pages(n, L1_PAGE) + n + w("wlcro");
@@ -115,11 +119,9 @@ fn l1_minimum(pair: &str, n: usize, writes: &BTreeMap<&str, usize>) -> BTreeMap<
             pages(n, L1_PAGE) + 2 * pages(n, HS_BATCH) + pages(n, HS_BATCH) + pages(w("hubspot"), HS_BATCH);
         [("wlcro", wlcro), ("hubspot", hubspot)].into_iter().collect()
     } else {
-        let salesforce = 1
-            + pages(n, L1_PAGE)
-            + 2 * pages(n, SF_BATCH)
-            + pages(n, SF_BATCH)
-            + pages(w("salesforce"), SF_BATCH);
+        let batch = SF_BATCH.min(L1_PAGE);
+        let salesforce =
+            1 + pages(n, L1_PAGE) + 2 * pages(n, batch) + pages(n, batch) + pages(w("salesforce"), batch);
         [("wlcro", wlcro), ("salesforce", salesforce)].into_iter().collect()
     }
 }
