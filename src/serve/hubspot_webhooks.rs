@@ -229,7 +229,7 @@ impl PendingGate {
             Some(age) => age >= RECOUNT_ANYWAY,
         };
         if recount {
-            s.estimate = store.pending_events(source, self.max.saturating_add(1)).await?.len();
+            s.estimate = store.count_pending_events(source, self.max.saturating_add(1)).await?;
             s.counted_at = Some(now);
         }
         if s.estimate >= self.max {

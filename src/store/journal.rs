@@ -169,6 +169,14 @@ pub(crate) async fn pending_events(
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(source).bind(limit_arg(limit)).fetch_all(p).await?))
 }
 
+pub(crate) async fn count_pending_events(db: &Db, source: &str, cap: usize) -> Result<usize, StoreError> {
+    const SQL: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM seen_events \
+         WHERE source = $1 AND processed_at IS NULL LIMIT $2) AS pending";
+    let n: i64 =
+        on_db!(db, p => sqlx::query_scalar(SQL).bind(source).bind(limit_arg(cap)).fetch_one(p).await?);
+    Ok(usize::try_from(n).unwrap_or_default())
+}
+
 /// Marks an event processed, recording it first if it was never persisted (events read from a
 /// feed rather than received by webhook).
 pub(crate) async fn mark_event(

@@ -260,4 +260,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Persisted events of `source` not processed yet, oldest first.
     async fn pending_events(&self, source: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// How many events of `source` are not processed yet, counting at most `cap` (the webhook
+    /// receivers' backpressure bound): one indexed count, no payloads read.
+    async fn count_pending_events(&self, source: &str, cap: usize) -> Result<usize, StoreError>;
 }

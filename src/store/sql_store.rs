@@ -224,4 +224,8 @@ impl Store for SqlStore {
     async fn pending_events(&self, source: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         journal::pending_events(&self.db, source, limit).await
     }
+
+    async fn count_pending_events(&self, source: &str, cap: usize) -> Result<usize, StoreError> {
+        journal::count_pending_events(&self.db, source, cap).await
+    }
 }

@@ -24,7 +24,7 @@ fn hubspot_pulled(wire: &[WireEntry], phase: &str) -> BTreeSet<String> {
 /// oracle holds after settling.
 #[test]
 fn chaos_baseline_no_faults() {
-    run_scenario("chaos_baseline_no_faults", 15, 1, |seed, backend: Backend| async move {
+    run_scenario("chaos_baseline_no_faults", 35, 1, |seed, backend: Backend| async move {
         let mut sim = Sim::new(seed, backend, |_| {}, sync_options()).await?;
         sim.populate(20);
         sim.chaos(6, 6, FaultPlan::none(), 0.0).await;
@@ -36,7 +36,7 @@ fn chaos_baseline_no_faults() {
 /// The whole lifecycle with every HTTP fault of the plan and random crash points.
 #[test]
 fn chaos_faults_and_crashes() {
-    run_scenario("chaos_faults_and_crashes", 40, 1, |seed, backend: Backend| async move {
+    run_scenario("chaos_faults_and_crashes", 75, 1, |seed, backend: Backend| async move {
         let mut sim = Sim::new(seed, backend, |_| {}, sync_options()).await?;
         sim.populate(20);
         let plan = FaultPlan::chaos(&mut sim.rng);

@@ -235,4 +235,8 @@ impl Store for CrashStore {
         self.alive()?;
         self.inner.pending_events(source, limit).await
     }
+    async fn count_pending_events(&self, source: &str, cap: usize) -> Result<usize, StoreError> {
+        self.alive()?;
+        self.inner.count_pending_events(source, cap).await
+    }
 }

@@ -184,6 +184,8 @@ pub async fn event_dedupe(t: &TestStore) {
     assert_eq!(pending.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e2", "e1"]);
     assert_eq!((pending[1].payload.as_str(), pending[1].received_at), (body, at(1)));
     assert_eq!(s.pending_events("wlcro", 1).await.unwrap().len(), 1);
+    assert_eq!(s.count_pending_events("wlcro", 10).await.unwrap(), 2);
+    assert_eq!(s.count_pending_events("wlcro", 1).await.unwrap(), 1, "counted up to the cap");
 
     // Processing is marked by the page commit; feed events never persisted are recorded too.
     commit(s, &lease, |p| {
@@ -193,6 +195,7 @@ pub async fn event_dedupe(t: &TestStore) {
     .unwrap();
     let pending = s.pending_events("wlcro", 10).await.unwrap();
     assert_eq!(pending.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e2"]);
+    assert_eq!(s.count_pending_events("wlcro", 10).await.unwrap(), 1, "processed events are not pending");
     assert!(!s.record_event("wlcro", "feed-9", at(20), "{}").await.unwrap(), "already seen");
     assert_eq!(s.pending_events("hubspot", 10).await.unwrap().len(), 1);
 }
