@@ -26,18 +26,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::Body;
 use axum::extract::Extension;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use connector_api::{Change, ChangeKind, FieldMap, Quarantined, SharedClock};
-use connector_hubspot::webhook::{DEFAULT_TOLERANCE, WebhookError, verify_v3_any};
+use connector_hubspot::webhook::{DEFAULT_TOLERANCE, verify_v3_any};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use super::webhooks::{HookError, read_body, refused};
 use crate::settings::{HubspotWebhookSettings, Settings, SystemSettings};
 use crate::store::{Store, StoreError};
 use crate::sync::webhook_events::EventHint;
@@ -254,36 +255,7 @@ pub(crate) fn busy_response(source: &str) -> Response {
 
 // --- the handler -----------------------------------------------------------------------------
 
-/// Why a delivery was not accepted.
-#[derive(Debug, thiserror::Error)]
-enum HookError {
-    #[error("no HubSpot webhook secrets are configured (systems.NAME.webhook_secret)")]
-    NotConfigured,
-    #[error("the body is larger than {0} bytes (serve.max_body_bytes)")]
-    TooLarge(usize),
-    #[error("the body could not be read: {0}")]
-    Read(String),
-    #[error("{0}")]
-    Signature(WebhookError),
-    #[error("too many events wait to be processed")]
-    Busy,
-    #[error("the state store is unavailable; deliver again later")]
-    Store(#[from] StoreError),
-}
-
-impl IntoResponse for HookError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self {
-            HookError::NotConfigured => (StatusCode::NOT_FOUND, "not_found"),
-            HookError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            HookError::Read(_) => (StatusCode::BAD_REQUEST, "invalid"),
-            HookError::Signature(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            HookError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-            HookError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        };
-        (status, axum::Json(json!({"error": code, "message": self.to_string()}))).into_response()
-    }
-}
+const NOT_CONFIGURED: &str = "no HubSpot webhook secrets are configured (systems.NAME.webhook_secret)";
 
 /// How one batch went.
 #[derive(Debug, Default)]
@@ -301,7 +273,9 @@ pub(crate) async fn hubspot(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(Extension(rx)) = receiver else { return HookError::NotConfigured.into_response() };
+    let Some(Extension(rx)) = receiver else {
+        return HookError::NotConfigured(NOT_CONFIGURED).into_response();
+    };
     match receive(&rx, &method, &uri, &headers, body).await {
         Ok(t) => {
             let word = if t.accepted + t.quarantined > 0 { "accepted" } else { "duplicate" };
@@ -310,19 +284,7 @@ pub(crate) async fn hubspot(
                 "quarantined": t.quarantined});
             (status, axum::Json(body)).into_response()
         }
-        Err(HookError::Busy) => busy_response(&rx.source),
-        Err(e) => {
-            match &e {
-                HookError::Signature(why) => {
-                    warn!(source = %rx.source, reason = %why, "webhook delivery refused")
-                }
-                HookError::Store(why) => {
-                    warn!(source = %rx.source, error = %why, "webhook delivery not stored")
-                }
-                _ => {}
-            }
-            e.into_response()
-        }
+        Err(e) => refused(&rx.source, e),
     }
 }
 
@@ -333,11 +295,7 @@ async fn receive(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Tally, HookError> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > rx.max_body as u64) {
-        return Err(HookError::TooLarge(rx.max_body));
-    }
-    let body = read_limited(body, rx.max_body).await?;
+    let body = read_body(headers, body, rx.max_body).await?;
     let now = rx.clock.now();
     let signed_uri = format!("{}{}", rx.public_url, uri.path_and_query().map_or("/", |p| p.as_str()));
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -352,7 +310,7 @@ async fn receive(
         now,
         rx.tolerance,
     )
-    .map_err(HookError::Signature)?;
+    .map_err(|e| HookError::Signature(e.to_string()))?;
     let events = events_of(&body);
     if !rx.gate.admit(rx.store.as_ref(), &rx.source, events.len(), now).await? {
         return Err(HookError::Busy);
@@ -454,21 +412,4 @@ fn quarantine(event_id: Option<String>, reason: &str, raw: &[u8]) -> (String, Ev
         raw: String::from_utf8_lossy(&raw[..raw.len().min(2000)]).into_owned(),
     };
     (key, EventHint::Quarantined(q))
-}
-
-/// Reads at most `limit` bytes; [`HookError::TooLarge`] as soon as the body passes it.
-async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, HookError> {
-    let mut buf = Vec::new();
-    loop {
-        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
-        let Some(frame) = frame else { break };
-        let frame = frame.map_err(|e| HookError::Read(e.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limit {
-                return Err(HookError::TooLarge(limit));
-            }
-            buf.extend_from_slice(&data);
-        }
-    }
-    Ok(Bytes::from(buf))
 }

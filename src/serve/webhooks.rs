@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use connector_api::SharedClock;
 use connector_whitelabelcro::webhook::{
-    DigestEncoding, KeyMode, SignatureScheme, SignedString, WebhookError, WebhookVerifier,
+    DigestEncoding, KeyMode, SignatureScheme, SignedString, WebhookVerifier,
 };
 use connector_whitelabelcro::wire::Envelope;
 use serde_json::json;
@@ -167,17 +167,21 @@ pub fn signature_scheme(w: &WlcroSettings) -> Result<SignatureScheme, Vec<(&'sta
     if problems.is_empty() { Ok(scheme) } else { Err(problems) }
 }
 
-/// Why a delivery was not accepted.
+const NOT_CONFIGURED: &str = "no WhiteLabelCRO webhook secrets are configured (systems.NAME.webhook_secrets)";
+
+/// Why a delivery was not accepted (both receivers).
 #[derive(Debug, thiserror::Error)]
-enum HookError {
-    #[error("no WhiteLabelCRO webhook secrets are configured (systems.NAME.webhook_secrets)")]
-    NotConfigured,
+pub(super) enum HookError {
+    /// No secrets for this source; the message names the setting.
+    #[error("{0}")]
+    NotConfigured(&'static str),
     #[error("the body is larger than {0} bytes (serve.max_body_bytes)")]
     TooLarge(usize),
     #[error("the body could not be read: {0}")]
     Read(String),
+    /// The verifier's reason (never the secret or the expected signature).
     #[error("{0}")]
-    Signature(WebhookError),
+    Signature(String),
     #[error("the state store is unavailable; deliver again later")]
     Store(#[from] StoreError),
     #[error("too many events wait to be processed")]
@@ -187,7 +191,7 @@ enum HookError {
 impl IntoResponse for HookError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            HookError::NotConfigured => (StatusCode::NOT_FOUND, "not_found"),
+            HookError::NotConfigured(_) => (StatusCode::NOT_FOUND, "not_found"),
             HookError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             HookError::Read(_) => (StatusCode::BAD_REQUEST, "invalid"),
             HookError::Signature(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -198,28 +202,39 @@ impl IntoResponse for HookError {
     }
 }
 
+/// The answer to a refused delivery, logged (the reason only, never the body or a secret).
+pub(super) fn refused(source: &str, e: HookError) -> Response {
+    match &e {
+        HookError::Busy => return busy_response(source),
+        HookError::Signature(why) => warn!(source = %source, reason = %why, "webhook delivery refused"),
+        HookError::Store(why) => warn!(source = %source, error = %why, "webhook delivery not stored"),
+        _ => {}
+    }
+    e.into_response()
+}
+
+/// The body, at most `limit` bytes: a declared `Content-Length` over it is refused at once, a
+/// streamed body as soon as it passes it, so nothing oversized is ever hashed.
+pub(super) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, HookError> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(HookError::TooLarge(limit));
+    }
+    read_limited(body, limit).await
+}
+
 /// `POST /webhooks/wlcro`.
 pub(crate) async fn wlcro(
     receiver: Option<Extension<Arc<WlcroReceiver>>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(Extension(rx)) = receiver else { return HookError::NotConfigured.into_response() };
+    let Some(Extension(rx)) = receiver else {
+        return HookError::NotConfigured(NOT_CONFIGURED).into_response();
+    };
     match receive(&rx, &headers, body).await {
         Ok((status, word)) => (status, axum::Json(json!({"status": word}))).into_response(),
-        Err(HookError::Busy) => busy_response(&rx.source),
-        Err(e) => {
-            match &e {
-                HookError::Signature(why) => {
-                    warn!(source = %rx.source, reason = %why, "webhook delivery refused")
-                }
-                HookError::Store(why) => {
-                    warn!(source = %rx.source, error = %why, "webhook delivery not stored")
-                }
-                _ => {}
-            }
-            e.into_response()
-        }
+        Err(e) => refused(&rx.source, e),
     }
 }
 
@@ -228,13 +243,9 @@ async fn receive(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, &'static str), HookError> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > rx.max_body as u64) {
-        return Err(HookError::TooLarge(rx.max_body));
-    }
-    let body = read_limited(body, rx.max_body).await?;
+    let body = read_body(headers, body, rx.max_body).await?;
     let now = rx.clock.now();
-    rx.verifier.verify(headers, &body, now).map_err(HookError::Signature)?;
+    rx.verifier.verify(headers, &body, now).map_err(|e| HookError::Signature(e.to_string()))?;
     if !rx.gate.admit(rx.store.as_ref(), &rx.source, 1, now).await? {
         return Err(HookError::Busy);
     }

@@ -382,18 +382,7 @@ async fn complete_partials(ctx: &PairContext, side: Side, works: &mut [Work]) ->
         .filter(|w| w.change.partial && (w.link.base.is_empty() || differs(w)))
         .map(|w| w.change.id.clone())
         .collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut full = ctx.fetch_records(side, &ids).await?;
-    for work in works.iter_mut() {
-        if let Some(record) = full.remove(&work.change.id) {
-            work.canon = ctx.pair.canonical(side, &record.fields);
-            work.change.fields = record.fields;
-            work.change.partial = false;
-        }
-    }
-    Ok(())
+    read_in_full(ctx, side, works, &ids).await
 }
 
 /// A partial change that agrees with the base can still be stale: an old event re-read in the
@@ -418,18 +407,7 @@ async fn complete_overwritten_partials(
             ids.push(w.change.id.clone());
         }
     }
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut full = ctx.fetch_records(side, &ids).await?;
-    for work in works.iter_mut() {
-        if let Some(record) = full.remove(&work.change.id) {
-            work.canon = ctx.pair.canonical(side, &record.fields);
-            work.change.fields = record.fields;
-            work.change.partial = false;
-        }
-    }
-    Ok(())
+    read_in_full(ctx, side, works, &ids).await
 }
 
 /// A mapped field one side's system stopped returning (a deleted or renamed property). The field
@@ -483,6 +461,27 @@ fn schema_drift(ctx: &PairContext) -> Vec<Drift> {
         }
     }
     out
+}
+
+/// Reads the records `ids` of `side` in full and puts them in place of their partial changes.
+async fn read_in_full(
+    ctx: &PairContext,
+    side: Side,
+    works: &mut [Work],
+    ids: &[String],
+) -> Result<(), SyncError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut full = ctx.fetch_records(side, ids).await?;
+    for work in works.iter_mut() {
+        if let Some(record) = full.remove(&work.change.id) {
+            work.canon = ctx.pair.canonical(side, &record.fields);
+            work.change.fields = record.fields;
+            work.change.partial = false;
+        }
+    }
+    Ok(())
 }
 
 /// A delete (or a merge into an already linked survivor) on a linked record, per the pair's

@@ -10,9 +10,9 @@
 //! `/metrics`, `/api/…` bodies and JSON errors, the webhook receiver's answers, and the SQLite
 //! file itself. Time is virtual: one clock moves the engine and all three simulators together.
 //!
-//! Known limit: `tracing::subscriber::set_default` captures what runs on the test's thread (the
-//! engine, the connectors and the simulators all do, on the current-thread runtime); the SQLite
-//! driver's worker threads log SQL text only, never bound values, and are not captured.
+//! Known limit: the capture takes what runs on the test's thread (the engine, the connectors and
+//! the simulators all do, on the current-thread runtime); the SQLite driver's worker threads log
+//! SQL text only, never bound values, and are not captured.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -184,7 +184,7 @@ fn seed(world: &SimWorld) {
 
 async fn run_sweep() -> Sweep {
     let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.subscriber());
+    let _guard = capture.install();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut cfg = WorldConfig::demo(11, 6000);
     let start = t0() - chrono::Duration::minutes(10);

@@ -125,21 +125,77 @@ impl<'a> MakeWriter<'a> for Capture {
     }
 }
 
-impl Capture {
-    /// A TRACE-level subscriber writing both the human format (as `telemetry::init` configures
-    /// it, without colours) and JSON lines into this capture.
-    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
-        let human =
-            tracing_subscriber::fmt::layer().with_target(false).with_ansi(false).with_writer(self.clone());
+thread_local! {
+    /// The capture this thread's events go to, if any.
+    static SINK: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes each event into the capture installed on the thread that emitted it.
+#[derive(Clone, Copy)]
+struct Routed;
+
+impl<'a> MakeWriter<'a> for Routed {
+    type Writer = EventWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        SINK.with(|s| s.borrow().clone()).unwrap_or_default().make_writer()
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        let capture = SINK.with(|s| s.borrow().clone()).unwrap_or_default();
+        capture.make_writer_for(meta)
+    }
+}
+
+fn capturing(_: &tracing::Metadata<'_>) -> bool {
+    SINK.with(|s| s.borrow().is_some())
+}
+
+/// Installs, once per test process, the global subscriber that routes events to the capture of
+/// the emitting thread: the human format (as `telemetry::init` configures it, without colours)
+/// and JSON lines, at TRACE. One global subscriber, not a thread-scoped one per test: tracing
+/// caches each callsite's interest process-wide, and scoped subscribers coming and going on
+/// other test threads could leave a callsite disabled for this one (events silently lost).
+fn route_globally() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use tracing_subscriber::Layer as _;
+        let human = tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(false)
+            .with_writer(Routed)
+            .with_filter(tracing_subscriber::filter::filter_fn(capturing));
         let json = tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .with_writer(self.clone());
-        tracing_subscriber::registry()
+            .with_writer(Routed)
+            .with_filter(tracing_subscriber::filter::filter_fn(capturing));
+        let subscriber = tracing_subscriber::registry()
             .with(tracing_subscriber::filter::LevelFilter::TRACE)
             .with(human)
-            .with(json)
+            .with(json);
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global tracing subscriber in the test process");
+    });
+}
+
+/// While alive, this thread's tracing events go to a capture.
+pub struct Installed;
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        SINK.with(|s| *s.borrow_mut() = None);
+    }
+}
+
+impl Capture {
+    /// Captures every tracing event this thread emits (TRACE and up, human and JSON formats)
+    /// until the returned guard drops.
+    pub fn install(&self) -> Installed {
+        route_globally();
+        SINK.with(|s| *s.borrow_mut() = Some(self.clone()));
+        Installed
     }
 
     /// Everything captured so far.
