@@ -782,13 +782,7 @@ fn c02_future_watermark_is_clamped_and_reported() {
     run_scenario("c02_future_watermark_is_clamped_and_reported", 2, 1, |seed, backend: Backend| async move {
         use crosswalk::store::PageCommit;
         let capture = crate::huge::Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let _guard = capture.install();
         let mut sim = Sim::new(seed, backend, |_| {}, sync_options()).await?;
         let linked = sim.populate_linked(5);
         let mut v = Vec::new();

@@ -1,31 +1,25 @@
 //! Scenario B3 (huge fields). WhiteLabelCRO clients have no notes or multi-select field (spec
 //! §6), so the huge values travel in the mapped text fields they would overflow in practice.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crosswalk::store::Backend;
 
 use crate::harness::{Sim, run_scenario, sync_options};
 use crate::oracle::Truth;
 
-/// Every byte the tracing subscriber writes, at TRACE, in the human format.
+/// Every event the tracing subscriber formats on this thread, at TRACE (human and JSON lines).
 #[derive(Clone, Default)]
-pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+pub(crate) struct Capture(crate::sentinels::Capture);
 
 impl Capture {
+    /// Captures this thread's events until the guard drops.
+    pub(crate) fn install(&self) -> crate::sentinels::Installed {
+        self.0.install()
+    }
+
     pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("capture lock")).into_owned()
+        self.0.events().into_iter().map(|e| e.text).collect::<Vec<_>>().join("")
     }
 }
 
@@ -64,13 +58,7 @@ fn field_of(truth: &Truth, system: &str, id: &str, field: &str) -> Option<String
 fn b03_huge_fields() {
     run_scenario("b03_huge_fields", 1, 0, |seed, backend: Backend| async move {
         let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let _guard = capture.install();
         let mut sim = Sim::new(seed, backend, |_| {}, sync_options()).await?;
         let linked = sim.populate_linked(6);
         let mut v = Vec::new();

@@ -11,6 +11,11 @@ mod net;
 mod oracle;
 mod oracle_self;
 mod reconciler;
+/// The log capture (one global subscriber routing each thread's events to its capture), shared
+/// with the security tests; only [`sentinels::Capture`] is used here.
+#[allow(dead_code)]
+#[path = "../it/security/sentinels.rs"]
+mod sentinels;
 #[path = "../it/support.rs"]
 mod support;
 mod world;
