@@ -408,6 +408,15 @@ impl Engine {
                 system: system.to_string(),
             })
         };
+        let real_times = |system: &str, object: &str| {
+            self.systems
+                .get(system)
+                .is_none_or(|c| c.capabilities().object(object).is_none_or(|o| o.modified_times))
+        };
+        let modified_times = [
+            real_times(&pair.left.system, &pair.left.object),
+            real_times(&pair.right.system, &pair.right.object),
+        ];
         let mut horizon = started_at - self.margin();
         if let RunMode::Backfill(b) = mode {
             horizon = horizon.min(b.until);
@@ -428,6 +437,7 @@ impl Engine {
             mode: mode.clone(),
             stop: self.stop.clone(),
             progress: self.progress.clone(),
+            modified_times,
             handled: Arc::new(
                 self.pairs
                     .iter()

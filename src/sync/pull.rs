@@ -42,6 +42,9 @@ pub(crate) struct PairContext {
     /// Every (system, object) some configured pair syncs: a webhook event naming only objects
     /// of other pairs is left for them.
     pub handled: Arc<BTreeSet<(String, String)>>,
+    /// Per side (left, right): whether its connector reports real modified times for the
+    /// pair's object (read once from the capabilities, not per record).
+    pub modified_times: [bool; 2],
 }
 
 impl PairContext {
@@ -53,15 +56,17 @@ impl PairContext {
         }
     }
 
-    /// Wraps a connector error with the system it came from.
     /// The time `side` says its record was modified, when its connector reports real modified
     /// times for the pair's object (else `None`: a read time must not decide `newest`).
     pub fn modified_time(&self, side: Side, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let object = &self.pair.endpoint(side).object;
-        let caps = self.connector(side).capabilities();
-        caps.object(object).is_none_or(|o| o.modified_times).then_some(at)
+        let real = match side {
+            Side::Left => self.modified_times[0],
+            Side::Right => self.modified_times[1],
+        };
+        real.then_some(at)
     }
 
+    /// Wraps a connector error with the system it came from.
     pub fn err(&self, side: Side, source: ConnectorError) -> SyncError {
         SyncError::Connector { system: self.pair.endpoint(side).system.clone(), source }
     }
