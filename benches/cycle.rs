@@ -38,7 +38,7 @@ use serde_json::{Map, Value, json};
 use sim_hubspot::ObjectType;
 use sqlx::Connection;
 
-const PAIR: &str = "wlcro-clients__hubspot-contacts";
+const PAIR: &str = "wlcro-people__hubspot-contacts";
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 const SEED: u64 = 42;
 /// Far above anything the cycle uses: requests per minute / per window.

@@ -53,6 +53,13 @@ pub async fn engine(settings: &Settings) -> Result<(Engine, Arc<dyn Store>), Str
     let ids = Arc::new(IdGen::from_entropy(clock.clone()));
     let seed = ids.next().as_u128() as u64;
     let systems = registry::build_all(settings, &pairs, clock.clone(), seed).map_err(|e| e.to_string())?;
+    let problems = mapping::fit::check(&pairs, &|system, object| {
+        systems.get(system).map(|c| registry::connector_profile(c.as_ref(), object))
+    });
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(format!("{} (run `crosswalk check`)", list.join("; ")));
+    }
     Ok((Engine::new(store.clone(), systems, pairs, clock, ids, options(settings)), store))
 }
 

@@ -4,9 +4,9 @@
 //! a temporary SQLite store, and prints what happened (judged from the simulators' own records),
 //! the open review queue and a short status.
 //!
-//! The mapping files are embedded so the demo works from any directory. The leads pair
-//! (`wlcro-leads__hubspot-contacts.toml`) is left out on purpose: it maps the same HubSpot
-//! contacts a second time under the same back-link property, an open design question.
+//! The mapping files are embedded so the demo works from any directory: they are the shipped
+//! ones, one pair per CRM object over WhiteLabelCRO `people` (leads and clients are one record
+//! space).
 
 pub mod report;
 pub mod seed;
@@ -32,12 +32,12 @@ pub use seed::Seeded;
 pub use world::{SimWorld, WorldConfig};
 
 const HUBSPOT_PAIR: (&str, &str) = (
-    "wlcro-clients__hubspot-contacts.toml",
-    include_str!("../../mappings/wlcro-clients__hubspot-contacts.toml"),
+    "wlcro-people__hubspot-contacts.toml",
+    include_str!("../../mappings/wlcro-people__hubspot-contacts.toml"),
 );
 const SALESFORCE_PAIR: (&str, &str) = (
-    "wlcro-clients__salesforce-contacts.toml",
-    include_str!("../../mappings/wlcro-clients__salesforce-contacts.toml"),
+    "wlcro-people__salesforce-contacts.toml",
+    include_str!("../../mappings/wlcro-people__salesforce-contacts.toml"),
 );
 /// Requests per minute the demo tenant may make to the WhiteLabelCRO simulator (and the
 /// connector's own pacing): generous, so two cycles finish in seconds.

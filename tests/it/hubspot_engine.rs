@@ -1,5 +1,5 @@
 //! The real engine over the WhiteLabelCRO and HubSpot simulators (loopback HTTP, the shipped
-//! `wlcro-clients__hubspot-contacts` mapping, a SQLite store): HubSpot merges, echoes of our own
+//! `wlcro-people__hubspot-contacts` mapping, a SQLite store): HubSpot merges, echoes of our own
 //! writes, and search-index lag. Time is virtual: the engine runs on a `ManualClock`, and a
 //! transport moves every simulator's frozen clock up to it before each request, so the HubSpot
 //! connector's pacing sleeps are seen by the simulators too. Outcomes are judged from the
@@ -97,8 +97,7 @@ impl Env {
                 world.sims.salesforce.clock.clone(),
             ],
         };
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/wlcro-clients__hubspot-contacts.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/wlcro-people__hubspot-contacts.toml");
         let mut pair = crosswalk::mapping::load_file(&path).expect("shipped mapping loads");
         // Percentage caps count linked records, zero on a fresh store (as in `demo::pairs`).
         pair.caps.creates.max_pct = None;

@@ -17,7 +17,7 @@ use crosswalk::store::{self, Store};
 use sim_core::FaultConfig;
 
 const CLIENTS: usize = 120;
-const PAIR: &str = "wlcro-clients__hubspot-contacts";
+const PAIR: &str = "wlcro-people__hubspot-contacts";
 
 struct Proc {
     world: SimWorld,

@@ -1,5 +1,5 @@
 //! The engine over the WhiteLabelCRO and Salesforce simulators (real connectors, loopback HTTP,
-//! a real SQLite store, the shipped `wlcro-clients__salesforce-contacts` mapping): merges,
+//! a real SQLite store, the shipped `wlcro-people__salesforce-contacts` mapping): merges,
 //! delete + undelete, partly failed collections and late-committing transactions. Judged from
 //! the simulators' stored records and request logs. Every clock — the engine's, the connectors'
 //! waits and the three simulators' — is one virtual clock moved by the test.
@@ -22,7 +22,7 @@ use sim_salesforce::{DuplicateMode, DuplicateRule, ExternalEdit, ObjectKind, See
 
 use crate::support::TestStore;
 
-const MAPPING: &str = "mappings/wlcro-clients__salesforce-contacts.toml";
+const MAPPING: &str = "mappings/wlcro-people__salesforce-contacts.toml";
 const EXT: &str = "WLCRO_Id__c";
 
 fn t0() -> DateTime<Utc> {

@@ -21,7 +21,7 @@ use sim_hubspot::ObjectType;
 
 use crate::support::TestStore;
 
-const PAIR: &str = "wlcro-clients__hubspot-contacts";
+const PAIR: &str = "wlcro-people__hubspot-contacts";
 /// Clients seeded on WhiteLabelCRO; the first two are pre-linked to HubSpot contacts.
 const CLIENTS: usize = 8;
 const PRE_LINKED: usize = 2;
