@@ -285,7 +285,7 @@ async fn bench(backend: &str, url: &str, n: usize) {
     let pairs = pairs();
     let clock: SharedClock = SystemClock::shared();
     let ids = Arc::new(IdGen::new(clock.clone(), SEED));
-    let opts = SyncOptions { owner: "bench-cycle".into(), ..SyncOptions::default() };
+    let opts = SyncOptions { owner: "bench-cycle".into(), ..SyncOptions::default().creating_on_first_sync() };
     let engine =
         Engine::new(store.clone(), connectors(&world, &pairs, clock.clone()), pairs, clock, ids, opts);
 

@@ -97,7 +97,7 @@ fn syntax_errors_have_a_line() {
 fn missing_keys_and_bad_version() {
     let errors = load("version = 2\n").unwrap_err();
     let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
-    assert_eq!(keys, ["version", "name", "left", "right", "creation"]);
+    assert_eq!(keys, ["version", "name", "left", "right", "identity", "creation"]);
 }
 
 #[test]

@@ -84,16 +84,16 @@ impl Harness {
         let world = SimWorld::start(config, dir.path()).await.expect("simulators start");
         let clock = WorldClock { manual: ManualClock::new(t0()), sims: world.sims.clone() };
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(MAPPING);
-        let mut pair = mapping::load_file(&path).expect("the shipped mapping loads");
-        // The percentage caps count linked records, zero on a fresh store (as in the demo).
-        pair.caps.creates.max_pct = None;
-        pair.caps.overwrites.max_pct = None;
+        let pair = mapping::load_file(&path).expect("the shipped mapping loads");
         let shared: SharedClock = Arc::new(clock.clone());
         let connectors =
             world.connectors(std::slice::from_ref(&pair), shared.clone(), 5).expect("connectors");
         let store = TestStore::sqlite().await;
         let ids = Arc::new(IdGen::new(shared.clone(), 5));
-        let opts = SyncOptions { owner: "salesforce-engine-test".into(), ..SyncOptions::default() };
+        let opts = SyncOptions {
+            owner: "salesforce-engine-test".into(),
+            ..SyncOptions::default().creating_on_first_sync()
+        };
         let engine = Engine::new(store.store.clone(), connectors, vec![pair], shared, ids, opts);
         Harness { world, clock, store, engine, _dir: dir }
     }
@@ -213,7 +213,9 @@ async fn a_merge_repoints_the_link_to_the_master_and_later_edits_land_there() {
 
     let live = h.live_contacts();
     assert_eq!(live.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![master.clone()]);
-    assert!(h.contacts_of(ada).is_empty(), "the loser was not re-created from WhiteLabelCRO");
+    // The loser was not re-created from WhiteLabelCRO; the master now carries the back-link.
+    let carrying: Vec<String> = h.contacts_of(ada).into_iter().map(|r| r.id).collect();
+    assert_eq!(carrying, vec![master.clone()], "the back-link moved to the master, nothing was re-created");
     assert!(h.items(ReviewKind::Deleted).await.is_empty(), "a merge is not a delete");
 
     // The link follows the master: a WhiteLabelCRO edit lands there and nowhere else.
