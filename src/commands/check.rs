@@ -38,13 +38,8 @@ fn check_mappings(settings: &Settings, problems: &mut Vec<String>) -> usize {
         ));
         return 0;
     }
-    let found = match mapping::load_dir(dir) {
-        Ok(found) => found,
-        Err(errors) => {
-            problems.extend(errors.iter().map(ToString::to_string));
-            return 0;
-        }
-    };
+    let (found, errors) = mapping::load_dir_partial(dir);
+    problems.extend(errors.iter().map(ToString::to_string));
     for pair in &found {
         for system in [&pair.left.system, &pair.right.system] {
             if !settings.systems.contains_key(system.as_str()) {

@@ -116,11 +116,19 @@ pub fn what_changed(sims: &Sims, before: &Snapshot, after: &Snapshot, marks: &[S
     let updated =
         after.wlcro_updated.iter().filter(|(id, t)| before.wlcro_updated.get(id) != Some(t)).count();
     let changed = after.wlcro_values.iter().filter(|(id, v)| before.wlcro_values.get(id) != Some(v)).count();
+    let same = updated.saturating_sub(changed);
     let _ = writeln!(
         s,
-        "  WhiteLabelCRO clients  {:>4} -> {} ({updated} written to, {changed} with a value that changed)",
+        "  WhiteLabelCRO people   {:>4} -> {} ({updated} written to: {changed} with a value that changed, {same} unchanged)",
         before.wlcro_clients, after.wlcro_clients
     );
+    if same > 0 {
+        let _ = writeln!(
+            s,
+            "    (unchanged: the address the CRM owns, written through once per new link because \
+             WhiteLabelCRO's API never returns it, so crosswalk cannot know it was already there)"
+        );
+    }
     for (name, log) in sims.logs() {
         let mut per_cycle = Vec::new();
         for (i, mark) in marks.iter().enumerate() {

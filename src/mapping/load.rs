@@ -67,6 +67,21 @@ const TOP_KEYS: &[&str] = &[
 
 /// Loads every `*.toml` in `dir`, sorted by file name.
 pub fn load_dir(dir: &Path) -> Result<Vec<PairMapping>, Vec<MappingError>> {
+    let (ok, errors) = load_dir_partial(dir);
+    if errors.is_empty() { Ok(ok) } else { Err(errors) }
+}
+
+/// Like [`load_dir`], but also answers the files that did load when others did not, so a
+/// checker can report what spans the files (pairs over the same records) alongside.
+pub fn load_dir_partial(dir: &Path) -> (Vec<PairMapping>, Vec<MappingError>) {
+    match load_dir_inner(dir) {
+        Ok(found) => found,
+        Err(errors) => (Vec::new(), errors),
+    }
+}
+
+#[allow(clippy::type_complexity)]
+fn load_dir_inner(dir: &Path) -> Result<(Vec<PairMapping>, Vec<MappingError>), Vec<MappingError>> {
     let io_err = |e: std::io::Error| {
         vec![MappingError {
             file: dir.to_path_buf(),
@@ -101,7 +116,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<PairMapping>, Vec<MappingError>> {
             });
         }
     }
-    if errors.is_empty() { Ok(ok) } else { Err(errors) }
+    Ok((ok, errors))
 }
 
 /// Loads one mapping file.

@@ -14,7 +14,7 @@ use connector_api::FieldMap;
 use serde_json::Value;
 
 pub use fit::{FitProblem, ObjectProfile};
-pub use load::{MappingError, load_dir, load_file, load_str};
+pub use load::{MappingError, load_dir, load_dir_partial, load_file, load_str};
 pub use transform::{Transform, TransformError};
 
 /// Canonical record: canonical field name → value (`None` = blank). Same shape as the store's

@@ -4,10 +4,16 @@
 //! External ID) is told the other record's id, in the same run's batched writes. Later runs then
 //! find the record by its back-link alone, even from an empty store.
 //!
-//! A readable back-link that already names the partner costs nothing; an unreadable one
-//! (WhiteLabelCRO's `external_id`) is written once per link. The base remembers for which pair
-//! of record ids the back-links were written (`@backlinks`), so a link is looked at again only
-//! when its records change (a merge, a relink).
+//! A back-link is written only where it is known to be empty: a readable one that is blank.
+//! One that already names the partner costs nothing; one that names another record is left as
+//! it is (that record's own probe decides, or a person). A back-link the system never returns
+//! (WhiteLabelCRO's `external_id`) is unknown, not blank, and never written over — C12 of the
+//! reliability harness found an email link overwriting the external id that named the right
+//! contact — so it is set only on records crosswalk creates (the create carries it). The
+//! readable back-link on the other side is enough for both directions to find the pair again:
+//! the record holding it finds its partner by fetch, the partner finds it by search. The base
+//! remembers for which pair of record ids the back-links were settled (`@backlinks`), so a link
+//! is looked at again only when its records change (a merge, a relink).
 
 use std::collections::BTreeSet;
 
@@ -19,8 +25,10 @@ use crate::store::Link;
 
 use super::pull::PairContext;
 
-/// The base key remembering the record ids the back-links were written for.
+/// The base key remembering the record ids the back-links were settled for.
 pub(crate) const MARKER: &str = "@backlinks";
+/// Added to the marker when crosswalk wrote a back-link itself.
+const OURS: &str = ";written";
 
 /// The back-link writes one link needs, per target side, and the marker to store once they
 /// succeed.
@@ -55,33 +63,60 @@ pub(crate) fn needed(
     right: Option<&FieldMap>,
 ) -> Option<Needed> {
     let marker = marker(link);
-    if link.base.get(MARKER).is_some_and(|m| m.as_deref() == Some(marker.as_str())) {
+    let settled = link.base.get(MARKER).cloned().flatten();
+    if settled.is_some_and(|m| m == marker || m == format!("{marker}{OURS}")) {
         return None;
     }
     let mut out = Needed { marker, ..Needed::default() };
     for (target, holds) in [(Side::Left, left), (Side::Right, right)] {
         let Some(ext) = ctx.pair.identity.external_id(target) else { continue };
-        let want = format!("{}{}", ext.prefix, link.record_id(target.other()));
-        let readable = !ctx.unreadable(target).contains(&ext.field);
-        let held = holds.and_then(|f| f.get(&ext.field)).and_then(Value::as_str);
-        if readable && held == Some(want.as_str()) {
+        if ctx.unreadable(target).contains(&ext.field) {
             continue;
         }
-        let slot = if target == Side::Left { &mut out.left } else { &mut out.right };
-        slot.insert(ext.field.clone(), Value::String(want));
+        // Not read whole (a partial change): unknown this time; the marker waits for a whole read.
+        let Some(holds) = holds else { return None };
+        let want = format!("{}{}", ext.prefix, link.record_id(target.other()));
+        match holds.get(&ext.field).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty()) {
+            None => {
+                let slot = if target == Side::Left { &mut out.left } else { &mut out.right };
+                slot.insert(ext.field.clone(), Value::String(want));
+            }
+            Some(held) if held == want => {}
+            Some(_) => tracing::warn!(
+                pair = %ctx.pair.name,
+                link = link.id,
+                field = %ext.field,
+                "a linked record's back-link names another record; it is left as it is"
+            ),
+        }
+    }
+    if !out.left.is_empty() || !out.right.is_empty() {
+        out.marker.push_str(OURS);
     }
     Some(out)
 }
 
+/// True when the back-links of `link`'s records were written by crosswalk for this link (after
+/// a link by email, say), so a back-link there is no independent evidence that the two belong
+/// together: a stronger key found later may still move the link.
+pub(crate) fn ours(link: &Link) -> bool {
+    link.base.get(MARKER).cloned().flatten() == Some(format!("{}{OURS}", marker(link)))
+}
+
 /// For a record just created on `side.other()` from `source_id` on `side`: the back-link the
-/// source needs (its partner is new, so nothing can be there yet), and the marker.
+/// source needs, and the marker.
 pub(crate) fn for_create(ctx: &PairContext, side: Side, source_id: &str, created_id: &str) -> Needed {
     let (left_id, right_id) =
         if side == Side::Left { (source_id, created_id) } else { (created_id, source_id) };
     let mut out = Needed { marker: format!("{left_id}|{right_id}"), ..Needed::default() };
-    if let Some(ext) = ctx.pair.identity.external_id(side) {
+    // The source matched nothing, so a readable back-link of its own is blank (it would have
+    // been probed); an unreadable one is unknown and stays as it is.
+    if let Some(ext) =
+        ctx.pair.identity.external_id(side).filter(|e| !ctx.unreadable(side).contains(&e.field))
+    {
         let slot = if side == Side::Left { &mut out.left } else { &mut out.right };
         slot.insert(ext.field.clone(), Value::String(format!("{}{created_id}", ext.prefix)));
+        out.marker.push_str(OURS);
     }
     out
 }

@@ -157,6 +157,14 @@ pub(crate) async fn resolve(
             // Its partner was deleted and the delete waits for a person: re-creating it now would
             // undo the delete behind the reviewer's back (and duplicate it if it is undeleted).
             Match::None if deletes.iter().any(|i| names(i, side) == Some(change.id.as_str())) => {}
+            // Its email (or company key) names a record over there that is linked to another
+            // record here: this side holds the same person twice. Creating it over there would
+            // make a second copy; a person decides.
+            Match::None if !taken_matches(&found, &excluded).is_empty() => {
+                stats.ambiguous += 1;
+                let ids = taken_matches(&found, &excluded);
+                commit.review_items.push(taken_item(ctx, side, &change.id, ids));
+            }
             Match::None => {
                 let view = SideView {
                     id: &change.id,
@@ -185,6 +193,44 @@ pub(crate) async fn resolve(
     Ok(out)
 }
 
+/// The candidates an email or company-key probe found that are all linked to other records.
+fn taken_matches(found: &[(reconcile::Probe, Vec<String>)], excluded: &BTreeSet<String>) -> Vec<String> {
+    let strong = |p: &reconcile::Probe| matches!(p.kind, ProbeKind::Email | ProbeKind::CompanyKey);
+    let mut ids: Vec<String> = found
+        .iter()
+        .filter(|(p, _)| strong(p))
+        .flat_map(|(_, ids)| ids.iter().filter(|id| excluded.contains(*id)).cloned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The review item for a record whose match over there is linked to another record here.
+fn taken_item(ctx: &PairContext, side: Side, id: &str, ids: Vec<String>) -> NewReviewItem {
+    let (left_id, right_id) =
+        if side == Side::Left { (Some(id.to_string()), None) } else { (None, Some(id.to_string())) };
+    let other = ctx.pair.endpoint(side.other());
+    NewReviewItem {
+        pair: ctx.pair.name.clone(),
+        kind: ReviewKind::AmbiguousIdentity,
+        left_id,
+        right_id,
+        reason: format!(
+            "{} {id} matches {} record(s) on {} that are already linked to another record: {} holds this \
+             person twice; merge the duplicates there, or ignore this item; nothing was created",
+            ctx.pair.endpoint(side).system,
+            ids.len(),
+            other.system,
+            ctx.pair.endpoint(side).system,
+        ),
+        candidates: json!({ "side": side.other().as_str(), "ids": ids, "taken": true }),
+        detected_at: ctx.clock.now(),
+        run_id: ctx.run_id.clone(),
+        ..NewReviewItem::default()
+    }
+}
+
 /// The link of `candidate` (on the other side) when it may move to another record of `side`:
 /// its current partner on `side` does not name `candidate` in its own back-link (it was matched
 /// by a weaker key). `None` when the partner's back-link claims it too, or it is not readable.
@@ -198,7 +244,9 @@ async fn relinkable(ctx: &PairContext, side: Side, candidate: &str) -> Result<Op
         return Ok(None);
     };
     let probes = reconcile::identity_probes(&ctx.pair, side, &partner, &record.fields);
-    let claims = probes.first().is_some_and(|p| p.kind == ProbeKind::BackLink && p.key.value == candidate);
+    // A back-link crosswalk wrote itself after a weaker match is no claim of the partner's own.
+    let claims = probes.first().is_some_and(|p| p.kind == ProbeKind::BackLink && p.key.value == candidate)
+        && !super::backlinks::ours(&link);
     Ok((!claims).then_some(link))
 }
 

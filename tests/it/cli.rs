@@ -47,6 +47,49 @@ fn check_passes_on_the_shipped_mappings_with_their_systems_configured() {
     assert!(text.contains("mapping file(s) are valid"), "{text}");
 }
 
+/// The checks that span the mapping files and the systems: a pair without `[identity]`, a
+/// two-way rule on a field WhiteLabelCRO cannot return, and two pairs over the same records —
+/// each reported with its file, line and key.
+#[test]
+fn check_reports_a_missing_identity_an_unreadable_two_way_field_and_overlapping_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = dir.path().join("mappings");
+    std::fs::create_dir(&mappings).unwrap();
+    let shipped = include_str!("../../mappings/wlcro-people__hubspot-contacts.toml");
+    // A second pair over WhiteLabelCRO clients (the same people) and the same HubSpot contacts,
+    // with the city two-way.
+    let clients = shipped
+        .replace("name = \"wlcro-people__hubspot-contacts\"", "name = \"wlcro-clients__hubspot-contacts\"")
+        .replace("object = \"people\"", "object = \"clients\"")
+        .replace("[fields.city]\nrule = \"right\"", "[fields.city]\nrule = \"two_way\"");
+    std::fs::write(mappings.join("wlcro-clients__hubspot-contacts.toml"), &clients).unwrap();
+    std::fs::write(mappings.join("wlcro-people__hubspot-contacts.toml"), shipped).unwrap();
+    // A pair with no identity at all.
+    let start = shipped.find("[identity]").unwrap();
+    let end = shipped.find("[creation]").unwrap();
+    let anonymous = format!("{}{}", &shipped[..start], &shipped[end..])
+        .replace("name = \"wlcro-people__hubspot-contacts\"", "name = \"wlcro-people__other\"")
+        .replace("system = \"hubspot\"", "system = \"other\"");
+    std::fs::write(mappings.join("wlcro-people__other.toml"), anonymous).unwrap();
+    let config = "[systems.wlcro]\nkind = \"whitelabelcro\"\nbase_url = \"http://127.0.0.1:1\"\napi_key = { file = \"key\" }\n\n\
+         [systems.hubspot]\nkind = \"hubspot\"\nbase_url = \"http://127.0.0.1:1\"\ntoken = { file = \"key\" }\n";
+    std::fs::write(dir.path().join("crosswalk.toml"), config).unwrap();
+    std::fs::write(dir.path().join("key"), "not-a-real-secret\n").unwrap();
+    let (code, text) = crosswalk(dir.path(), &["check"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("wlcro-people__other.toml:1: `identity`: missing `[identity]`"), "{text}");
+    let city_line = clients.lines().position(|l| l == "[fields.city]").unwrap() + 2;
+    let city = format!(
+        "wlcro-clients__hubspot-contacts.toml:{city_line}: `fields.city.rule`: wlcro never returns `city`"
+    );
+    assert!(text.contains(&city), "{text}");
+    assert!(
+        text.contains("wlcro-people__hubspot-contacts.toml:")
+            && text.contains("sync the same records on both sides"),
+        "{text}"
+    );
+}
+
 #[test]
 fn migrate_is_idempotent_and_a_bad_config_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -50,9 +50,10 @@ async fn demo_onboards_with_a_backfill_converges_and_parks_what_it_cannot_decide
     let amb = demo::seed::person(demo::seed::AMBIGUOUS_INDEX).email;
     assert_eq!(sf_dups, vec![amb], "the only Salesforce duplicate is the seeded ambiguous pair");
 
-    // Every person is on HubSpot exactly once (by email), and both back-links are in place:
-    // WhiteLabelCRO's `external_id` names the contact, the contact's `wlcro_client_id` the person
-    // — also for the people linked by email.
+    // Every person is on HubSpot exactly once (by email) and the contact's `wlcro_client_id`
+    // names the person — also for the people linked by email. WhiteLabelCRO's `external_id` is
+    // never returned by its API, so it is never written over; where it is set, it names the
+    // contact.
     for c in &people {
         let id = c["client_id"].as_i64().expect("client id").to_string();
         let email = c["email"].as_str().expect("email").trim().to_lowercase();
@@ -68,11 +69,9 @@ async fn demo_onboards_with_a_backfill_converges_and_parks_what_it_cannot_decide
             "contact {}'s back-link",
             contact.id
         );
-        assert_eq!(
-            c["external_id"].as_str(),
-            Some(format!("hubspot_{}", contact.id).as_str()),
-            "{id}'s back-link"
-        );
+        if let Some(ext) = c["external_id"].as_str() {
+            assert_eq!(ext, format!("hubspot_{}", contact.id), "{id}'s back-link");
+        }
     }
     assert_eq!(hubspot.len(), demo::seed::CLIENTS + demo::seed::HUBSPOT_ONLY);
 

@@ -16,7 +16,7 @@ use connector_api::{Clock, ConnectorError, ManualClock};
 use crosswalk::demo::report::is_write;
 use crosswalk::demo::{SimWorld, WorldConfig};
 use crosswalk::ids::IdGen;
-use crosswalk::store::RunKind;
+use crosswalk::store::{ReviewFilter, ReviewKind, ReviewState, RunKind};
 use crosswalk::sync::{Engine, PairStatus, RunReport, SyncOptions};
 use serde_json::{Map, Value, json};
 use sim_core::LoggedRequest;
@@ -399,4 +399,48 @@ async fn a_newer_change_after_an_overlap_reread_of_the_same_record_is_applied() 
         "the newer status reached HubSpot"
     );
     env.finish().await;
+}
+
+/// A status move HubSpot refuses (lifecyclestage only moves forward: a cancelled client made
+/// active again is `other` → `customer`, which the shipped mapping itself predicts) does not stop
+/// the first-name edit made with it: the rest of the record's changes go through in the same
+/// run, the refused field alone goes to review (one item naming the field and the remote's
+/// code), and the next run does not send it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_lifecyclestage_does_not_stop_the_first_name_edit_of_the_same_record() {
+    let env = Env::start().await;
+    let ann = env.seed_linked(0, true);
+    env.advance(60);
+    env.run().await;
+    env.wlcro().ui_status(ann.client, "Cancelled", None).expect("cancel");
+    env.advance(60);
+    env.run().await;
+    assert_eq!(prop(&env.contact(ann.contact), "lifecyclestage").as_deref(), Some("other"));
+
+    env.advance(60);
+    env.wlcro().ui_edit(ann.client, &props(&[("first_name", "Annie")])).expect("ui edit");
+    env.wlcro().ui_status(ann.client, "Active Client", None).expect("re-activate");
+    env.advance(60);
+    env.run().await;
+    let contact = env.contact(ann.contact);
+    let filter = ReviewFilter { state: Some(ReviewState::Open), ..ReviewFilter::default() };
+    let open = env.test_store.store.list_review(&filter).await.expect("review");
+    assert_eq!(prop(&contact, "firstname").as_deref(), Some("Annie"), "the first name arrived: {open:#?}");
+    assert_eq!(prop(&contact, "lifecyclestage").as_deref(), Some("other"), "HubSpot kept its stage");
+
+    let rejected: Vec<_> = open.iter().filter(|i| i.kind == ReviewKind::WriteRejected).collect();
+    assert_eq!(rejected.len(), 1, "one item for the refused field: {open:#?}");
+    assert_eq!(rejected[0].field.as_deref(), Some("status"), "{:?}", rejected[0]);
+    assert!(rejected[0].reason.contains("lifecyclestage"), "{}", rejected[0].reason);
+    assert!(
+        open.iter().all(|i| i.kind != ReviewKind::FieldConflict),
+        "no drift item for an overwrite that did not happen: {open:#?}"
+    );
+
+    // The next run holds the refused write back instead of sending it again.
+    env.advance(60);
+    let marks = env.marks();
+    env.run().await;
+    let (hs_writes, _) = env.writes_since(marks);
+    assert!(hs_writes.is_empty(), "the refused stage was sent again: {hs_writes:?}");
 }

@@ -66,6 +66,18 @@ impl Proc {
     /// HubSpot contact yet, a config with only the HubSpot pair, and pages of `page_size`; with
     /// `established`, one `crosswalk sync` ran before the clients arrived.
     async fn start(seed: u64, page_size: usize, established: bool) -> Proc {
+        Self::start_with(seed, page_size, established, CLIENTS, 0).await
+    }
+
+    /// `clients` WhiteLabelCRO clients and `contacts` other HubSpot-only contacts (all created
+    /// five minutes ago), otherwise as [`Proc::start`].
+    async fn start_with(
+        seed: u64,
+        page_size: usize,
+        established: bool,
+        clients: usize,
+        contacts: usize,
+    ) -> Proc {
         let dir = tempfile::tempdir().expect("temp dir");
         let world = SimWorld::start(WorldConfig::demo(seed, 60_000), dir.path()).await.expect("simulators");
         let mappings = dir.path().join("mappings");
@@ -85,7 +97,16 @@ impl Proc {
             assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
         }
         proc.world.sims.wlcro.clock.set_offset(chrono::Duration::minutes(-5));
-        for i in 0..CLIENTS {
+        proc.world.sims.hubspot.clock.set_offset(chrono::Duration::minutes(-5));
+        let only: Vec<serde_json::Map<String, serde_json::Value>> = (0..contacts)
+            .map(|i| {
+                let v = serde_json::json!({"email": format!("lead{i}@example.test"), "firstname": format!("Lee{i}"), "lastname": "Hubspot"});
+                v.as_object().cloned().unwrap_or_default()
+            })
+            .collect();
+        proc.world.sims.hubspot.seed(sim_hubspot::ObjectType::Contacts, &only).expect("seed contacts");
+        proc.world.sims.hubspot.clock.set_offset(chrono::Duration::zero());
+        for i in 0..clients {
             let r = sim_whitelabelcro::SeedRecord {
                 first_name: format!("Pat{i}"),
                 last_name: "Backfill".into(),
@@ -265,4 +286,45 @@ async fn kill_9_during_a_backfill_then_resume_ends_exactly_like_an_uninterrupted
         "the backfill never moved the incremental watermarks: {incremental:?}"
     );
     let _ = p.path();
+}
+
+/// A scheduled `sync` of a pair that never synced in this store (a new store, or the wrong one)
+/// links what identity finds but creates nothing, and says what to run: 3,000 records per side
+/// that match nothing stay where they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_sync_in_an_empty_store_creates_nothing_and_says_to_run_a_backfill() {
+    let p = Proc::start_with(34, 200, false, 3000, 3000).await;
+    let (hs_before, wl_before) = (p.world.sims.hubspot.requests().len(), p.world.sims.wlcro.requests().len());
+    let out = p.command(&["sync"]).output().expect("sync");
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    let hint = format!("crosswalk backfill --pair {PAIR} --dry-run");
+    assert!(said.contains(&hint), "the run says to back-fill first:\n{said}");
+    assert!(said.contains("6000 record(s) with no match"), "{said}");
+    let writes = |log: Vec<sim_core::LoggedRequest>, from: usize| {
+        log.into_iter().skip(from).filter(crosswalk::demo::report::is_write).count()
+    };
+    assert_eq!(writes(p.world.sims.hubspot.requests(), hs_before), 0, "nothing written to HubSpot");
+    assert_eq!(writes(p.world.sims.wlcro.requests(), wl_before), 0, "nothing written to WhiteLabelCRO");
+    assert_eq!(p.contacts().len(), 3000);
+    assert_eq!(p.world.sims.wlcro.records()["clients"].as_array().map(Vec::len), Some(3000));
+}
+
+/// The onboarding backfill of 3,000 WhiteLabelCRO people with the shipped mapping (caps
+/// included: 500 creates, 10 % of the links) finishes in one go: caps bound scheduled runs, not a
+/// backfill, so nothing is held back, and every person ends with one contact carrying its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_of_3000_people_with_the_shipped_caps_finishes_without_holding_anything_back() {
+    let p = Proc::start_with(35, 200, false, 3000, 0).await;
+    let out = p.command(&["backfill", "--pair", PAIR]).output().expect("backfill");
+    assert!(out.status.success(), "{}", text(&out));
+    let contacts = p.contacts();
+    let ids: BTreeSet<&String> = contacts.iter().map(|(k, _)| k).filter(|k| !k.is_empty()).collect();
+    assert_eq!((contacts.len(), ids.len()), (3000, 3000), "one contact per person, each with its id");
+    let store = p.store().await;
+    let held = crosswalk::store::ReviewFilter {
+        kind: Some(crosswalk::store::ReviewKind::HeldBack),
+        ..Default::default()
+    };
+    assert_eq!(store.list_review(&held).await.expect("review"), Vec::new(), "nothing held back");
 }

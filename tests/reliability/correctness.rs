@@ -116,6 +116,21 @@ fn c01_two_consecutive_incremental_runs() {
             want.insert(("wlcro", c.to_string()), 1);
             want.insert(("hubspot", hs.to_string()), 1);
         }
+        // A new HubSpot contact becomes a WhiteLabelCRO lead (one create), is told the lead's id
+        // (its back-link) and takes the lead's stage; the lead goes on to Salesforce (one create).
+        let wl = sim.world.sims.wlcro.records();
+        for hs in &created {
+            want.insert(("wlcro", format!("new:hubspot_{hs}")), 1);
+            want.insert(("hubspot", hs.clone()), 2);
+            let lead = wl["clients"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["external_id"].as_str() == Some(format!("hubspot_{hs}").as_str()));
+            if let Some(id) = lead.and_then(|c| c["client_id"].as_i64()) {
+                want.insert(("salesforce", format!("new:{id}")), 1);
+            }
+        }
         if writes != want {
             v.push(format!(
                 "C1: remote mutations differ from what the rules imply: got {writes:?}, want {want:?}"

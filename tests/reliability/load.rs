@@ -184,7 +184,7 @@ async fn backfill_rows(
         .flatten()
         .and_then(|c| serde_json::from_value(c.checkpoint).ok());
     let stream =
-        StreamKey { scope: format!("backfill:{id}.0"), system: "wlcro".into(), object: "clients".into() };
+        StreamKey { scope: format!("backfill:{id}.0"), system: "wlcro".into(), object: "people".into() };
     let cp = sim.store().load_checkpoint(&stream).await.ok().flatten();
     (state, cp)
 }
