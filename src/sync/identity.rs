@@ -291,8 +291,40 @@ pub(crate) async fn commit_relinks(
         });
         out.push((moved, left));
     }
+    unwrite_backlinks(ctx, side, relinks, &mut commit).await?;
     ctx.commit(commit).await?;
     Ok(out)
+}
+
+/// The back-links crosswalk itself wrote on the records the links leave (after the weaker match
+/// the relink corrects) are cleared again, so no record goes on naming a partner it lost.
+async fn unwrite_backlinks(
+    ctx: &PairContext,
+    side: Side,
+    relinks: &[(Link, String)],
+    commit: &mut PageCommit,
+) -> Result<(), SyncError> {
+    let Some(ext) = ctx.pair.identity.external_id(side) else { return Ok(()) };
+    let writes: Vec<Write> = relinks
+        .iter()
+        .filter(|(link, _)| super::backlinks::ours(link))
+        .map(|(link, _)| {
+            let id = link.record_id(side).to_string();
+            let fields = FieldMap::from([(ext.field.clone(), serde_json::Value::Null)]);
+            Write { key: write_key(&["unlink-backlink", &ctx.pair.name, &link.id.to_string(), &id]), op: WriteOp::Update { id, fields } }
+        })
+        .collect();
+    if writes.is_empty() {
+        return Ok(());
+    }
+    for (key, result) in apply::execute(ctx, side, writes).await? {
+        match result {
+            Ok(_) => commit.intents_done.push(key),
+            Err(e) => tracing::warn!(pair = %ctx.pair.name, class = ?e.class(),
+                "a back-link crosswalk wrote on a record the link left could not be cleared"),
+        }
+    }
+    Ok(())
 }
 
 /// Every record id named by an open ambiguous-identity item of the pair: the record itself and
