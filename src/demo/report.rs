@@ -116,19 +116,28 @@ pub fn what_changed(sims: &Sims, before: &Snapshot, after: &Snapshot, marks: &[S
     let updated =
         after.wlcro_updated.iter().filter(|(id, t)| before.wlcro_updated.get(id) != Some(t)).count();
     let changed = after.wlcro_values.iter().filter(|(id, v)| before.wlcro_values.get(id) != Some(v)).count();
-    let same = updated.saturating_sub(changed);
+    // Judged per cycle from ground truth: a record written (its `updated_utc` moved) while no
+    // value changed. The first time per record is the write-through of the address the CRM owns,
+    // which WhiteLabelCRO's API never returns (so crosswalk cannot know it was there already);
+    // any further one would be a write that changed nothing.
+    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    let stages: Vec<&Snapshot> = marks.iter().chain(std::iter::once(after)).collect();
+    for w in stages.windows(2) {
+        for (id, t) in &w[1].wlcro_updated {
+            let written = w[0].wlcro_updated.get(id).is_some_and(|b| b != t);
+            if written && w[0].wlcro_values.get(id) == w[1].wlcro_values.get(id) {
+                *seen.entry(*id).or_default() += 1;
+            }
+        }
+    }
+    let through = seen.len();
+    let wasted: usize = seen.values().map(|n| n - 1).sum();
     let _ = writeln!(
         s,
-        "  WhiteLabelCRO people   {:>4} -> {} ({updated} written to: {changed} with a value that changed, {same} unchanged)",
+        "  WhiteLabelCRO people   {:>4} -> {} ({updated} written to, {changed} with a value that changed; \
+         writes that changed nothing: {wasted}, besides {through} first write-through(s) of the address)",
         before.wlcro_clients, after.wlcro_clients
     );
-    if same > 0 {
-        let _ = writeln!(
-            s,
-            "    (unchanged: the address the CRM owns, written through once per new link because \
-             WhiteLabelCRO's API never returns it, so crosswalk cannot know it was already there)"
-        );
-    }
     for (name, log) in sims.logs() {
         let mut per_cycle = Vec::new();
         for (i, mark) in marks.iter().enumerate() {

@@ -311,7 +311,10 @@ async fn unwrite_backlinks(
         .map(|(link, _)| {
             let id = link.record_id(side).to_string();
             let fields = FieldMap::from([(ext.field.clone(), serde_json::Value::Null)]);
-            Write { key: write_key(&["unlink-backlink", &ctx.pair.name, &link.id.to_string(), &id]), op: WriteOp::Update { id, fields } }
+            Write {
+                key: write_key(&["unlink-backlink", &ctx.pair.name, &link.id.to_string(), &id]),
+                op: WriteOp::Update { id, fields },
+            }
         })
         .collect();
     if writes.is_empty() {

@@ -449,3 +449,93 @@ async fn a_run_over_a_safety_cap_writes_nothing_and_holds_the_page_for_review() 
         "{items:?}"
     );
 }
+
+#[tokio::test]
+async fn a_held_back_page_waits_under_one_item_and_resolving_it_releases_exactly_that_page() {
+    let capped = PEOPLE.replace("[fields.email]", "[caps]\nmax_creates = 2\n\n[fields.email]");
+    let w = World::with_mapping(41, &capped).await;
+    for i in 0..3 {
+        w.a.seed("clients", fields(&[("email", &format!("h{i}@example.test")), ("first_name", "H")]));
+    }
+    w.run().await;
+    w.run().await;
+    assert_eq!(w.writes(), 0, "nothing went out past the cap");
+    let held: Vec<_> = w.open_items().await.into_iter().filter(|i| i.kind == ReviewKind::HeldBack).collect();
+    assert_eq!(held.len(), 1, "one item while the page waits, not one per run: {held:?}");
+    w.store
+        .resolve_review(held[0].id, &resolution(ResolveAction::TakeLeft, None, w.clock.now()))
+        .await
+        .unwrap();
+    w.run().await;
+    assert_eq!(w.b.live_records("contacts").len(), 3, "the held creates went out");
+    assert_eq!(w.store.review_item(held[0].id).await.unwrap().unwrap().state, ReviewState::Applied);
+    // The release was exactly that page: three more records are held again, under a new item.
+    for i in 3..6 {
+        w.a.seed("clients", fields(&[("email", &format!("h{i}@example.test")), ("first_name", "H")]));
+    }
+    w.clock.advance(Duration::from_secs(60));
+    w.run().await;
+    assert_eq!(w.b.live_records("contacts").len(), 3, "the next page was not released by the old item");
+    let open: Vec<_> = w.open_items().await.into_iter().filter(|i| i.kind == ReviewKind::HeldBack).collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+}
+
+#[tokio::test]
+async fn a_refused_field_refuses_only_itself_and_its_item_goes_when_the_field_is_written() {
+    let w = World::new(42).await;
+    let a_id = w
+        .a
+        .seed("clients", fields(&[("email", "rf@example.test"), ("first_name", "Rae"), ("city", "Austin")]));
+    w.run().await;
+    w.run().await;
+    let b_id = w.b.live_records("contacts").pop().expect("created").id;
+    let refusal = ConnectorError::Invalid {
+        message: "firstname is not allowed".into(),
+        code: Some("INVALID_VALUE".into()),
+        field: Some("firstname".into()),
+    };
+    w.b.reject_value("contacts", "firstname", json!("Zed"), refusal);
+    w.clock.advance(Duration::from_secs(60));
+    w.a.edit("clients", &a_id, fields(&[("first_name", "Zed"), ("city", "Dallas")]));
+    w.run().await;
+    let contact = w.b.stored("contacts", &b_id).unwrap().record;
+    assert_eq!(
+        text(&contact.fields, "city"),
+        Some("Dallas"),
+        "the rest of the record's changes went through"
+    );
+    assert_eq!(text(&contact.fields, "firstname"), Some("Rae"), "the refused field was not written");
+    let refused: Vec<_> =
+        w.open_items().await.into_iter().filter(|i| i.kind == ReviewKind::WriteRejected).collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].field.as_deref(), Some("first_name"));
+    assert!(
+        refused[0].reason.contains("INVALID_VALUE") && refused[0].reason.contains("firstname"),
+        "{}",
+        refused[0].reason
+    );
+    // The next runs do not send the refused field again.
+    let sent = w.b.write_log().len();
+    w.clock.advance(Duration::from_secs(60));
+    w.run().await;
+    assert_eq!(w.b.write_log().len(), sent, "held back, not resent");
+    // A new value for the field is written, and the refusal's item is superseded.
+    w.clock.advance(Duration::from_secs(60));
+    w.a.edit("clients", &a_id, fields(&[("first_name", "Zoe")]));
+    w.run().await;
+    assert_eq!(text(&w.b.stored("contacts", &b_id).unwrap().record.fields, "firstname"), Some("Zoe"));
+    let item = w.store.review_item(refused[0].id).await.unwrap().unwrap();
+    assert_eq!(item.state, ReviewState::Superseded);
+}
+
+#[tokio::test]
+async fn a_conflict_whose_sides_come_to_agree_is_superseded_on_the_next_pull() {
+    let w = World::new(43).await;
+    let (_a_id, b_id, item) = conflicted(&w).await;
+    w.clock.advance(Duration::from_secs(60));
+    w.b.edit("contacts", &b_id, fields(&[("firstname", "Joanna")]));
+    w.run().await;
+    let stored = w.store.review_item(item).await.unwrap().unwrap();
+    assert_eq!(stored.state, ReviewState::Superseded, "both sides say Joanna now");
+    assert!(w.open_items().await.is_empty());
+}
