@@ -362,6 +362,13 @@ pub(crate) fn refused_item(
     if let Some(f) = &remote_field {
         detail.push(format!("field `{f}`"));
     }
+    tracing::warn!(
+        pair = %ctx.pair.name,
+        system = %ctx.pair.endpoint(target).system,
+        code = code.as_deref().unwrap_or("-"),
+        field = remote_field.as_deref().unwrap_or("-"),
+        "the remote refused a write for good; it waits in the review queue"
+    );
     let error = if detail.is_empty() { e.to_string() } else { format!("{} ({})", e, detail.join(", ")) };
     let mut item = rejected_item(ctx, source, source_id, target_id, &error);
     item.field = canonical.or(remote_field.clone());
