@@ -148,8 +148,8 @@ async fn read_by_id_property(
             .errors
             .iter()
             .filter(|e| e.category.as_deref() == Some("OBJECT_NOT_FOUND"))
-            .flat_map(|e| e.context.get("ids").into_iter().flatten())
-            .map(|v| matching.key(v))
+            .flat_map(|e| e.context("ids"))
+            .map(|v| matching.key(&v))
             .collect();
         for raw in &resp.results {
             // As `find`: an unreadable record fails the lookup (it cannot be judged a non-match).
