@@ -9,6 +9,7 @@ pub mod batch;
 pub mod control;
 pub mod error;
 pub mod gate;
+pub mod import;
 pub mod merge;
 pub mod model;
 pub mod objects;
