@@ -16,7 +16,7 @@ use connector_api::{Clock, ConnectorError, ManualClock};
 use crosswalk::demo::report::is_write;
 use crosswalk::demo::{SimWorld, WorldConfig};
 use crosswalk::ids::IdGen;
-use crosswalk::store::RunKind;
+use crosswalk::store::{ReviewFilter, ReviewKind, ReviewState, RunKind};
 use crosswalk::sync::{Engine, PairStatus, RunReport, SyncOptions};
 use serde_json::{Map, Value, json};
 use sim_core::LoggedRequest;
@@ -398,5 +398,53 @@ async fn a_newer_change_after_an_overlap_reread_of_the_same_record_is_applied() 
         Some("other"),
         "the newer status reached HubSpot"
     );
+    env.finish().await;
+}
+
+/// Two HubSpot contacts holding one email (an import artefact the API itself would refuse) and
+/// one unlinked WhiteLabelCRO client with that email: the run opens exactly one
+/// ambiguous-identity item naming both contacts and links nothing. Judged from the store's
+/// review items and the simulators' records and request logs: no create, no write anywhere,
+/// no back-link on either side. Fails if the email probe can see only one of the contacts
+/// (the lowest id would be linked and back-linked, a guess).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubspot_contacts_with_one_email_open_one_ambiguous_item_and_link_nothing() {
+    let env = Env::start().await;
+    let email = "twin.person@example.test";
+    let first = env.hubspot().seed(ObjectType::Contacts, &[props(&contact_fields(email))]).expect("seed")[0];
+    let mut dup = props(&contact_fields(email));
+    dup.insert("firstname".into(), json!("Annie"));
+    let second = env.hubspot().import_duplicate(ObjectType::Contacts, &dup).expect("import duplicate");
+    let r = sim_whitelabelcro::SeedRecord {
+        first_name: "Ann".into(),
+        last_name: "Lee".into(),
+        email: email.into(),
+        status: Some("Active Client".into()),
+        ..Default::default()
+    };
+    let client = env.wlcro().seed_at(r, false, true, None).expect("seed client");
+    env.advance(60);
+    let marks = env.marks();
+    env.run().await;
+
+    let filter = ReviewFilter { kind: Some(ReviewKind::AmbiguousIdentity), ..ReviewFilter::default() };
+    let items = env.test_store.store.list_review(&filter).await.expect("list review");
+    assert_eq!(items.len(), 1, "one ambiguous item: {items:?}");
+    assert_eq!(items[0].state, ReviewState::Open);
+    let candidates = items[0].candidates.to_string();
+    for id in [first, second] {
+        assert!(candidates.contains(&format!("\"{id}\"")), "candidate {id} named: {candidates}");
+    }
+
+    let (hs_writes, wl_writes) = env.writes_since(marks);
+    assert!(hs_writes.is_empty(), "HubSpot was written to: {hs_writes:?}");
+    assert!(wl_writes.is_empty(), "WhiteLabelCRO was written to: {wl_writes:?}");
+    let contacts = env.hubspot().records(ObjectType::Contacts);
+    assert_eq!(contacts.len(), 2, "no contact created");
+    assert!(contacts.iter().all(|c| prop(c, "wlcro_client_id").is_none()), "no back-link in HubSpot");
+    let truth = env.wlcro().records();
+    assert_eq!(truth["clients"].as_array().map(Vec::len), Some(1), "no client created");
+    let external = &env.client(client)["external_id"];
+    assert!(external.is_null() || external == "", "no back-link in WhiteLabelCRO: {external}");
     env.finish().await;
 }

@@ -1,7 +1,7 @@
 //! Reading records: `SimplePublicObject` → [`Record`], batch read (`fetch`) and identity lookups
-//! (`find`: the email search of [`crate::lookup`] for emails, which sees every contact holding
-//! one; the `idProperty` GET for the unique property; search `EQ` otherwise; the batched
-//! `find_many` is in [`crate::lookup`]).
+//! (`find`: for an email the search and batch read of [`crate::lookup`], which see every
+//! contact holding it; the `idProperty` GET for the unique property; search `EQ` otherwise; the
+//! batched `find_many` is in [`crate::lookup`]).
 
 use chrono::{DateTime, Utc};
 use connector_api::{ConnectorError, FieldMap, IdentityKey, Quarantined, Record};
@@ -129,7 +129,7 @@ pub(crate) async fn find(
     }
     if field == "email" && object == Object::Contacts {
         let value = key.value.to_lowercase();
-        let mut found = crate::lookup::search_emails(c, &[&value]).await?;
+        let mut found = crate::lookup::find_emails(c, &[&value]).await?;
         return Ok(found.remove(&value).unwrap_or_default());
     }
     let props = c.read_properties(object).join(",");
