@@ -6,9 +6,9 @@
 //!   groups, spec §5), as many values per request as the 3,000-character body allows, so every
 //!   matching contact comes back: two contacts holding one email (an import artefact; the API
 //!   refuses a duplicate on create) are both candidates, never one guessed. `batch/read` with
-//!   `idProperty=email` (100 per call), which answers at most one record per email, only adds
-//!   what search's index lag (spec §5) may hide: a contact created seconds ago. `find` by email
-//!   is the same pair of calls for one value;
+//!   `idProperty=email` (100 per call), which answers at most one record per email, is asked
+//!   only for the values search found nothing for: what search's index lag (spec §5) may hide,
+//!   a contact created seconds ago. `find` by email is the same calls for one value;
 //! - the unique property: `batch/read` with `idProperty`, 100 inputs per call, where an
 //!   unknown value comes back as a 207 `OBJECT_NOT_FOUND` error (unique: one record at most);
 //! - any other property: search with one `IN` filter (values lowercase, spec §5) per request
@@ -258,24 +258,32 @@ fn emails_of(o: &SimpleObject) -> BTreeSet<String> {
         .collect()
 }
 
+/// Files a contact under each wanted key among its emails. As `find`: an unreadable record
+/// fails the lookup (it cannot be judged a non-match).
+fn add_by_email(
+    found: &mut Found,
+    wanted: &BTreeSet<&str>,
+    strip: &impl Fn(&mut Record),
+    raw: &Value,
+) -> Result<(), ConnectorError> {
+    let (mut record, o) =
+        to_record(Object::Contacts, raw).map_err(|q| ConnectorError::Protocol { message: q.reason })?;
+    strip(&mut record);
+    for email in emails_of(&o).iter().filter(|e| wanted.contains(e.as_str())) {
+        push_once(found, email, &record);
+    }
+    Ok(())
+}
+
 /// The contacts whose `email` or `hs_additional_emails` is one of `keys` (lowercase, as `IN`
 /// wants them, spec §5), every one of them per key; a key nothing matched answers empty.
-/// Search finds them all; a `batch/read` by `idProperty=email` adds the one a lagging search
-/// index may not show yet (created or changed seconds ago, spec §5).
+/// Search finds them all; a `batch/read` by `idProperty=email` of the keys it found nothing for
+/// adds the one a lagging search index may not show yet (created or changed seconds ago, §5).
 pub(crate) async fn find_emails(c: &HubspotConnector, keys: &[&String]) -> Result<Found, ConnectorError> {
     let object = Object::Contacts;
     let (props, strip) = with_extra(c, object, &["email", ADDITIONAL_EMAILS]);
     let wanted: BTreeSet<&str> = keys.iter().map(|k| k.as_str()).collect();
     let mut found: Found = keys.iter().map(|k| ((*k).clone(), Vec::new())).collect();
-    let mut add = |raw: &Value| -> Result<(), ConnectorError> {
-        let (mut record, o) =
-            to_record(object, raw).map_err(|q| ConnectorError::Protocol { message: q.reason })?;
-        strip(&mut record);
-        for email in emails_of(&o).iter().filter(|e| wanted.contains(e.as_str())) {
-            push_once(&mut found, email, &record);
-        }
-        Ok(())
-    };
     let request = |values: Vec<String>, after| {
         let groups = vec![Filter::any_of("email", values.clone()), Filter::any_of(ADDITIONAL_EMAILS, values)];
         search_request(groups, &props, after)
@@ -283,17 +291,19 @@ pub(crate) async fn find_emails(c: &HubspotConnector, keys: &[&String]) -> Resul
     for chunk in in_chunks(keys, |values| request(values, None)) {
         let values: Vec<String> = chunk.iter().map(|k| (*k).clone()).collect();
         for raw in search_all(c, object, |after| request(values.clone(), after)).await? {
-            add(&raw)?;
+            add_by_email(&mut found, &wanted, &strip, &raw)?;
         }
     }
-    // Unknown emails come back as a 207 `OBJECT_NOT_FOUND` item: nothing to add.
-    for chunk in keys.chunks(MAX_BATCH) {
+    // Only for what search did not find: the API refuses a second contact with an email it
+    // holds, so a lagging one is the only one. Unknown emails answer 207 `OBJECT_NOT_FOUND`.
+    let unseen: Vec<&String> = keys.iter().copied().filter(|k| found[*k].is_empty()).collect();
+    for chunk in unseen.chunks(MAX_BATCH) {
         let inputs = chunk.iter().map(|k| IdInput { id: k.as_str() }).collect();
         let body = BatchRead { inputs, properties: &props, id_property: Some("email") };
         let (_, bytes) = c.api.post(c.api.url(object.name(), "/batch/read"), &body, false, true).await?;
         let resp: BatchResponse = Api::decode("batch read", &bytes)?;
         for raw in &resp.results {
-            add(raw)?;
+            add_by_email(&mut found, &wanted, &strip, raw)?;
         }
     }
     Ok(found)
