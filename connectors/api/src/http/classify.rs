@@ -113,20 +113,24 @@ impl ErrorInfo {
             policy: text(v.get("policyName")),
             ..Self::default()
         };
-        let details = v.get("errors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-        for part in std::iter::once(v).chain(details) {
-            names::push_names(&mut info.fields, part.pointer("/context/propertyName"));
-            let msg = part.get("message").and_then(Value::as_str).unwrap_or_default();
-            for (name, code) in names::hubspot_message_properties(msg) {
-                names::push_name(&mut info.fields, &name);
-                info.push_detail_code(code);
-            }
-            if !std::ptr::eq(part, v) {
-                info.push_detail_code(text(part.get("code")));
-            }
+        info.read_hubspot_part(v);
+        for detail in v.get("errors").and_then(Value::as_array).into_iter().flatten() {
+            info.read_hubspot_part(detail);
+            info.push_detail_code(text(detail.get("code")));
         }
         push_keys(&mut info.fields, v.get("errors").filter(|e| e.is_object()));
         info
+    }
+
+    /// The names one HubSpot error (the body or an `errors[]` detail) gives: its
+    /// `context.propertyName`, and the properties (with their codes) its message lists.
+    fn read_hubspot_part(&mut self, part: &Value) {
+        names::push_names(&mut self.fields, part.pointer("/context/propertyName"));
+        let msg = part.get("message").and_then(Value::as_str).unwrap_or_default();
+        for (name, code) in names::hubspot_message_properties(msg) {
+            names::push_name(&mut self.fields, &name);
+            self.push_detail_code(code);
+        }
     }
 
     fn push_detail_code(&mut self, code: Option<String>) {
