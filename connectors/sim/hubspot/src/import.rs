@@ -3,9 +3,13 @@
 //! every write (spec §3, §13.6: emails are unique across `email` and `hs_additional_emails`),
 //! and the spec says nothing of imports; accounts holding such duplicates exist all the same
 //! (file imports of contacts that already exist, second-hand), so a test can stage one through
-//! this in-process control call, and through nothing on the API.
+//! this control call (in process, or `POST /_sim/import`), and through nothing on the API.
 
-use serde_json::{Map, Value};
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 
 use crate::SimState;
 use crate::error::ApiResult;
@@ -43,4 +47,20 @@ impl SimState {
         store.commit(rec, now, Source::Seed);
         Ok(id)
     }
+}
+
+#[derive(Deserialize)]
+struct ImportBody {
+    object: ObjectType,
+    properties: Map<String, Value>,
+}
+
+/// `POST /import {"object", "properties"}` → `{"id"}`, under the control prefix.
+pub fn routes() -> Router<SimState> {
+    Router::new().route(
+        "/import",
+        post(|State(s): State<SimState>, Json(b): Json<ImportBody>| async move {
+            s.import_duplicate(b.object, &b.properties).map(|id| Json(json!({ "id": id })))
+        }),
+    )
 }
