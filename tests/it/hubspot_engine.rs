@@ -448,3 +448,36 @@ async fn two_hubspot_contacts_with_one_email_open_one_ambiguous_item_and_link_no
     assert!(external.is_null() || external == "", "no back-link in WhiteLabelCRO: {external}");
     env.finish().await;
 }
+
+/// A client re-activated after a cancellation moves HubSpot's `lifecyclestage` backwards
+/// (other -> customer), which HubSpot refuses in its 207 naming the property only inside its
+/// message; the first-name edit of the same record still lands in the same run, and the
+/// review item names the refused field. Judged from the simulator's record and the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_lifecyclestage_does_not_stop_the_first_name_edit() {
+    let env = Env::start().await;
+    let ann = env.seed_linked(7, true);
+    env.advance(60);
+    env.run().await;
+    env.advance(10);
+    env.wlcro().ui_status(ann.client, "Cancelled", None).expect("cancel");
+    env.advance(30);
+    env.run().await;
+    assert_eq!(prop(&env.contact(ann.contact), "lifecyclestage").as_deref(), Some("other"));
+
+    env.advance(10);
+    env.wlcro().ui_status(ann.client, "Active Client", None).expect("re-activate");
+    env.wlcro().ui_edit(ann.client, &props(&[("first_name", "Annabel")])).expect("ui edit");
+    env.advance(30);
+    env.run().await;
+    let contact = env.contact(ann.contact);
+    assert_eq!(prop(&contact, "firstname").as_deref(), Some("Annabel"), "the first name arrived");
+    assert_eq!(prop(&contact, "lifecyclestage").as_deref(), Some("other"), "HubSpot refused the move");
+    let filter = ReviewFilter { state: Some(ReviewState::Open), ..ReviewFilter::default() };
+    let items = env.test_store.store.list_review(&filter).await.expect("list review");
+    let refused: Vec<_> = items.iter().filter(|i| i.kind == ReviewKind::WriteRejected).collect();
+    assert_eq!(refused.len(), 1, "one refusal: {items:?}");
+    assert!(refused[0].reason.contains("lifecyclestage"), "the property is named: {}", refused[0].reason);
+    assert!(!refused[0].reason.contains("Annabel"), "no value in the reason: {}", refused[0].reason);
+    env.finish().await;
+}
