@@ -432,6 +432,7 @@ async fn a_refused_lifecyclestage_does_not_stop_the_first_name_edit_of_the_same_
     assert_eq!(rejected.len(), 1, "one item for the refused field: {open:#?}");
     assert_eq!(rejected[0].field.as_deref(), Some("status"), "{:?}", rejected[0]);
     assert!(rejected[0].reason.contains("lifecyclestage"), "{}", rejected[0].reason);
+    assert!(!rejected[0].reason.contains("Annie"), "no value in the reason: {}", rejected[0].reason);
     assert!(
         open.iter().all(|i| i.kind != ReviewKind::FieldConflict),
         "no drift item for an overwrite that did not happen: {open:#?}"
@@ -443,4 +444,52 @@ async fn a_refused_lifecyclestage_does_not_stop_the_first_name_edit_of_the_same_
     env.run().await;
     let (hs_writes, _) = env.writes_since(marks);
     assert!(hs_writes.is_empty(), "the refused stage was sent again: {hs_writes:?}");
+}
+
+/// Two HubSpot contacts holding one email (an import artefact the API itself would refuse) and
+/// one unlinked WhiteLabelCRO client with that email: the run opens exactly one
+/// ambiguous-identity item naming both contacts and links nothing. Judged from the store's
+/// review items and the simulators' records and request logs: no create, no write anywhere,
+/// no back-link on either side. Fails if the email probe can see only one of the contacts
+/// (the lowest id would be linked and back-linked, a guess).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubspot_contacts_with_one_email_open_one_ambiguous_item_and_link_nothing() {
+    let env = Env::start().await;
+    let email = "twin.person@example.test";
+    let first = env.hubspot().seed(ObjectType::Contacts, &[props(&contact_fields(email))]).expect("seed")[0];
+    let mut dup = props(&contact_fields(email));
+    dup.insert("firstname".into(), json!("Annie"));
+    let second = env.hubspot().import_duplicate(ObjectType::Contacts, &dup).expect("import duplicate");
+    let r = sim_whitelabelcro::SeedRecord {
+        first_name: "Ann".into(),
+        last_name: "Lee".into(),
+        email: email.into(),
+        status: Some("Active Client".into()),
+        ..Default::default()
+    };
+    let client = env.wlcro().seed_at(r, false, true, None).expect("seed client");
+    env.advance(60);
+    let marks = env.marks();
+    env.run().await;
+
+    let filter = ReviewFilter { kind: Some(ReviewKind::AmbiguousIdentity), ..ReviewFilter::default() };
+    let items = env.test_store.store.list_review(&filter).await.expect("list review");
+    assert_eq!(items.len(), 1, "one ambiguous item: {items:?}");
+    assert_eq!(items[0].state, ReviewState::Open);
+    let candidates = items[0].candidates.to_string();
+    for id in [first, second] {
+        assert!(candidates.contains(&format!("\"{id}\"")), "candidate {id} named: {candidates}");
+    }
+
+    let (hs_writes, wl_writes) = env.writes_since(marks);
+    assert!(hs_writes.is_empty(), "HubSpot was written to: {hs_writes:?}");
+    assert!(wl_writes.is_empty(), "WhiteLabelCRO was written to: {wl_writes:?}");
+    let contacts = env.hubspot().records(ObjectType::Contacts);
+    assert_eq!(contacts.len(), 2, "no contact created");
+    assert!(contacts.iter().all(|c| prop(c, "wlcro_client_id").is_none()), "no back-link in HubSpot");
+    let truth = env.wlcro().records();
+    assert_eq!(truth["clients"].as_array().map(Vec::len), Some(1), "no client created");
+    let external = &env.client(client)["external_id"];
+    assert!(external.is_null() || external == "", "no back-link in WhiteLabelCRO: {external}");
+    env.finish().await;
 }

@@ -7,6 +7,7 @@
 
 pub mod classify;
 mod client;
+pub mod names;
 pub mod ratelimit;
 pub mod redact;
 

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use connector_api::http::ErrorInfo;
 use connector_api::write::Written;
 use connector_api::{ConnectorError, FieldMap, Write, WriteOp, WriteOutcome};
 use http::StatusCode;
@@ -30,15 +31,16 @@ fn strings(fields: &FieldMap) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn item_error(e: &BatchError) -> ConnectorError {
-    let code = e.category.clone();
-    let field = e.context.get("propertyName").and_then(|v| v.first()).cloned();
-    let message = format!("hubspot rejected the item ({})", code.as_deref().unwrap_or("no category"));
-    match code.as_deref() {
+/// A 207 item's error: its category, and the properties it names (`context.propertyName`,
+/// nested `errors[]`, or the JSON inside the invalid-property message, spec §11), names only.
+pub(crate) fn item_error(e: &BatchError) -> ConnectorError {
+    let info = ErrorInfo::from_value(&e.raw);
+    let message = format!("hubspot rejected the item ({})", e.category.as_deref().unwrap_or("no category"));
+    match e.category.as_deref() {
         Some("OBJECT_NOT_FOUND") => ConnectorError::NotFound { message },
         Some("CONFLICT") => ConnectorError::Conflict { message },
         Some("RATE_LIMITS") => ConnectorError::Throttled { retry_after: None, bucket: None },
-        _ => ConnectorError::Invalid { message, code, field },
+        _ => info.invalid(&message),
     }
 }
 
@@ -118,8 +120,8 @@ fn outcomes(
         }
     }
     for e in &resp.errors {
-        let by_trace = e.context.get("objectWriteTraceId").into_iter().flatten().cloned();
-        let by_id = e.context.get("ids").into_iter().flatten().filter_map(|id| key_of_id.get(id).cloned());
+        let by_trace = e.context("objectWriteTraceId").into_iter();
+        let by_id = e.context("ids").into_iter().filter_map(|id| key_of_id.get(&id).cloned());
         for key in by_trace.chain(by_id) {
             done.insert(key, Err(item_error(e)));
         }
@@ -213,4 +215,63 @@ async fn archive(c: &HubspotConnector, object: Object, ws: &[Write]) -> Group {
             result: Ok(Written { id: id.to_string(), created: false, modified_at: None }),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn invalid(item: Value) -> (String, Option<String>, Option<String>) {
+        match item_error(&BatchError::from(item)) {
+            ConnectorError::Invalid { message, code, field } => (message, code, field),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The 207 item shape of HubSpot's error-handling page: the property only inside the
+    /// JSON-in-a-string message.
+    #[test]
+    fn a_207_item_names_the_property_from_its_message() {
+        let inner = json!([
+            {"isValid": false, "message": "ann@x.test was not valid", "error": "INVALID_EMAIL", "name": "email"},
+            {"isValid": false, "message": "Lead was not one of the allowed options", "error": "INVALID_OPTION", "name": "lifecyclestage"}
+        ]);
+        let item = json!({
+            "status": "error", "category": "VALIDATION_ERROR",
+            "message": format!("Property values were not valid: {inner}"),
+            "context": {"objectWriteTraceId": ["k1"]}
+        });
+        let (message, code, field) = invalid(item);
+        assert_eq!((code.as_deref(), field.as_deref()), (Some("VALIDATION_ERROR"), Some("email")));
+        assert!(message.contains("fields: email, lifecyclestage"), "{message}");
+        assert!(message.contains("INVALID_OPTION") && message.contains("INVALID_EMAIL"), "{message}");
+        assert!(!message.contains("ann@x.test") && !message.contains("Lead was"), "no values: {message}");
+    }
+
+    /// The generic error shape (spec §11): `context.propertyName` on the item or its `errors[]`.
+    #[test]
+    fn a_207_item_names_the_property_from_its_context() {
+        let item =
+            json!({"category": "VALIDATION_ERROR", "context": {"propertyName": ["zip"], "ids": ["7"]}});
+        assert_eq!(invalid(item).2.as_deref(), Some("zip"));
+        let item = json!({"category": "VALIDATION_ERROR", "errors": [
+            {"message": "bad", "code": "INVALID_DATE", "context": {"propertyName": ["renewal_date"]}}
+        ]});
+        let (message, _, field) = invalid(item);
+        assert_eq!(field.as_deref(), Some("renewal_date"));
+        assert!(message.contains("INVALID_DATE"), "{message}");
+        // Nothing named: no field, and the item still reads (a context of another shape too).
+        let (_, code, field) = invalid(json!({"category": "VALIDATION_ERROR", "context": {"n": 3}}));
+        assert_eq!((code.as_deref(), field), (Some("VALIDATION_ERROR"), None));
+    }
+
+    #[test]
+    fn item_classes_follow_the_category() {
+        let e =
+            item_error(&BatchError::from(json!({"category": "OBJECT_NOT_FOUND", "context": {"ids": ["1"]}})));
+        assert!(matches!(e, ConnectorError::NotFound { .. }));
+        let e = item_error(&BatchError::from(json!({"category": "CONFLICT"})));
+        assert!(matches!(e, ConnectorError::Conflict { .. }));
+    }
 }

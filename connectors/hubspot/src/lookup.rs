@@ -2,25 +2,36 @@
 //! few requests as the API allows (spec §4, §5):
 //!
 //! - record ids (`id`, `hs_object_id`): one `batch/read` per 100 ids, as `fetch`;
-//! - `email` (contacts) and the unique property: `batch/read` with `idProperty`, 100 inputs per
-//!   call, where an unknown value comes back as a 207 `OBJECT_NOT_FOUND` error;
+//! - `email` (contacts): search, `email IN (..)` OR `hs_additional_emails IN (..)` (two filter
+//!   groups, spec §5), as many values per request as the 3,000-character body allows, so every
+//!   matching contact comes back: two contacts holding one email (an import artefact; the API
+//!   refuses a duplicate on create) are both candidates, never one guessed. `batch/read` with
+//!   `idProperty=email` (100 per call), which answers at most one record per email, is asked
+//!   only for the values search found nothing for: what search's index lag (spec §5) may hide,
+//!   a contact created seconds ago. `find` by email is the same calls for one value;
+//! - the unique property: `batch/read` with `idProperty`, 100 inputs per call, where an
+//!   unknown value comes back as a 207 `OBJECT_NOT_FOUND` error (unique: one record at most);
 //! - any other property: search with one `IN` filter (values lowercase, spec §5) per request
 //!   body of at most 3,000 characters.
 //!
 //! Neither answer says which requested value a record was found for, so records are matched to
-//! the values here: by `email` or `hs_additional_emails` case-insensitively (emails are unique
-//! across both, spec §3), by the unique property exactly, by a searched property
+//! the values here: by `email` or a `;`-separated `hs_additional_emails` entry
+//! case-insensitively, by the unique property exactly, by a searched property
 //! case-insensitively (search filter values are, spec §5). A value this matching cannot settle
-//! (the answer neither matched it nor reported it missing) is looked up alone with `find`, so a
-//! matching that disagrees with the server costs requests, never a wrong answer.
+//! (a batch read neither matched it nor reported it missing; a search answered a record matching
+//! no value) is looked up alone with `find`, so a matching that disagrees with the server costs
+//! requests, never a wrong answer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use connector_api::{ConnectorError, IdentityKey, Record};
+use serde_json::Value;
 
 use crate::client::Api;
 use crate::read::{FIND_LIMIT, fetch, find, to_record};
-use crate::wire::{BatchRead, BatchResponse, Collection, Filter, FilterGroup, IdInput, SearchRequest};
+use crate::wire::{
+    BatchRead, BatchResponse, Collection, Filter, FilterGroup, IdInput, SearchRequest, SimpleObject,
+};
 use crate::{HubspotConnector, MAX_BATCH, MAX_SEARCH_PAGE, Object};
 
 /// Records found per requested value.
@@ -74,14 +85,18 @@ pub(crate) async fn find_many(
             })
             .collect());
     }
-    let by_id_property = (prop == "email" && object == Object::Contacts) || prop == c.config.unique_property;
-    let matching = if by_id_property && prop != "email" { Matching::Exact } else { Matching::Folded };
+    let emails = prop == "email" && object == Object::Contacts;
+    let by_id_property = prop == c.config.unique_property;
+    let matching = if by_id_property { Matching::Exact } else { Matching::Folded };
     // Values that compare equal are looked up once, under their matching key.
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for v in values {
         groups.entry(matching.key(v)).or_default().push(v.clone());
     }
-    let (mut found, unsettled) = if by_id_property {
+    let (mut found, unsettled) = if emails {
+        let keys: Vec<&String> = groups.keys().collect();
+        (find_emails(c, &keys).await?, Vec::new())
+    } else if by_id_property {
         read_by_id_property(c, object, &prop, matching, &groups).await?
     } else {
         search_in(c, object, &prop, &groups).await?
@@ -134,8 +149,7 @@ async fn read_by_id_property(
     matching: Matching,
     groups: &BTreeMap<String, Vec<String>>,
 ) -> Result<(Found, Vec<String>), ConnectorError> {
-    let email = prop == "email";
-    let (props, strip) = with_extra(c, object, if email { &[ADDITIONAL_EMAILS] } else { &[] });
+    let (props, strip) = with_extra(c, object, &[]);
     let mut found = Found::new();
     let mut unsettled = Vec::new();
     let keys: Vec<&String> = groups.keys().collect();
@@ -148,25 +162,20 @@ async fn read_by_id_property(
             .errors
             .iter()
             .filter(|e| e.category.as_deref() == Some("OBJECT_NOT_FOUND"))
-            .flat_map(|e| e.context.get("ids").into_iter().flatten())
-            .map(|v| matching.key(v))
+            .flat_map(|e| e.context("ids"))
+            .map(|v| matching.key(&v))
             .collect();
         for raw in &resp.results {
             // As `find`: an unreadable record fails the lookup (it cannot be judged a non-match).
             let (mut record, o) =
                 to_record(object, raw).map_err(|q| ConnectorError::Protocol { message: q.reason })?;
-            let mut own: BTreeSet<String> = o
+            let own: BTreeSet<String> = o
                 .properties
                 .get(prop)
                 .and_then(|v| v.as_deref())
                 .map(|v| matching.key(v))
                 .into_iter()
                 .collect();
-            if email {
-                let extra =
-                    o.properties.get(ADDITIONAL_EMAILS).and_then(|v| v.as_deref()).unwrap_or_default();
-                own.extend(extra.split(';').filter(|e| !e.trim().is_empty()).map(|e| matching.key(e.trim())));
-            }
             strip(&mut record);
             for key in chunk.iter().filter(|k| own.contains(**k)) {
                 push_once(&mut found, key, &record);
@@ -186,11 +195,11 @@ async fn read_by_id_property(
     Ok((found, unsettled))
 }
 
-/// Splits `keys` into `IN` lists whose search request stays within the body limit.
-fn in_chunks<'a>(props: &[String], prop: &str, keys: &[&'a String]) -> Vec<Vec<&'a String>> {
+/// Splits `keys` into lists whose search request (`build` of the list) stays within the body
+/// limit and the `IN` value cap.
+fn in_chunks<'a>(keys: &[&'a String], build: impl Fn(Vec<String>) -> SearchRequest) -> Vec<Vec<&'a String>> {
     let size = |chunk: &[&String]| {
-        let values = chunk.iter().map(|k| (*k).clone()).collect();
-        let req = search_request(prop, values, props, None);
+        let req = build(chunk.iter().map(|k| (*k).clone()).collect());
         serde_json::to_string(&req).map_or(usize::MAX, |s| s.chars().count())
     };
     let mut out: Vec<Vec<&String>> = Vec::new();
@@ -208,14 +217,96 @@ fn in_chunks<'a>(props: &[String], prop: &str, keys: &[&'a String]) -> Vec<Vec<&
     out
 }
 
-fn search_request(prop: &str, values: Vec<String>, props: &[String], after: Option<String>) -> SearchRequest {
+fn search_request(groups: Vec<Filter>, props: &[String], after: Option<String>) -> SearchRequest {
     SearchRequest {
-        filter_groups: vec![FilterGroup { filters: vec![Filter::any_of(prop, values)] }],
+        filter_groups: groups.into_iter().map(|f| FilterGroup { filters: vec![f] }).collect(),
         sorts: Vec::new(),
         properties: props.to_vec(),
         limit: MAX_SEARCH_PAGE,
         after,
     }
+}
+
+/// Every result of one search (`build` of the `after` cursor), page by page, up to the
+/// 10,000 results one query can reach (spec §5).
+async fn search_all(
+    c: &HubspotConnector,
+    object: Object,
+    build: impl Fn(Option<String>) -> SearchRequest,
+) -> Result<Vec<Value>, ConnectorError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let req = build(after.take());
+        let (_, bytes) = c.api.post(c.api.url(object.name(), "/search"), &req, true, true).await?;
+        let page: Collection = Api::decode("search", &bytes)?;
+        out.extend(page.results);
+        match page.paging.and_then(|p| p.next) {
+            Some(next) if out.len() + MAX_SEARCH_PAGE <= RESULT_CAP => after = Some(next.after),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// A contact's emails, lowercase: `email` and each `hs_additional_emails` entry.
+fn emails_of(o: &SimpleObject) -> BTreeSet<String> {
+    let prop = |p: &str| o.properties.get(p).and_then(|v| v.as_deref()).unwrap_or_default();
+    std::iter::once(prop("email"))
+        .chain(prop(ADDITIONAL_EMAILS).split(';'))
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
+/// Files a contact under each wanted key among its emails. As `find`: an unreadable record
+/// fails the lookup (it cannot be judged a non-match).
+fn add_by_email(
+    found: &mut Found,
+    wanted: &BTreeSet<&str>,
+    strip: &impl Fn(&mut Record),
+    raw: &Value,
+) -> Result<(), ConnectorError> {
+    let (mut record, o) =
+        to_record(Object::Contacts, raw).map_err(|q| ConnectorError::Protocol { message: q.reason })?;
+    strip(&mut record);
+    for email in emails_of(&o).iter().filter(|e| wanted.contains(e.as_str())) {
+        push_once(found, email, &record);
+    }
+    Ok(())
+}
+
+/// The contacts whose `email` or `hs_additional_emails` is one of `keys` (lowercase, as `IN`
+/// wants them, spec §5), every one of them per key; a key nothing matched answers empty.
+/// Search finds them all; a `batch/read` by `idProperty=email` of the keys it found nothing for
+/// adds the one a lagging search index may not show yet (created or changed seconds ago, §5).
+pub(crate) async fn find_emails(c: &HubspotConnector, keys: &[&String]) -> Result<Found, ConnectorError> {
+    let object = Object::Contacts;
+    let (props, strip) = with_extra(c, object, &["email", ADDITIONAL_EMAILS]);
+    let wanted: BTreeSet<&str> = keys.iter().map(|k| k.as_str()).collect();
+    let mut found: Found = keys.iter().map(|k| ((*k).clone(), Vec::new())).collect();
+    let request = |values: Vec<String>, after| {
+        let groups = vec![Filter::any_of("email", values.clone()), Filter::any_of(ADDITIONAL_EMAILS, values)];
+        search_request(groups, &props, after)
+    };
+    for chunk in in_chunks(keys, |values| request(values, None)) {
+        let values: Vec<String> = chunk.iter().map(|k| (*k).clone()).collect();
+        for raw in search_all(c, object, |after| request(values.clone(), after)).await? {
+            add_by_email(&mut found, &wanted, &strip, &raw)?;
+        }
+    }
+    // Only for what search did not find: the API refuses a second contact with an email it
+    // holds, so a lagging one is the only one. Unknown emails answer 207 `OBJECT_NOT_FOUND`.
+    let unseen: Vec<&String> = keys.iter().copied().filter(|k| found[*k].is_empty()).collect();
+    for chunk in unseen.chunks(MAX_BATCH) {
+        let inputs = chunk.iter().map(|k| IdInput { id: k.as_str() }).collect();
+        let body = BatchRead { inputs, properties: &props, id_property: Some("email") };
+        let (_, bytes) = c.api.post(c.api.url(object.name(), "/batch/read"), &body, false, true).await?;
+        let resp: BatchResponse = Api::decode("batch read", &bytes)?;
+        for raw in &resp.results {
+            add_by_email(&mut found, &wanted, &strip, raw)?;
+        }
+    }
+    Ok(found)
 }
 
 /// Search with `prop IN (keys)` (keys are lowercase); answers the records per key, at most
@@ -227,35 +318,25 @@ async fn search_in(
     groups: &BTreeMap<String, Vec<String>>,
 ) -> Result<(Found, Vec<String>), ConnectorError> {
     let (props, strip) = with_extra(c, object, &[prop]);
+    let request =
+        |values: Vec<String>, after| search_request(vec![Filter::any_of(prop, values)], &props, after);
     let keys: Vec<&String> = groups.keys().collect();
     let mut found = Found::new();
     // A result whose value matches no key means the server compares differently from here.
     let mut stray = false;
-    for chunk in in_chunks(&props, prop, &keys) {
+    for chunk in in_chunks(&keys, |values| request(values, None)) {
         let values: Vec<String> = chunk.iter().map(|k| (*k).clone()).collect();
-        let mut after = None;
-        let mut seen = 0;
-        loop {
-            let req = search_request(prop, values.clone(), &props, after.take());
-            let (_, bytes) = c.api.post(c.api.url(object.name(), "/search"), &req, true, true).await?;
-            let page: Collection = Api::decode("search", &bytes)?;
-            seen += page.results.len();
-            for raw in &page.results {
-                let (mut record, o) =
-                    to_record(object, raw).map_err(|q| ConnectorError::Protocol { message: q.reason })?;
-                strip(&mut record);
-                let key = o.properties.get(prop).and_then(|v| v.as_deref()).map(str::to_lowercase);
-                match key.filter(|k| groups.contains_key(k)) {
-                    Some(k) if found.get(&k).is_none_or(|l| l.len() < FIND_LIMIT) => {
-                        push_once(&mut found, &k, &record)
-                    }
-                    Some(_) => {}
-                    None => stray = true,
+        for raw in search_all(c, object, |after| request(values.clone(), after)).await? {
+            let (mut record, o) =
+                to_record(object, &raw).map_err(|q| ConnectorError::Protocol { message: q.reason })?;
+            strip(&mut record);
+            let key = o.properties.get(prop).and_then(|v| v.as_deref()).map(str::to_lowercase);
+            match key.filter(|k| groups.contains_key(k)) {
+                Some(k) if found.get(&k).is_none_or(|l| l.len() < FIND_LIMIT) => {
+                    push_once(&mut found, &k, &record)
                 }
-            }
-            match page.paging.and_then(|p| p.next) {
-                Some(next) if seen + MAX_SEARCH_PAGE <= RESULT_CAP => after = Some(next.after),
-                _ => break,
+                Some(_) => {}
+                None => stray = true,
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Reading records: `SimplePublicObject` → [`Record`], batch read (`fetch`) and identity lookups
-//! (`find`: `idProperty` GET for email and the unique property, search `EQ` otherwise; the
+//! (`find`: for an email the search and batch read of [`crate::lookup`], which see every
+//! contact holding it; the `idProperty` GET for the unique property; search `EQ` otherwise; the
 //! batched `find_many` is in [`crate::lookup`]).
 
 use chrono::{DateTime, Utc};
@@ -126,8 +127,13 @@ pub(crate) async fn find(
     if field == "id" || field == "hs_object_id" {
         return fetch(c, object, std::slice::from_ref(&key.value)).await;
     }
+    if field == "email" && object == Object::Contacts {
+        let value = key.value.to_lowercase();
+        let mut found = crate::lookup::find_emails(c, &[&value]).await?;
+        return Ok(found.remove(&value).unwrap_or_default());
+    }
     let props = c.read_properties(object).join(",");
-    if (field == "email" && object == Object::Contacts) || field == c.config.unique_property {
+    if field == c.config.unique_property {
         // Consistent reads (search lags, spec §5): a find right after a create must see it.
         let rest = format!("/{}?idProperty={field}&properties={props}", encode_segment(&key.value));
         let log_as = format!("GET /crm/v3/objects/{}/{{key}}?idProperty={field}", object.name());

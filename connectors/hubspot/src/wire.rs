@@ -75,18 +75,33 @@ pub struct BatchResponse {
     pub errors: Vec<BatchError>,
 }
 
-/// One `errors[]` item. Every field is optional (spec §11).
+/// One `errors[]` item. Every field is optional (spec §11) and any shape is accepted: the item
+/// is kept whole for [`ErrorInfo`](connector_api::http::ErrorInfo), which reads its names.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(from = "Value")]
 pub struct BatchError {
     /// `VALIDATION_ERROR`, `OBJECT_NOT_FOUND`, `CONFLICT`, …
-    #[serde(default)]
     pub category: Option<String>,
-    /// What the item names: `objectWriteTraceId`, `ids`, `propertyName`.
-    #[serde(default)]
-    pub context: BTreeMap<String, Vec<String>>,
-    /// The HTTP status of the item, when given.
-    #[serde(default)]
-    pub status: Option<Value>,
+    /// The item as answered.
+    pub raw: Value,
+}
+
+impl From<Value> for BatchError {
+    fn from(raw: Value) -> Self {
+        let category = raw.get("category").and_then(Value::as_str).map(str::to_string);
+        Self { category, raw }
+    }
+}
+
+impl BatchError {
+    /// The strings `context.{key}` lists (`objectWriteTraceId`, `ids`, `propertyName`).
+    pub fn context(&self, key: &str) -> Vec<String> {
+        match self.raw.get("context").and_then(|c| c.get(key)) {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// One filter of a search group.

@@ -4,38 +4,49 @@
 //! update, deletes as a collections delete. Each row's result becomes its own outcome with a
 //! classified error; the call's HTTP status says nothing about the rows (200 even if all failed).
 
-use connector_api::http::RequestSpec;
+use connector_api::http::{ErrorInfo, RequestSpec};
 use connector_api::write::Written;
 use connector_api::{ConnectorError, FieldMap, Write, WriteOp, WriteOutcome};
 use serde_json::{Map, Value, json};
 
 use crate::api::{Api, Target};
 use crate::soql::{normalize_id, pct};
-use crate::wire::{ErrorItem, SaveResult};
+use crate::wire::SaveResult;
 
 /// Rows per collections call.
 pub const MAX_BATCH: usize = 200;
 
-/// Classifies one row's error by its code (never its message, which may quote values).
-pub fn classify_row(errors: &[ErrorItem]) -> ConnectorError {
-    let first = errors.first();
-    let code = first.and_then(ErrorItem::code).map(str::to_string);
-    let field = first.and_then(|e| e.fields.first().cloned());
+/// Classifies one row's errors (`[{"statusCode","message","fields"}]`, spec §6, §9) by the first
+/// code (never its message, which may quote values). The fields every error names (`fields`,
+/// or the column an `INVALID_FIELD` message names) are kept, names only: the first in `field`,
+/// all of them in the message, with the further codes.
+pub fn classify_row(errors: &[Value]) -> ConnectorError {
+    let info = ErrorInfo::from_value(&Value::Array(errors.to_vec()));
+    let code = info.code.clone();
     let message = format!("row rejected: {}", code.as_deref().unwrap_or("no error code"));
+    let named = format!("{message}{}", info.named());
     match code.as_deref() {
         // Another transaction holds the row; the same write succeeds later.
         Some("UNABLE_TO_LOCK_ROW" | "ALL_OR_NONE_OPERATION_ROLLED_BACK" | "PROCESSING_HALTED") => {
-            ConnectorError::Transient { message, retry_after: None }
+            ConnectorError::Transient { message: named, retry_after: None }
         }
         Some("ENTITY_IS_DELETED" | "NOT_FOUND" | "INVALID_CROSS_REFERENCE_KEY") => {
-            ConnectorError::NotFound { message }
+            ConnectorError::NotFound { message: named }
         }
-        Some("DUPLICATE_VALUE" | "DUPLICATE_EXTERNAL_ID") => ConnectorError::Conflict { message },
-        Some("REQUEST_LIMIT_EXCEEDED") => ConnectorError::QuotaExhausted { message, resets_at: None },
+        Some("DUPLICATE_VALUE" | "DUPLICATE_EXTERNAL_ID") => ConnectorError::Conflict { message: named },
+        Some("REQUEST_LIMIT_EXCEEDED") => ConnectorError::QuotaExhausted { message: named, resets_at: None },
         // DUPLICATES_DETECTED, REQUIRED_FIELD_MISSING, FIELD_CUSTOM_VALIDATION_EXCEPTION,
-        // INVALID_FIELD, … and anything unknown: the data, not the moment, is wrong.
-        _ => ConnectorError::Invalid { message, code, field },
+        // INVALID_FIELD, INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, … and anything unknown: the
+        // data, not the moment, is wrong.
+        _ => info.invalid(&message),
     }
+}
+
+/// Whether a row's errors include `code`.
+fn has_code(errors: &[Value], code: &str) -> bool {
+    errors
+        .iter()
+        .any(|e| e.get("statusCode").or_else(|| e.get("errorCode")).and_then(Value::as_str) == Some(code))
 }
 
 fn row(object: &str, fields: &FieldMap) -> Map<String, Value> {
@@ -64,9 +75,7 @@ fn outcomes(keys: Vec<String>, results: Vec<SaveResult>, deleting: bool) -> Vec<
             },
             Some(r) => match classify_row(&r.errors) {
                 // Deleting what is already deleted has the intended effect.
-                ConnectorError::NotFound { .. }
-                    if deleting && r.errors.iter().any(|e| e.code() == Some("ENTITY_IS_DELETED")) =>
-                {
+                ConnectorError::NotFound { .. } if deleting && has_code(&r.errors, "ENTITY_IS_DELETED") => {
                     Ok(Written { id: r.id.unwrap_or_default(), created: false, modified_at: None })
                 }
                 e => Err(e),
@@ -193,8 +202,8 @@ mod tests {
     use super::*;
     use connector_api::ErrorClass;
 
-    fn item(code: &str) -> ErrorItem {
-        ErrorItem { status_code: Some(code.into()), error_code: None, fields: vec!["Email".into()] }
+    fn item(code: &str) -> Value {
+        json!({"statusCode": code, "message": "m", "fields": ["Email"]})
     }
 
     #[test]
@@ -215,5 +224,50 @@ mod tests {
             panic!()
         };
         assert_eq!((field.as_deref(), code.as_deref()), (Some("Email"), Some("DUPLICATES_DETECTED")));
+    }
+
+    fn invalid(errors: Value) -> (String, Option<String>, Option<String>) {
+        let rows: Vec<Value> = serde_json::from_value(errors).unwrap();
+        match classify_row(&rows) {
+            ConnectorError::Invalid { message, code, field } => (message, code, field),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Collections rows as the REST guide shows them (spec §6, §9): several fields, several
+    /// errors, a picklist refusal, a column named only in the message; messages quoting values.
+    #[test]
+    fn row_errors_keep_every_field_name_and_no_value() {
+        let (message, code, field) = invalid(json!([{
+            "statusCode": "REQUIRED_FIELD_MISSING",
+            "message": "Required fields are missing: [LastName, Company]",
+            "fields": ["LastName", "Company"]
+        }]));
+        assert_eq!((code.as_deref(), field.as_deref()), (Some("REQUIRED_FIELD_MISSING"), Some("LastName")));
+        assert!(message.contains("fields: LastName, Company"), "{message}");
+
+        let (message, code, field) = invalid(json!([
+            {"statusCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+             "message": "bad value for restricted picklist field: Platinum Plus", "fields": ["LeadSource"]},
+            {"statusCode": "INVALID_EMAIL_ADDRESS", "message": "Email: invalid email address: bob@@x", "fields": ["Email"]}
+        ]));
+        assert_eq!(code.as_deref(), Some("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"));
+        assert_eq!(field.as_deref(), Some("LeadSource"));
+        assert!(
+            message.contains("fields: LeadSource, Email") && message.contains("INVALID_EMAIL_ADDRESS"),
+            "{message}"
+        );
+        assert!(!message.contains("Platinum") && !message.contains("bob@@x"), "no values: {message}");
+
+        let (message, _, field) = invalid(json!([{
+            "statusCode": "INVALID_FIELD", "message": "No such column 'Shoe_Size__c' on sobject of type Contact", "fields": []
+        }]));
+        assert_eq!(field.as_deref(), Some("Shoe_Size__c"), "{message}");
+
+        let (message, code, field) = invalid(json!([{
+            "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Phone 555-0100 is not allowed", "fields": []
+        }]));
+        assert_eq!((code.as_deref(), field), (Some("FIELD_CUSTOM_VALIDATION_EXCEPTION"), None));
+        assert!(!message.contains("555-0100"), "{message}");
     }
 }

@@ -39,9 +39,10 @@ pub struct SaveResult {
     pub id: Option<String>,
     /// Whether this item was written.
     pub success: bool,
-    /// Why not.
+    /// Why not: error objects (`statusCode`, `message`, `fields`), kept whole for
+    /// [`ErrorInfo`](connector_api::http::ErrorInfo), which reads their codes and field names.
     #[serde(default)]
-    pub errors: Vec<ErrorItem>,
+    pub errors: Vec<Value>,
     /// Upsert only: a record was created.
     #[serde(default)]
     pub created: Option<bool>,

@@ -30,13 +30,15 @@ impl ResponseClassifier for WlcroClassifier {
             }),
             // Data rules (§8: non-Lead status, unknown status name, unknown employee): the item
             // is permanently rejected; keep the code and field for the review item.
+            // Every field `details.fields` names is in the message, the first in `field`.
             (422, code) => Some(ConnectorError::Invalid {
                 message: format!(
-                    "whitelabelcro validation failed{}",
-                    code.map(|c| format!(" ({c})")).unwrap_or_default()
+                    "whitelabelcro validation failed{}{}",
+                    code.map(|c| format!(" ({c})")).unwrap_or_default(),
+                    info.named()
                 ),
                 code: code.map(str::to_string).or_else(|| Some("validation_failed".into())),
-                field: info.field,
+                field: info.field.clone(),
             }),
             // A 503 without Retry-After: still transient (maintenance), keep the default's delay.
             (503, _) => match default {
@@ -78,6 +80,16 @@ mod tests {
             matches!(&e, ConnectorError::Invalid { field: Some(f), code: Some(c), .. } if f == "email" && c == "validation_failed")
         );
         assert!(!e.to_string().contains("x@y"), "values never copied");
+        // Several fields (§8 `details.fields: {name: reason}`): the first in `field`, all named.
+        let v = r#"{"error":{"code":"validation_failed","message":"m","details":{"fields":{"employee_id":"unknown employee 7","affiliate_id":"unknown affiliate 9"}}},"request_id":"r"}"#;
+        let e = refine(422, v).unwrap();
+        let ConnectorError::Invalid { message, field, .. } = &e else { panic!("{e:?}") };
+        assert_eq!(field.as_deref(), Some("affiliate_id"));
+        assert!(message.contains("fields: affiliate_id, employee_id"), "{message}");
+        assert!(
+            !message.contains("unknown employee") && !message.contains(" 7"),
+            "reasons never copied: {message}"
+        );
         assert_eq!(refine(422, "plain text").unwrap().class(), ErrorClass::Invalid);
         assert_eq!(refine(503, "").unwrap().class(), ErrorClass::Transient);
         assert!(refine(400, r#"{"title":"Bad","status":400}"#).is_none());

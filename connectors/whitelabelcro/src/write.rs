@@ -226,9 +226,22 @@ impl WlcroConnector {
             .bucket("write")
             .idempotent(true)
             .log_as(format!("PATCH {path}"));
-        let resp = self.http.send(self.authed(spec)).await?;
+        let resp = self.http.send(self.authed(spec)).await.map_err(status_field)?;
         let r: UpdateResponse = parse(resp.body(), &format!("PATCH {path}")).unwrap_or_default();
         Ok(time(r.updated_utc.as_deref()))
+    }
+}
+
+/// Update Lead / Client Status names its body fields (`new_status`, `new_status_id`, §5); the
+/// record's field they carry is `status`.
+fn status_field(e: ConnectorError) -> ConnectorError {
+    match e {
+        ConnectorError::Invalid { message, code, field: Some(f) }
+            if f == "new_status" || f == "new_status_id" =>
+        {
+            ConnectorError::Invalid { message, code, field: Some("status".into()) }
+        }
+        other => other,
     }
 }
 

@@ -178,3 +178,37 @@ fn the_simulators_signature_verifies_and_a_tampered_body_does_not() {
     let q = v.receive("clients", &h, tampered.as_bytes(), now).unwrap_err();
     assert!(q.reason.contains("signature"), "{}", q.reason);
 }
+
+/// A 422 `validation_failed` from the simulator keeps its code and the field it names, mapped
+/// to the record's field (`new_status` of Update Client Status is `status`), and no value: an
+/// unknown status name, and an unknown employee on Create Client.
+#[tokio::test]
+async fn a_422_names_the_field_and_code_but_no_value() {
+    let w = world(true).await;
+    let id = w.driver.seed(w.driver.sample(1)).await.unwrap();
+    let out = w.connector.apply("clients", vec![update("s", &id, json!({"status": "Quillon Status"}))]).await;
+    let create = Write {
+        key: "c".into(),
+        op: WriteOp::Create {
+            fields: serde_json::from_value(json!({
+                "first_name": "Quillon", "last_name": "Quillon", "email": "quillon@example.test",
+                "employee_id": 987_654
+            }))
+            .unwrap(),
+            external_id: Some(IdentityKey { field: "external_id".into(), value: "hubspot_1".into() }),
+        },
+    };
+    let created = w.connector.apply("clients", vec![create]).await;
+    let cases = [(out.unwrap(), "status"), (created.unwrap(), "employee_id")];
+    for (outcomes, want) in cases {
+        let Err(ConnectorError::Invalid { message, code, field }) = outcomes[0].result.clone() else {
+            panic!("{want}: {:?}", outcomes[0].result)
+        };
+        assert_eq!(code.as_deref(), Some("validation_failed"), "{message}");
+        assert_eq!(field.as_deref(), Some(want), "{message}");
+        assert!(message.contains("fields: "), "{message}");
+        for value in ["Quillon", "987654", "example.test"] {
+            assert!(!message.contains(value), "a value reached the message: {message}");
+        }
+    }
+}

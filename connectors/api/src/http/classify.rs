@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
+use super::names;
 use crate::error::ConnectorError;
 
 /// What the client could read from an error body.
@@ -21,6 +22,11 @@ pub struct ErrorInfo {
     pub code: Option<String>,
     /// The first field the error names.
     pub field: Option<String>,
+    /// Every field or property name the error names, `field` first (names only, never values).
+    pub fields: Vec<String>,
+    /// Finer codes the error gives besides `code` (HubSpot's per-property `INVALID_OPTION`,
+    /// `PROPERTY_DOESNT_EXIST`; further Salesforce rows' codes).
+    pub detail_codes: Vec<String>,
     /// HubSpot's `policyName` on a 429 (`DAILY`, `TEN_SECONDLY_ROLLING`), or the bucket a
     /// WhiteLabelCRO 429 names in `details.bucket`.
     pub policy: Option<String>,
@@ -31,41 +37,140 @@ pub struct ErrorInfo {
     pub concurrent_limit: bool,
 }
 
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_string)
+}
+
 impl ErrorInfo {
     /// Reads what it can from a body; anything unreadable leaves fields empty.
     pub fn parse(body: &[u8]) -> Self {
-        let Ok(v) = serde_json::from_slice::<Value>(body) else { return Self::default() };
-        let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-        let mut info = Self::default();
-        if let Some(first) = v.as_array().and_then(|a| a.first()) {
-            // Salesforce.
-            info.code = s(first.get("errorCode"));
-            info.field = s(first.pointer("/fields/0"));
-            let msg = first.get("message").and_then(Value::as_str).unwrap_or_default();
-            info.concurrent_limit = msg.contains("ConcurrentRequests");
-            return info;
-        }
-        if let Some(err) = v.get("error").filter(|e| e.is_object()) {
-            // WhiteLabelCRO (simulator's choice of shape).
-            info.code = s(err.get("code"));
-            let details = err.get("details");
-            info.field = s(details.and_then(|d| d.get("parameter"))).or_else(|| first_key(details, "fields"));
-            info.scope = s(details.and_then(|d| d.get("required_scope")));
-            info.policy = s(details.and_then(|d| d.get("bucket")));
-            return info;
-        }
-        // HubSpot, ASP.NET problem details.
-        info.code =
-            s(v.get("category")).or_else(|| s(v.pointer("/errors/0/code"))).or_else(|| s(v.get("code")));
-        info.field =
-            s(v.pointer("/errors/0/context/propertyName/0")).or_else(|| first_key(Some(&v), "errors"));
-        info.policy = s(v.get("policyName"));
+        serde_json::from_slice::<Value>(body).map(|v| Self::from_value(&v)).unwrap_or_default()
+    }
+
+    /// Reads what it can from an error value: a whole body, or one item of a batch answer
+    /// (a HubSpot 207 `errors[]` entry, a Salesforce collections row's `errors`).
+    pub fn from_value(v: &Value) -> Self {
+        let mut info = if let Some(rows) = v.as_array() {
+            Self::salesforce(rows)
+        } else if let Some(err) = v.get("error").filter(|e| e.is_object()) {
+            Self::wlcro(err)
+        } else {
+            Self::hubspot_or_problem(v)
+        };
+        info.field = info.fields.first().cloned();
         info
+    }
+
+    /// `[{"errorCode" | "statusCode", "message", "fields": [..]}]`: codes and fields of every row.
+    fn salesforce(rows: &[Value]) -> Self {
+        let mut info = Self::default();
+        for row in rows {
+            let code = text(row.get("errorCode")).or_else(|| text(row.get("statusCode")));
+            let msg = row.get("message").and_then(Value::as_str).unwrap_or_default();
+            names::push_names(&mut info.fields, row.get("fields"));
+            if code.as_deref() == Some("INVALID_FIELD")
+                && let Some(column) = names::salesforce_no_such_column(msg)
+            {
+                names::push_name(&mut info.fields, &column);
+            }
+            match (&info.code, code) {
+                (None, c) => {
+                    info.code = c;
+                    info.concurrent_limit = msg.contains("ConcurrentRequests");
+                }
+                (Some(first), Some(c)) if *first != c && !info.detail_codes.contains(&c) => {
+                    info.detail_codes.push(c)
+                }
+                _ => {}
+            }
+        }
+        info
+    }
+
+    /// WhiteLabelCRO §8 (the simulator's choice of shape): `{"error":{"code","details":{
+    /// "parameter" | "fields": {name: reason} | "required_scope" | "bucket"}}}`.
+    fn wlcro(err: &Value) -> Self {
+        let details = err.get("details");
+        let mut info = Self {
+            code: text(err.get("code")),
+            scope: text(details.and_then(|d| d.get("required_scope"))),
+            policy: text(details.and_then(|d| d.get("bucket"))),
+            ..Self::default()
+        };
+        names::push_names(&mut info.fields, details.and_then(|d| d.get("parameter")));
+        push_keys(&mut info.fields, details.and_then(|d| d.get("fields")));
+        info
+    }
+
+    /// HubSpot (spec §11: `category`, `message`, `context.propertyName`, `errors[]` with `code`,
+    /// `message`, `context.propertyName`, and names inside the invalid-property message) or
+    /// ASP.NET problem details (`errors: {field: [..]}`).
+    fn hubspot_or_problem(v: &Value) -> Self {
+        let mut info = Self {
+            code: text(v.get("category"))
+                .or_else(|| text(v.pointer("/errors/0/code")))
+                .or_else(|| text(v.get("code"))),
+            policy: text(v.get("policyName")),
+            ..Self::default()
+        };
+        info.read_hubspot_part(v);
+        for detail in v.get("errors").and_then(Value::as_array).into_iter().flatten() {
+            info.read_hubspot_part(detail);
+            info.push_detail_code(text(detail.get("code")));
+        }
+        push_keys(&mut info.fields, v.get("errors").filter(|e| e.is_object()));
+        info
+    }
+
+    /// The names one HubSpot error (the body or an `errors[]` detail) gives: its
+    /// `context.propertyName`, and the properties (with their codes) its message lists.
+    fn read_hubspot_part(&mut self, part: &Value) {
+        names::push_names(&mut self.fields, part.pointer("/context/propertyName"));
+        let msg = part.get("message").and_then(Value::as_str).unwrap_or_default();
+        for (name, code) in names::hubspot_message_properties(msg) {
+            names::push_name(&mut self.fields, &name);
+            self.push_detail_code(code);
+        }
+    }
+
+    fn push_detail_code(&mut self, code: Option<String>) {
+        if let Some(c) = code.filter(|c| names::is_code(c))
+            && self.code.as_ref() != Some(&c)
+            && !self.detail_codes.contains(&c)
+        {
+            self.detail_codes.push(c);
+        }
+    }
+
+    /// What the error named, for a message: `"; fields: a, b; details: X"`, or nothing.
+    /// Names and codes only (they passed [`names::is_field_name`]), never values.
+    pub fn named(&self) -> String {
+        let mut out = String::new();
+        if !self.fields.is_empty() {
+            out.push_str(&format!("; fields: {}", self.fields.join(", ")));
+        }
+        if !self.detail_codes.is_empty() {
+            out.push_str(&format!("; details: {}", self.detail_codes.join(", ")));
+        }
+        out
+    }
+
+    /// A permanent rejection: `message` followed by what the error named, its code, and the
+    /// first field it named.
+    pub fn invalid(&self, message: &str) -> ConnectorError {
+        ConnectorError::Invalid {
+            message: format!("{message}{}", self.named()),
+            code: self.code.clone(),
+            field: self.field.clone(),
+        }
     }
 }
 
-fn first_key(v: Option<&Value>, key: &str) -> Option<String> {
-    v?.get(key)?.as_object()?.keys().next().cloned()
+/// Appends the keys of an object that are names.
+fn push_keys(out: &mut Vec<String>, v: Option<&Value>) {
+    for key in v.and_then(Value::as_object).into_iter().flat_map(|m| m.keys()) {
+        names::push_name(out, key);
+    }
 }
 
 /// The delay a `Retry-After` header asks for, at `now`: delta-seconds or an HTTP-date (a date
@@ -101,6 +206,8 @@ pub fn classify(
         Some(c) => format!("{what}: HTTP {} {c}", status.as_u16()),
         None => format!("{what}: HTTP {}", status.as_u16()),
     };
+    // The names the error gave ride along on permanent rejections only.
+    let named = format!("{label}{}", info.named());
     let wait = retry_after(headers, now);
     let code_is = |c: &str| code.as_deref() == Some(c);
     match status.as_u16() {
@@ -113,7 +220,7 @@ pub fn classify(
         }
         403 if code.as_deref().is_some_and(|c| c.starts_with("INSUFFICIENT_ACCESS")) => {
             // Salesforce record-level sharing: this record, not the credentials.
-            ConnectorError::Invalid { message: label, code, field: info.field }
+            ConnectorError::Invalid { message: named, code, field: info.field }
         }
         403 => {
             let message = match info.scope {
@@ -141,7 +248,7 @@ pub fn classify(
         400..=499 if code_is("ENTITY_IS_DELETED") => ConnectorError::NotFound { message: label },
         400 if code_is("DUPLICATE_VALUE") => ConnectorError::Conflict { message: label },
         408 | 477 | 500..=599 => ConnectorError::Transient { message: label, retry_after: wait },
-        400..=499 => ConnectorError::Invalid { message: label, code, field: info.field },
+        400..=499 => ConnectorError::Invalid { message: named, code, field: info.field },
         _ => ConnectorError::Protocol { message: format!("{label}: unexpected status") },
     }
 }
@@ -243,6 +350,51 @@ mod tests {
         let e = run(422, &[], wl);
         assert!(matches!(&e, ConnectorError::Invalid { field: Some(f), .. } if f == "email"));
         assert!(!e.to_string().contains("a@b"));
+    }
+
+    /// Several names: the first in `field`, all of them (and only names) in the message.
+    #[test]
+    fn every_named_field_reaches_the_message_and_no_value_does() {
+        // HubSpot's documented invalid-property message (JSON inside a string), two properties.
+        let hs = r#"{"status":"error","category":"VALIDATION_ERROR","correlationId":"c",
+            "message":"Property values were not valid: [{\"isValid\":false,\"message\":\"ann@x.test is not a valid email\",\"error\":\"INVALID_EMAIL\",\"name\":\"email\"},{\"isValid\":false,\"message\":\"Lead was not one of the allowed options\",\"error\":\"INVALID_OPTION\",\"name\":\"lifecyclestage\"}]"}"#;
+        let e = run(400, &[], hs);
+        let ConnectorError::Invalid { message, code, field } = &e else { panic!("{e:?}") };
+        assert_eq!((code.as_deref(), field.as_deref()), (Some("VALIDATION_ERROR"), Some("email")));
+        assert!(message.contains("fields: email, lifecyclestage"), "{message}");
+        assert!(message.contains("INVALID_OPTION"), "{message}");
+        assert!(!message.contains("ann@x.test") && !message.contains("Lead was"), "{message}");
+
+        // HubSpot `errors[]` naming properties in context.
+        let hs = r#"{"category":"VALIDATION_ERROR","errors":[{"code":"PROPERTY_DOESNT_EXIST","message":"m",
+            "context":{"propertyName":["shoe_size"]}},{"code":"INVALID_INTEGER","context":{"propertyName":["age"]}}]}"#;
+        let info = ErrorInfo::parse(hs.as_bytes());
+        assert_eq!(info.fields, vec!["shoe_size", "age"]);
+        assert_eq!(info.detail_codes, vec!["PROPERTY_DOESNT_EXIST", "INVALID_INTEGER"]);
+
+        // Salesforce: `fields` of the row, and the column an INVALID_FIELD names in its message.
+        let sf = r#"[{"message":"Required fields are missing: [LastName, Company]","errorCode":"REQUIRED_FIELD_MISSING","fields":["LastName","Company"]}]"#;
+        let e = run(400, &[], sf);
+        assert!(matches!(&e, ConnectorError::Invalid { field: Some(f), code: Some(c), message }
+            if f == "LastName" && c == "REQUIRED_FIELD_MISSING" && message.contains("fields: LastName, Company")));
+        let sf = r#"[{"message":"No such column 'Shoe__c' on sobject of type Contact","errorCode":"INVALID_FIELD"}]"#;
+        assert!(
+            matches!(run(400, &[], sf), ConnectorError::Invalid { field: Some(f), .. } if f == "Shoe__c")
+        );
+
+        // WhiteLabelCRO §8: every key of details.fields, never the reasons (which quote values).
+        let wl = r#"{"error":{"code":"validation_failed","message":"m","details":{"fields":{"email":"'a@b' is taken","zip":"'9' is short"}}}}"#;
+        let e = run(422, &[], wl);
+        let ConnectorError::Invalid { message, field, .. } = &e else { panic!("{e:?}") };
+        assert_eq!(field.as_deref(), Some("email"));
+        assert!(message.contains("fields: email, zip"), "{message}");
+        assert!(!message.contains("a@b") && !message.contains("'9'"), "{message}");
+
+        // A "field" that is a value (an email in a fields list) never passes for a name.
+        let odd = r#"[{"errorCode":"INVALID_EMAIL_ADDRESS","fields":["bob@x.test"]}]"#;
+        let e = run(400, &[], odd);
+        assert!(matches!(&e, ConnectorError::Invalid { field: None, .. }), "{e:?}");
+        assert!(!e.to_string().contains("bob@x.test"));
     }
 
     #[test]

@@ -86,3 +86,65 @@ async fn partial_failure_maps_outcomes_to_their_writes() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].fields["firstname"], json!("Zed"));
 }
+
+/// The error of `key` in `out`, which must be `Invalid`: (message, code, field).
+fn rejection(out: &[connector_api::WriteOutcome], key: &str) -> (String, Option<String>, Option<String>) {
+    let o = out.iter().find(|o| o.key == key).unwrap_or_else(|| panic!("{key} answered"));
+    match o.result.clone() {
+        Err(ConnectorError::Invalid { message, code, field }) => (message, code, field),
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+/// Every write path keeps the property HubSpot names and its code, never the value: a backward
+/// `lifecyclestage` move and an unknown property in a batch update (207 items whose property
+/// is only in the JSON-in-a-string message), a bad enumeration value in an upsert (207) and in
+/// a plain create (a whole-request 400).
+#[tokio::test]
+async fn rejections_name_the_property_and_code_but_no_value() {
+    let w = world().await;
+    let seeded = [
+        json!({"email": "z@example.test", "lifecyclestage": "customer"}),
+        json!({"email": "v@example.test"}),
+    ];
+    let ids = w.sim.seed(ObjectType::Contacts, &seeded.map(fields_map)).unwrap();
+    let id = ids[0];
+    let update = |key: &str, id: u64, f: Value| Write {
+        key: key.into(),
+        op: WriteOp::Update { id: id.to_string(), fields: fields(f) },
+    };
+    let writes = vec![
+        update("back", ids[0], json!({"lifecyclestage": "subscriber", "firstname": "Quillon"})),
+        update("unknown", ids[1], json!({"shoe_size_xq": "Quillon"})),
+        create("upsert", "W-9", json!({"email": "y@example.test", "lifecyclestage": "Quillonstage"})),
+        Write {
+            key: "plain".into(),
+            op: WriteOp::Create {
+                fields: fields(json!({"email": "x@example.test", "lifecyclestage": "Quillonstage"})),
+                external_id: None,
+            },
+        },
+    ];
+    let out = w.conn.apply("contacts", writes).await.unwrap();
+    let cases = [
+        ("back", "lifecyclestage", "INVALID_PROPERTY_VALUE"),
+        ("unknown", "shoe_size_xq", "PROPERTY_DOESNT_EXIST"),
+        ("upsert", "lifecyclestage", "INVALID_OPTION"),
+        ("plain", "lifecyclestage", "INVALID_OPTION"),
+    ];
+    for (key, property, detail) in cases {
+        let (message, code, field) = rejection(&out, key);
+        assert_eq!(code.as_deref(), Some("VALIDATION_ERROR"), "{key}: {message}");
+        assert_eq!(field.as_deref(), Some(property), "{key}: {message}");
+        assert!(message.contains(property) && message.contains(detail), "{key}: {message}");
+        for value in ["Quillon", "subscriber", "customer", "example.test"] {
+            assert!(!message.contains(value), "{key}: a value reached the message: {message}");
+        }
+    }
+    let contact = w.sim.records(ObjectType::Contacts).into_iter().find(|r| r.id == id).unwrap();
+    assert_eq!(contact.properties.get("lifecyclestage").map(String::as_str), Some("customer"));
+}
+
+fn fields_map(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().cloned().unwrap()
+}

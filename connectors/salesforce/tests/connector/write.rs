@@ -160,3 +160,33 @@ async fn a_locked_row_succeeds_when_resent_after_the_lock_and_its_neighbour_stay
     assert_eq!((held.fields["Title"].as_str(), held.fields["LeadSource"].as_str()), ("CTO", "Loader"));
     assert_eq!(w.sim.record(&ids[0]).unwrap().last_modified, free.last_modified, "written once");
 }
+
+/// The fields Salesforce names reach the error, the first in `field`, every one in the message,
+/// no value: an unknown field on an update (`INVALID_FIELD`) and a create missing the required
+/// `LastName` (`REQUIRED_FIELD_MISSING`), both as the simulator answers them.
+#[tokio::test]
+async fn rejections_name_the_fields_and_code_but_no_value() {
+    let w = world().await;
+    let id = w.seed(ObjectKind::Contact, contact("Named", "named@example.com"));
+    let writes = vec![
+        Write {
+            key: "unknown".into(),
+            op: WriteOp::Update { id, fields: fields(json!({"Shoe_Size__c": "Quillon-44"})) },
+        },
+        create("no-last-name", "wl-7", json!({"Email": "quillon@example.com", "Title": "Quillon"})),
+    ];
+    let out = apply(&w, writes).await;
+    let cases = [
+        ("unknown", "INVALID_FIELD", "Shoe_Size__c"),
+        ("no-last-name", "REQUIRED_FIELD_MISSING", "LastName"),
+    ];
+    for (key, want_code, want_field) in cases {
+        let Err(ConnectorError::Invalid { message, code, field }) = &out[key] else {
+            panic!("{key}: {:?}", out[key])
+        };
+        assert_eq!(code.as_deref(), Some(want_code), "{key}: {message}");
+        assert_eq!(field.as_deref(), Some(want_field), "{key}: {message}");
+        assert!(message.contains(want_field), "{key}: {message}");
+        assert!(!message.contains("Quillon") && !message.contains("example.com"), "{key}: {message}");
+    }
+}

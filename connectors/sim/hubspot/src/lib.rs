@@ -9,6 +9,7 @@ pub mod batch;
 pub mod control;
 pub mod error;
 pub mod gate;
+pub mod import;
 pub mod merge;
 pub mod model;
 pub mod objects;
@@ -148,7 +149,7 @@ pub fn app(state: SimState) -> Router {
         .nest("/crm/v3/objects", object_routes())
         .nest("/crm/objects/2026-03", object_routes())
         .route("/account-info/v3/api-usage/daily/private-apps", get(objects::api_usage))
-        .nest(control::PREFIX, control::routes())
+        .nest(control::PREFIX, control::routes().merge(import::routes()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate::gate))
         .layer(axum::middleware::from_fn_with_state(log_state, record_requests))
         .with_state(state)

@@ -3,6 +3,7 @@
 mod batch;
 mod common;
 mod control;
+mod import;
 mod objects;
 mod ratelimit;
 mod search;
