@@ -50,7 +50,7 @@ fn run(
 ) -> ApiResult<Response> {
     let q =
         params.get("q").ok_or_else(|| ApiError::bad_request("MALFORMED_QUERY", "q parameter required"))?;
-    let plan = soql::plan(&soql::parse(q)?, state.custom_fields())?;
+    let plan = soql::plan(&soql::parse(q)?, &state.custom_fields())?;
     let now = state.now();
     let mut g = state.lock();
     g.store.purge_expired(now);

@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use super::{Cond, Literal, Op, Query};
+use crate::custom::CustomField;
 use crate::error::ApiError;
 use crate::ids;
 use crate::schema::{Field, FieldType, ObjectKind};
@@ -34,7 +35,7 @@ fn invalid_field(msg: String) -> ApiError {
     ApiError::bad_request("INVALID_FIELD", msg)
 }
 
-fn resolve_field(object: ObjectKind, name: &str, custom: &[String]) -> Result<Field, ApiError> {
+fn resolve_field(object: ObjectKind, name: &str, custom: &[CustomField]) -> Result<Field, ApiError> {
     object
         .field(name, custom)
         .ok_or_else(|| invalid_field(format!("No such column '{name}' on entity '{}'", object.name())))
@@ -66,7 +67,7 @@ fn typed(field: &Field, lit: &Literal) -> Result<Val, ApiError> {
     }
 }
 
-fn resolve(object: ObjectKind, c: &Cond, custom: &[String]) -> Result<Check, ApiError> {
+fn resolve(object: ObjectKind, c: &Cond, custom: &[CustomField]) -> Result<Check, ApiError> {
     Ok(match c {
         Cond::And(v) => Check::And(v.iter().map(|c| resolve(object, c, custom)).collect::<Result<_, _>>()?),
         Cond::Or(v) => Check::Or(v.iter().map(|c| resolve(object, c, custom)).collect::<Result<_, _>>()?),
@@ -84,7 +85,7 @@ fn resolve(object: ObjectKind, c: &Cond, custom: &[String]) -> Result<Check, Api
 }
 
 /// Resolves `q` for execution. Unknown object → `INVALID_TYPE`; unknown field → `INVALID_FIELD`.
-pub fn plan(q: &Query, custom: &[String]) -> Result<Plan, ApiError> {
+pub fn plan(q: &Query, custom: &[CustomField]) -> Result<Plan, ApiError> {
     let object = ObjectKind::parse(&q.object).ok_or_else(|| {
         ApiError::bad_request("INVALID_TYPE", format!("sObject type '{}' is not supported.", q.object))
     })?;
