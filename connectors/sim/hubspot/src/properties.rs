@@ -108,10 +108,17 @@ pub const ALL_SCOPES: &[&str] = &[
 impl SimState {
     /// The scopes granted to `token`.
     pub fn scopes_of(&self, token: &str) -> Vec<String> {
-        match self.config.token_scopes.get(token) {
+        match self.lock().token_scopes.get(token) {
             Some(list) => list.clone(),
             None => ALL_SCOPES.iter().map(|s| (*s).to_string()).collect(),
         }
+    }
+}
+
+impl SimState {
+    /// Grants `token` exactly `scopes` (an admin editing the private app's scopes).
+    pub fn set_scopes(&self, token: &str, scopes: Vec<String>) {
+        self.lock().token_scopes.insert(token.to_string(), scopes);
     }
 }
 

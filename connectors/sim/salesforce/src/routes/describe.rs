@@ -92,8 +92,11 @@ pub async fn describe(
     Path((_v, obj)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let object = object(&obj)?;
-    let fields: Vec<Value> =
-        object.fields(&state.custom_fields()).iter().map(|f| field_json(object, f)).collect();
+    let mut fields = object.fields(&state.custom_fields());
+    for f in &mut fields {
+        f.filterable = f.filterable && state.filterable(object, &f.name);
+    }
+    let fields: Vec<Value> = fields.iter().map(|f| field_json(object, f)).collect();
     let mut body = summary(object, &v.raw);
     body["fields"] = json!(fields);
     body["childRelationships"] = json!([]);
@@ -113,7 +116,7 @@ pub async fn identity(
     headers: HeaderMap,
     Path((org, user)): Path<(String, String)>,
 ) -> Response {
-    let scoped = state.config().scopes.iter().any(|s| IDENTITY_SCOPES.contains(&s.as_str()));
+    let scoped = state.scopes().iter().any(|s| IDENTITY_SCOPES.contains(&s.as_str()));
     if !session_valid(&state, &headers, state.clock.now()) || !scoped || org != ORG_ID || user != USER_ID {
         return (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response();
     }
