@@ -2,6 +2,11 @@
 //! `…/{propertyName}`, also under `/crm/properties/2026-03`), the private-app token-info call
 //! (`POST /oauth/v2/private-apps/get/access-token-info`) and per-token scopes: the 403
 //! `MISSING_SCOPES` answer for a call the token's scopes do not cover.
+//!
+//! The spec is silent on these; shapes follow HubSpot's reference pages
+//! (developers.hubspot.com/docs/api-reference/legacy/crm/properties/get-properties: `results[]` of
+//! `name, label, type, fieldType, groupName, options[], hasUniqueValue, modificationMetadata{…}`)
+//! and the private-apps guide (`POST /oauth/v2/private-apps/get/access-token-info`).
 
 use std::collections::HashMap;
 

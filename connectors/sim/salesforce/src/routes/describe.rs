@@ -2,6 +2,10 @@
 //! `GET /sobjects/{Object}/describe` (fields with type, length, externalId, unique, updateable,
 //! filterable, nillable, picklistValues, …), and the identity URL the token endpoint returns
 //! (`GET /id/{orgId}/{userId}`).
+//!
+//! The spec names describe's `filterable` (§4) but not the shapes; they follow the REST API's
+//! DescribeGlobal / DescribeSObjectResult / Field (as typed by jsforce's `describe-result.d.ts`)
+//! and the identity service's response (`id`, `user_id`, `organization_id`, `urls.rest`, …).
 
 use axum::Json;
 use axum::extract::{Extension, Path, State};
