@@ -81,6 +81,9 @@ pub struct Quirks {
     pub unfilterable_fields: Vec<String>,
     /// Scopes of the connected app (starts as the config's `scopes`).
     pub scopes: Vec<String>,
+    /// API writes of text longer than the field's length fail with `STRING_TOO_LONG`, as in
+    /// Salesforce (spec §11: LastName 80 chars). On by default.
+    pub enforce_lengths: bool,
 }
 
 impl Default for Quirks {
@@ -95,6 +98,7 @@ impl Default for Quirks {
             session_lifetime_secs: 2 * 3600,
             unfilterable_fields: Vec::new(),
             scopes: vec!["api".into()],
+            enforce_lengths: true,
         }
     }
 }
