@@ -29,7 +29,7 @@ impl SimState {
         let additional = input.remove(ADDITIONAL_EMAILS);
         let mut inner = self.lock();
         let store = &mut inner.store;
-        let mut values = props::validate(&store.schema, object, None, &input)?;
+        let mut values = props::validate(&store.catalog, object, None, &input)?;
         if let Some(Value::String(emails)) = additional {
             values.insert(ADDITIONAL_EMAILS.to_string(), emails);
         }

@@ -2,7 +2,7 @@
 //! query cursors, open transactions and the API-usage window, behind one mutex.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use rand::SeedableRng;
@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sim_core::{FaultGate, RequestLog, SimClock};
 
+use crate::custom::{CustomField, Schema};
+use crate::schema::ObjectKind;
 use crate::store::Store;
 use crate::time;
 use crate::writes::DuplicateRule;
@@ -28,8 +30,14 @@ pub struct SimConfig {
     pub client_id: String,
     /// The connected app's consumer secret.
     pub client_secret: String,
-    /// Custom text fields flagged External ID, present on every object (e.g. `Crosswalk_Id__c`).
+    /// The org's custom fields (default: what the shipped mappings need, `schema/default.json`).
+    pub schema: Schema,
+    /// Shorthand: extra custom text fields flagged External ID on every object (e.g.
+    /// `Crosswalk_Id__c`), added to `schema`.
     pub external_id_fields: Vec<String>,
+    /// Scopes of the connected app, as the token response's `scope` lists them (`api` is needed
+    /// for the REST API); `quirks.scopes` changes them at run time.
+    pub scopes: Vec<String>,
     /// Initial quirks.
     pub quirks: Quirks,
 }
@@ -42,7 +50,9 @@ impl Default for SimConfig {
             port: 0,
             client_id: "sim-consumer-key".into(),
             client_secret: "sim-consumer-secret".into(),
-            external_id_fields: vec!["Crosswalk_Id__c".into()],
+            schema: Schema::default(),
+            external_id_fields: Vec::new(),
+            scopes: vec!["api".into()],
             quirks: Quirks::default(),
         }
     }
@@ -66,6 +76,14 @@ pub struct Quirks {
     pub limit_window_secs: i64,
     /// Session lifetime of an access token (the org's session timeout).
     pub session_lifetime_secs: i64,
+    /// Fields `describe` marks non-filterable and SOQL refuses in `WHERE` (`Object.Field`, e.g.
+    /// `Contact.SystemModstamp`), as some objects do (spec §4).
+    pub unfilterable_fields: Vec<String>,
+    /// Scopes of the connected app (starts as the config's `scopes`).
+    pub scopes: Vec<String>,
+    /// API writes of text longer than the field's length fail with `STRING_TOO_LONG`, as in
+    /// Salesforce (spec §11: LastName 80 chars). On by default.
+    pub enforce_lengths: bool,
 }
 
 impl Default for Quirks {
@@ -78,6 +96,9 @@ impl Default for Quirks {
             daily_limit: 100_000,
             limit_window_secs: 24 * 3600,
             session_lifetime_secs: 2 * 3600,
+            unfilterable_fields: Vec::new(),
+            scopes: vec!["api".into()],
+            enforce_lengths: true,
         }
     }
 }
@@ -132,6 +153,7 @@ pub struct SimState {
     pub log: RequestLog,
     /// Injected HTTP faults.
     pub faults: FaultGate,
+    custom: Arc<RwLock<Arc<Vec<CustomField>>>>,
     config: Arc<SimConfig>,
 }
 
@@ -141,7 +163,7 @@ impl SimState {
         let clock = config.start_time.map_or_else(SimClock::system, SimClock::frozen);
         let inner = Inner {
             store: Store::default(),
-            quirks: config.quirks.clone(),
+            quirks: Quirks { scopes: config.scopes.clone(), ..config.quirks.clone() },
             dup_rules: Vec::new(),
             tokens: HashMap::new(),
             cursors: HashMap::new(),
@@ -153,11 +175,20 @@ impl SimState {
             instance_url: None,
             cert_pem: None,
         };
+        let mut custom = config.schema.fields.clone();
+        for name in &config.external_id_fields {
+            for object in ObjectKind::ALL {
+                if !custom.iter().any(|c| c.object == object && c.name.eq_ignore_ascii_case(name)) {
+                    custom.push(CustomField::external_id_text(object, name));
+                }
+            }
+        }
         Self {
             inner: Arc::new(Mutex::new(inner)),
             clock,
             log: RequestLog::default(),
             faults: FaultGate::new(config.seed ^ 0x5f),
+            custom: Arc::new(RwLock::new(Arc::new(custom))),
             config: Arc::new(config),
         }
     }
@@ -177,9 +208,22 @@ impl SimState {
         time::to_second(self.clock.now())
     }
 
-    /// Configured external-id fields.
-    pub fn custom_fields(&self) -> &[String] {
-        &self.config.external_id_fields
+    /// The org's custom fields now.
+    pub fn custom_fields(&self) -> Arc<Vec<CustomField>> {
+        self.custom.read().expect("salesforce sim schema lock").clone()
+    }
+
+    /// Replaces the org's custom fields (checked like a schema file); stored values of removed
+    /// fields stay but are no longer readable or writable.
+    pub fn set_schema(&self, schema: &Schema) -> Result<(), String> {
+        schema.check()?;
+        *self.custom.write().expect("salesforce sim schema lock") = Arc::new(schema.fields.clone());
+        Ok(())
+    }
+
+    /// The org's custom fields as a schema document.
+    pub fn schema(&self) -> Schema {
+        Schema { fields: self.custom_fields().as_ref().clone() }
     }
 
     /// Moves a frozen clock forward.
@@ -190,6 +234,17 @@ impl SimState {
     /// Replaces the quirks.
     pub fn set_quirks(&self, q: Quirks) {
         self.lock().quirks = q;
+    }
+
+    /// The connected app's scopes now.
+    pub fn scopes(&self) -> Vec<String> {
+        self.lock().quirks.scopes.clone()
+    }
+
+    /// Whether `object.field` is usable in `WHERE`.
+    pub fn filterable(&self, object: ObjectKind, field: &str) -> bool {
+        let key = format!("{}.{field}", object.name());
+        !self.lock().quirks.unfilterable_fields.iter().any(|f| f.eq_ignore_ascii_case(&key))
     }
 
     /// The current quirks.

@@ -8,8 +8,9 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::custom::CustomField;
 use crate::error::ApiError;
-use crate::schema::ObjectKind;
+use crate::schema::{Field, ObjectKind, SfType};
 use crate::store::{Record, Store};
 
 /// Whether a matching duplicate rule blocks the save or only alerts.
@@ -38,12 +39,14 @@ pub struct DuplicateRule {
 pub struct WriteCtx<'a> {
     /// The write's stamp (second precision).
     pub now: DateTime<Utc>,
-    /// Configured custom (external-id) fields.
-    pub custom: &'a [String],
+    /// The org's custom fields.
+    pub custom: &'a [CustomField],
     /// Active duplicate rules.
     pub rules: &'a [DuplicateRule],
     /// `allowSave=true` was sent in `Sforce-Duplicate-Rule-Header`.
     pub allow_save: bool,
+    /// Refuse text values longer than their field (`Quirks::enforce_lengths`).
+    pub enforce_lengths: bool,
 }
 
 /// Field changes parsed from a body: canonical name → value (`None` = set to null).
@@ -54,7 +57,7 @@ pub type Changes = BTreeMap<String, Option<String>>;
 pub fn parse_body(
     object: ObjectKind,
     body: &Map<String, Value>,
-    custom: &[String],
+    custom: &[CustomField],
     skip: &[&str],
 ) -> Result<Changes, ApiError> {
     let mut out = Changes::new();
@@ -89,9 +92,81 @@ pub fn parse_body(
                 ));
             }
         };
+        if let Some(v) = &v {
+            check_value(&field, v)?;
+        }
         out.insert(field.name, v);
     }
     Ok(out)
+}
+
+/// A value fits its field: restricted picklist values, number and checkbox forms (lengths are
+/// checked by [`create`] / [`update`], see `check_lengths`).
+/// Messages name the field, never the value.
+fn check_value(field: &Field, v: &str) -> Result<(), ApiError> {
+    let bad = |code: &'static str, msg: String| {
+        Err(ApiError::bad_request(code, msg).with_fields(vec![field.name.clone()]))
+    };
+    if field.restricted && !field.picklist.iter().any(|p| p == v) {
+        return bad(
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            format!("{}: bad value for restricted picklist field", field.label),
+        );
+    }
+    match field.kind {
+        SfType::Double if v.parse::<f64>().is_err() => {
+            bad("INVALID_TYPE_ON_FIELD_IN_RECORD", format!("{}: value not of required type", field.label))
+        }
+        SfType::Boolean if !matches!(v, "true" | "false") => {
+            bad("INVALID_TYPE_ON_FIELD_IN_RECORD", format!("{}: value not of required type", field.label))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `STRING_TOO_LONG` for a text value over its field's length (when `ctx.enforce_lengths`).
+/// Salesforce quotes the value in the message; the simulator gives its size instead.
+fn check_lengths(ctx: &WriteCtx<'_>, object: ObjectKind, changes: &Changes) -> Result<(), ApiError> {
+    if !ctx.enforce_lengths {
+        return Ok(());
+    }
+    for (name, value) in changes {
+        let (Some(v), Some(f)) = (value, object.field(name, ctx.custom)) else { continue };
+        let chars = v.chars().count();
+        if f.kind.is_text() && chars > f.length as usize {
+            let msg =
+                format!("{}: data value too large: {chars} characters (max length={})", f.label, f.length);
+            return Err(ApiError::bad_request("STRING_TOO_LONG", msg).with_fields(vec![f.name]));
+        }
+    }
+    Ok(())
+}
+
+/// `DUPLICATE_VALUE` when a unique field's value (case-insensitive) is held by another live record.
+fn check_unique(
+    store: &Store,
+    ctx: &WriteCtx<'_>,
+    object: ObjectKind,
+    fields: &BTreeMap<String, String>,
+    self_id: Option<&str>,
+) -> Result<(), ApiError> {
+    for c in ctx.custom.iter().filter(|c| c.object == object && c.unique) {
+        let Some(value) = fields.get(&c.name) else { continue };
+        let other = store.all().find(|r| {
+            r.object == object
+                && r.deleted_at.is_none()
+                && Some(r.id.as_str()) != self_id
+                && r.fields.get(&c.name).is_some_and(|v| v.eq_ignore_ascii_case(value))
+        });
+        if let Some(other) = other {
+            return Err(ApiError::bad_request(
+                "DUPLICATE_VALUE",
+                format!("duplicate value found: {} duplicates value on record with id: {}", c.name, other.id),
+            )
+            .with_fields(vec![c.name.clone()]));
+        }
+    }
+    Ok(())
 }
 
 fn apply(fields: &mut BTreeMap<String, String>, changes: &Changes) {
@@ -167,9 +242,11 @@ pub fn create(
     object: ObjectKind,
     changes: &Changes,
 ) -> Result<String, ApiError> {
+    check_lengths(ctx, object, changes)?;
     let mut fields = BTreeMap::new();
     apply(&mut fields, changes);
     check_required(object, &fields)?;
+    check_unique(store, ctx, object, &fields, None)?;
     check_duplicates(store, ctx, object, &fields, None)?;
     Ok(store.insert(object, fields, ctx.now, ctx.now))
 }
@@ -193,10 +270,12 @@ pub fn update(
 ) -> Result<String, ApiError> {
     let rec = live(store, object, id)?;
     check_unlocked(rec, ctx.now)?;
+    check_lengths(ctx, object, changes)?;
     let mut fields = rec.fields.clone();
     apply(&mut fields, changes);
     check_required(object, &fields)?;
     let rid = rec.id.clone();
+    check_unique(store, ctx, object, &fields, Some(&rid))?;
     check_duplicates(store, ctx, object, &fields, Some(&rid))?;
     let rec = store.get_mut(&rid).ok_or_else(ApiError::not_found)?;
     rec.fields = fields;
@@ -237,6 +316,14 @@ pub fn check_unlocked(rec: &Record, now: DateTime<Utc>) -> Result<(), ApiError> 
 /// The lock-contention error (also injected at the configured `lock_rate`).
 pub fn unable_to_lock() -> ApiError {
     ApiError::bad_request("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
+}
+
+/// The canonical name of `object`'s External ID field called `name` (case-insensitive).
+pub fn external_id_field(custom: &[CustomField], object: ObjectKind, name: &str) -> Option<String> {
+    custom
+        .iter()
+        .find(|c| c.object == object && c.external_id && c.name.eq_ignore_ascii_case(name))
+        .map(|c| c.name.clone())
 }
 
 /// Live records of `object` whose external-id `field` equals `value`.

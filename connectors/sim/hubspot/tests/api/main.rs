@@ -5,6 +5,7 @@ mod common;
 mod control;
 mod import;
 mod objects;
+mod properties;
 mod ratelimit;
 mod search;
 mod webhooks;
