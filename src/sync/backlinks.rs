@@ -74,7 +74,7 @@ pub(crate) fn needed(
             continue;
         }
         // Not read whole (a partial change): unknown this time; the marker waits for a whole read.
-        let Some(holds) = holds else { return None };
+        let holds = holds?;
         let want = format!("{}{}", ext.prefix, link.record_id(target.other()));
         match holds.get(&ext.field).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty()) {
             None => {
