@@ -109,7 +109,10 @@ impl WlcroReceiver {
         let secrets = w
             .webhook_secrets
             .iter()
-            .map(|r| r.resolve().map_err(|why| format!("systems.{name}.webhook_secrets: {why}")))
+            .map(|r| {
+                r.resolve_min(crate::settings::MIN_WEBHOOK_SECRET)
+                    .map_err(|why| format!("systems.{name}.webhook_secrets: {why}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let verifier = WebhookVerifier::new(scheme, secrets);
         Ok(Some(
