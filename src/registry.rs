@@ -67,7 +67,11 @@ pub fn build(
     seed: u64,
 ) -> Result<Arc<dyn Connector>, RegistryError> {
     let secret = |key: &str, r: &crate::settings::SecretRef| {
-        r.resolve().map_err(|e| RegistryError::Secret { system: name.into(), key: key.into(), message: e.to_string() })
+        r.resolve().map_err(|e| RegistryError::Secret {
+            system: name.into(),
+            key: key.into(),
+            message: e.to_string(),
+        })
     };
     let wrap = |source| RegistryError::Connector { system: name.into(), source };
     let connector: Arc<dyn Connector> = match system {

@@ -339,7 +339,9 @@ pub enum SecretError {
     #[error("secret file {0} is empty or only whitespace; write the secret into it")]
     FileEmpty(String),
     /// Shorter than this key requires.
-    #[error("the secret is {len} characters long; this key needs at least {min}: generate a longer random one")]
+    #[error(
+        "the secret is {len} characters long; this key needs at least {min}: generate a longer random one"
+    )]
     TooShort {
         /// Its length.
         len: usize,

@@ -15,13 +15,17 @@ pub enum UrlRule {
     #[error("only http:// and https:// URLs are allowed (rule: scheme), not `{0}`")]
     Scheme(String),
     /// Carries `user:password@`.
-    #[error("user-info (`user:password@`) is not allowed in a URL (rule: no user-info); put credentials in a secret")]
+    #[error(
+        "user-info (`user:password@`) is not allowed in a URL (rule: no user-info); put credentials in a secret"
+    )]
     UserInfo,
     /// No host at all.
     #[error("the URL has no host (rule: host)")]
     NoHost,
     /// A numeric host that is not a dotted-quad IPv4 in canonical form.
-    #[error("`{0}` is not a canonical IP literal (rule: canonical host); write the address as 127.0.0.2 or a host name")]
+    #[error(
+        "`{0}` is not a canonical IP literal (rule: canonical host); write the address as 127.0.0.2 or a host name"
+    )]
     NonCanonicalIp(String),
     /// An IPv4-mapped (or IPv4-compatible) IPv6 literal.
     #[error("`{0}` is an IPv4 address dressed as IPv6 (rule: canonical host); write the IPv4 address itself")]
@@ -33,7 +37,9 @@ pub enum UrlRule {
     #[error("`{0}` is not a port from 1 to 65535 (rule: port)")]
     BadPort(String),
     /// Plain http to a host that is not loopback.
-    #[error("plain http:// to `{0}`, which is not loopback (rule: https); use https://, or set `allow_insecure_http = true` for this system")]
+    #[error(
+        "plain http:// to `{0}`, which is not loopback (rule: https); use https://, or set `allow_insecure_http = true` for this system"
+    )]
     Insecure(String),
 }
 
@@ -90,7 +96,8 @@ fn check_host(host: &str) -> Result<bool, UrlRule> {
     }
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         let ip: Ipv6Addr = inner.parse().map_err(|_| UrlRule::BadHost(host.to_string()))?;
-        let compatible = ip.segments()[..6].iter().all(|s| *s == 0) && !ip.is_loopback() && !ip.is_unspecified();
+        let compatible =
+            ip.segments()[..6].iter().all(|s| *s == 0) && !ip.is_loopback() && !ip.is_unspecified();
         if ip.to_ipv4_mapped().is_some() || compatible {
             return Err(UrlRule::MappedIpv6(host.to_string()));
         }
@@ -137,7 +144,8 @@ fn url_settings(s: &Settings) -> Vec<(String, String, bool)> {
     let mut out = Vec::new();
     for (name, system) in &s.systems {
         let insecure = s.insecure_http.contains(name);
-        let mut add = |key: &str, url: &str| out.push((format!("systems.{name}.{key}"), url.to_string(), insecure));
+        let mut add =
+            |key: &str, url: &str| out.push((format!("systems.{name}.{key}"), url.to_string(), insecure));
         match system {
             SystemSettings::Whitelabelcro(w) => add("base_url", &w.base_url),
             SystemSettings::Hubspot(h) => add("base_url", &h.base_url),

@@ -91,7 +91,9 @@ fn check_instance_url(allowed: &[(String, String)], instance_url: &str) -> Resul
     if scheme == "https" && SALESFORCE_DOMAINS.iter().any(|d| host.ends_with(d)) {
         return Ok(());
     }
-    Err(refuse(&format!("on host `{host}` ({scheme}), which is neither an https Salesforce domain nor allowed")))
+    Err(refuse(&format!(
+        "on host `{host}` ({scheme}), which is neither an https Salesforce domain nor allowed"
+    )))
 }
 
 /// Where a request goes: a path under `/services/data/vXX.X`, or a path the server handed back.
@@ -106,11 +108,7 @@ impl Api {
     /// An API over `http`, which must already carry the redactor and budget observer.
     /// `allowed_instance_hosts` are the non-Salesforce hosts (see [`allowed_origin`]) a token
     /// response may name as its `instance_url`; unreadable entries admit nothing.
-    pub fn new(
-        http: HttpClient,
-        budget: Budget,
-        login: crate::SalesforceConfig,
-    ) -> Self {
+    pub fn new(http: HttpClient, budget: Budget, login: crate::SalesforceConfig) -> Self {
         http.redactor().add_secret(login.client_secret.expose_secret());
         let version = login.api_version;
         let version = if version.starts_with('v') { version } else { format!("v{version}") };
