@@ -105,7 +105,12 @@ impl FromRequestParts<AppState> for ApiAdmin {
 /// The request's credential; a bearer token is checked only while its client is not backing off
 /// ([`super::throttle`]), and a wrong one counts against that client.
 fn authenticate(parts: &Parts, state: &AppState) -> Result<Credential, ApiError> {
-    let bearer = parts.headers.contains_key(axum::http::header::AUTHORIZATION);
+    // Only a `Bearer` value is compared with the token, so only it is a guess worth counting.
+    let bearer = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
     let client = super::throttle::client_of(&parts.extensions);
     if bearer && let Err(wait) = state.throttle.admit(client) {
         return Err(ApiError::TooManyAttempts(super::throttle::retry_after_secs(wait)));

@@ -26,6 +26,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod hosts;
 mod s1_forged_webhooks;
 mod s2_replay;
 mod s3_credentials;
@@ -34,6 +35,7 @@ mod s4_s5_sentinel_sweep;
 mod s6_admin;
 mod s7_injection;
 mod s8_outbound;
+mod s9_redirects;
 mod sentinels;
 mod sim_rig;
 
