@@ -29,6 +29,7 @@ macro_rules! on_both_backends {
 mod hosts;
 mod s10_config;
 mod s11_runaway;
+mod s12_throttle;
 mod s1_forged_webhooks;
 mod s2_replay;
 mod s3_credentials;
