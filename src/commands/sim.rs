@@ -53,6 +53,12 @@ pub async fn run(kind: SimKind, port: u16) -> Outcome {
     };
     println!("{kind:?} simulator listening on {}", handle.base_url());
     println!("credentials: {credentials}");
+    if kind == SimKind::Salesforce {
+        println!(
+            "its token responses name http://localhost as instance_url: add \
+             `allowed_instance_hosts = [\"http://localhost\"]` to the [systems.NAME] table"
+        );
+    }
     println!("control API: {}/_sim/  (test-only; not part of the real API)", handle.base_url());
     println!("press Ctrl-C to stop");
     let _ = tokio::signal::ctrl_c().await;

@@ -270,3 +270,37 @@ impl Api {
         Ok(rows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_urls_are_admitted_by_scheme_and_host_only() {
+        let allowed =
+            vec![allowed_origin("http://127.0.0.1:9000").unwrap(), allowed_origin("proxy.example").unwrap()];
+        for ok in [
+            "https://acme.my.salesforce.com",
+            "https://na1.salesforce.com:443",
+            "https://acme--sb.sandbox.my.force.com",
+            "https://x.cloudforce.com",
+            "http://127.0.0.1:1234",
+            "https://proxy.example:8443",
+        ] {
+            assert_eq!(check_instance_url(&allowed, ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://acme.my.salesforce.com",
+            "https://salesforce.com.evil.example",
+            "https://evilsalesforce.com",
+            "https://127.0.0.2:9000",
+            "http://proxy.example",
+            "https://acme.my.salesforce.com@evil.example",
+            "ftp://acme.my.salesforce.com",
+            "acme.my.salesforce.com",
+        ] {
+            let err = check_instance_url(&allowed, bad).expect_err(bad);
+            assert!(matches!(err, ConnectorError::Misconfigured { .. }), "{bad}: {err:?}");
+        }
+    }
+}
