@@ -197,9 +197,12 @@ mod tests {
         assert_eq!(check_url("http://crm.internal.example", true), Ok(()));
     }
 
+    /// A bad URL and a test of the rule it must break.
+    type Case = (&'static str, fn(&UrlRule) -> bool);
+
     #[test]
     fn each_bad_form_names_its_rule() {
-        let cases: &[(&str, fn(&UrlRule) -> bool)] = &[
+        let cases: &[Case] = &[
             ("file:///etc/passwd", |r| matches!(r, UrlRule::Scheme(s) if s == "file")),
             ("ftp://example.com", |r| matches!(r, UrlRule::Scheme(_))),
             ("api.hubapi.com", |r| matches!(r, UrlRule::Scheme(_))),
