@@ -135,7 +135,8 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
         cur.del_ts = cur.del_ts.max(start);
     }
     if cur.ts > bound && !cur.archived {
-        // Nothing to read before the horizon yet: claim nothing more.
+        // Nothing to read before the horizon yet: claim nothing more (and end the pull).
+        cur.trail = PullTrail::default();
         return Ok(PullPage {
             changes: Vec::new(),
             quarantined: Vec::new(),
