@@ -348,9 +348,11 @@ async fn window_page(
         _ => keys[n - 1].0.min(keys[n - 2].0),
     }
     .clamp(cur.ts, bound);
-    // Only what the new position covers is delivered; a result past it is read by the next
-    // page, so every record is delivered once.
-    emit(object, parsed, &mut page, |t, id| read(t, id) || t > last);
+    // The final result, when it sits past the new position where its time says it belongs, is
+    // read again by the next page: leaving it for then delivers every record once. A result out
+    // of order (re-edited after indexing) is delivered now, as the index may not show it again.
+    let withheld = keys.last().copied().filter(|&(t, _)| t > last && keys.iter().all(|(k, _)| *k <= t));
+    emit(object, parsed, &mut page, |t, id| read(t, id) || withheld == Some((t, id)));
     let moved = last > cur.ts;
     advance(cur, last, &keys);
     if !moved || cur.seen.len() > limit / 2 {
