@@ -235,7 +235,6 @@ async fn search_in(
         let values: Vec<String> = chunk.iter().map(|k| (*k).clone()).collect();
         let mut after = None;
         let mut seen = 0;
-        let mut trail = connector_api::PullTrail::default();
         loop {
             let req = search_request(prop, values.clone(), &props, after.take());
             let (_, bytes) = c.api.post(c.api.url(object.name(), "/search"), &req, true, true).await?;
@@ -255,17 +254,7 @@ async fn search_in(
                 }
             }
             match page.paging.and_then(|p| p.next) {
-                Some(_) if page.results.is_empty() => {
-                    return Err(connector_api::progress::stalled(
-                        "hubspot search",
-                        "an empty page named a next page",
-                    ));
-                }
-                Some(next) if seen + MAX_SEARCH_PAGE <= RESULT_CAP => {
-                    // A cursor seen before in this search would page in a circle.
-                    trail.visit(&next.after, "hubspot search")?;
-                    after = Some(next.after);
-                }
+                Some(next) if seen + MAX_SEARCH_PAGE <= RESULT_CAP => after = Some(next.after),
                 _ => break,
             }
         }
