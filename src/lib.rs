@@ -16,6 +16,7 @@ pub mod registry;
 pub mod review;
 pub mod serve;
 pub mod settings;
+pub mod settings_urls;
 pub mod side;
 pub mod store;
 pub mod sync;

@@ -67,7 +67,11 @@ pub fn build(
     seed: u64,
 ) -> Result<Arc<dyn Connector>, RegistryError> {
     let secret = |key: &str, r: &crate::settings::SecretRef| {
-        r.resolve().map_err(|message| RegistryError::Secret { system: name.into(), key: key.into(), message })
+        r.resolve().map_err(|e| RegistryError::Secret {
+            system: name.into(),
+            key: key.into(),
+            message: e.to_string(),
+        })
     };
     let wrap = |source| RegistryError::Connector { system: name.into(), source };
     let connector: Arc<dyn Connector> = match system {
@@ -102,6 +106,7 @@ pub fn build(
             cfg.api_version = s.api_version.clone();
             cfg.external_id_field = s.external_id_field.clone();
             cfg.reserve_share = s.reserve_share;
+            cfg.allowed_instance_hosts = s.allowed_instance_hosts.clone();
             let fields = fields_read(name, pairs);
             // Field names are spliced into SOQL, which has no identifier quoting: allow-list them.
             let names = fields.iter().flat_map(|(object, f)| std::iter::once(object).chain(f));

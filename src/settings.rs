@@ -34,6 +34,9 @@ pub struct Settings {
     /// `[systems.NAME.webhook]`), by system name; read beside [`HubspotSettings`] so that struct
     /// keeps its shape.
     pub hubspot_webhooks: BTreeMap<String, HubspotWebhookSettings>,
+    /// Systems whose URL settings may use plain `http://` to a host that is not loopback
+    /// (`allow_insecure_http = true` under `[systems.NAME]`; see `settings_urls`).
+    pub insecure_http: std::collections::BTreeSet<String>,
 }
 
 /// The file's shape before each system's `kind` picks its keys (serde cannot report unknown
@@ -236,6 +239,11 @@ pub struct SalesforceSettings {
     pub reserve_share: f64,
     /// Overrides `sync.overlap` for this system.
     pub overlap: Option<HumanDuration>,
+    /// Hosts besides Salesforce's https domains that a token response may name as its
+    /// `instance_url` (a proxy, a simulator): `"http://127.0.0.1"`, or a bare host for https.
+    /// Scheme and host are compared, not the port.
+    #[serde(default)]
+    pub allowed_instance_hosts: Vec<String>,
 }
 
 fn default_sf_version() -> String {
@@ -310,21 +318,82 @@ pub struct SecretRef {
     pub file: Option<PathBuf>,
 }
 
+/// Why a secret cannot be used; the message names the variable or file, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The environment variable is missing (or not UTF-8).
+    #[error("environment variable {0} is not set; export it (the file names the variable, never the secret)")]
+    EnvUnset(String),
+    /// The environment variable holds nothing but whitespace.
+    #[error("environment variable {0} is empty or only whitespace; put the secret in it")]
+    EnvEmpty(String),
+    /// The file cannot be read.
+    #[error("cannot read secret file {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        reason: String,
+    },
+    /// The file holds nothing but whitespace.
+    #[error("secret file {0} is empty or only whitespace; write the secret into it")]
+    FileEmpty(String),
+    /// Shorter than this key requires.
+    #[error(
+        "the secret is {len} characters long; this key needs at least {min}: generate a longer random one"
+    )]
+    TooShort {
+        /// Its length.
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// Neither or both of `env` and `file`.
+    #[error("give exactly one of `env = \"VAR\"` or `file = \"/path\"`")]
+    Ambiguous,
+}
+
+/// The shortest `serve.admin_token` accepted.
+pub const MIN_ADMIN_TOKEN: usize = 24;
+/// The shortest webhook signing secret accepted.
+pub const MIN_WEBHOOK_SECRET: usize = 16;
+
 impl SecretRef {
-    /// Reads the secret, or says what is missing and what to do.
-    pub fn resolve(&self) -> Result<SecretString, String> {
-        match (&self.env, &self.file) {
-            (Some(var), None) => match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
-                _ => Err(format!(
-                    "environment variable {var} is not set; export it (the file names the variable, never the secret)"
-                )),
-            },
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map(|s| SecretString::from(s.trim_end_matches(['\r', '\n']).to_string()))
-                .map_err(|e| format!("cannot read secret file {}: {e}", path.display())),
-            _ => Err("give exactly one of `env = \"VAR\"` or `file = \"/path\"`".to_string()),
+    /// Reads the secret, or says what is missing and what to do. An empty or whitespace-only
+    /// secret is refused from either source: it would turn a check off, not on.
+    pub fn resolve(&self) -> Result<SecretString, SecretError> {
+        let value = match (&self.env, &self.file) {
+            (Some(var), None) => {
+                let v = std::env::var(var).map_err(|_| SecretError::EnvUnset(var.clone()))?;
+                if v.trim().is_empty() {
+                    return Err(SecretError::EnvEmpty(var.clone()));
+                }
+                v
+            }
+            (None, Some(path)) => {
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| SecretError::Unreadable { path: shown.clone(), reason: e.to_string() })?;
+                let v = text.trim_end_matches(['\r', '\n']).to_string();
+                if v.trim().is_empty() {
+                    return Err(SecretError::FileEmpty(shown));
+                }
+                v
+            }
+            _ => return Err(SecretError::Ambiguous),
+        };
+        Ok(SecretString::from(value))
+    }
+
+    /// Like [`resolve`](Self::resolve), and at least `min` characters long.
+    pub fn resolve_min(&self, min: usize) -> Result<SecretString, SecretError> {
+        use secrecy::ExposeSecret;
+        let secret = self.resolve()?;
+        let len = secret.expose_secret().chars().count();
+        if len < min {
+            return Err(SecretError::TooShort { len, min });
         }
+        Ok(secret)
     }
 }
 
@@ -420,7 +489,18 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
         Ok(raw) => {
             let mut systems = BTreeMap::new();
             let mut hubspot_webhooks = BTreeMap::new();
+            let mut insecure_http = std::collections::BTreeSet::new();
             for (name, mut value) in raw.systems {
+                match crate::settings_urls::take_insecure_flag(&name, &mut value) {
+                    Ok(true) => {
+                        insecure_http.insert(name.clone());
+                    }
+                    Ok(false) => {}
+                    Err((key, message)) => {
+                        let (src, line) = locate(&key, file_text.as_deref(), &source);
+                        problems.push(Problem { source: src, line, key, message });
+                    }
+                }
                 match hubspot_webhook(&name, &mut value, &mut unknown) {
                     Ok(Some(hook)) => {
                         hubspot_webhooks.insert(name.clone(), hook);
@@ -448,6 +528,7 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
                 serve: raw.serve,
                 log: raw.log,
                 hubspot_webhooks,
+                insecure_http,
             })
         }
         Err(e) => {
@@ -562,11 +643,13 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
     }
     for (name, system) in &s.systems {
         for (key, secret) in system.secrets() {
-            if let Err(message) = secret.resolve() {
-                push(format!("systems.{name}.{key}"), message);
+            let min = if key.starts_with("webhook_secret") { MIN_WEBHOOK_SECRET } else { 1 };
+            if let Err(e) = secret.resolve_min(min) {
+                push(format!("systems.{name}.{key}"), e.to_string());
             }
         }
     }
+    crate::settings_urls::validate(s, &mut push);
     for (name, system) in &s.systems {
         if let SystemSettings::Whitelabelcro(w) = system
             && let Err(problems) = crate::serve::webhooks::signature_scheme(w)
@@ -578,8 +661,8 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
     }
     for (name, hook) in &s.hubspot_webhooks {
         for secret in &hook.secrets {
-            if let Err(message) = secret.resolve() {
-                push(format!("systems.{name}.webhook_secrets"), message);
+            if let Err(e) = secret.resolve_min(MIN_WEBHOOK_SECRET) {
+                push(format!("systems.{name}.webhook_secrets"), e.to_string());
             }
         }
         if let Err((key, message)) = crate::serve::hubspot_webhooks::check_settings(hook) {
@@ -587,9 +670,9 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
         }
     }
     if let Some(token) = &s.serve.admin_token
-        && let Err(message) = token.resolve()
+        && let Err(e) = token.resolve_min(MIN_ADMIN_TOKEN)
     {
-        push("serve.admin_token".into(), message);
+        push("serve.admin_token".into(), e.to_string());
     }
     out
 }
@@ -642,7 +725,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported_with_file_line_and_key() {
         let loaded = load_text(
-            "[sync]\npage_sise = 10\n\n[systems.hubspot]\nkind = \"hubspot\"\nbase_url = \"http://x\"\ntoken = { env = \"CROSSWALK_TEST_SURELY_UNSET_VAR\" }\n",
+            "[sync]\npage_sise = 10\n\n[systems.hubspot]\nkind = \"hubspot\"\nbase_url = \"https://x\"\ntoken = { env = \"CROSSWALK_TEST_SURELY_UNSET_VAR\" }\n",
         );
         let text: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
         assert_eq!(loaded.problems.len(), 2, "{text:?}");

@@ -22,7 +22,7 @@ pub async fn run(settings: &Settings, listen: Option<&str>) -> Outcome {
         );
         return Outcome::ActionNeeded;
     };
-    let token = match token_ref.resolve() {
+    let token = match token_ref.resolve_min(crate::settings::MIN_ADMIN_TOKEN) {
         Ok(t) => t,
         Err(why) => {
             eprintln!("error: serve.admin_token: {why}");

@@ -133,6 +133,12 @@ pub async fn run(kind: SimKind, opts: &SimOptions) -> Outcome {
     let url = started.handle.base_url();
     println!("{kind:?} simulator listening on {url}");
     println!("credentials: {}", started.credentials);
+    if kind == SimKind::Salesforce {
+        println!(
+            "its token responses name http://localhost as instance_url: add \
+             `allowed_instance_hosts = [\"http://localhost\"]` to the [systems.NAME] table"
+        );
+    }
     println!("control API: {url}/_sim/  (test-only; not part of the real API; see `crosswalk sim --help`)");
     println!("press Ctrl-C to stop");
     let _ = tokio::signal::ctrl_c().await;

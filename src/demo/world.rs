@@ -121,6 +121,8 @@ impl SimWorld {
                     external_id_field: "WLCRO_Id__c".into(),
                     reserve_share: 0.2,
                     overlap: None,
+                    // The simulator names itself `localhost` as the token's instance_url.
+                    allowed_instance_hosts: vec!["http://localhost".into()],
                 }),
             ),
         ]

@@ -31,6 +31,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("the state store is unavailable; see the server log")]
     Unavailable,
+    /// Too many wrong tokens from this client: retry after this many seconds.
+    #[error("too many wrong tokens from this address; retry after {0} s")]
+    TooManyAttempts(u64),
 }
 
 impl ApiError {
@@ -42,6 +45,7 @@ impl ApiError {
             Self::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
         }
     }
 }
@@ -50,6 +54,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
         let mut resp = (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response();
+        if let Self::TooManyAttempts(secs) = &self {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, (*secs).into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -82,8 +89,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let cred =
-            state.auth.authenticate(&parts.headers, state.clock.now()).ok_or(ApiError::Unauthorized)?;
+        let cred = authenticate(parts, state)?;
         if let Credential::Cookie(session) = &cred
             && parts.method != Method::GET
         {
@@ -93,6 +99,35 @@ impl FromRequestParts<AppState> for ApiAdmin {
             }
         }
         Ok(Self(cred))
+    }
+}
+
+/// The request's credential; a bearer token is checked only while its client is not backing off
+/// ([`super::throttle`]), and a wrong one counts against that client.
+fn authenticate(parts: &Parts, state: &AppState) -> Result<Credential, ApiError> {
+    // Only a `Bearer` value is compared with the token, so only it is a guess worth counting.
+    let bearer = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    let client = super::throttle::client_of(&parts.extensions);
+    if bearer && let Err(wait) = state.throttle.admit(client) {
+        return Err(ApiError::TooManyAttempts(super::throttle::retry_after_secs(wait)));
+    }
+    match state.auth.authenticate(&parts.headers, state.clock.now()) {
+        Some(cred) => {
+            if bearer {
+                state.throttle.succeeded(client);
+            }
+            Ok(cred)
+        }
+        None => {
+            if bearer {
+                state.throttle.failed(client);
+            }
+            Err(ApiError::Unauthorized)
+        }
     }
 }
 

@@ -143,7 +143,10 @@ impl HubspotReceiver {
         };
         let secrets = refs
             .iter()
-            .map(|r| r.resolve().map_err(|why| format!("systems.{name}.webhook_secret(s): {why}")))
+            .map(|r| {
+                r.resolve_min(crate::settings::MIN_WEBHOOK_SECRET)
+                    .map_err(|why| format!("systems.{name}.webhook_secret(s): {why}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let rx = Self::new(name.clone(), secrets, public_url, settings.serve.max_body_bytes, store, clock)
             .with_tolerance(tolerance)

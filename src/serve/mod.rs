@@ -12,6 +12,7 @@ mod html;
 pub mod hubspot_webhooks;
 mod metrics;
 mod pages;
+pub mod throttle;
 mod views;
 pub mod webhooks;
 
@@ -40,6 +41,8 @@ pub(crate) struct AppState {
     pub review: ReviewService,
     pub auth: AdminAuth,
     pub clock: SharedClock,
+    /// Back-off for wrong admin tokens, per client.
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 /// Why the server could not start or stopped.
@@ -59,7 +62,8 @@ pub enum ServeError {
 
 /// The whole admin app over `store`.
 pub fn router(store: Arc<dyn Store>, auth: AdminAuth, clock: SharedClock) -> Router {
-    let state = AppState { review: ReviewService::new(store, clock.clone()), auth, clock };
+    let throttle = Arc::new(throttle::Throttle::new(clock.clone()));
+    let state = AppState { review: ReviewService::new(store, clock.clone()), auth, clock, throttle };
     Router::new()
         .route("/", get(|| async { Redirect::to("/review") }))
         .route("/login", get(pages::login_form).post(pages::login))
@@ -137,7 +141,8 @@ pub async fn run(
         Some(hooks) => hooks.attach(app),
         None => app,
     };
-    axum::serve(listener, app)
+    // The peer address feeds the wrong-token back-off (`throttle`).
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

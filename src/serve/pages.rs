@@ -11,6 +11,7 @@ use super::AppState;
 use super::api::FilterParams;
 use super::auth::{Credential, Session, clean_name, clear_cookie, constant_time_eq, session_cookie};
 use super::html::{error_page, login as login_page, page};
+use super::throttle::{Client, retry_after_secs};
 use super::views;
 use crate::review::{ResolveReport, ResolveRequest, ReviewError};
 use crate::store::{ResolveAction, ReviewState};
@@ -70,12 +71,24 @@ pub async fn login_form() -> Response {
 }
 
 /// `POST /login`: checks the token, sets the session cookie, goes to the queue.
-pub async fn login(State(state): State<AppState>, Form(form): Form<Fields>) -> Response {
+/// A client that sent too many wrong tokens waits ([`super::throttle`]).
+pub async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Err(wait) = state.throttle.admit(client) {
+        let retry = retry_after_secs(wait).to_string();
+        let page = login_page(Some("Too many wrong tokens from this address; wait a second and try again."));
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, retry)], page).into_response();
+    }
     let token = field(&form, "token").unwrap_or_default();
     if !state.auth.token_matches(token) {
+        state.throttle.failed(client);
         tracing::warn!("admin login with a wrong token");
         return (StatusCode::UNAUTHORIZED, login_page(Some("That token is not right."))).into_response();
     }
+    state.throttle.succeeded(client);
     let name = clean_name(field(&form, "name").unwrap_or_default());
     let name = if name.is_empty() { "admin".to_string() } else { name };
     let (cookie, _) = state.auth.new_session(&name, state.clock.now());

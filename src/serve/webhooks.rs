@@ -5,7 +5,8 @@
 //!    `Content-Length` is refused at once; a streamed body is refused as soon as it passes the
 //!    limit), so nothing oversized is ever hashed;
 //! 2. the signature is checked over the raw bytes (constant time, any configured secret, the
-//!    timestamp within the tolerance) → 401 with a JSON error and nothing stored;
+//!    timestamp within the tolerance) → 401 `{"error":"unauthorized"}` (the reason only in the log,
+//!    at debug) and nothing stored;
 //!    then, above `serve.max_pending` unprocessed events of the system → 503 with `Retry-After`
 //!    and nothing stored (the sender retries; see `hubspot_webhooks::PendingGate`);
 //! 3. the event is read and persisted once per event id (`Store::record_event`, unique on
@@ -109,7 +110,10 @@ impl WlcroReceiver {
         let secrets = w
             .webhook_secrets
             .iter()
-            .map(|r| r.resolve().map_err(|why| format!("systems.{name}.webhook_secrets: {why}")))
+            .map(|r| {
+                r.resolve_min(crate::settings::MIN_WEBHOOK_SECRET)
+                    .map_err(|why| format!("systems.{name}.webhook_secrets: {why}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let verifier = WebhookVerifier::new(scheme, secrets);
         Ok(Some(
@@ -198,6 +202,10 @@ impl IntoResponse for HookError {
             HookError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             HookError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         };
+        if let HookError::Signature(_) = &self {
+            // Which check failed (signature, timestamp skew) helps a forger, not the sender.
+            return (status, axum::Json(json!({"error": code}))).into_response();
+        }
         (status, axum::Json(json!({"error": code, "message": self.to_string()}))).into_response()
     }
 }
@@ -206,7 +214,11 @@ impl IntoResponse for HookError {
 pub(super) fn refused(source: &str, e: HookError) -> Response {
     match &e {
         HookError::Busy => return busy_response(source),
-        HookError::Signature(why) => warn!(source = %source, reason = %why, "webhook delivery refused"),
+        HookError::Signature(why) => {
+            // The reason only at debug (it can carry the clock skew); never a secret or the body.
+            tracing::debug!(source = %source, reason = %why, "webhook delivery refused: not authentic");
+            warn!(source = %source, "webhook delivery refused: not authentic (401)");
+        }
         HookError::Store(why) => warn!(source = %source, error = %why, "webhook delivery not stored"),
         _ => {}
     }

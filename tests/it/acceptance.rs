@@ -52,7 +52,18 @@ fn readme_config(urls: &BTreeMap<&str, String>, dir: &Path) -> String {
     set(&["systems", "hubspot", "base_url"], &urls["hubspot"]);
     set(&["systems", "salesforce", "login_url"], &urls["salesforce"]);
     set(&["systems", "salesforce", "client_id"], &sim_salesforce::SimConfig::default().client_id);
+    admit_the_simulators_instance(&mut cfg);
     toml::to_string(&cfg).expect("config serialises")
+}
+
+/// The line the README shows commented for `crosswalk sim salesforce`, whose token responses
+/// name http://localhost as the instance.
+fn admit_the_simulators_instance(cfg: &mut toml::Table) {
+    let sf = cfg.get_mut("systems").and_then(|s| s.get_mut("salesforce")).and_then(toml::Value::as_table_mut);
+    sf.expect("salesforce system").insert(
+        "allowed_instance_hosts".into(),
+        toml::Value::Array(vec![toml::Value::String("http://localhost".into())]),
+    );
 }
 
 struct World {

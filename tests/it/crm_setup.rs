@@ -179,6 +179,13 @@ fn readme_config(urls: &BTreeMap<&str, String>, dir: &Path) -> String {
     set(&mut cfg, &["systems", "hubspot", "base_url"], &urls["hubspot"]);
     set(&mut cfg, &["systems", "salesforce", "login_url"], &urls["salesforce"]);
     set(&mut cfg, &["systems", "salesforce", "client_id"], &sim_salesforce::SimConfig::default().client_id);
+    // The line the README shows commented for `crosswalk sim salesforce`, whose token responses
+    // name http://localhost as the instance.
+    let sf = cfg.get_mut("systems").and_then(|s| s.get_mut("salesforce")).and_then(toml::Value::as_table_mut);
+    sf.expect("salesforce system").insert(
+        "allowed_instance_hosts".into(),
+        toml::Value::Array(vec![toml::Value::String("http://localhost".into())]),
+    );
     toml::to_string(&cfg).expect("config serialises")
 }
 

@@ -26,6 +26,10 @@ macro_rules! on_both_backends {
     };
 }
 
+mod hosts;
+mod s10_config;
+mod s11_runaway;
+mod s12_throttle;
 mod s1_forged_webhooks;
 mod s2_replay;
 mod s3_credentials;
@@ -34,6 +38,7 @@ mod s4_s5_sentinel_sweep;
 mod s6_admin;
 mod s7_injection;
 mod s8_outbound;
+mod s9_redirects;
 mod sentinels;
 mod sim_rig;
 

@@ -244,6 +244,7 @@ fn settings(cfg: &WorldConfig, dir: &std::path::Path) -> BTreeMap<String, System
                 external_id_field: "WLCRO_Id__c".into(),
                 reserve_share: 0.2,
                 overlap: None,
+                allowed_instance_hosts: vec![SF_LOGIN_URL.into()],
             }),
         ),
     ]

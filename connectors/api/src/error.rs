@@ -68,6 +68,21 @@ pub enum ConnectorError {
         /// What was wrong with it.
         message: String,
     },
+    /// The configuration points somewhere it must not: a base URL that answers with a redirect,
+    /// a token response naming a host that is not allowed. Never retried; the operator fixes it.
+    #[error("misconfigured: {message}")]
+    Misconfigured {
+        /// What is wrong and what to change.
+        message: String,
+    },
+    /// A paginated pull stopped making progress (an empty page whose cursor did not move, a
+    /// cursor seen before in this pull) or ran past its per-run request ceiling. The page's
+    /// checkpoint stays where it was; never retried in the same run.
+    #[error("pull made no progress: {message}")]
+    NoProgress {
+        /// What was seen and where.
+        message: String,
+    },
 }
 
 /// The class of a [`ConnectorError`], for counting, metrics and routing.
@@ -90,6 +105,10 @@ pub enum ErrorClass {
     Conflict,
     /// See [`ConnectorError::Protocol`].
     Protocol,
+    /// See [`ConnectorError::Misconfigured`].
+    Misconfigured,
+    /// See [`ConnectorError::NoProgress`].
+    NoProgress,
 }
 
 impl ConnectorError {
@@ -104,6 +123,8 @@ impl ConnectorError {
             Self::NotFound { .. } => ErrorClass::NotFound,
             Self::Conflict { .. } => ErrorClass::Conflict,
             Self::Protocol { .. } => ErrorClass::Protocol,
+            Self::Misconfigured { .. } => ErrorClass::Misconfigured,
+            Self::NoProgress { .. } => ErrorClass::NoProgress,
         }
     }
 

@@ -58,10 +58,13 @@ pub struct ReqwestTransport {
 }
 
 impl ReqwestTransport {
-    /// A transport with the given per-request timeout.
+    /// A transport with the given per-request timeout. It follows no redirect: a 3xx reaches
+    /// the [`HttpClient`], which refuses it, so no credential or body is ever re-sent to the
+    /// host a `Location` names.
     pub fn new(timeout: std::time::Duration) -> Result<Self, ConnectorError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectorError::Protocol { message: format!("cannot build HTTP client: {e}") })?;
         Ok(Self { client })

@@ -328,3 +328,24 @@ mod over_loopback {
         assert_eq!(c.stats().requests, 4, "refused connections are provably unsent, so retried");
     }
 }
+
+#[tokio::test]
+async fn redirects_are_misconfigurations_naming_the_location_host_and_never_retried() {
+    let clock = ManualClock::at_epoch();
+    for status in [301, 302, 303, 307, 308] {
+        let t =
+            Scripted::new(&clock, vec![Ok(resp(status, &[("location", "http://127.0.0.2:9/x?key=1")], ""))]);
+        let spec = RequestSpec::post("http://127.0.0.1:1/api")
+            .idempotent(true)
+            .accept(StatusCode::from_u16(status).unwrap());
+        let e = client(&clock, &t).send(spec).await.unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Misconfigured, "{status}: {e}");
+        let text = e.to_string();
+        assert!(text.contains("host `127.0.0.2`") && !text.contains("key=1"), "{status}: {text}");
+        assert_eq!(t.count(), 1, "{status}: not retried, even when the status is accepted");
+    }
+    // Salesforce's 300 (several records match an external id) is not a redirect.
+    let t = Scripted::new(&clock, vec![Ok(resp(300, &[], "[]"))]);
+    let e = client(&clock, &t).send(RequestSpec::get("http://127.0.0.1:1/x")).await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Conflict, "{e}");
+}

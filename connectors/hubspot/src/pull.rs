@@ -2,9 +2,15 @@
 //!
 //! The search phase reads `modified GTE t` sorted ascending, one fresh query per page (so the
 //! 10,000-result cap is never reached), with the window restarted at the last timestamp of each
-//! page. Ties on that timestamp are remembered in `seen`; when a page is mostly one millisecond,
-//! the pull switches to paging *inside* it by `hs_object_id GT last` sorted by id, so any number of
-//! records sharing one millisecond are read in about `n / limit` requests. HubSpot returns equal
+//! page, and only the results that position covers are delivered (a result past it is read by
+//! the next page), so each record is delivered once. Ties on that timestamp are remembered in
+//! `seen`; when a page is mostly one millisecond, or the window cannot move (every result on its
+//! start, or a page too small to reach past it, as at page size 1 or 2), the pull switches to
+//! paging *inside* it by `hs_object_id GT last` sorted by id, so any number of records sharing
+//! one millisecond are read in about `n / limit` requests and the window moves at every page
+//! size. The checkpoint carries the pull's [`PullTrail`]: a position seen before in this pull,
+//! an empty page that did not move, or more requests than a tenth of the daily quota is
+//! [`ConnectorError::NoProgress`], never a loop. HubSpot returns equal
 //! sort values in no particular order, so nothing relies on an implicit id order. The archived
 //! phase then walks the recycle bin (`archived=true`, which search never shows) for records
 //! archived inside the window: merged-away ones become `Merged`, the rest `Deleted`.
@@ -12,7 +18,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use connector_api::{Change, ChangeKind, Checkpoint, ConnectorError, PullPage, PullRequest, Quarantined};
+use connector_api::progress::{ceiling_from_daily, stalled};
+use connector_api::{
+    Change, ChangeKind, Checkpoint, ConnectorError, PullPage, PullRequest, PullTrail, Quarantined, Record,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -48,6 +57,22 @@ struct Cursor {
     /// The scan in progress reads deletes up to here.
     #[serde(default)]
     del_to: i64,
+    /// The pull in progress: requests sent and positions visited (cleared when it is done).
+    #[serde(default, skip_serializing_if = "is_fresh")]
+    trail: PullTrail,
+}
+
+fn is_fresh(t: &PullTrail) -> bool {
+    *t == PullTrail::default()
+}
+
+impl Cursor {
+    /// The position without the trail, as text: what "the same cursor again" compares.
+    fn mark(&self) -> String {
+        let mut bare = self.clone();
+        bare.trail = PullTrail::default();
+        serde_json::to_string(&bare).expect("cursor serialises")
+    }
 }
 
 impl Cursor {
@@ -103,13 +128,15 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
         let back = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
         cur.restart_at(cur.ts.saturating_sub(back).max(start));
         cur.del_ts = cur.del_ts.saturating_sub(back).max(start);
+        cur.trail.restart();
     }
     if cur.ts < start {
         cur.restart_at(start);
         cur.del_ts = cur.del_ts.max(start);
     }
     if cur.ts > bound && !cur.archived {
-        // Nothing to read before the horizon yet: claim nothing more.
+        // Nothing to read before the horizon yet: claim nothing more (and end the pull).
+        cur.trail = PullTrail::default();
         return Ok(PullPage {
             changes: Vec::new(),
             quarantined: Vec::new(),
@@ -119,6 +146,11 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
         });
     }
     let limit = req.limit.min(c.config.page_limit).clamp(1, MAX_SEARCH_PAGE);
+    let stream = format!("hubspot {} pull", object.name());
+    let ceiling = ceiling_from_daily(u64::from(c.config.rate_limits.daily), 100);
+    cur.trail.request(ceiling, &stream)?;
+    let before = cur.mark();
+    cur.trail.visit(&before, &stream)?;
     let mut page = if cur.archived {
         archived_page(c, object, &mut cur).await?
     } else if cur.tie {
@@ -126,6 +158,12 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
     } else {
         window_page(c, object, &mut cur, limit, bound).await?
     };
+    if page.changes.is_empty() && !page.done && cur.mark() == before {
+        return Err(stalled(&stream, "a page brought nothing and the window did not move"));
+    }
+    if page.done {
+        cur.trail = PullTrail::default();
+    }
     page.changes.sort_by(|a, b| (a.modified_at, &a.id).cmp(&(b.modified_at, &b.id)));
     page.newest = page.changes.iter().map(|ch| ch.modified_at).max();
     page.next = checkpoint(&cur);
@@ -195,14 +233,10 @@ pub(crate) async fn estimate(
     Ok(Some(Api::decode::<Total>("search", &bytes)?.total))
 }
 
-/// Turns results into changes (an upsert, plus one `Merged` per id a survivor absorbed).
-fn changes_of(
-    object: Object,
-    results: &[Value],
-    page: &mut PullPage,
-    skip: impl Fn(i64, u64) -> bool,
-) -> Vec<(i64, u64)> {
-    let mut keys = Vec::new();
+/// Reads search results into records with their (modified ms, id) keys; unreadable ones are
+/// quarantined on `page`.
+fn parse(object: Object, results: &[Value], page: &mut PullPage) -> Vec<(i64, u64, Record, SimpleObject)> {
+    let mut out = Vec::new();
     for raw in results {
         let (record, o) = match to_record(object, raw) {
             Ok(x) => x,
@@ -219,8 +253,25 @@ fn changes_of(
             });
             continue;
         };
-        let t = ms(record.modified_at);
-        keys.push((t, id));
+        out.push((ms(record.modified_at), id, record, o));
+    }
+    out
+}
+
+/// The (modified ms, id) keys of parsed results, in result order.
+fn keys_of(parsed: &[(i64, u64, Record, SimpleObject)]) -> Vec<(i64, u64)> {
+    parsed.iter().map(|(t, id, _, _)| (*t, *id)).collect()
+}
+
+/// Turns parsed results into changes (an upsert, plus one `Merged` per id a survivor absorbed),
+/// leaving out those `skip` names.
+fn emit(
+    object: Object,
+    parsed: Vec<(i64, u64, Record, SimpleObject)>,
+    page: &mut PullPage,
+    skip: impl Fn(i64, u64) -> bool,
+) {
+    for (t, id, record, o) in parsed {
         if skip(t, id) {
             continue;
         }
@@ -234,7 +285,6 @@ fn changes_of(
         }
         page.changes.push(Change::upsert(record));
     }
-    keys
 }
 
 fn merged_ids(o: &SimpleObject) -> Vec<String> {
@@ -273,9 +323,12 @@ async fn window_page(
     };
     let results = search(c, object, groups, m, limit, c.read_properties(object)).await?;
     let mut page = empty_page(false);
+    let parsed = parse(object, &results, &mut page);
+    let keys = keys_of(&parsed);
     let (ts, seen) = (cur.ts, cur.seen.clone());
-    let keys = changes_of(object, &results, &mut page, |t, id| t == ts && seen.contains(&id));
+    let read = move |t: i64, id: u64| t == ts && seen.contains(&id);
     if results.len() < limit {
+        emit(object, parsed, &mut page, read);
         // The window is read up to the bound: claim the newest seen, then scan for deletes.
         if let Some(&(t, _)) = keys.iter().filter(|(t, _)| *t <= bound).max() {
             advance(cur, t.max(cur.ts), &keys);
@@ -293,10 +346,18 @@ async fn window_page(
         0 => cur.ts,
         1 => keys[0].0,
         _ => keys[n - 1].0.min(keys[n - 2].0),
-    };
-    advance(cur, last.clamp(cur.ts, bound), &keys);
-    if cur.seen.len() > limit / 2 {
-        // Mostly one millisecond: page inside it by id, or this window would never move.
+    }
+    .clamp(cur.ts, bound);
+    // The final result, when it sits past the new position where its time says it belongs, is
+    // read again by the next page: leaving it for then delivers every record once. A result out
+    // of order (re-edited after indexing) is delivered now, as the index may not show it again.
+    let withheld = keys.last().copied().filter(|&(t, _)| t > last && keys.iter().all(|(k, _)| *k <= t));
+    emit(object, parsed, &mut page, |t, id| read(t, id) || withheld == Some((t, id)));
+    let moved = last > cur.ts;
+    advance(cur, last, &keys);
+    if !moved || cur.seen.len() > limit / 2 {
+        // The window cannot move (every result sits on its start, or the page is too small to
+        // reach past it), or the page is mostly one millisecond: page inside it by id.
         cur.tie = true;
     }
     Ok(page)
@@ -326,8 +387,10 @@ async fn tie_page(
     }
     let results = search(c, object, vec![filters], "hs_object_id", limit, c.read_properties(object)).await?;
     let mut page = empty_page(false);
+    let parsed = parse(object, &results, &mut page);
+    let keys = keys_of(&parsed);
     let (ts, seen) = (cur.ts, cur.seen.clone());
-    let keys = changes_of(object, &results, &mut page, |t, id| t == ts && seen.contains(&id));
+    emit(object, parsed, &mut page, |t, id| t == ts && seen.contains(&id));
     if let Some(max_id) = keys.iter().map(|(_, id)| *id).max() {
         cur.id = Some(cur.id.map_or(max_id, |l| l.max(max_id)));
     }
@@ -367,7 +430,13 @@ async fn archived_page(
             }),
         }
     }
-    let survivors = if gone.is_empty() { BTreeMap::new() } else { survivors(c, object, cur.del_ts).await? };
+    let survivors = if gone.is_empty() {
+        BTreeMap::new()
+    } else {
+        let ceiling = ceiling_from_daily(u64::from(c.config.rate_limits.daily), 100);
+        cur.trail.request(ceiling, &format!("hubspot {} pull", object.name()))?;
+        survivors(c, object, cur.del_ts).await?
+    };
     for (id, at) in gone {
         let kind = match survivors.get(&id) {
             Some(s) => ChangeKind::Merged { survivor_id: s.clone() },

@@ -153,6 +153,7 @@ fn child(phase: &str) {
             SecretString::from("sim-consumer-secret"),
         );
         cfg.external_id_field = EXT.into();
+        cfg.allowed_instance_hosts = vec!["http://localhost".to_string()];
         let transport = Arc::new(ReqwestTransport::new(Duration::from_secs(120)).expect("transport"));
         let sf = SalesforceConnector::new(cfg, transport, clock.shared(), 1);
         let cpu_before = cpu_seconds();

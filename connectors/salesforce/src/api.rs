@@ -17,6 +17,10 @@ use crate::wire::{ErrorItem, QueryResponse, TokenResponse};
 /// The rate-limit bucket every request of this connector consumes.
 pub const BUCKET: &str = "api";
 
+/// The smallest daily API allocation of an org (Developer Edition), assumed until the server
+/// reports the real one.
+const SMALLEST_DAILY_ALLOCATION: u64 = 15_000;
+
 /// A live session.
 #[derive(Debug, Clone)]
 struct Session {
@@ -32,6 +36,7 @@ pub struct Api {
     client_id: String,
     client_secret: SecretString,
     version: String,
+    allowed_instance_hosts: Vec<(String, String)>,
     session: Mutex<Option<Session>>,
 }
 
@@ -41,60 +46,54 @@ impl std::fmt::Debug for Api {
     }
 }
 
-/// Host suffixes of Salesforce's own instance domains (production, sandboxes, government, China).
-const SALESFORCE_DOMAINS: [&str; 5] =
-    [".salesforce.com", ".force.com", ".cloudforce.com", ".salesforce.mil", ".sfcrmproducts.cn"];
+/// Host suffixes of Salesforce's own instance domains (`*.my.salesforce.com` is under the first).
+const SALESFORCE_DOMAINS: [&str; 3] = [".salesforce.com", ".force.com", ".cloudforce.com"];
+
+/// A URL's scheme and host, lowercased, without the port: `None` for anything but a plain
+/// `http(s)://host[:port]…` (user-info `a@b` tricks included).
+fn origin(url: &str) -> Option<(String, String)> {
+    let uri: http::Uri = url.parse().ok()?;
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    (scheme == "https" || scheme == "http").then(|| (scheme, authority.host().to_ascii_lowercase()))
+}
+
+/// An `allowed_instance_hosts` entry as (scheme, host): `http://127.0.0.1:9000` or a bare host
+/// (`https` then). The port is ignored.
+pub fn allowed_origin(entry: &str) -> Option<(String, String)> {
+    if entry.contains("://") { origin(entry) } else { origin(&format!("https://{entry}")) }
+}
 
 /// Refuses a token response whose `instance_url` would take the access token somewhere other
-/// than Salesforce: it must be `https` on a Salesforce domain, or the login host itself (a
-/// My Domain login, or a simulator on loopback), and carry no user-info part (`a@b` tricks).
-fn check_instance_url(login_url: &str, instance_url: &str) -> Result<(), ConnectorError> {
-    let parts = |url: &str| -> Option<(String, String)> {
-        let uri: http::Uri = url.parse().ok()?;
-        let authority = uri.authority()?;
-        if authority.as_str().contains('@') {
-            return None;
+/// than Salesforce: it must be `https` on a Salesforce domain, or match an entry of
+/// `allowed_instance_hosts` in scheme and host (the port is not compared: a host is trusted
+/// whole or not at all), and carry no user-info part.
+fn check_instance_url(allowed: &[(String, String)], instance_url: &str) -> Result<(), ConnectorError> {
+    let refuse = |why: &str| {
+        tracing::warn!(why, "salesforce token response names an instance_url that is not allowed");
+        ConnectorError::Misconfigured {
+            message: format!(
+                "salesforce token response names an instance_url {why}; refusing to send the access \
+                 token there. A legitimate non-Salesforce host (a proxy, a simulator) must be listed \
+                 in `allowed_instance_hosts`"
+            ),
         }
-        Some((uri.scheme_str()?.to_ascii_lowercase(), authority.as_str().to_ascii_lowercase()))
     };
-    let refuse = |why: &str| ConnectorError::Protocol {
-        message: format!(
-            "salesforce token response names instance_url `{instance_url}`, {why}; refusing to send the \
-             access token there (check login_url)"
-        ),
+    let Some((scheme, host)) = origin(instance_url) else {
+        return Err(refuse("that is not a plain http(s) URL"));
     };
-    let Some((scheme, authority)) = parts(instance_url) else {
-        return Err(refuse("which is not a plain http(s) URL"));
-    };
-    let login = parts(login_url);
-    if login.as_ref().is_some_and(|login| *login == (scheme.clone(), authority.clone())) {
-        return Ok(());
-    }
-    let host = authority.rsplit_once(':').map_or(authority.as_str(), |(h, _)| h);
-    // A loopback login (a simulator) may name itself differently (`localhost` for `127.0.0.1`):
-    // the same port on loopback is the same server.
-    let port = |a: &str| a.rsplit_once(':').map(|(_, p)| p.to_string());
-    if let Some((_, login_authority)) = &login
-        && is_loopback(login_authority)
-        && is_loopback(&authority)
-        && port(login_authority) == port(&authority)
-    {
+    if allowed.iter().any(|a| *a == (scheme.clone(), host.clone())) {
         return Ok(());
     }
     if scheme == "https" && SALESFORCE_DOMAINS.iter().any(|d| host.ends_with(d)) {
         return Ok(());
     }
-    Err(refuse("which is neither the login host nor an https Salesforce domain"))
-}
-
-/// Whether an authority (`host[:port]`) names this machine.
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => authority,
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    Err(refuse(&format!(
+        "on host `{host}` ({scheme}), which is neither an https Salesforce domain nor allowed"
+    )))
 }
 
 /// Where a request goes: a path under `/services/data/vXX.X`, or a path the server handed back.
@@ -107,23 +106,37 @@ pub enum Target<'a> {
 
 impl Api {
     /// An API over `http`, which must already carry the redactor and budget observer.
-    pub fn new(
-        http: HttpClient,
-        budget: Budget,
-        login_url: String,
-        client_id: String,
-        client_secret: SecretString,
-        version: String,
-    ) -> Self {
-        http.redactor().add_secret(client_secret.expose_secret());
+    /// `allowed_instance_hosts` are the non-Salesforce hosts (see [`allowed_origin`]) a token
+    /// response may name as its `instance_url`; unreadable entries admit nothing.
+    pub fn new(http: HttpClient, budget: Budget, login: crate::SalesforceConfig) -> Self {
+        http.redactor().add_secret(login.client_secret.expose_secret());
+        let version = login.api_version;
         let version = if version.starts_with('v') { version } else { format!("v{version}") };
-        let login_url = login_url.trim_end_matches('/').to_string();
-        Self { http, budget, login_url, client_id, client_secret, version, session: Mutex::new(None) }
+        let login_url = login.login_url.trim_end_matches('/').to_string();
+        let allowed_instance_hosts =
+            login.allowed_instance_hosts.iter().filter_map(|e| allowed_origin(e)).collect();
+        Self {
+            http,
+            budget,
+            login_url,
+            client_id: login.client_id,
+            client_secret: login.client_secret,
+            version,
+            allowed_instance_hosts,
+            session: Mutex::new(None),
+        }
     }
 
     /// The budget tracker.
     pub fn budget(&self) -> &Budget {
         &self.budget
+    }
+
+    /// The most requests one stream's pull may send in one run: a tenth of the daily allocation
+    /// the server reported (the smallest edition's until it has).
+    pub fn pull_ceiling(&self) -> u64 {
+        let daily = self.budget.usage().map_or(SMALLEST_DAILY_ALLOCATION, |u| u.max);
+        connector_api::progress::ceiling_from_daily(daily, 100)
     }
 
     /// Runs the client-credentials flow and stores the session.
@@ -148,7 +161,7 @@ impl Api {
         })?;
         self.http.redactor().add_secret(&token.access_token);
         let instance_url = token.instance_url.trim_end_matches('/').to_string();
-        check_instance_url(&self.login_url, &instance_url)?;
+        check_instance_url(&self.allowed_instance_hosts, &instance_url)?;
         let session = Session { token: SecretString::from(token.access_token), instance_url };
         *self.session.lock().expect("session lock") = Some(session.clone());
         Ok(session)
@@ -230,7 +243,8 @@ impl Api {
         self.send_json(Target::Data(&path), |url| RequestSpec::get(url).log_as(label)).await
     }
 
-    /// A whole SOQL result, following `nextRecordsUrl` until `done`.
+    /// A whole SOQL result, following `nextRecordsUrl` until `done`; a `nextRecordsUrl` seen
+    /// before, or more batches than the pull ceiling, is [`ConnectorError::NoProgress`].
     pub async fn query_pages(
         &self,
         soql: &str,
@@ -238,17 +252,55 @@ impl Api {
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, ConnectorError> {
         let mut page = self.query(soql, all).await?;
         let mut rows = std::mem::take(&mut page.records);
+        let mut trail = connector_api::PullTrail::default();
+        let stream = "salesforce query";
         while !page.done {
             let Some(next) = page.next_records_url.take() else {
                 return Err(ConnectorError::Protocol {
                     message: "query answer not done but without nextRecordsUrl".into(),
                 });
             };
+            trail.visit(&next, stream)?;
+            trail.request(self.pull_ceiling(), stream)?;
             page = self
                 .send_json(Target::Raw(&next), |url| RequestSpec::get(url).log_as("GET query more"))
                 .await?;
             rows.append(&mut page.records);
         }
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_urls_are_admitted_by_scheme_and_host_only() {
+        let allowed =
+            vec![allowed_origin("http://127.0.0.1:9000").unwrap(), allowed_origin("proxy.example").unwrap()];
+        for ok in [
+            "https://acme.my.salesforce.com",
+            "https://na1.salesforce.com:443",
+            "https://acme--sb.sandbox.my.force.com",
+            "https://x.cloudforce.com",
+            "http://127.0.0.1:1234",
+            "https://proxy.example:8443",
+        ] {
+            assert_eq!(check_instance_url(&allowed, ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://acme.my.salesforce.com",
+            "https://salesforce.com.evil.example",
+            "https://evilsalesforce.com",
+            "https://127.0.0.2:9000",
+            "http://proxy.example",
+            "https://acme.my.salesforce.com@evil.example",
+            "ftp://acme.my.salesforce.com",
+            "acme.my.salesforce.com",
+        ] {
+            let err = check_instance_url(&allowed, bad).expect_err(bad);
+            assert!(matches!(err, ConnectorError::Misconfigured { .. }), "{bad}: {err:?}");
+        }
     }
 }

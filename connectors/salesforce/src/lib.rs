@@ -59,6 +59,10 @@ pub struct SalesforceConfig {
     pub reserve_share: f64,
     /// The shared client's retry/timeout policy (Salesforce has no per-second buckets).
     pub policy: ClientPolicy,
+    /// Hosts besides Salesforce's own https domains that a token response may name as its
+    /// `instance_url` (a proxy, a simulator): `http://127.0.0.1` or a bare host for https.
+    /// Scheme and host are compared, not the port.
+    pub allowed_instance_hosts: Vec<String>,
 }
 
 impl SalesforceConfig {
@@ -79,6 +83,7 @@ impl SalesforceConfig {
             fields,
             reserve_share: 0.2,
             policy: ClientPolicy::default(),
+            allowed_instance_hosts: Vec::new(),
         }
     }
 }
@@ -108,14 +113,7 @@ impl SalesforceConnector {
         let http = HttpClient::new(transport, clock, seed, policy)
             .with_redactor(Redactor::default())
             .with_classifier(Arc::new(BudgetObserver(budget.clone())));
-        let api = Api::new(
-            http,
-            budget,
-            config.login_url.clone(),
-            config.client_id.clone(),
-            config.client_secret.clone(),
-            config.api_version.clone(),
-        );
+        let api = Api::new(http, budget, config.clone());
         Self { config, api }
     }
 
@@ -223,13 +221,21 @@ impl Connector for SalesforceConnector {
     async fn pull(&self, req: PullRequest<'_>) -> Result<PullPage, ConnectorError> {
         let object = self.object(req.object)?;
         let saved = Position::from_checkpoint(req.checkpoint)?;
-        let (start, resume) = match req.rewind {
+        let (mut start, resume) = match req.rewind {
             Some(overlap) => (saved.rewound(overlap), Some(&saved)),
             None => (saved.clone(), None),
         };
+        let stream = format!("salesforce {object} pull");
+        start.trail.request(self.api.pull_ceiling(), &stream)?;
+        let mark = start.mark();
+        start.trail.visit(&mark, &stream)?;
         let limit = req.limit.clamp(1, pull::MAX_PAGE);
         let q = pull::page_query(object, &self.select(object), &start, &req, limit);
         let page = self.api.query(&q, true).await?;
+        if page.records.is_empty() && !page.done {
+            // The next page would ask exactly the same query again.
+            return Err(connector_api::progress::stalled(&stream, "a page with no rows said `done: false`"));
+        }
         // A batch cut short by the server (`done: false`) ends this page early; the next page
         // re-queries from the last row, so no server cursor is ever needed.
         let full = !page.done || page.records.len() >= limit;

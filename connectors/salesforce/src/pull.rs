@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use connector_api::{
-    Change, ChangeKind, Checkpoint, ConnectorError, FieldMap, PullPage, PullRequest, Quarantined,
+    Change, ChangeKind, Checkpoint, ConnectorError, FieldMap, PullPage, PullRequest, PullTrail, Quarantined,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -41,6 +41,13 @@ pub struct Position {
     /// Recently deleted ids → delete stamp.
     #[serde(default)]
     pub tombs: BTreeMap<String, DateTime<Utc>>,
+    /// The pull in progress: requests sent and positions visited since its rewound first page.
+    #[serde(default, skip_serializing_if = "is_fresh")]
+    pub trail: PullTrail,
+}
+
+fn is_fresh(t: &PullTrail) -> bool {
+    *t == PullTrail::default()
 }
 
 impl Position {
@@ -63,7 +70,12 @@ impl Position {
     pub fn rewound(&self, overlap: std::time::Duration) -> Self {
         let back = Duration::from_std(overlap).unwrap_or(Duration::MAX);
         let ts = self.ts.map(|t| t.checked_sub_signed(back).unwrap_or(DateTime::<Utc>::MIN_UTC));
-        Self { ts, id: String::new(), tombs: self.tombs.clone() }
+        Self { ts, id: String::new(), tombs: self.tombs.clone(), trail: PullTrail::default() }
+    }
+
+    /// Text naming where this position reads from, for the pull's trail.
+    pub fn mark(&self) -> String {
+        format!("{}|{}", self.ts.map(|t| t.to_rfc3339()).unwrap_or_default(), self.id)
     }
 }
 
@@ -169,6 +181,10 @@ pub fn to_page(
         pos.id = r.id.clone();
     }
     prune_tombs(&mut pos);
+    if !full_page {
+        // The pull ends here: whatever reads from this checkpoint next is a new pull.
+        pos.trail = PullTrail::default();
+    }
     PullPage { changes, quarantined, next: pos.to_checkpoint(), newest, done: !full_page }
 }
 

@@ -45,6 +45,7 @@ async fn world() -> World {
         SecretString::from("sim-consumer-secret"),
     );
     cfg.external_id_field = EXT.into();
+    cfg.allowed_instance_hosts = vec!["http://localhost".to_string()];
     cfg.policy = ClientPolicy { max_attempts: 3, ..ClientPolicy::default() };
     let transport = Arc::new(ReqwestTransport::new(Duration::from_secs(10)).unwrap());
     let connector = SalesforceConnector::new(cfg, transport, Arc::new(clock.clone()), 9);

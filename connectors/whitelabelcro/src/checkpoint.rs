@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connector_api::{Checkpoint, ConnectorError};
+use connector_api::{Checkpoint, ConnectorError, PullTrail};
 use serde::{Deserialize, Serialize};
 
 /// How many ring entries are kept before thinning.
@@ -42,6 +42,13 @@ pub struct FeedState {
     /// Recent rewind points, oldest first.
     #[serde(default)]
     pub ring: Vec<RingEntry>,
+    /// The pull in progress: requests sent and cursors read from (cleared when it is done).
+    #[serde(default, skip_serializing_if = "is_fresh")]
+    pub trail: PullTrail,
+}
+
+fn is_fresh(t: &PullTrail) -> bool {
+    *t == PullTrail::default()
 }
 
 impl FeedState {

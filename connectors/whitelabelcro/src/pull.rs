@@ -7,6 +7,9 @@
 //! carries only `status`, routed to `leads` or `clients` by the new status name (a lead
 //! is a record whose status matches `'Lead%'`, §9). Malformed events are quarantined while the
 //! rest of the page proceeds. Events after `min(horizon, until)` are left for a later run.
+//! The checkpoint carries the pull's [`PullTrail`](connector_api::PullTrail): a cursor read from
+//! before in this pull, an empty page handing back its own cursor, or more requests than a tenth
+//! of a day's read quota is [`ConnectorError::NoProgress`], never a loop.
 
 use chrono::{DateTime, Utc};
 use connector_api::http::RequestSpec;
@@ -110,8 +113,14 @@ pub(crate) async fn pull(
     let mut st = FeedState::from_checkpoint(req.checkpoint)?;
     if let Some(overlap) = req.rewind {
         st.rewind(overlap);
+        st.trail.restart();
     }
     let start = st.cursor.clone();
+    let stream = format!("whitelabelcro {} pull", object.name());
+    // A tenth of a day's read quota per stream and run.
+    let daily = u64::from(c.cfg.read_per_minute) * 60 * 24;
+    st.trail.request(connector_api::progress::ceiling_from_daily(daily, 100), &stream)?;
+    st.trail.visit(start.as_deref().unwrap_or_default(), &stream)?;
     let limit = req.limit.min(c.cfg.page_limit).clamp(1, MAX_LIMIT);
     let mut url = format!("{}/api/v1/events?types={}&limit={limit}", c.base(), object.types());
     if let Some(cur) = &start {
@@ -123,6 +132,12 @@ pub(crate) async fn pull(
     let next_cursor = read_cursor(resp.headers())?;
     let items = wire::event_items(resp.body())
         .map_err(|e| ConnectorError::Protocol { message: format!("GET /api/v1/events: {e}") })?;
+    if items.is_empty() && next_cursor.is_some() && next_cursor == start {
+        return Err(connector_api::progress::stalled(
+            &stream,
+            "an empty page handed back the cursor it was read with",
+        ));
+    }
 
     let cut_at = req.until.map_or(req.horizon, |u| u.min(req.horizon));
     let mut page = Page::default();
@@ -166,6 +181,7 @@ pub(crate) async fn pull(
         _ => {
             st.cursor = start;
             st.replay_until = None;
+            st.trail = connector_api::PullTrail::default();
             true
         }
     };

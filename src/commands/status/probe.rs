@@ -66,6 +66,7 @@ impl Health {
             ErrorClass::Throttled => Self::Throttled,
             ErrorClass::QuotaExhausted => Self::QuotaExhausted,
             ErrorClass::Auth => Self::AuthFailed,
+            ErrorClass::Misconfigured => Self::Misconfigured,
             _ => Self::Error,
         }
     }

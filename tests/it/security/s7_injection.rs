@@ -256,6 +256,7 @@ fn s7_salesforce_field_names_are_allow_listed_before_they_reach_soql() {
             external_id_field: external_id_field.into(),
             reserve_share: 0.2,
             overlap: None,
+            allowed_instance_hosts: Vec::new(),
         })
     };
     let shipped = include_str!("../../../mappings/wlcro-people__salesforce-contacts.toml");

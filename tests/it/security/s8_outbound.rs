@@ -29,7 +29,8 @@ async fn listener() -> (String, Arc<Mutex<Vec<(String, bool)>>>, tokio::task::Jo
             "{}"
         }
     });
-    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    // Another loopback host: `allowed_instance_hosts` admits hosts, not ports.
+    let socket = tokio::net::TcpListener::bind("127.0.0.2:0").await.expect("bind");
     let url = format!("http://{}", socket.local_addr().expect("addr"));
     let task = tokio::spawn(async move {
         let _ = axum::serve(socket, app).await;
@@ -65,8 +66,9 @@ async fn s8_a_token_response_naming_a_foreign_instance_url_gets_no_token() {
         assert!(reason.contains("instance_url"), "{name}: the error says why: {reason}");
         assert!(seen.lock().expect("lock").is_empty(), "{name}: the foreign host was called: {seen:?}");
     }
-    // The genuine instance (the login host) still works.
-    world.sims.salesforce.set_instance_url(world.urls[2].clone());
+    // The genuine instance (the simulator names itself `localhost`, the allowed host) still works.
+    let port = world.urls[2].rsplit(':').next().expect("port").to_string();
+    world.sims.salesforce.set_instance_url(format!("http://localhost:{port}"));
     let report = rig.run(&rig.engine(&world), &mut outputs, "genuine").await.expect("run");
     let sf = report.pairs.iter().find(|p| p.pair.contains("salesforce")).expect("salesforce pair");
     assert!(matches!(sf.status, PairStatus::Done), "{:?}", sf.status);

@@ -356,6 +356,10 @@ impl HttpClient {
         {
             self.observe_headers(first, resp.headers());
         }
+        if let Some(error) = redirect_error(status, resp.headers(), what) {
+            // Never followed and never retried: the next attempt would be redirected too.
+            return Err(TransportFailure { error, not_sent: false });
+        }
         if status.is_success() || spec.accept.contains(&status) {
             return Ok(resp);
         }
@@ -399,6 +403,30 @@ impl HttpClient {
         let h = format!("{v:032x}");
         format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     }
+}
+
+/// A redirect answer (301, 302, 303, 307, 308) as a misconfiguration naming the `Location` host
+/// (never its path or query, which may carry data). API calls follow no redirect: the request's
+/// credentials and body must not go to a host the configuration does not name.
+fn redirect_error(status: StatusCode, headers: &HeaderMap, what: &str) -> Option<ConnectorError> {
+    if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok());
+    let target = match location.map(|l| l.parse::<http::Uri>()) {
+        Some(Ok(uri)) => match uri.host() {
+            Some(host) => format!("host `{host}`"),
+            None => "another path on the same host".to_string(),
+        },
+        Some(Err(_)) => "an unreadable Location".to_string(),
+        None => "no Location".to_string(),
+    };
+    let message = format!(
+        "{what}: HTTP {} redirect to {target}; API calls follow no redirect, so point the system's \
+         URL setting at the address that answers directly",
+        status.as_u16()
+    );
+    Some(ConnectorError::Misconfigured { message })
 }
 
 /// The URL without its query (which may carry tokens or emails).

@@ -101,6 +101,8 @@ impl Redactor {
             E::NotFound { message } => E::NotFound { message: self.redact(&message) },
             E::Conflict { message } => E::Conflict { message: self.redact(&message) },
             E::Protocol { message } => E::Protocol { message: self.redact(&message) },
+            E::Misconfigured { message } => E::Misconfigured { message: self.redact(&message) },
+            E::NoProgress { message } => E::NoProgress { message: self.redact(&message) },
         }
     }
 }

@@ -120,8 +120,13 @@ pub async fn world() -> World {
 }
 
 pub async fn world_with(sim_limits: RateLimitConfig, conn_limits: RateLimits) -> World {
+    world_seeded(sim_limits, conn_limits, 7).await
+}
+
+/// A world whose simulator orders search ties by `seed`.
+pub async fn world_seeded(sim_limits: RateLimitConfig, conn_limits: RateLimits, seed: u64) -> World {
     let cfg = SimConfig {
-        seed: 7,
+        seed,
         start_time: Some(t0()),
         tokens: vec![TOKEN.to_string()],
         schema: Schema { unique_properties: vec![UNIQUE.to_string()], ..Schema::default() },

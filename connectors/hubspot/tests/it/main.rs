@@ -6,4 +6,5 @@ mod find_many;
 mod limits;
 mod pull;
 mod webhook;
+mod window;
 mod write;

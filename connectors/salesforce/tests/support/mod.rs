@@ -53,6 +53,8 @@ pub fn connector(base: &str, reserve: f64, secret: &str, clock: &ManualClock) ->
     let mut cfg = SalesforceConfig::new(base, "sim-consumer-key", SecretString::from(secret.to_string()));
     cfg.external_id_field = EXT.into();
     cfg.reserve_share = reserve;
+    // The simulator names itself `localhost` in its token responses.
+    cfg.allowed_instance_hosts = vec!["http://localhost".to_string()];
     cfg.policy = ClientPolicy { max_attempts: 3, ..ClientPolicy::default() };
     let transport = Arc::new(ReqwestTransport::new(Duration::from_secs(10)).unwrap());
     SalesforceConnector::new(cfg, transport, clock.shared(), 5)
