@@ -96,12 +96,19 @@ pub struct ObjectSchema {
     pub object: String,
     /// Fields by name.
     pub fields: BTreeMap<String, FieldSchema>,
+    /// The field the connector's pulls filter on (Salesforce `SystemModstamp`), which must exist
+    /// and be filterable; `None` when pulls need no field filter.
+    pub cursor: Option<String>,
+    /// The field the connector's creates upsert on (HubSpot's unique property, Salesforce's
+    /// external-id field), which must exist and be unique / an external id.
+    pub upsert_key: Option<String>,
 }
 
 impl ObjectSchema {
     /// A schema of `object` holding `fields`.
     pub fn new(object: impl Into<String>, fields: impl IntoIterator<Item = FieldSchema>) -> Self {
-        Self { object: object.into(), fields: fields.into_iter().map(|f| (f.name.clone(), f)).collect() }
+        let fields = fields.into_iter().map(|f| (f.name.clone(), f)).collect();
+        Self { object: object.into(), fields, cursor: None, upsert_key: None }
     }
 
     /// A field by name; exact first, then ignoring ASCII case (Salesforce names are

@@ -84,7 +84,10 @@ impl Property {
 pub(crate) async fn schema(c: &HubspotConnector, object: Object) -> Result<ObjectSchema, ConnectorError> {
     let url = format!("{}/crm/v3/properties/{}", c.api.base, object.name());
     let props: Properties = c.api.get_json(url, None).await?;
-    Ok(ObjectSchema::new(object.name(), props.results.into_iter().map(Property::into_field)))
+    let mut schema = ObjectSchema::new(object.name(), props.results.into_iter().map(Property::into_field));
+    schema.cursor = Some(object.modified_property().to_string());
+    schema.upsert_key = Some(c.config.unique_property.clone());
+    Ok(schema)
 }
 
 /// The scopes `needs` call for: read the objects and their properties, write where needed.

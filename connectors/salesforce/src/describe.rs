@@ -80,13 +80,20 @@ impl Field {
     }
 }
 
-/// Reads `object`'s describe.
-pub(crate) async fn describe(api: &Api, object: &str) -> Result<ObjectSchema, ConnectorError> {
+/// Reads `object`'s describe; pulls filter on `SystemModstamp`, creates upsert on `external_id`.
+pub(crate) async fn describe(
+    api: &Api,
+    object: &str,
+    external_id: &str,
+) -> Result<ObjectSchema, ConnectorError> {
     let path = format!("/sobjects/{object}/describe");
     let label = format!("GET /sobjects/{object}/describe");
     let d: Describe =
         api.send_json(Target::Data(&path), |u| RequestSpec::get(u).log_as(label.clone())).await?;
-    Ok(ObjectSchema::new(object, d.fields.into_iter().map(Field::into_field)))
+    let mut schema = ObjectSchema::new(object, d.fields.into_iter().map(Field::into_field));
+    schema.cursor = Some("SystemModstamp".into());
+    schema.upsert_key = Some(external_id.to_string());
+    Ok(schema)
 }
 
 /// The scopes the token lacks: REST calls need `api` (or `full`, which includes it). Logs in,

@@ -159,7 +159,7 @@ impl SalesforceConnector {
     /// Reads `object`'s describe and notes which configured fields it no longer lists. A failed
     /// describe keeps the previous answer and never fails a pull.
     async fn refresh_unlisted(&self, object: &str) {
-        match describe::describe(&self.api, object).await {
+        match describe::describe(&self.api, object, &self.config.external_id_field).await {
             Ok(found) => {
                 let mut wanted = self.config.fields.get(object).cloned().unwrap_or_default();
                 wanted.push(self.config.external_id_field.clone());
@@ -317,7 +317,7 @@ impl Connector for SalesforceConnector {
     }
 
     async fn schema(&self, object: &str) -> Result<Option<ObjectSchema>, ConnectorError> {
-        describe::describe(&self.api, self.object(object)?).await.map(Some)
+        describe::describe(&self.api, self.object(object)?, &self.config.external_id_field).await.map(Some)
     }
 
     async fn missing_scopes(&self, needs: &[AccessNeed]) -> Result<Vec<MissingScope>, ConnectorError> {

@@ -55,7 +55,9 @@ pub(crate) fn documented(object: Object, statuses: Vec<String>) -> ObjectSchema 
         }
         f
     });
-    ObjectSchema::new(object.name(), fields)
+    let mut schema = ObjectSchema::new(object.name(), fields);
+    schema.upsert_key = Some("external_id".into());
+    schema
 }
 
 /// The statuses `object` may hold: lead statuses for leads, the others for clients.
