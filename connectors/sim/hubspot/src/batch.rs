@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::SimState;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{ObjectType, iso_ms};
-use crate::objects::{id_string, object_type, parse_body, render_written};
+use crate::objects::{id_string, known_props, object_type, parse_body, render_written};
 use crate::props;
 use crate::store::{Source, Store};
 
@@ -97,11 +97,12 @@ pub async fn read(
     let b = parse(&body)?;
     let archived = q.get("archived").is_some_and(|v| v == "true");
     let inner = state.lock();
+    let props = known_props(&inner.store.catalog, object, b.properties.clone());
     let (mut results, mut missing) = (Vec::new(), Vec::new());
     for input in &b.inputs {
         let key = input.id.clone().unwrap_or_default();
         match inner.store.resolve(object, &key, b.id_property.as_deref(), archived)? {
-            Some(id) => results.extend(inner.store.get(object, id).map(|r| r.render(&b.properties))),
+            Some(id) => results.extend(inner.store.get(object, id).map(|r| r.render(&props))),
             None => missing.push(key),
         }
     }
@@ -125,15 +126,16 @@ fn preflight(store: &Store, object: ObjectType, inputs: &[Input]) -> Vec<Option<
     inputs
         .iter()
         .map(|input| {
-            let values = match props::validate(&store.schema, object, None, &input.properties) {
+            let values = match props::validate(&store.catalog, object, None, &input.properties) {
                 Ok(v) => v,
                 Err(e) => return Some(e),
             };
             if let Err(e) = store.check_unique(object, None, &values) {
                 return Some(e);
             }
-            for (k, v) in
-                values.iter().filter(|(k, v)| !v.is_empty() && (*k == "email" || store.schema.is_unique(k)))
+            for (k, v) in values
+                .iter()
+                .filter(|(k, v)| !v.is_empty() && (*k == "email" || store.catalog.is_unique(object, k)))
             {
                 if !seen.insert((k.clone(), v.to_lowercase())) {
                     return Some(ApiError::validation("Duplicate unique values in batch input"));
@@ -207,21 +209,38 @@ pub async fn update(
     Ok(respond(&state, StatusCode::OK, results, errors))
 }
 
+/// Spec §4: partial upserts are not supported on `idProperty=email`. The item must carry every
+/// property in `email_upsert_required` and (unless `email_upsert_allow_partial`) every property
+/// the matched record holds.
+fn check_email_upsert(store: &Store, object: ObjectType, key: &str, input: &Input) -> ApiResult<()> {
+    let b = &store.behaviour;
+    let mut missing: Vec<String> =
+        b.email_upsert_required.iter().filter(|p| !input.properties.contains_key(*p)).cloned().collect();
+    if !b.email_upsert_allow_partial
+        && let Some(id) = store.resolve(object, key, Some("email"), false)?
+        && let Some(rec) = store.get(object, id)
+    {
+        let held = rec
+            .properties
+            .keys()
+            .filter(|p| *p != "email" && store.catalog.get(object, p).is_some_and(|d| !d.read_only_value));
+        missing.extend(held.filter(|p| !input.properties.contains_key(*p)).cloned());
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::validation(format!(
+        "Partial upserts are not supported when using email as idProperty; missing properties: {}. \
+         Send every property, or upsert on a custom unique property",
+        missing.join(", ")
+    )))
+}
+
 fn upsert_one(store: &mut Store, object: ObjectType, input: &Input, now: i64) -> ApiResult<Value> {
     let key = input.id.clone().ok_or_else(|| ApiError::validation("id is required for upsert"))?;
     let id_prop = input.id_property.clone().ok_or_else(|| ApiError::validation("idProperty is required"))?;
     if id_prop == "email" {
-        let missing: Vec<&String> = store
-            .behaviour
-            .email_upsert_required
-            .iter()
-            .filter(|p| !input.properties.contains_key(*p))
-            .collect();
-        if !missing.is_empty() {
-            return Err(ApiError::validation(
-                "Partial upserts are not supported when using email as idProperty; send every property",
-            ));
-        }
+        check_email_upsert(store, object, &key, input)?;
     }
     let (rec, new) = match store.resolve(object, &key, Some(&id_prop), false)? {
         Some(id) => (store.update(object, id, &input.properties, now, Source::Api)?, false),

@@ -4,11 +4,12 @@
 //! Routes: `POST seed`, `POST edit`, `POST bulk-touch`, `POST search-lag`, `GET|POST behaviour`,
 //! `POST clock`, `POST faults`, `POST quirks`, `POST rate-limits`, `POST merge`, `POST archive`,
 //! `POST restore`, `GET|DELETE requests`, `GET records?object=`, `GET webhooks`,
-//! `POST webhooks/deliver`.
+//! `POST webhooks/deliver`, `GET|PUT schema`, `POST schema/properties`,
+//! `DELETE schema/properties/{object}/{name}`.
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Duration;
@@ -21,6 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::gate::Quirks;
 use crate::model::{ObjectType, Record};
 use crate::ratelimit::RateLimitConfig;
+use crate::schema::{PropertyDef, Schema};
 use crate::store::{Behaviour, Source};
 use crate::webhooks::{SignedBatch, WebhookEvent, post_batch};
 
@@ -110,6 +112,38 @@ impl SimState {
     pub fn restore(&self, object: ObjectType, id: u64) -> ApiResult<Record> {
         let now = self.now_ms();
         self.lock().store.restore(object, id, now)
+    }
+
+    /// The custom properties, as a schema document.
+    pub fn schema(&self) -> Schema {
+        self.lock().store.catalog.custom()
+    }
+
+    /// Replaces every custom property (built-in ones stay); a clash is a 400.
+    pub fn set_schema(&self, schema: &Schema) -> ApiResult<Schema> {
+        let catalog = schema.catalog().map_err(|(object, name, why)| {
+            ApiError::validation(format!("property {object:?}.{name} is {why}"))
+        })?;
+        self.lock().store.catalog = catalog;
+        Ok(self.schema())
+    }
+
+    /// Adds or replaces one custom property (an admin creating or editing it in HubSpot).
+    pub fn put_property(&self, def: PropertyDef) -> ApiResult<()> {
+        let name = def.name.clone();
+        self.lock()
+            .store
+            .catalog
+            .put(def)
+            .map_err(|why| ApiError::validation(format!("property {name} is {why} and cannot be replaced")))
+    }
+
+    /// Deletes one custom property (stored values stop being readable, writes are refused).
+    pub fn remove_property(&self, object: ObjectType, name: &str) -> ApiResult<()> {
+        if self.lock().store.catalog.remove(object, name) {
+            return Ok(());
+        }
+        Err(ApiError::not_found(name))
     }
 
     /// The request log.
@@ -208,9 +242,36 @@ fn object_param(q: &HashMap<String, String>) -> ApiResult<ObjectType> {
         .ok_or_else(|| ApiError::validation("object=contacts|companies is required"))
 }
 
+fn schema_routes() -> Router<SimState> {
+    Router::new()
+        .route(
+            "/schema",
+            get(|State(s): State<SimState>| async move { Json(s.schema()) }).put(
+                |State(s): State<SimState>, Json(b): Json<Schema>| async move { s.set_schema(&b).map(Json) },
+            ),
+        )
+        .route(
+            "/schema/properties",
+            post(|State(s): State<SimState>, Json(b): Json<PropertyDef>| async move {
+                s.put_property(b).map(|()| Json(s.schema()))
+            }),
+        )
+        .route(
+            "/schema/properties/{object}/{name}",
+            axum::routing::delete(
+                |State(s): State<SimState>, Path((object, name)): Path<(String, String)>| async move {
+                    let object = ObjectType::parse(&object)
+                        .ok_or_else(|| ApiError::validation("object must be contacts or companies"))?;
+                    s.remove_property(object, &name).map(|()| Json(s.schema()))
+                },
+            ),
+        )
+}
+
 /// The control routes.
 pub fn routes() -> Router<SimState> {
     Router::new()
+        .merge(schema_routes())
         .route(
             "/seed",
             post(|State(s): State<SimState>, Json(b): Json<SeedBody>| async move {

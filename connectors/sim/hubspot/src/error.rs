@@ -85,5 +85,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The 404 for a path HubSpot does not serve.
+pub fn unknown_route() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "Resource not found").into_response()
+}
+
+/// The 405 for a method the path does not accept.
+pub fn method_not_allowed() -> Response {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "VALIDATION_ERROR", "HTTP 405 Method Not Allowed")
+        .into_response()
+}
+
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;

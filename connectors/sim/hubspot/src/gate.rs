@@ -76,11 +76,11 @@ fn quirk_response(state: &SimState, is_write: bool) -> Option<Response> {
     Some(ApiError::new(status, category, msg).into_response())
 }
 
-fn authorized(state: &SimState, req: &Request) -> bool {
-    let Some(value) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    value.strip_prefix("Bearer ").is_some_and(|t| state.config.tokens.iter().any(|ok| ok == t))
+/// The accepted Bearer token of the request, if any.
+fn authorized(state: &SimState, req: &Request) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())?;
+    let token = value.strip_prefix("Bearer ")?;
+    state.config.tokens.iter().any(|ok| ok == token).then(|| token.to_string())
 }
 
 /// The 401 body (category `INVALID_AUTHENTICATION`, spec §11).
@@ -115,8 +115,17 @@ async fn admit_and_run(state: &SimState, req: Request, next: Next) -> Response {
     if let Some(r) = quirk_response(state, is_write) {
         return r;
     }
-    if !authorized(state, &req) {
+    if req.uri().path().starts_with("/oauth/") {
+        return next.run(req).await; // token info: the token is in the body
+    }
+    let Some(token) = authorized(state, &req) else {
         return unauthorized();
+    };
+    if let Some(needed) = crate::properties::required_scopes(req.method(), req.uri().path()) {
+        let granted = state.scopes_of(&token);
+        if !needed.iter().any(|n| granted.contains(n)) {
+            return crate::properties::missing_scopes(&needed).into_response();
+        }
     }
     let is_search = req.method() == Method::POST && req.uri().path().ends_with("/search");
     let now = state.clock.now();

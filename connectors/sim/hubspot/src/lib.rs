@@ -12,12 +12,15 @@ pub mod gate;
 pub mod merge;
 pub mod model;
 pub mod objects;
+pub mod properties;
 pub mod props;
 pub mod ratelimit;
+pub mod schema;
 pub mod search;
 pub mod store;
 pub mod webhooks;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -30,8 +33,8 @@ use sim_core::{FaultGate, RequestLog, SimClock, SimHandle, record_requests};
 
 pub use gate::Quirks;
 pub use model::{ObjectType, Record};
-pub use props::Schema;
 pub use ratelimit::RateLimitConfig;
+pub use schema::{Catalog, PropertyDef, PropertyOption, PropertyType, Schema, SchemaError};
 pub use store::{Behaviour, MergedGet, Source};
 pub use webhooks::{SignedBatch, WebhookEvent, sign_v3};
 
@@ -48,8 +51,10 @@ pub struct SimConfig {
     pub client_secret: String,
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
-    /// Custom / unique / date-only properties.
+    /// Custom properties (default: what the shipped mappings need, `schema/default.json`).
     pub schema: Schema,
+    /// Scopes granted per token; a token not listed here has every scope.
+    pub token_scopes: BTreeMap<String, Vec<String>>,
     /// Rate limits.
     pub rate_limits: RateLimitConfig,
 }
@@ -63,6 +68,7 @@ impl Default for SimConfig {
             client_secret: "sim-client-secret".to_string(),
             port: 0,
             schema: Schema::default(),
+            token_scopes: BTreeMap::new(),
             rate_limits: RateLimitConfig::default(),
         }
     }
@@ -95,7 +101,7 @@ impl SimState {
     pub fn new(config: SimConfig) -> Self {
         let clock = config.start_time.map_or_else(SimClock::system, SimClock::frozen);
         let inner = Inner {
-            store: store::Store::new(config.seed, config.schema.clone()),
+            store: store::Store::new(config.seed, config.schema.catalog_lenient()),
             limiter: ratelimit::RateLimiter::new(config.rate_limits.clone()),
             quirks: Quirks::default(),
             rng: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(17)),
@@ -139,6 +145,12 @@ fn object_routes() -> Router<SimState> {
         .route("/{object}/{id}", get(objects::get_one).patch(objects::patch).delete(objects::delete))
 }
 
+fn property_routes() -> Router<SimState> {
+    Router::new()
+        .route("/{object}", get(properties::list))
+        .route("/{object}/{name}", get(properties::get_one))
+}
+
 /// The simulator app: the real API under `/crm/v3/objects` and `/crm/objects/2026-03`, the control
 /// API under `/_sim`, behind the request log and the gate (faults, auth, rate limits).
 pub fn app(state: SimState) -> Router {
@@ -147,7 +159,12 @@ pub fn app(state: SimState) -> Router {
     Router::new()
         .nest("/crm/v3/objects", object_routes())
         .nest("/crm/objects/2026-03", object_routes())
+        .nest("/crm/v3/properties", property_routes())
+        .nest("/crm/properties/2026-03", property_routes())
         .route("/account-info/v3/api-usage/daily/private-apps", get(objects::api_usage))
+        .route("/oauth/v2/private-apps/get/access-token-info", post(properties::token_info))
+        .fallback(|| async { error::unknown_route() })
+        .method_not_allowed_fallback(|| async { error::method_not_allowed() })
         .nest(control::PREFIX, control::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate::gate))
         .layer(axum::middleware::from_fn_with_state(log_state, record_requests))

@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::SimState;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{ObjectType, Record, split_props};
+use crate::schema::Catalog;
 use crate::store::Source;
 
 /// List page size cap (spec §2: at most 100; larger values are clamped — the spec doesn't say
@@ -42,6 +43,47 @@ pub fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Value::Number(n) => Ok(n.to_string()),
         _ => Err(serde::de::Error::custom("id must be a string")),
     }
+}
+
+/// Requested properties that exist: HubSpot leaves unknown names out of the answer instead of
+/// failing the read (so a property deleted in HubSpot simply stops coming back). When none of
+/// the requested names exist, only `hs_object_id` comes back.
+pub fn known_props(catalog: &Catalog, object: ObjectType, requested: Vec<String>) -> Vec<String> {
+    if requested.is_empty() {
+        return requested;
+    }
+    let known: Vec<String> = requested.into_iter().filter(|p| catalog.get(object, p).is_some()).collect();
+    if known.is_empty() { vec!["hs_object_id".to_string()] } else { known }
+}
+
+/// Object types `associations=` may name on list and get. The simulator stores no associations,
+/// so every record answers like a real record without any (no `associations` key); a name that is
+/// not an object type is refused.
+const ASSOCIATION_TYPES: &[&str] = &[
+    "contacts",
+    "companies",
+    "deals",
+    "tickets",
+    "line_items",
+    "products",
+    "quotes",
+    "calls",
+    "emails",
+    "meetings",
+    "notes",
+    "tasks",
+    "communications",
+    "postal_mail",
+];
+
+fn check_associations(raw: Option<&String>) -> ApiResult<()> {
+    for name in split_props(raw.map(String::as_str)) {
+        let base = name.strip_suffix('s').unwrap_or(&name);
+        if !ASSOCIATION_TYPES.iter().any(|t| *t == name || t.strip_suffix('s') == Some(base)) {
+            return Err(ApiError::validation(format!("Unable to infer object type from: {name}")));
+        }
+    }
+    Ok(())
 }
 
 fn flag(q: &HashMap<String, String>, name: &str) -> bool {
@@ -100,6 +142,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let object = object_type(&object)?;
     let ReadQuery { params: q, properties: props } = ReadQuery::from_pairs(pairs);
+    check_associations(q.get("associations"))?;
     let limit = match q.get("limit") {
         Some(l) => l.parse::<usize>().map_err(|_| ApiError::validation("limit must be an integer"))?,
         None => 10,
@@ -116,6 +159,7 @@ pub async fn list(
     };
     let archived = flag(&q, "archived");
     let inner = state.lock();
+    let props = known_props(&inner.store.catalog, object, props);
     let mut matching = inner.store.all(object).filter(|r| r.id >= from && r.archived() == archived);
     let page: Vec<&Record> = matching.by_ref().take(limit).collect();
     let more = matching.next();
@@ -137,7 +181,9 @@ pub async fn get_one(
 ) -> ApiResult<Json<Value>> {
     let object = object_type(&object)?;
     let ReadQuery { params: q, properties: props } = ReadQuery::from_pairs(pairs);
+    check_associations(q.get("associations"))?;
     let inner = state.lock();
+    let props = known_props(&inner.store.catalog, object, props);
     let id = inner
         .store
         .resolve(object, &key, q.get("idProperty").map(String::as_str), flag(&q, "archived"))?
@@ -235,5 +281,6 @@ pub async fn api_usage(State(state): State<SimState>) -> Json<Value> {
         "currentUsage": inner.limiter.daily_used(),
         "collectedAt": crate::model::iso_ms(state.now_ms()),
         "fetchStatus": "SUCCESS",
+        "resetsAt": crate::model::iso_ms(inner.limiter.resets_at(state.clock.now()).timestamp_millis()),
     }]}))
 }

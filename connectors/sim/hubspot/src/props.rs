@@ -1,14 +1,16 @@
-//! Property schema and write validation: known/read-only properties, string values, `""` clears,
-//! `lifecyclestage` enumeration and forward-only rule, date-only midnight rule (spec §2, §3, §9).
+//! Write validation against the property catalog (`schema.rs`): known/read-only properties,
+//! values as strings (JSON numbers and booleans are taken as their text), `""` clears, type checks
+//! (number, bool, enumeration options), the `lifecyclestage` forward-only rule and the date-only
+//! midnight rule (spec §2, §3, §9).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Timelike, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::{ObjectType, READ_ONLY, Record};
+use crate::schema::{Catalog, PropertyDef, PropertyType};
 
 /// `lifecyclestage` internal names in forward order (spec §3).
 pub const LIFECYCLE: &[&str] = &[
@@ -22,120 +24,84 @@ pub const LIFECYCLE: &[&str] = &[
     "other",
 ];
 
-const CONTACT_PROPS: &[&str] = &[
-    "email",
-    "firstname",
-    "lastname",
-    "phone",
-    "mobilephone",
-    "company",
-    "jobtitle",
-    "address",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "website",
-    "lifecyclestage",
-];
-const COMPANY_PROPS: &[&str] = &[
-    "name",
-    "domain",
-    "phone",
-    "address",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "industry",
-    "website",
-    "lifecyclestage",
-];
-
-/// Which properties exist beyond the built-in ones; the same for contacts and companies.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Schema {
-    /// Extra custom properties that may be written.
-    pub extra_properties: Vec<String>,
-    /// Custom properties with `hasUniqueValue` (usable as `idProperty`; values unique among live
-    /// records of one object type), e.g. `wlcro_id`.
-    pub unique_properties: Vec<String>,
-    /// Date-only properties: writes must be midnight UTC (epoch ms) or `YYYY-MM-DD`.
-    pub date_properties: Vec<String>,
-}
-
-impl Schema {
-    /// Whether `name` may be written on `object`.
-    pub fn writable(&self, object: ObjectType, name: &str) -> bool {
-        let builtin = match object {
-            ObjectType::Contacts => CONTACT_PROPS,
-            ObjectType::Companies => COMPANY_PROPS,
-        };
-        builtin.contains(&name)
-            || self.extra_properties.iter().any(|p| p == name)
-            || self.unique_properties.iter().any(|p| p == name)
-            || self.date_properties.iter().any(|p| p == name)
-    }
-
-    /// Whether `name` is a unique-value custom property.
-    pub fn is_unique(&self, name: &str) -> bool {
-        self.unique_properties.iter().any(|p| p == name)
-    }
-}
-
 /// Validates an input `properties` object against the schema and (for updates) the current record.
 /// Returns the values to apply; an empty string means "clear".
 pub fn validate(
-    schema: &Schema,
+    catalog: &Catalog,
     object: ObjectType,
     current: Option<&Record>,
     input: &Map<String, Value>,
 ) -> ApiResult<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (name, value) in input {
-        if READ_ONLY.contains(&name.as_str()) {
+        let def = catalog.get(object, name);
+        if READ_ONLY.contains(&name.as_str()) || def.is_some_and(|d| d.read_only_value) {
             return Err(ApiError::invalid_property(
                 name,
                 "READ_ONLY_VALUE",
                 &format!("{name} is a read only property; its value cannot be set."),
             ));
         }
-        if !schema.writable(object, name) {
+        let Some(def) = def else {
             return Err(ApiError::invalid_property(
                 name,
                 "PROPERTY_DOESNT_EXIST",
                 &format!("Property \"{name}\" does not exist"),
             ));
-        }
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            _ => {
-                return Err(ApiError::invalid_property(
-                    name,
-                    "INVALID_PROPERTY_VALUE",
-                    &format!("{name} must be sent as a string"),
-                ));
-            }
         };
-        if name == "lifecyclestage" {
-            check_lifecycle(current, &text)?;
-        }
-        if schema.date_properties.iter().any(|p| p == name) && !text.is_empty() {
-            check_midnight(name, &text)?;
+        let text = as_text(name, value)?;
+        if !text.is_empty() {
+            check_type(def, current, &text)?;
         }
         out.insert(name.clone(), text);
     }
     Ok(out)
 }
 
+/// A property value as HubSpot stores it: strings as given, numbers and booleans as their JSON
+/// text, `null` as a clear. Objects and arrays are refused.
+fn as_text(name: &str, value: &Value) -> ApiResult<String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok(String::new()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(ApiError::invalid_property(
+            name,
+            "INVALID_PROPERTY_VALUE",
+            &format!("{name} must be a string, number or boolean"),
+        )),
+    }
+}
+
+fn check_type(def: &PropertyDef, current: Option<&Record>, text: &str) -> ApiResult<()> {
+    let name = def.name.as_str();
+    match def.kind {
+        PropertyType::Number if text.trim().parse::<f64>().is_err() => {
+            Err(ApiError::invalid_property(name, "INVALID_FLOAT", &format!("{text} is not a valid number")))
+        }
+        PropertyType::Bool if !matches!(text, "true" | "false") => Err(ApiError::invalid_property(
+            name,
+            "INVALID_BOOLEAN",
+            &format!("{text} is not a valid boolean; use true or false"),
+        )),
+        PropertyType::Enumeration if name == "lifecyclestage" => check_lifecycle(current, text),
+        PropertyType::Enumeration if !def.allows_option(text) => {
+            let allowed: Vec<&str> = def.options.iter().map(|o| o.value.as_str()).collect();
+            Err(ApiError::invalid_property(
+                name,
+                "INVALID_OPTION",
+                &format!("{text} was not one of the allowed options: {allowed:?}"),
+            ))
+        }
+        PropertyType::Date => check_midnight(name, text),
+        _ => Ok(()),
+    }
+}
+
 /// Enumeration by internal name (case-sensitive) and forward-only moves (clear first to go back).
 /// The spec says "can only move forward"; this simulator rejects a backward move with a 400.
 fn check_lifecycle(current: Option<&Record>, new: &str) -> ApiResult<()> {
-    if new.is_empty() {
-        return Ok(());
-    }
     let Some(new_rank) = LIFECYCLE.iter().position(|s| *s == new) else {
         return Err(ApiError::invalid_property(
             "lifecyclestage",
@@ -177,6 +143,7 @@ fn check_midnight(name: &str, text: &str) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::Schema;
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -185,11 +152,12 @@ mod tests {
 
     #[test]
     fn rejects_unknown_read_only_non_string_and_non_midnight() {
-        let s = Schema { date_properties: vec!["birth".into()], ..Schema::default() };
+        let s = Schema { date_properties: vec!["birth".into()], ..Schema::default() }.catalog().unwrap();
         let c = ObjectType::Contacts;
         assert!(validate(&s, c, None, &obj(json!({"nope": "x"}))).is_err());
         assert!(validate(&s, c, None, &obj(json!({"createdate": "1"}))).is_err());
-        assert!(validate(&s, c, None, &obj(json!({"phone": 5}))).is_err());
+        assert!(validate(&s, c, None, &obj(json!({"phone": {"n": 5}}))).is_err());
+        assert_eq!(validate(&s, c, None, &obj(json!({"phone": 5}))).unwrap()["phone"], "5");
         let e = validate(&s, c, None, &obj(json!({"birth": "1700000000123"}))).unwrap_err();
         assert!(e.message.contains("not midnight"), "{}", e.message);
         assert!(validate(&s, c, None, &obj(json!({"birth": "1699920000000"}))).is_ok());
@@ -197,7 +165,7 @@ mod tests {
 
     #[test]
     fn lifecycle_is_case_sensitive_and_forward_only() {
-        let s = Schema::default();
+        let s = Schema::default().catalog().unwrap();
         let c = ObjectType::Contacts;
         assert!(validate(&s, c, None, &obj(json!({"lifecyclestage": "Lead"}))).is_err());
         let mut r = Record {

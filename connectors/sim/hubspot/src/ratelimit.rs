@@ -119,6 +119,13 @@ impl RateLimiter {
         self.daily_used
     }
 
+    /// When the daily bucket resets after `now`: the next midnight in the account's time zone.
+    pub fn resets_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let offset = Duration::minutes(i64::from(self.config.account_utc_offset_minutes));
+        let local_next = (now + offset).date_naive().succ_opt().unwrap_or_default();
+        local_next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - offset
+    }
+
     /// Admits or refuses one request at `now`. Search requests skip the burst window and get no
     /// headers (`Ok(None)`); refused requests consume nothing.
     pub fn admit(&mut self, now: DateTime<Utc>, is_search: bool) -> Result<Option<Headers>, Policy> {
@@ -176,5 +183,8 @@ mod tests {
         assert!(l.admit(t(100), false).is_ok());
         assert_eq!(l.admit(t(300), false), Err(Policy::Daily));
         assert!(l.admit(t(86_400_000), false).is_ok());
+        assert_eq!(l.resets_at(t(5)), t(86_400_000));
+        l.config.account_utc_offset_minutes = 60;
+        assert_eq!(l.resets_at(t(5)), t(86_400_000 - 3_600_000));
     }
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::SimState;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{ObjectType, Record, parse_ms};
-use crate::objects::{object_type, parse_body};
+use crate::objects::{known_props, object_type, parse_body};
 
 /// Results reachable through one query.
 pub const RESULT_CAP: usize = 10_000;
@@ -260,13 +260,12 @@ pub async fn search(
         None => hits.sort_by_key(|r| (r.created_ms, r.id)),
     }
     let total = hits.len();
+    let props = known_props(&inner.store.catalog, object, b.properties.clone());
     let results: Vec<Value> = hits
         .iter()
         .skip(after)
         .take(limit)
-        .map(|snap| {
-            inner.store.get(object, snap.id).filter(|r| !r.archived()).unwrap_or(snap).render(&b.properties)
-        })
+        .map(|snap| inner.store.get(object, snap.id).filter(|r| !r.archived()).unwrap_or(snap).render(&props))
         .collect();
     let mut out = json!({ "total": total, "results": results });
     if after + limit < total {

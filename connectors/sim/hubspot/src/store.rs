@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::{ObjectType, Record};
-use crate::props::{self, Schema};
+use crate::props;
+use crate::schema::Catalog;
 use crate::webhooks::{Outbox, event};
 
 /// Who made a write; decides the webhook `changeSource` and whether search sees it at once.
@@ -61,6 +62,10 @@ pub struct Behaviour {
     /// When non-empty, an `idProperty=email` upsert must carry all of these properties (spec §4:
     /// partial upserts on email are unsupported); otherwise the item fails.
     pub email_upsert_required: Vec<String>,
+    /// Accept an `idProperty=email` upsert that leaves out properties the matched record holds.
+    /// Off by default (spec §4: partial upserts on email are not supported): such an item fails
+    /// with `VALIDATION_ERROR`, so a client must send its full property set.
+    pub email_upsert_allow_partial: bool,
     /// Search filter limits (spec §5: sources disagree; default the strictest 5 × 6 / 18).
     pub max_filter_groups: usize,
     /// Filters per group.
@@ -77,6 +82,7 @@ impl Default for Behaviour {
             merge_mints_new_id: false,
             merged_get: MergedGet::Survivor,
             email_upsert_required: Vec::new(),
+            email_upsert_allow_partial: false,
             max_filter_groups: 5,
             max_filters_per_group: 6,
             max_filters_total: 18,
@@ -100,8 +106,8 @@ pub struct Store {
     next_id: u64,
     seq: u64,
     rng: ChaCha8Rng,
-    /// Property schema.
-    pub schema: Schema,
+    /// Property definitions.
+    pub catalog: Catalog,
     /// Behaviour knobs.
     pub behaviour: Behaviour,
     /// Undelivered webhook events.
@@ -110,7 +116,7 @@ pub struct Store {
 
 impl Store {
     /// An empty store; ids start at a seed-derived value.
-    pub fn new(seed: u64, schema: Schema) -> Self {
+    pub fn new(seed: u64, catalog: Catalog) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5157_4855_4253_504f);
         let next_id = rng.random_range(100_000..900_000);
         Self {
@@ -120,7 +126,7 @@ impl Store {
             next_id,
             seq: 0,
             rng,
-            schema,
+            catalog,
             behaviour: Behaviour::default(),
             outbox: Outbox::new(4_242_424, 77_777),
         }
@@ -153,7 +159,7 @@ impl Store {
                 let k = key.to_lowercase();
                 self.all(object).find(|r| r.archived() == archived && r.emails().contains(&k)).map(|r| r.id)
             }
-            Some(p) if self.schema.is_unique(p) => self
+            Some(p) if self.catalog.is_unique(object, p) => self
                 .all(object)
                 .find(|r| r.archived() == archived && r.properties.get(p).is_some_and(|v| v == key))
                 .map(|r| r.id),
@@ -182,7 +188,7 @@ impl Store {
         now: i64,
         source: Source,
     ) -> ApiResult<Record> {
-        let values = props::validate(&self.schema, object, None, input)?;
+        let values = props::validate(&self.catalog, object, None, input)?;
         if object == ObjectType::Contacts
             && !["email", "firstname", "lastname"]
                 .iter()
@@ -221,7 +227,7 @@ impl Store {
         source: Source,
     ) -> ApiResult<Record> {
         let current = self.live(object, id)?.clone();
-        let values = props::validate(&self.schema, object, Some(&current), input)?;
+        let values = props::validate(&self.catalog, object, Some(&current), input)?;
         self.check_unique(object, Some(id), &values)?;
         let mut rec = current;
         for (name, value) in values {
@@ -350,7 +356,7 @@ impl Store {
             let clash = if name == "email" && object == ObjectType::Contacts {
                 let v = value.to_lowercase();
                 others.find(|r| r.emails().contains(&v))
-            } else if self.schema.is_unique(name) {
+            } else if self.catalog.is_unique(object, name) {
                 others.find(|r| r.properties.get(name) == Some(value))
             } else {
                 None

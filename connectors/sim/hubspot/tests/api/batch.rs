@@ -105,3 +105,22 @@ async fn upsert_marks_new_and_can_reject_sparse_email_upserts() {
     assert_eq!(r.body["numErrors"], 2);
     assert_eq!(r.body["errors"][0]["category"], "VALIDATION_ERROR");
 }
+
+#[tokio::test]
+async fn a_sparse_email_upsert_is_refused_by_default_as_the_spec_says() {
+    let s = sim().await;
+    s.create_contact(json!({"email": "p@x.io", "firstname": "P", "phone": "1"})).await;
+    let sparse =
+        json!({"inputs": [{"id": "p@x.io", "idProperty": "email", "properties": {"firstname": "Q"}}]});
+    let r = s.post("/crm/v3/objects/contacts/batch/upsert", sparse.clone()).await;
+    assert_eq!(r.status, StatusCode::MULTI_STATUS, "{}", r.body);
+    assert!(r.body["errors"][0]["message"].as_str().unwrap().contains("phone"), "{}", r.body);
+    let full = json!({"inputs": [{"id": "p@x.io", "idProperty": "email", "properties": {"firstname": "Q", "phone": "2"}}]});
+    let r = s.post("/crm/v3/objects/contacts/batch/upsert", full).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut beh = s.state.behaviour();
+    beh.email_upsert_allow_partial = true;
+    s.state.set_behaviour(beh);
+    let r = s.post("/crm/v3/objects/contacts/batch/upsert", sparse).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

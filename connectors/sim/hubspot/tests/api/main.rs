@@ -4,6 +4,7 @@ mod batch;
 mod common;
 mod control;
 mod objects;
+mod properties;
 mod ratelimit;
 mod search;
 mod webhooks;
