@@ -18,30 +18,43 @@ type Schemas = BTreeMap<(String, String), ObjectSchema>;
 pub fn check(system: &str, need: &ObjectNeeds, schema: &ObjectSchema, all: &Schemas, out: &mut Vec<Problem>) {
     let object = &need.object;
     let p = |field: &str, message: String| Problem::field(system, object, field, message);
+    let mut by_field: BTreeMap<&str, Vec<&FieldNeed>> = BTreeMap::new();
     for use_ in &need.fields {
-        let Some(field) = schema.field(&use_.field) else {
-            out.push(p(&use_.field, missing_field(system, use_)));
+        by_field.entry(use_.field.as_str()).or_default().push(use_);
+    }
+    for (name, uses) in &by_field {
+        let Some(field) = schema.field(name) else {
+            out.push(p(name, missing_field(system, uses)));
             continue;
         };
-        if let Some(m) = writability(use_, field) {
-            out.push(p(&field.name, m));
+        let links: Vec<&FieldNeed> = uses.iter().copied().filter(|u| u.role == Role::BackLink).collect();
+        if !links.is_empty() && !field.unique && !field.external_id {
+            out.push(p(&field.name, not_unique(&links)));
         }
-        match &use_.role {
-            Role::BackLink if !field.unique && !field.external_id => out.push(p(&field.name, not_unique(use_))),
-            Role::Mapped { transform, source, .. } if use_.update || use_.create => {
-                let source = all.get(&(source.0.clone(), source.1.clone())).and_then(|s| s.field(source.2.first()?));
+        for use_ in uses {
+            if let Some(m) = writability(use_, field) {
+                out.push(p(&field.name, m));
+            }
+            if let Role::Mapped { transform, source, .. } = &use_.role
+                && (use_.update || use_.create)
+            {
+                let source =
+                    all.get(&(source.0.clone(), source.1.clone())).and_then(|s| s.field(source.2.first()?));
                 out.extend(values(use_, transform, field, source).into_iter().map(|m| p(&field.name, m)));
             }
-            _ => {}
         }
     }
-    connector_fields(system, schema, out);
+    let links = need.fields.iter().filter(|f| f.role == Role::BackLink);
+    let linked: BTreeSet<String> = links.map(|f| f.field.clone()).collect();
+    connector_fields(system, schema, &linked, out);
 }
 
-/// The connector's own needs: its upsert key and its pull cursor.
-fn connector_fields(system: &str, schema: &ObjectSchema, out: &mut Vec<Problem>) {
+/// The connector's own needs: its upsert key (unless a pair's back-link, checked as such) and its
+/// pull cursor.
+fn connector_fields(system: &str, schema: &ObjectSchema, links: &BTreeSet<String>, out: &mut Vec<Problem>) {
     let object = &schema.object;
-    if let Some(key) = &schema.upsert_key {
+    let is_link = |key: &str| links.iter().any(|l| l.eq_ignore_ascii_case(key));
+    if let Some(key) = schema.upsert_key.as_ref().filter(|k| !is_link(k)) {
         match schema.field(key) {
             None => out.push(Problem::field(
                 system,
@@ -80,28 +93,37 @@ fn connector_fields(system: &str, schema: &ObjectSchema, out: &mut Vec<Problem>)
     }
 }
 
-fn missing_field(system: &str, n: &FieldNeed) -> String {
+fn missing_field(system: &str, uses: &[&FieldNeed]) -> String {
     format!(
-        "does not exist (pair `{}` uses it as {}); create it in {system} (README \"Setting up the CRMs\") \
-         or fix the mapping",
-        n.pair,
-        role_name(n)
+        "does not exist ({}); create it in {system} (README \"Setting up the CRMs\") or fix the mapping",
+        used_by(uses)
     )
+}
+
+/// `pair `a` uses it as the back-link; pair `b` as field `email``.
+fn used_by(uses: &[&FieldNeed]) -> String {
+    let mut seen = BTreeSet::new();
+    let parts: Vec<String> = uses
+        .iter()
+        .filter(|u| seen.insert((u.pair.clone(), role_name(u))))
+        .map(|u| format!("pair `{}` uses it as {}", u.pair, role_name(u)))
+        .collect();
+    parts.join("; ")
 }
 
 fn role_name(n: &FieldNeed) -> String {
     match &n.role {
         Role::Mapped { canonical, .. } => format!("field `{canonical}`"),
-        Role::BackLink => "the back-link (external id)".into(),
+        Role::BackLink => "the back-link".into(),
         Role::Email => "the email identity key".into(),
     }
 }
 
-fn not_unique(n: &FieldNeed) -> String {
+fn not_unique(links: &[&FieldNeed]) -> String {
     format!(
-        "is pair `{}`'s back-link but it is not unique / an external id, so a retried create can duplicate \
-         records; mark it unique (HubSpot: \"unique value\", Salesforce: \"External ID\" + \"Unique\")",
-        n.pair
+        "is not unique / an external id, but {} and creates upsert on it, so a retried create can \
+         duplicate records; mark it unique (HubSpot: \"unique value\", Salesforce: \"External ID\" + \"Unique\")",
+        used_by(links)
     )
 }
 
@@ -178,9 +200,12 @@ fn produced_values(t: &Transform, side: Side, source: Option<&FieldSchema>) -> O
         (Transform::ValueMap { map, default, .. }, Side::Right) => {
             Some(map.values().chain(default).cloned().collect())
         }
-        (Transform::ValueMap { inverse: Some(inverse), .. }, Side::Left) => Some(inverse.values().cloned().collect()),
+        (Transform::ValueMap { inverse: Some(inverse), .. }, Side::Left) => {
+            Some(inverse.values().cloned().collect())
+        }
         (Transform::Identity, _) => {
-            let s = source.filter(|s| matches!(s.field_type, FieldType::Enumeration) && !s.options.is_empty())?;
+            let s =
+                source.filter(|s| matches!(s.field_type, FieldType::Enumeration) && !s.options.is_empty())?;
             Some(s.options.iter().cloned().collect())
         }
         _ => None,
@@ -188,7 +213,12 @@ fn produced_values(t: &Transform, side: Side, source: Option<&FieldSchema>) -> O
 }
 
 /// A transform whose output type the field cannot hold.
-fn kind_mismatch(n: &FieldNeed, t: &Transform, f: &FieldSchema, source: Option<&FieldSchema>) -> Option<String> {
+fn kind_mismatch(
+    n: &FieldNeed,
+    t: &Transform,
+    f: &FieldSchema,
+    source: Option<&FieldSchema>,
+) -> Option<String> {
     let ok = match t {
         Transform::Email | Transform::Phone { .. } | Transform::Join { .. } | Transform::Split { .. } => {
             f.field_type.takes_text()
@@ -198,11 +228,16 @@ fn kind_mismatch(n: &FieldNeed, t: &Transform, f: &FieldSchema, source: Option<&
             matches!(f.field_type, FieldType::Number | FieldType::Text | FieldType::Other)
         }
         Transform::Date { .. } => {
-            matches!(f.field_type, FieldType::Date | FieldType::DateTime | FieldType::Text | FieldType::Number)
+            matches!(
+                f.field_type,
+                FieldType::Date | FieldType::DateTime | FieldType::Text | FieldType::Number
+            )
         }
         // A rename carries the source's text as it is: a typed target needs a same-typed source.
         Transform::Identity => match source {
-            Some(s) if !f.field_type.takes_text() && f.field_type != FieldType::Id => s.field_type == f.field_type,
+            Some(s) if !f.field_type.takes_text() && f.field_type != FieldType::Id => {
+                s.field_type == f.field_type
+            }
             _ => true,
         },
     };

@@ -80,7 +80,10 @@ pub async fn probe(pairs: &[PairMapping], connectors: &BTreeMap<String, Arc<dyn 
                 Ok(None) => report.unchecked.push(format!("{system} {object}")),
                 Err(e) => report.problems.push(Problem {
                     object: Some(object.clone()),
-                    ..Problem::system(system, format!("could not read the object's fields ({e}); {}", advice(&e)))
+                    ..Problem::system(
+                        system,
+                        format!("could not read the object's fields ({e}); {}", advice(&e)),
+                    )
                 }),
             }
         }

@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each module is one area; helpers in `support` spawn what a
 //! test needs (a fresh store on each backend, simulators on loopback).
+mod check_remote;
 mod cli;
 mod demo;
 mod hubspot_engine;
