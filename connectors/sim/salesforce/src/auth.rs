@@ -23,7 +23,8 @@ use crate::state::SimState;
 
 /// The simulated org and integration user.
 pub const ORG_ID: &str = "00D5g000000SIMORGAAA";
-const USER_ID: &str = "0055g000000SIMUSRAAA";
+/// The integration user.
+pub const USER_ID: &str = "0055g000000SIMUSRAAA";
 const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 fn oauth_error(error: &str, description: &str) -> Response {
@@ -92,7 +93,7 @@ pub async fn token(
     let signature = STANDARD.encode(mac.finalize().into_bytes());
     Json(json!({
         "access_token": access_token, "instance_url": instance_url, "id": id, "token_type": "Bearer",
-        "issued_at": issued_at, "signature": signature, "scope": "api",
+        "issued_at": issued_at, "signature": signature, "scope": state.config().scopes.join(" "),
     }))
     .into_response()
 }

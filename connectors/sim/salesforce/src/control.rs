@@ -1,6 +1,8 @@
 //! The `/_sim/` control API (not part of Salesforce): seed, external edits, transactions,
 //! merges, deletes/undeletes/purges, conversion, faults, quirks, duplicate rules, token expiry,
-//! clock, request log and ground truth. Each route wraps a `SimState` method.
+//! clock, request log, ground truth and the org's custom fields (`GET|PUT schema`,
+//! `POST schema/fields`, `DELETE schema/fields/{object}/{name}`). Each route wraps a `SimState`
+//! method.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +15,8 @@ use serde_json::json;
 use sim_core::FaultConfig;
 
 use crate::control_ops::{ExternalEdit, SeedRecord};
-use crate::error::ApiResult;
+use crate::custom::{CustomField, Schema};
+use crate::error::{ApiError, ApiResult};
 use crate::schema::ObjectKind;
 use crate::state::{Quirks, SimState};
 use crate::writes::DuplicateRule;
@@ -170,6 +173,44 @@ async fn usage(State(s): State<SimState>) -> Response {
     Json(json!({"used": used, "max": max})).into_response()
 }
 
+async fn get_schema(State(s): State<SimState>) -> Response {
+    Json(s.schema()).into_response()
+}
+
+fn schema_error(message: String) -> ApiError {
+    ApiError::bad_request("INVALID_SCHEMA", message)
+}
+
+async fn put_schema(State(s): State<SimState>, Json(b): Json<Schema>) -> ApiResult<Response> {
+    s.set_schema(&b).map_err(schema_error)?;
+    Ok(Json(s.schema()).into_response())
+}
+
+/// Adds or replaces one custom field (an admin editing it in Setup).
+async fn put_field(State(s): State<SimState>, Json(f): Json<CustomField>) -> ApiResult<Response> {
+    let mut schema = s.schema();
+    schema.fields.retain(|g| !(g.object == f.object && g.name.eq_ignore_ascii_case(&f.name)));
+    schema.fields.push(f);
+    s.set_schema(&schema).map_err(schema_error)?;
+    Ok(Json(s.schema()).into_response())
+}
+
+/// Deletes one custom field (its values stop being readable; writes to it fail).
+async fn delete_field(
+    State(s): State<SimState>,
+    Path((object, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let object = ObjectKind::parse(&object).ok_or_else(ApiError::not_found)?;
+    let mut schema = s.schema();
+    let before = schema.fields.len();
+    schema.fields.retain(|g| !(g.object == object && g.name.eq_ignore_ascii_case(&name)));
+    if schema.fields.len() == before {
+        return Err(ApiError::not_found().with_fields(vec![name]));
+    }
+    s.set_schema(&schema).map_err(schema_error)?;
+    Ok(Json(s.schema()).into_response())
+}
+
 async fn cert(State(s): State<SimState>) -> Response {
     match s.cert_pem() {
         Some(pem) => pem.into_response(),
@@ -202,4 +243,7 @@ pub fn routes() -> Router<SimState> {
         .route("/records", get(records))
         .route("/usage", get(usage))
         .route("/cert", get(cert))
+        .route("/schema", get(get_schema).put(put_schema))
+        .route("/schema/fields", post(put_field))
+        .route("/schema/fields/{object}/{name}", axum::routing::delete(delete_field))
 }

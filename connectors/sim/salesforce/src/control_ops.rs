@@ -72,7 +72,7 @@ impl SimState {
         let mut ids = Vec::with_capacity(records.len());
         for r in records {
             let object = r.object.ok_or_else(|| ApiError::bad_request("INVALID_TYPE", "object required"))?;
-            let changes = writes::parse_body(object, &r.fields, self.custom_fields(), &[])?;
+            let changes = writes::parse_body(object, &r.fields, &self.custom_fields(), &[])?;
             let (stamp, visible_at) = self.stamp_for(r.visible_after_secs, r.txn)?;
             let fields = changes.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
             let mut g = self.lock();
@@ -96,7 +96,7 @@ impl SimState {
         let now = self.now();
         let mut g = self.lock();
         let object = g.store.get(&e.id).map(|r| r.object).ok_or_else(|| not_found(&e.id))?;
-        let changes = writes::parse_body(object, &e.fields, self.custom_fields(), &[])?;
+        let changes = writes::parse_body(object, &e.fields, &self.custom_fields(), &[])?;
         let rec =
             g.store.get_mut(&e.id).filter(|r| r.deleted_at.is_none()).ok_or_else(ApiError::entity_deleted)?;
         rec.begin_hidden_write(now, visible_at);

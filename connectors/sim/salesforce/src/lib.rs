@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod control;
 pub mod control_ops;
+pub mod custom;
 pub mod error;
 pub mod gate;
 pub mod ids;
@@ -28,13 +29,14 @@ use sim_core::log::LogState;
 use sim_core::{SimHandle, record_requests};
 
 pub use control_ops::{ExternalEdit, SeedRecord};
+pub use custom::{CustomField, Schema, SchemaError};
 pub use error::ApiError;
-pub use schema::ObjectKind;
+pub use schema::{ObjectKind, SfType};
 pub use state::{Quirks, SimConfig, SimState};
 pub use tls::TlsSimHandle;
 pub use writes::{DuplicateMode, DuplicateRule};
 
-use routes::{composite, query, replication, sobjects};
+use routes::{composite, describe, query, replication, sobjects};
 
 const DATA: &str = "/services/data/{v}";
 
@@ -45,13 +47,21 @@ fn api_routes() -> Router<SimState> {
         .route("/services/data", get(routes::versions))
         .route("/services/data/", get(routes::versions))
         .route(&r("/limits"), get(routes::limits))
+        .route(&r("/limits/"), get(routes::limits))
+        .route(&r("/sobjects"), get(describe::global))
+        .route(&r("/sobjects/"), get(describe::global))
+        .route(&r("/sobjects/{obj}/describe"), get(describe::describe))
+        .route(&r("/sobjects/{obj}/describe/"), get(describe::describe))
+        .route("/id/{org}/{user}", get(describe::identity))
         .route(&r("/query"), get(query::query))
         // Real clients (simple-salesforce) call the trailing-slash form; Salesforce serves both.
         .route(&r("/query/"), get(query::query))
         .route(&r("/query/{next}"), get(query::more))
         .route(&r("/queryAll"), get(query::query_all))
         .route(&r("/queryAll/"), get(query::query_all))
-        .route(&r("/sobjects/{obj}"), post(sobjects::create))
+        // simple-salesforce sends `sf.Contact.create()` and `metadata()` with a trailing slash.
+        .route(&r("/sobjects/{obj}"), post(sobjects::create).get(describe::basic_info))
+        .route(&r("/sobjects/{obj}/"), post(sobjects::create).get(describe::basic_info))
         .route(&r("/sobjects/{obj}/updated"), get(replication::updated))
         .route(&r("/sobjects/{obj}/updated/"), get(replication::updated))
         .route(&r("/sobjects/{obj}/deleted"), get(replication::deleted))
@@ -60,7 +70,7 @@ fn api_routes() -> Router<SimState> {
             &r("/sobjects/{obj}/{id}"),
             get(sobjects::retrieve).patch(sobjects::update).delete(sobjects::delete),
         )
-        .route(&r("/sobjects/{obj}/{field}/{value}"), patch(sobjects::upsert))
+        .route(&r("/sobjects/{obj}/{field}/{value}"), get(sobjects::retrieve_by_ext).patch(sobjects::upsert))
         .route(
             &r("/composite/sobjects"),
             post(composite::create).patch(composite::update).delete(composite::delete),
@@ -68,6 +78,14 @@ fn api_routes() -> Router<SimState> {
         .route(&r("/composite/sobjects/{obj}"), get(composite::retrieve))
         .route(&r("/composite/sobjects/{obj}/{field}"), patch(composite::upsert))
         .fallback(|| async { ApiError::not_found().into_response() })
+        .method_not_allowed_fallback(|method: http::Method| async move {
+            ApiError::new(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                format!("HTTP Method '{method}' not allowed"),
+            )
+            .into_response()
+        })
 }
 
 /// The whole simulator as an axum app: the real API behind the gate, `/_sim/` beside it, and

@@ -1,7 +1,10 @@
-//! The three supported sObjects (spec §11): key prefixes, fields with their types and
-//! writability, and required fields. Configured external-id fields (`…__c`) are added per sim.
+//! The three supported sObjects (spec §11): key prefixes, standard fields with their types,
+//! lengths, picklists and writability, and required fields. The org's custom fields (`…__c`,
+//! `custom.rs`) follow the standard ones.
 
 use serde::{Deserialize, Serialize};
+
+use crate::custom::CustomField;
 
 /// A field's type, as far as SOQL filtering and rendering care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,81 +32,239 @@ pub enum ObjectKind {
     Account,
 }
 
+/// A field's data type as `describe` reports it (`type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SfType {
+    /// The record id.
+    Id,
+    /// A lookup to another record.
+    Reference,
+    /// Text up to `length`.
+    String,
+    /// Long text.
+    Textarea,
+    /// An email address.
+    Email,
+    /// A phone number.
+    Phone,
+    /// A URL.
+    Url,
+    /// One of the picklist values.
+    Picklist,
+    /// A checkbox.
+    Boolean,
+    /// A date.
+    Date,
+    /// A dateTime.
+    Datetime,
+    /// A number.
+    Double,
+}
+
+impl SfType {
+    /// How SOQL compares it.
+    pub fn soql(self) -> FieldType {
+        match self {
+            SfType::Id | SfType::Reference => FieldType::Id,
+            SfType::Boolean => FieldType::Bool,
+            SfType::Date => FieldType::Date,
+            SfType::Datetime => FieldType::DateTime,
+            _ => FieldType::Text,
+        }
+    }
+
+    /// `describe`'s `soapType`.
+    pub fn soap_type(self) -> &'static str {
+        match self {
+            SfType::Id | SfType::Reference => "tns:ID",
+            SfType::Boolean => "xsd:boolean",
+            SfType::Date => "xsd:date",
+            SfType::Datetime => "xsd:dateTime",
+            SfType::Double => "xsd:double",
+            _ => "xsd:string",
+        }
+    }
+
+    /// Whether values are text with a maximum length.
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            SfType::String
+                | SfType::Textarea
+                | SfType::Email
+                | SfType::Phone
+                | SfType::Url
+                | SfType::Picklist
+        )
+    }
+}
+
+/// (name, type, length); length 0 for non-text types.
+type Std = (&'static str, SfType, u32);
+
 /// Fields every object has, all read-only, computed from the record's system state.
-const SYSTEM: &[(&str, FieldType)] = &[
-    ("Id", FieldType::Id),
-    ("IsDeleted", FieldType::Bool),
-    ("MasterRecordId", FieldType::Id),
-    ("CreatedDate", FieldType::DateTime),
-    ("LastModifiedDate", FieldType::DateTime),
-    ("SystemModstamp", FieldType::DateTime),
+const SYSTEM: &[Std] = &[
+    ("Id", SfType::Id, 18),
+    ("IsDeleted", SfType::Boolean, 0),
+    ("MasterRecordId", SfType::Reference, 18),
+    ("CreatedDate", SfType::Datetime, 0),
+    ("LastModifiedDate", SfType::Datetime, 0),
+    ("SystemModstamp", SfType::Datetime, 0),
 ];
 
-const CONTACT: &[(&str, FieldType)] = &[
-    ("FirstName", FieldType::Text),
-    ("LastName", FieldType::Text),
-    ("Email", FieldType::Text),
-    ("Phone", FieldType::Text),
-    ("MobilePhone", FieldType::Text),
-    ("AccountId", FieldType::Id),
-    ("LeadSource", FieldType::Text),
-    ("Title", FieldType::Text),
-    ("MailingStreet", FieldType::Text),
-    ("MailingCity", FieldType::Text),
-    ("MailingState", FieldType::Text),
-    ("MailingPostalCode", FieldType::Text),
-    ("MailingCountry", FieldType::Text),
-    ("OwnerId", FieldType::Id),
+const CONTACT: &[Std] = &[
+    ("FirstName", SfType::String, 40),
+    ("LastName", SfType::String, 80),
+    ("Email", SfType::Email, 80),
+    ("Phone", SfType::Phone, 40),
+    ("MobilePhone", SfType::Phone, 40),
+    ("AccountId", SfType::Reference, 18),
+    ("LeadSource", SfType::Picklist, 255),
+    ("Title", SfType::String, 128),
+    ("MailingStreet", SfType::Textarea, 255),
+    ("MailingCity", SfType::String, 40),
+    ("MailingState", SfType::String, 80),
+    ("MailingPostalCode", SfType::String, 20),
+    ("MailingCountry", SfType::String, 80),
+    ("OwnerId", SfType::Reference, 18),
 ];
 
-const LEAD: &[(&str, FieldType)] = &[
-    ("FirstName", FieldType::Text),
-    ("LastName", FieldType::Text),
-    ("Company", FieldType::Text),
-    ("Email", FieldType::Text),
-    ("Phone", FieldType::Text),
-    ("Status", FieldType::Text),
-    ("LeadSource", FieldType::Text),
-    ("OwnerId", FieldType::Id),
+const LEAD: &[Std] = &[
+    ("FirstName", SfType::String, 40),
+    ("LastName", SfType::String, 80),
+    ("Company", SfType::String, 255),
+    ("Email", SfType::Email, 80),
+    ("Phone", SfType::Phone, 40),
+    ("Status", SfType::Picklist, 255),
+    ("LeadSource", SfType::Picklist, 255),
+    ("OwnerId", SfType::Reference, 18),
 ];
 
 /// Lead conversion fields: readable, set only by conversion (control API).
-const LEAD_CONVERSION: &[(&str, FieldType)] = &[
-    ("IsConverted", FieldType::Bool),
-    ("ConvertedContactId", FieldType::Id),
-    ("ConvertedAccountId", FieldType::Id),
-    ("ConvertedOpportunityId", FieldType::Id),
-    ("ConvertedDate", FieldType::Date),
+const LEAD_CONVERSION: &[Std] = &[
+    ("IsConverted", SfType::Boolean, 0),
+    ("ConvertedContactId", SfType::Reference, 18),
+    ("ConvertedAccountId", SfType::Reference, 18),
+    ("ConvertedOpportunityId", SfType::Reference, 18),
+    ("ConvertedDate", SfType::Date, 0),
 ];
 
-const ACCOUNT: &[(&str, FieldType)] = &[
-    ("Name", FieldType::Text),
-    ("Phone", FieldType::Text),
-    ("Website", FieldType::Text),
-    ("Industry", FieldType::Text),
-    ("Type", FieldType::Text),
-    ("BillingStreet", FieldType::Text),
-    ("BillingCity", FieldType::Text),
-    ("BillingState", FieldType::Text),
-    ("BillingPostalCode", FieldType::Text),
-    ("BillingCountry", FieldType::Text),
-    ("ShippingStreet", FieldType::Text),
-    ("ShippingCity", FieldType::Text),
-    ("ShippingState", FieldType::Text),
-    ("ShippingPostalCode", FieldType::Text),
-    ("ShippingCountry", FieldType::Text),
-    ("OwnerId", FieldType::Id),
+const ACCOUNT: &[Std] = &[
+    ("Name", SfType::String, 255),
+    ("Phone", SfType::Phone, 40),
+    ("Website", SfType::Url, 255),
+    ("Industry", SfType::Picklist, 255),
+    ("Type", SfType::Picklist, 255),
+    ("BillingStreet", SfType::Textarea, 255),
+    ("BillingCity", SfType::String, 40),
+    ("BillingState", SfType::String, 80),
+    ("BillingPostalCode", SfType::String, 20),
+    ("BillingCountry", SfType::String, 80),
+    ("ShippingStreet", SfType::Textarea, 255),
+    ("ShippingCity", SfType::String, 40),
+    ("ShippingState", SfType::String, 80),
+    ("ShippingPostalCode", SfType::String, 20),
+    ("ShippingCountry", SfType::String, 80),
+    ("OwnerId", SfType::Reference, 18),
 ];
 
-/// A resolved field: its canonical name, type and whether API writes may set it.
+/// Standard picklists' values. Standard picklists are not restricted (any value is stored).
+fn standard_picklist(object: ObjectKind, name: &str) -> &'static [&'static str] {
+    match (object, name) {
+        (_, "LeadSource") => &["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"],
+        (ObjectKind::Lead, "Status") => {
+            &["Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"]
+        }
+        (ObjectKind::Account, "Industry") => &["Agriculture", "Banking", "Finance", "Healthcare", "Other"],
+        (ObjectKind::Account, "Type") => &["Prospect", "Customer - Direct", "Partner", "Other"],
+        _ => &[],
+    }
+}
+
+/// A resolved field: its canonical name, type, writability and what `describe` says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
     /// Canonical spelling (SOQL and JSON keys are matched case-insensitively).
     pub name: String,
-    /// Its type.
+    /// How SOQL compares it.
     pub ty: FieldType,
     /// Settable through create/update/upsert.
     pub writable: bool,
+    /// `describe` type.
+    pub kind: SfType,
+    /// Maximum length of text values (0: not text).
+    pub length: u32,
+    /// Label.
+    pub label: String,
+    /// A custom field (`__c`).
+    pub custom: bool,
+    /// Flagged External ID.
+    pub external_id: bool,
+    /// Unique values.
+    pub unique: bool,
+    /// May be empty.
+    pub nillable: bool,
+    /// Usable in `WHERE`.
+    pub filterable: bool,
+    /// Picklist values.
+    pub picklist: Vec<String>,
+    /// Values outside the picklist are refused.
+    pub restricted: bool,
+}
+
+impl Field {
+    fn standard(object: ObjectKind, (name, kind, length): &Std, writable: bool) -> Self {
+        Field {
+            name: (*name).to_string(),
+            ty: kind.soql(),
+            writable,
+            kind: *kind,
+            length: *length,
+            label: label_of(name),
+            custom: false,
+            external_id: false,
+            unique: false,
+            nillable: !object.required().contains(name)
+                && !matches!(
+                    *name,
+                    "Id" | "IsDeleted" | "CreatedDate" | "LastModifiedDate" | "SystemModstamp"
+                ),
+            filterable: true,
+            picklist: standard_picklist(object, name).iter().map(|v| (*v).to_string()).collect(),
+            restricted: false,
+        }
+    }
+
+    fn from_custom(c: &CustomField) -> Self {
+        Field {
+            name: c.name.clone(),
+            ty: c.kind.soql(),
+            writable: c.updateable,
+            kind: c.kind,
+            length: if c.kind.is_text() { c.length.unwrap_or(255) } else { 0 },
+            label: c.label(),
+            custom: true,
+            external_id: c.external_id,
+            unique: c.unique,
+            nillable: c.nillable,
+            filterable: c.filterable,
+            picklist: c.picklist_values.clone(),
+            restricted: c.kind == SfType::Picklist && c.restricted_picklist,
+        }
+    }
+}
+
+/// `FirstName` → `First Name`.
+fn label_of(name: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if i > 0 && ch.is_uppercase() {
+            out.push(' ');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 impl ObjectKind {
@@ -147,7 +308,7 @@ impl ObjectKind {
         }
     }
 
-    fn user_fields(self) -> &'static [(&'static str, FieldType)] {
+    fn user_fields(self) -> &'static [Std] {
         match self {
             ObjectKind::Contact => CONTACT,
             ObjectKind::Lead => LEAD,
@@ -155,21 +316,30 @@ impl ObjectKind {
         }
     }
 
-    /// Every field in the order `describe` would list them: system, standard, custom.
-    pub fn fields(self, custom: &[String]) -> Vec<Field> {
-        let mk = |(n, ty): &(&str, FieldType), writable| Field { name: n.to_string(), ty: *ty, writable };
-        let mut out: Vec<Field> = SYSTEM.iter().map(|f| mk(f, false)).collect();
-        out.extend(self.user_fields().iter().map(|f| mk(f, true)));
+    /// Every field in the order `describe` lists them: system, standard, then this object's
+    /// custom fields.
+    pub fn fields(self, custom: &[CustomField]) -> Vec<Field> {
+        let mut out: Vec<Field> = SYSTEM.iter().map(|f| Field::standard(self, f, false)).collect();
+        out.extend(self.user_fields().iter().map(|f| Field::standard(self, f, true)));
         if self == ObjectKind::Lead {
-            out.extend(LEAD_CONVERSION.iter().map(|f| mk(f, false)));
+            out.extend(LEAD_CONVERSION.iter().map(|f| Field::standard(self, f, false)));
         }
-        out.extend(custom.iter().map(|c| Field { name: c.clone(), ty: FieldType::Text, writable: true }));
+        out.extend(custom.iter().filter(|c| c.object == self).map(Field::from_custom));
         out
     }
 
     /// Resolves a field name case-insensitively.
-    pub fn field(self, name: &str, custom: &[String]) -> Option<Field> {
+    pub fn field(self, name: &str, custom: &[CustomField]) -> Option<Field> {
         self.fields(custom).into_iter().find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The object's label.
+    pub fn label_plural(self) -> &'static str {
+        match self {
+            ObjectKind::Contact => "Contacts",
+            ObjectKind::Lead => "Leads",
+            ObjectKind::Account => "Accounts",
+        }
     }
 }
 
@@ -179,12 +349,16 @@ mod tests {
 
     #[test]
     fn fields_resolve_case_insensitively_and_system_fields_are_read_only() {
-        let custom = vec!["Crosswalk_Id__c".to_string()];
+        let custom = vec![CustomField::external_id_text(ObjectKind::Contact, "Crosswalk_Id__c")];
         let f = ObjectKind::Contact.field("systemmodstamp", &custom).unwrap();
         assert_eq!((f.name.as_str(), f.ty, f.writable), ("SystemModstamp", FieldType::DateTime, false));
         assert!(ObjectKind::Contact.field("crosswalk_id__c", &custom).unwrap().writable);
         assert!(ObjectKind::Contact.field("Company", &custom).is_none());
         assert!(ObjectKind::Lead.field("Company", &custom).is_some());
+        assert!(ObjectKind::Lead.field("Crosswalk_Id__c", &custom).is_none(), "custom fields are per object");
+        let email = ObjectKind::Contact.field("Email", &custom).unwrap();
+        assert_eq!((email.kind, email.length, email.nillable), (SfType::Email, 80, true));
+        assert!(!ObjectKind::Contact.field("LastName", &custom).unwrap().nillable);
         assert_eq!(ObjectKind::of_id("00Q5g0000000001"), Some(ObjectKind::Lead));
     }
 }

@@ -2,7 +2,7 @@
 //! query cursors, open transactions and the API-usage window, behind one mutex.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use rand::SeedableRng;
@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sim_core::{FaultGate, RequestLog, SimClock};
 
+use crate::custom::{CustomField, Schema};
+use crate::schema::ObjectKind;
 use crate::store::Store;
 use crate::time;
 use crate::writes::DuplicateRule;
@@ -28,8 +30,14 @@ pub struct SimConfig {
     pub client_id: String,
     /// The connected app's consumer secret.
     pub client_secret: String,
-    /// Custom text fields flagged External ID, present on every object (e.g. `Crosswalk_Id__c`).
+    /// The org's custom fields (default: what the shipped mappings need, `schema/default.json`).
+    pub schema: Schema,
+    /// Shorthand: extra custom text fields flagged External ID on every object (e.g.
+    /// `Crosswalk_Id__c`), added to `schema`.
     pub external_id_fields: Vec<String>,
+    /// Scopes of the connected app, as the token response's `scope` lists them (`api` is needed
+    /// for the REST API).
+    pub scopes: Vec<String>,
     /// Initial quirks.
     pub quirks: Quirks,
 }
@@ -42,7 +50,9 @@ impl Default for SimConfig {
             port: 0,
             client_id: "sim-consumer-key".into(),
             client_secret: "sim-consumer-secret".into(),
-            external_id_fields: vec!["Crosswalk_Id__c".into()],
+            schema: Schema::default(),
+            external_id_fields: Vec::new(),
+            scopes: vec!["api".into()],
             quirks: Quirks::default(),
         }
     }
@@ -132,6 +142,7 @@ pub struct SimState {
     pub log: RequestLog,
     /// Injected HTTP faults.
     pub faults: FaultGate,
+    custom: Arc<RwLock<Arc<Vec<CustomField>>>>,
     config: Arc<SimConfig>,
 }
 
@@ -153,11 +164,20 @@ impl SimState {
             instance_url: None,
             cert_pem: None,
         };
+        let mut custom = config.schema.fields.clone();
+        for name in &config.external_id_fields {
+            for object in ObjectKind::ALL {
+                if !custom.iter().any(|c| c.object == object && c.name.eq_ignore_ascii_case(name)) {
+                    custom.push(CustomField::external_id_text(object, name));
+                }
+            }
+        }
         Self {
             inner: Arc::new(Mutex::new(inner)),
             clock,
             log: RequestLog::default(),
             faults: FaultGate::new(config.seed ^ 0x5f),
+            custom: Arc::new(RwLock::new(Arc::new(custom))),
             config: Arc::new(config),
         }
     }
@@ -177,9 +197,22 @@ impl SimState {
         time::to_second(self.clock.now())
     }
 
-    /// Configured external-id fields.
-    pub fn custom_fields(&self) -> &[String] {
-        &self.config.external_id_fields
+    /// The org's custom fields now.
+    pub fn custom_fields(&self) -> Arc<Vec<CustomField>> {
+        self.custom.read().expect("salesforce sim schema lock").clone()
+    }
+
+    /// Replaces the org's custom fields (checked like a schema file); stored values of removed
+    /// fields stay but are no longer readable or writable.
+    pub fn set_schema(&self, schema: &Schema) -> Result<(), String> {
+        schema.check()?;
+        *self.custom.write().expect("salesforce sim schema lock") = Arc::new(schema.fields.clone());
+        Ok(())
+    }
+
+    /// The org's custom fields as a schema document.
+    pub fn schema(&self) -> Schema {
+        Schema { fields: self.custom_fields().as_ref().clone() }
     }
 
     /// Moves a frozen clock forward.

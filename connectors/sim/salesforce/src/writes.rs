@@ -8,8 +8,9 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::custom::CustomField;
 use crate::error::ApiError;
-use crate::schema::ObjectKind;
+use crate::schema::{Field, ObjectKind, SfType};
 use crate::store::{Record, Store};
 
 /// Whether a matching duplicate rule blocks the save or only alerts.
@@ -38,8 +39,8 @@ pub struct DuplicateRule {
 pub struct WriteCtx<'a> {
     /// The write's stamp (second precision).
     pub now: DateTime<Utc>,
-    /// Configured custom (external-id) fields.
-    pub custom: &'a [String],
+    /// The org's custom fields.
+    pub custom: &'a [CustomField],
     /// Active duplicate rules.
     pub rules: &'a [DuplicateRule],
     /// `allowSave=true` was sent in `Sforce-Duplicate-Rule-Header`.
@@ -54,7 +55,7 @@ pub type Changes = BTreeMap<String, Option<String>>;
 pub fn parse_body(
     object: ObjectKind,
     body: &Map<String, Value>,
-    custom: &[String],
+    custom: &[CustomField],
     skip: &[&str],
 ) -> Result<Changes, ApiError> {
     let mut out = Changes::new();
@@ -89,9 +90,68 @@ pub fn parse_body(
                 ));
             }
         };
+        if let Some(v) = &v {
+            check_value(&field, v)?;
+        }
         out.insert(field.name, v);
     }
     Ok(out)
+}
+
+/// A value fits its field: restricted picklist values, text length, number and checkbox forms.
+/// Messages name the field, never the value.
+fn check_value(field: &Field, v: &str) -> Result<(), ApiError> {
+    let bad = |code: &'static str, msg: String| {
+        Err(ApiError::bad_request(code, msg).with_fields(vec![field.name.clone()]))
+    };
+    if field.restricted && !field.picklist.iter().any(|p| p == v) {
+        return bad(
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            format!("{}: bad value for restricted picklist field", field.label),
+        );
+    }
+    if field.kind.is_text() && v.chars().count() > field.length as usize {
+        return bad(
+            "STRING_TOO_LONG",
+            format!("{}: data value too large (max length={})", field.label, field.length),
+        );
+    }
+    match field.kind {
+        SfType::Double if v.parse::<f64>().is_err() => {
+            bad("INVALID_TYPE_ON_FIELD_IN_RECORD", format!("{}: value not of required type", field.label))
+        }
+        SfType::Boolean if !matches!(v, "true" | "false") => {
+            bad("INVALID_TYPE_ON_FIELD_IN_RECORD", format!("{}: value not of required type", field.label))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `DUPLICATE_VALUE` when a unique field's value (case-insensitive) is held by another live record.
+fn check_unique(
+    store: &Store,
+    ctx: &WriteCtx<'_>,
+    object: ObjectKind,
+    fields: &BTreeMap<String, String>,
+    self_id: Option<&str>,
+) -> Result<(), ApiError> {
+    for c in ctx.custom.iter().filter(|c| c.object == object && c.unique) {
+        let Some(value) = fields.get(&c.name) else { continue };
+        let other = store.all().find(|r| {
+            r.object == object
+                && r.deleted_at.is_none()
+                && Some(r.id.as_str()) != self_id
+                && r.fields.get(&c.name).is_some_and(|v| v.eq_ignore_ascii_case(value))
+        });
+        if let Some(other) = other {
+            return Err(ApiError::bad_request(
+                "DUPLICATE_VALUE",
+                format!("duplicate value found: {} duplicates value on record with id: {}", c.name, other.id),
+            )
+            .with_fields(vec![c.name.clone()]));
+        }
+    }
+    Ok(())
 }
 
 fn apply(fields: &mut BTreeMap<String, String>, changes: &Changes) {
@@ -170,6 +230,7 @@ pub fn create(
     let mut fields = BTreeMap::new();
     apply(&mut fields, changes);
     check_required(object, &fields)?;
+    check_unique(store, ctx, object, &fields, None)?;
     check_duplicates(store, ctx, object, &fields, None)?;
     Ok(store.insert(object, fields, ctx.now, ctx.now))
 }
@@ -197,6 +258,7 @@ pub fn update(
     apply(&mut fields, changes);
     check_required(object, &fields)?;
     let rid = rec.id.clone();
+    check_unique(store, ctx, object, &fields, Some(&rid))?;
     check_duplicates(store, ctx, object, &fields, Some(&rid))?;
     let rec = store.get_mut(&rid).ok_or_else(ApiError::not_found)?;
     rec.fields = fields;
@@ -237,6 +299,14 @@ pub fn check_unlocked(rec: &Record, now: DateTime<Utc>) -> Result<(), ApiError> 
 /// The lock-contention error (also injected at the configured `lock_rate`).
 pub fn unable_to_lock() -> ApiError {
     ApiError::bad_request("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
+}
+
+/// The canonical name of `object`'s External ID field called `name` (case-insensitive).
+pub fn external_id_field(custom: &[CustomField], object: ObjectKind, name: &str) -> Option<String> {
+    custom
+        .iter()
+        .find(|c| c.object == object && c.external_id && c.name.eq_ignore_ascii_case(name))
+        .map(|c| c.name.clone())
 }
 
 /// Live records of `object` whose external-id `field` equals `value`.

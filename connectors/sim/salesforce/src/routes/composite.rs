@@ -137,7 +137,8 @@ fn run(
     let mut g = state.lock();
     let saved = g.store.clone();
     let rules = g.dup_rules.clone();
-    let ctx = WriteCtx { now, custom: state.custom_fields(), rules: &rules, allow_save: allow_save(headers) };
+    let custom = state.custom_fields();
+    let ctx = WriteCtx { now, custom: &custom, rules: &rules, allow_save: allow_save(headers) };
     let mut out: Vec<Outcome> = rows
         .iter()
         .map(|row| match apply_row(&mut g, &ctx, &op, row) {
@@ -191,7 +192,7 @@ pub async fn upsert(
     body: Bytes,
 ) -> ApiResult<Response> {
     let object = object(&obj)?;
-    let ext = state.custom_fields().iter().find(|c| c.eq_ignore_ascii_case(&field)).cloned();
+    let ext = writes::external_id_field(&state.custom_fields(), object, &field);
     let ext = ext.ok_or_else(ApiError::not_found)?;
     let (all_or_none, rows) = parse_request(&body)?;
     Ok(render(run(&state, &headers, Op::Upsert(object, &ext), all_or_none, &rows), true))
@@ -242,7 +243,7 @@ pub async fn retrieve(
     let fields = list
         .split(',')
         .map(|f| {
-            object.field(f.trim(), custom).ok_or_else(|| {
+            object.field(f.trim(), &custom).ok_or_else(|| {
                 ApiError::bad_request(
                     "INVALID_FIELD",
                     format!("No such column '{f}' on entity '{}'", object.name()),

@@ -2,6 +2,7 @@
 //! share (JSON body parsing, object lookup, the duplicate-rule header, lock-fault rolls).
 
 pub mod composite;
+pub mod describe;
 pub mod query;
 pub mod replication;
 pub mod sobjects;

@@ -50,13 +50,17 @@ fn run(
 ) -> ApiResult<Response> {
     let q =
         params.get("q").ok_or_else(|| ApiError::bad_request("MALFORMED_QUERY", "q parameter required"))?;
-    let plan = soql::plan(&soql::parse(q)?, state.custom_fields())?;
+    let plan = soql::plan(&soql::parse(q)?, &state.custom_fields())?;
     let now = state.now();
     let mut g = state.lock();
     g.store.purge_expired(now);
     let batch = requested_batch(headers).min(g.quirks.max_batch.max(1));
     let visible = g.store.all().filter_map(|r| r.view(now)).filter(|r| all || r.deleted_at.is_none());
-    let rows: Vec<Value> = plan.run(visible).into_iter().map(|r| r.to_json(&plan.fields, &v.raw)).collect();
+    let matched = plan.run(visible);
+    if plan.count {
+        return Ok(Json(json!({"totalSize": matched.len(), "done": true, "records": []})).into_response());
+    }
+    let rows: Vec<Value> = matched.into_iter().map(|r| r.to_json(&plan.fields, &v.raw)).collect();
     g.next_cursor += 1;
     let locator = ids::to_18(&ids::short_id("01g", g.next_cursor));
     let cursor = Cursor { rows, batch, last_used: now };

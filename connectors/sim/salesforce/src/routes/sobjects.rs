@@ -36,17 +36,13 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let object = object(&obj)?;
     let body = body_object(&body)?;
-    let changes = writes::parse_body(object, &body, state.custom_fields(), &[])?;
+    let custom = state.custom_fields();
+    let changes = writes::parse_body(object, &body, &custom, &[])?;
     let now = state.now();
     let mut g = state.lock();
     lock_fault(&mut g)?;
     let inner = &mut *g;
-    let ctx = WriteCtx {
-        now,
-        custom: state.custom_fields(),
-        rules: &inner.dup_rules,
-        allow_save: allow_save(&headers),
-    };
+    let ctx = WriteCtx { now, custom: &custom, rules: &inner.dup_rules, allow_save: allow_save(&headers) };
     let id = writes::create(&mut inner.store, &ctx, object, &changes)?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "success": true, "errors": []}))).into_response())
 }
@@ -63,9 +59,9 @@ pub async fn retrieve(
     let fields = match params.get("fields") {
         Some(list) => list
             .split(',')
-            .map(|f| object.field(f.trim(), custom).ok_or_else(|| bad_field(object, f)))
+            .map(|f| object.field(f.trim(), &custom).ok_or_else(|| bad_field(object, f)))
             .collect::<ApiResult<Vec<_>>>()?,
-        None => object.fields(custom),
+        None => object.fields(&custom),
     };
     let now = state.now();
     let g = state.lock();
@@ -95,17 +91,13 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let object = object(&obj)?;
     let body = body_object(&body)?;
-    let changes = writes::parse_body(object, &body, state.custom_fields(), &[])?;
+    let custom = state.custom_fields();
+    let changes = writes::parse_body(object, &body, &custom, &[])?;
     let now = state.now();
     let mut g = state.lock();
     lock_fault(&mut g)?;
     let inner = &mut *g;
-    let ctx = WriteCtx {
-        now,
-        custom: state.custom_fields(),
-        rules: &inner.dup_rules,
-        allow_save: allow_save(&headers),
-    };
+    let ctx = WriteCtx { now, custom: &custom, rules: &inner.dup_rules, allow_save: allow_save(&headers) };
     writes::update(&mut inner.store, &ctx, object, &id, &changes)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -123,6 +115,41 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `GET /sobjects/{Object}/{ExtIdField}/{value}[?fields=a,b]` (simple-salesforce's
+/// `get_by_custom_id`): the record whose External ID field holds `value`; 404 when none, 300 with
+/// the matches' URLs when several.
+pub async fn retrieve_by_ext(
+    State(state): State<SimState>,
+    Extension(v): Extension<ApiVersion>,
+    Path((_v, obj, field, value)): Path<(String, String, String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let object = object(&obj)?;
+    let custom = state.custom_fields();
+    let ext = writes::external_id_field(&custom, object, &field).ok_or_else(ApiError::not_found)?;
+    let fields = match params.get("fields") {
+        Some(list) => list
+            .split(',')
+            .map(|f| object.field(f.trim(), &custom).ok_or_else(|| bad_field(object, f)))
+            .collect::<ApiResult<Vec<_>>>()?,
+        None => object.fields(&custom),
+    };
+    let now = state.now();
+    let g = state.lock();
+    let matches = writes::ext_matches(&g.store, object, &ext, &value);
+    if matches.len() > 1 {
+        let (status, body) = writes::multiple_choices(&v.raw, object, &matches);
+        return Ok((status, Json(body)).into_response());
+    }
+    let rec = matches
+        .first()
+        .and_then(|id| g.store.get(id))
+        .and_then(|r| r.view(now))
+        .filter(|r| r.deleted_at.is_none())
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(rec.to_json(&fields, &v.raw)).into_response())
+}
+
 /// `PATCH /sobjects/{Object}/{ExtIdField}/{value}[?updateOnly=true]`.
 pub async fn upsert(
     State(state): State<SimState>,
@@ -134,8 +161,7 @@ pub async fn upsert(
 ) -> ApiResult<Response> {
     let object = object(&obj)?;
     let custom = state.custom_fields();
-    let ext =
-        custom.iter().find(|c| c.eq_ignore_ascii_case(&field)).cloned().ok_or_else(ApiError::not_found)?;
+    let ext = writes::external_id_field(&custom, object, &field).ok_or_else(ApiError::not_found)?;
     let body = body_object(&body)?;
     if let Some(bad) = body.keys().find(|k| k.eq_ignore_ascii_case("Id") || k.eq_ignore_ascii_case(&ext)) {
         return Err(ApiError::bad_request(
@@ -144,7 +170,7 @@ pub async fn upsert(
         )
         .with_fields(vec![bad.clone()]));
     }
-    let mut changes = writes::parse_body(object, &body, custom, &[])?;
+    let mut changes = writes::parse_body(object, &body, &custom, &[])?;
     let update_only = params.get("updateOnly").is_some_and(|v| v == "true");
     let now = state.now();
     let mut g = state.lock();
@@ -155,7 +181,7 @@ pub async fn upsert(
     }
     lock_fault(&mut g)?;
     let inner = &mut *g;
-    let ctx = WriteCtx { now, custom, rules: &inner.dup_rules, allow_save: allow_save(&headers) };
+    let ctx = WriteCtx { now, custom: &custom, rules: &inner.dup_rules, allow_save: allow_save(&headers) };
     match matches.first() {
         Some(id) => {
             let id = writes::update(&mut inner.store, &ctx, object, id, &changes)?;

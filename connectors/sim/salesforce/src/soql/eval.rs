@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use super::{Cond, Literal, Op, Query};
+use crate::custom::CustomField;
 use crate::error::ApiError;
 use crate::ids;
 use crate::schema::{Field, FieldType, ObjectKind};
@@ -16,6 +17,7 @@ enum Check {
     Or(Vec<Check>),
     Cmp(Field, Op, Val),
     In(Field, Vec<Val>),
+    Like(Field, Vec<char>),
 }
 
 /// A query ready to run.
@@ -25,6 +27,8 @@ pub struct Plan {
     pub object: ObjectKind,
     /// Selected fields, canonical, in SELECT order.
     pub fields: Vec<Field>,
+    /// `SELECT COUNT()`.
+    pub count: bool,
     filter: Option<Check>,
     order: Vec<(Field, bool, bool)>,
     limit: Option<usize>,
@@ -34,7 +38,7 @@ fn invalid_field(msg: String) -> ApiError {
     ApiError::bad_request("INVALID_FIELD", msg)
 }
 
-fn resolve_field(object: ObjectKind, name: &str, custom: &[String]) -> Result<Field, ApiError> {
+fn resolve_field(object: ObjectKind, name: &str, custom: &[CustomField]) -> Result<Field, ApiError> {
     object
         .field(name, custom)
         .ok_or_else(|| invalid_field(format!("No such column '{name}' on entity '{}'", object.name())))
@@ -66,7 +70,7 @@ fn typed(field: &Field, lit: &Literal) -> Result<Val, ApiError> {
     }
 }
 
-fn resolve(object: ObjectKind, c: &Cond, custom: &[String]) -> Result<Check, ApiError> {
+fn resolve(object: ObjectKind, c: &Cond, custom: &[CustomField]) -> Result<Check, ApiError> {
     Ok(match c {
         Cond::And(v) => Check::And(v.iter().map(|c| resolve(object, c, custom)).collect::<Result<_, _>>()?),
         Cond::Or(v) => Check::Or(v.iter().map(|c| resolve(object, c, custom)).collect::<Result<_, _>>()?),
@@ -80,11 +84,21 @@ fn resolve(object: ObjectKind, c: &Cond, custom: &[String]) -> Result<Check, Api
             let vals = lits.iter().map(|l| typed(&field, l)).collect::<Result<_, _>>()?;
             Check::In(field, vals)
         }
+        Cond::Like(f, pattern) => {
+            let field = resolve_field(object, f, custom)?;
+            if field.ty != FieldType::Text {
+                return Err(invalid_field(format!(
+                    "invalid operator on field '{}': LIKE needs a text field",
+                    field.name
+                )));
+            }
+            Check::Like(field, pattern.to_lowercase().chars().collect())
+        }
     })
 }
 
 /// Resolves `q` for execution. Unknown object → `INVALID_TYPE`; unknown field → `INVALID_FIELD`.
-pub fn plan(q: &Query, custom: &[String]) -> Result<Plan, ApiError> {
+pub fn plan(q: &Query, custom: &[CustomField]) -> Result<Plan, ApiError> {
     let object = ObjectKind::parse(&q.object).ok_or_else(|| {
         ApiError::bad_request("INVALID_TYPE", format!("sObject type '{}' is not supported.", q.object))
     })?;
@@ -95,7 +109,7 @@ pub fn plan(q: &Query, custom: &[String]) -> Result<Plan, ApiError> {
         .iter()
         .map(|k| Ok((resolve_field(object, &k.field, custom)?, k.asc, k.nulls_first)))
         .collect::<Result<_, ApiError>>()?;
-    Ok(Plan { object, fields, filter, order, limit: q.limit })
+    Ok(Plan { object, fields, count: q.count, filter, order, limit: q.limit })
 }
 
 /// Record value normalised for comparison: ids lower-cased (18-char form), text lower-cased
@@ -135,6 +149,21 @@ fn check(c: &Check, rec: &Record) -> bool {
         Check::Or(v) => v.iter().any(|c| check(c, rec)),
         Check::Cmp(f, op, lit) => cmp_op(f, rec, *op, lit),
         Check::In(f, vals) => vals.iter().any(|lit| cmp_op(f, rec, Op::Eq, lit)),
+        Check::Like(f, pattern) => match rec.value(f) {
+            Val::Text(s) => like(pattern, &s.to_lowercase().chars().collect::<Vec<_>>()),
+            _ => false,
+        },
+    }
+}
+
+/// SOQL `LIKE`: `%` matches any run of characters, `_` exactly one (`\` escapes were resolved
+/// by the lexer, so a literal `%` cannot be expressed; SOQL's own escapes are not modelled).
+fn like(p: &[char], s: &[char]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some(('%', rest)) => (0..=s.len()).any(|i| like(rest, &s[i..])),
+        Some(('_', rest)) => !s.is_empty() && like(rest, &s[1..]),
+        Some((c, rest)) => s.first() == Some(c) && like(rest, &s[1..]),
     }
 }
 

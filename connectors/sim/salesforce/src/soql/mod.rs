@@ -1,6 +1,7 @@
 //! The SOQL subset a sync connector needs (spec §3, §14.2): `SELECT fields FROM object
-//! [WHERE cond] [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], …] [LIMIT n]`, with AND/OR,
-//! parentheses, `= != < <= > >= IN`, quoted strings, unquoted date/dateTime literals,
+//! [WHERE cond] [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], …] [LIMIT n]` and
+//! `SELECT COUNT() FROM object [WHERE cond]`, with AND/OR, parentheses, `= != < <= > >= IN LIKE`
+//! (`%` any run, `_` one character, case-insensitive), quoted strings, unquoted date/dateTime literals,
 //! booleans and null. Everything else is `MALFORMED_QUERY`; unknown fields or literals of
 //! the wrong type are `INVALID_FIELD`.
 
@@ -58,6 +59,8 @@ pub enum Cond {
     Cmp(String, Op, Literal),
     /// `field IN (literals)`
     In(String, Vec<Literal>),
+    /// `field LIKE 'pattern'`
+    Like(String, String),
 }
 
 /// One ORDER BY key.
@@ -74,8 +77,10 @@ pub struct OrderKey {
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
-    /// Selected field names as written.
+    /// Selected field names as written (empty for `COUNT()`).
     pub fields: Vec<String>,
+    /// `SELECT COUNT()`: only `totalSize` is answered.
+    pub count: bool,
     /// Object name as written.
     pub object: String,
     /// WHERE clause.

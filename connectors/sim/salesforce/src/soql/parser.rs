@@ -99,6 +99,12 @@ impl Parser {
             };
         }
         let field = self.ident()?;
+        if self.eat_kw("LIKE") {
+            return match self.next() {
+                Some(Tok::Str(p)) => Ok(Cond::Like(field, p)),
+                _ => Err(malformed("LIKE needs a quoted string pattern")),
+            };
+        }
         if self.eat_kw("IN") {
             if self.next() != Some(Tok::LParen) {
                 return Err(malformed("expecting a left parentheses after IN"));
@@ -208,10 +214,19 @@ fn describe(t: &Tok) -> String {
 pub fn parse(q: &str) -> Result<Query, ApiError> {
     let mut p = Parser { toks: tokenize(q)?, pos: 0 };
     p.expect_kw("SELECT")?;
-    let mut fields = vec![p.ident()?];
-    while matches!(p.peek(), Some(Tok::Comma)) {
-        p.pos += 1;
+    let count = p.is_kw("COUNT") && p.toks.get(p.pos + 1) == Some(&Tok::LParen);
+    let mut fields = Vec::new();
+    if count {
+        p.pos += 2;
+        if p.next() != Some(Tok::RParen) {
+            return Err(malformed("COUNT() takes no field here; COUNT(field) is not supported"));
+        }
+    } else {
         fields.push(p.ident()?);
+        while matches!(p.peek(), Some(Tok::Comma)) {
+            p.pos += 1;
+            fields.push(p.ident()?);
+        }
     }
     p.expect_kw("FROM")?;
     let object = p.ident()?;
@@ -235,7 +250,10 @@ pub fn parse(q: &str) -> Result<Query, ApiError> {
     if p.peek().is_some() {
         return Err(p.unexpected());
     }
-    Ok(Query { fields, object, filter, order, limit })
+    if count && !order.is_empty() {
+        return Err(malformed("ORDER BY is not allowed with COUNT()"));
+    }
+    Ok(Query { fields, count, object, filter, order, limit })
 }
 
 #[cfg(test)]
@@ -253,14 +271,18 @@ mod tests {
         assert!(matches!(q.filter, Some(Cond::Or(ref v)) if v.len() == 2 && matches!(v[0], Cond::And(_))));
         assert_eq!(q.order.len(), 2);
         assert_eq!(q.limit, Some(10));
+        let c = parse("SELECT COUNT() FROM Contact WHERE Email LIKE '%@x.io'").unwrap();
+        assert!(c.count && c.fields.is_empty());
+        assert_eq!(c.filter, Some(Cond::Like("Email".into(), "%@x.io".into())));
     }
 
     #[test]
     fn rejects_what_it_does_not_support() {
         for bad in [
             "SELECT Id FROM Contact WHERE a = 'x' AND b = 'y' OR c = 'z'",
-            "SELECT COUNT() FROM Contact",
-            "SELECT Id FROM Contact WHERE Email LIKE 'a%'",
+            "SELECT COUNT(Id) FROM Contact",
+            "SELECT COUNT() FROM Contact ORDER BY Id",
+            "SELECT Id FROM Contact WHERE Email LIKE 5",
             "SELECT Id FROM Contact OFFSET 5",
             "SELECT Id FROM Contact WHERE SystemModstamp > 2026-01-01T00:00:00 00:00",
             "SELECT Id, FROM Contact",

@@ -3,6 +3,7 @@
 mod auth_limits;
 mod composite;
 mod control_tls;
+mod describe;
 mod query;
 mod replication;
 mod writes;
@@ -33,7 +34,13 @@ pub struct Answer {
 }
 
 pub fn config() -> SimConfig {
-    SimConfig { seed: 7, start_time: Some(t0()), ..SimConfig::default() }
+    // `Crosswalk_Id__c` is an extra External ID on every object, beside the default schema.
+    SimConfig {
+        seed: 7,
+        start_time: Some(t0()),
+        external_id_fields: vec!["Crosswalk_Id__c".into()],
+        ..SimConfig::default()
+    }
 }
 
 pub async fn sim() -> Sim {

@@ -73,7 +73,7 @@ async fn tie_safe_cursor_finds_rows_that_a_strict_greater_than_drops() {
 async fn unsupported_or_wrong_soql_gets_the_documented_errors() {
     let s = sim().await;
     let cases = [
-        ("SELECT Id FROM Contact WHERE Email LIKE 'a%'", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE Email LIKE a", "MALFORMED_QUERY"),
         ("SELECT Id FROM Contact GROUP BY Email", "MALFORMED_QUERY"),
         // an unencoded `+` arrives as a space
         ("SELECT Id FROM Contact WHERE SystemModstamp > 2026-01-01T00:00:00 00:00", "MALFORMED_QUERY"),
@@ -159,4 +159,31 @@ async fn leads_and_accounts_are_queryable_with_their_prefixes() {
     let a = s.query("query", "select id, name from account where name = 'acme'").await;
     assert!(a.body["records"][0]["Id"].as_str().unwrap().starts_with("001"));
     assert_eq!(a.body["records"][0]["Name"], "Acme");
+}
+
+#[tokio::test]
+async fn like_matches_case_insensitively_and_count_answers_only_the_total() {
+    let s = sim().await;
+    s.seed(
+        ObjectKind::Contact,
+        vec![
+            json!({"LastName": "Ann", "Email": "ann@Example.com"}),
+            json!({"LastName": "Bob", "Email": "bob@other.io"}),
+            json!({"LastName": "Anton"}),
+        ],
+    );
+    let r = s.query("query", "SELECT LastName FROM Contact WHERE Email LIKE '%@example.COM'").await;
+    assert_eq!(r.body["totalSize"], 1, "{}", r.body);
+    assert_eq!(r.body["records"][0]["LastName"], "Ann");
+    let r = s
+        .query("query", "SELECT LastName FROM Contact WHERE LastName LIKE 'an_o%' OR LastName LIKE 'B_b'")
+        .await;
+    let names: Vec<&str> =
+        r.body["records"].as_array().unwrap().iter().map(|x| x["LastName"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let c = s.query("query/", "SELECT COUNT() FROM Contact WHERE LastName LIKE 'A%'").await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.body);
+    assert_eq!((c.body["totalSize"].clone(), c.body["records"].clone()), (json!(2), json!([])));
+    let bad = s.query("query", "SELECT Id FROM Contact WHERE CreatedDate LIKE '2026%'").await;
+    assert_eq!(bad.body[0]["errorCode"], "INVALID_FIELD");
 }
