@@ -120,10 +120,14 @@ fn role_name(n: &FieldNeed) -> String {
 }
 
 fn not_unique(links: &[&FieldNeed]) -> String {
+    let mut pairs: Vec<String> = links.iter().map(|l| format!("`{}`", l.pair)).collect();
+    pairs.dedup();
+    let (s, verb) = if pairs.len() == 1 { ("", "keeps") } else { ("s", "keep") };
     format!(
-        "is not unique / an external id, but {} and creates upsert on it, so a retried create can \
-         duplicate records; mark it unique (HubSpot: \"unique value\", Salesforce: \"External ID\" + \"Unique\")",
-        used_by(links)
+        "is not unique / an external id, but pair{s} {} {verb} the back-link in it and creates upsert on it, \
+         so a retried create can duplicate records; mark it unique (HubSpot: \"unique value\", Salesforce: \
+         \"External ID\" + \"Unique\")",
+        pairs.join(", ")
     )
 }
 

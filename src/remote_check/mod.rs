@@ -55,7 +55,7 @@ impl std::fmt::Display for Problem {
 pub struct Report {
     /// Every problem, sorted by system, object, field.
     pub problems: Vec<Problem>,
-    /// `system object` pairs whose fields were not checked (the system has no metadata).
+    /// `system object: why` for objects whose fields were not checked.
     pub unchecked: Vec<String>,
     /// How many systems were probed.
     pub systems: usize,
@@ -69,15 +69,24 @@ pub async fn probe(pairs: &[PairMapping], connectors: &BTreeMap<String, Arc<dyn 
     for (system, objects) in &needs {
         let Some(connector) = connectors.get(system) else { continue };
         report.systems += 1;
-        if !probe_access(system, connector.as_ref(), objects, &mut report.problems).await {
+        let Some(scopes_missing) =
+            probe_access(system, connector.as_ref(), objects, &mut report.problems).await
+        else {
             continue;
-        }
+        };
         for object in objects.keys() {
             match connector.schema(object).await {
                 Ok(Some(schema)) => {
                     schemas.insert((system.clone(), object.clone()), schema);
                 }
-                Ok(None) => report.unchecked.push(format!("{system} {object}")),
+                Ok(None) => {
+                    report.unchecked.push(format!("{system} {object}: the system cannot describe its fields"))
+                }
+                Err(ConnectorError::Auth { .. }) if scopes_missing => {
+                    report.unchecked.push(format!(
+                        "{system} {object}: the missing scopes keep its fields from being read"
+                    ));
+                }
                 Err(e) => report.problems.push(Problem {
                     object: Some(object.clone()),
                     ..Problem::system(
@@ -100,32 +109,46 @@ pub async fn probe(pairs: &[PairMapping], connectors: &BTreeMap<String, Arc<dyn 
     report
 }
 
-/// Checks credentials and scopes; false when the system cannot be probed further.
+/// Checks credentials and scopes. Answers whether the system can be probed further and whether
+/// scopes are missing (a schema read refused for it then needs no line of its own).
 async fn probe_access(
     system: &str,
     connector: &dyn Connector,
     objects: &BTreeMap<String, ObjectNeeds>,
     problems: &mut Vec<Problem>,
-) -> bool {
+) -> Option<bool> {
     let access: Vec<_> = objects.values().map(ObjectNeeds::access).collect();
     match connector.missing_scopes(&access).await {
         Ok(missing) => {
-            for m in missing {
-                problems.push(Problem::system(
-                    system,
-                    format!(
-                        "the credentials lack the scope `{}` (needed for {}); grant it to the app or key \
-                         configured under [systems.{system}] (a WhiteLabelCRO key needs a new key)",
-                        m.scope, m.needed_for
-                    ),
-                ));
+            let fix = scope_fix(&connector.capabilities().kind, system);
+            for m in &missing {
+                let message = format!(
+                    "the credentials lack the scope `{}` (needed for {}); {fix}",
+                    m.scope, m.needed_for
+                );
+                problems.push(Problem::system(system, message));
             }
-            true
+            Some(!missing.is_empty())
         }
         Err(e) => {
             problems.push(Problem::system(system, format!("the probe failed: {e}; {}", advice(&e))));
-            false
+            None
         }
+    }
+}
+
+/// How scopes are granted on each kind of system.
+fn scope_fix(kind: &str, system: &str) -> String {
+    match kind {
+        "whitelabelcro" => format!(
+            "scopes cannot be added to a WhiteLabelCRO key: create a new key with it and configure it as \
+             systems.{system}.api_key"
+        ),
+        "hubspot" => {
+            "add it to the private app's scopes in HubSpot (Settings > Integrations > Private Apps)".into()
+        }
+        "salesforce" => "add it to the connected app's OAuth scopes in Salesforce".into(),
+        _ => format!("grant it to the credentials configured under [systems.{system}]"),
     }
 }
 

@@ -151,6 +151,7 @@ async fn missing_scopes_are_named_per_system() {
     let mut config = defaults();
     let token = config.hubspot.tokens[0].clone();
     config.hubspot.token_scopes.insert(token, vec!["crm.objects.contacts.read".into()]);
+    config.salesforce.scopes = vec!["refresh_token".into()];
     let read_only = sim_whitelabelcro::ApiKeyConfig::new(
         sim_whitelabelcro::SimConfig::default().default_company_id,
         "ReadOnlyKeySecret0123456789abcdefghijklmnopq",
@@ -162,7 +163,33 @@ async fn missing_scopes_are_named_per_system() {
     assert_eq!(code, 1, "{text}");
     line(&text, "hubspot:", &["lack the scope `crm.objects.contacts.write`", "writing contacts"]);
     line(&text, "hubspot:", &["lack the scope `crm.schemas.contacts.read`"]);
-    line(&text, "wlcro:", &["lack the scope `events:read`", "pulling changes"]);
+    line(&text, "wlcro:", &["lack the scope `events:read`", "pulling changes", "create a new key"]);
+    line(&text, "salesforce:", &["lack the scope `api`", "REST access to Contact", "connected app"]);
+    assert!(text.contains("note: salesforce Contact: the missing scopes keep its fields from being read"), "{text}");
+    assert!(!text.contains("could not read"), "a refused describe is not a second problem: {text}");
     assert!(!text.contains("`integrations:read`"), "{text}");
     assert!(!text.contains("crm.objects.contacts.read`"), "a granted scope is not reported: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_set_up_passes() {
+    let (code, text) = check(defaults(), None, &[]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("ok: 3 system(s) accept the configuration and the mappings"), "{text}");
+    assert!(!text.contains("error:"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_the_salesforce_picklist_lacks_is_named() {
+    let mut config = defaults();
+    let mut schema: serde_json::Value =
+        serde_json::from_str(sim_salesforce::custom::DEFAULT_SCHEMA_JSON).unwrap();
+    let status = schema["fields"].as_array_mut().unwrap().iter_mut().find(|f| f["name"] == "WLCRO_Status__c");
+    let values = status.unwrap()["picklistValues"].as_array_mut().unwrap();
+    values.retain(|v| v != "On Hold");
+    config.salesforce.schema = sim_salesforce::Schema::from_json(&schema.to_string()).unwrap();
+    let (code, text) = check(config, None, &[]).await;
+    assert_eq!(code, 1, "{text}");
+    let l = line(&text, "salesforce Contact.WLCRO_Status__c:", &["writes \"On Hold\", which the picklist"]);
+    assert!(l.contains("wlcro-clients__salesforce-contacts") && l.contains("add the value(s)"), "{l}");
 }

@@ -98,7 +98,7 @@ fn wanted(needs: &[AccessNeed]) -> Vec<MissingScope> {
         out.push(MissingScope { scope: format!("crm.objects.{o}.read"), needed_for: format!("reading {o}") });
         out.push(MissingScope {
             scope: format!("crm.schemas.{o}.read"),
-            needed_for: format!("reading the {o} properties (checks, schema drift)"),
+            needed_for: format!("reading the {o} properties, for checks and schema drift"),
         });
         if n.write {
             out.push(MissingScope {
