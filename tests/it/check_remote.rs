@@ -165,7 +165,10 @@ async fn missing_scopes_are_named_per_system() {
     line(&text, "hubspot:", &["lack the scope `crm.schemas.contacts.read`"]);
     line(&text, "wlcro:", &["lack the scope `events:read`", "pulling changes", "create a new key"]);
     line(&text, "salesforce:", &["lack the scope `api`", "REST access to Contact", "connected app"]);
-    assert!(text.contains("note: salesforce Contact: the missing scopes keep its fields from being read"), "{text}");
+    assert!(
+        text.contains("note: salesforce Contact: the missing scopes keep its fields from being read"),
+        "{text}"
+    );
     assert!(!text.contains("could not read"), "a refused describe is not a second problem: {text}");
     assert!(!text.contains("`integrations:read`"), "{text}");
     assert!(!text.contains("crm.objects.contacts.read`"), "a granted scope is not reported: {text}");

@@ -5,5 +5,6 @@ mod estimate;
 mod find_many;
 mod limits;
 mod pull;
+mod schema;
 mod webhook;
 mod write;
