@@ -38,7 +38,7 @@ use serde_json::{Map, Value, json};
 use sim_hubspot::ObjectType;
 use sqlx::Connection;
 
-const PAIR: &str = "wlcro-clients__hubspot-contacts";
+const PAIR: &str = "wlcro-people__hubspot-contacts";
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 const SEED: u64 = 42;
 /// Far above anything the cycle uses: requests per minute / per window.
@@ -285,7 +285,7 @@ async fn bench(backend: &str, url: &str, n: usize) {
     let pairs = pairs();
     let clock: SharedClock = SystemClock::shared();
     let ids = Arc::new(IdGen::new(clock.clone(), SEED));
-    let opts = SyncOptions { owner: "bench-cycle".into(), ..SyncOptions::default() };
+    let opts = SyncOptions { owner: "bench-cycle".into(), ..SyncOptions::default().creating_on_first_sync() };
     let engine =
         Engine::new(store.clone(), connectors(&world, &pairs, clock.clone()), pairs, clock, ids, opts);
 

@@ -15,7 +15,8 @@ const FIELDS: usize = 12;
 fn pair() -> PairMapping {
     let mut src = String::from(
         "version = 1\nname = \"bench\"\nleft = { system = \"a\", object = \"x\" }\n\
-         right = { system = \"b\", object = \"y\" }\n[creation]\nleft_to_right = \"create\"\n\
+         right = { system = \"b\", object = \"y\" }\n\
+         [identity]\nemail = { left = \"l0\", right = \"r0\" }\n[creation]\nleft_to_right = \"create\"\n\
          right_to_left = \"create\"\n",
     );
     for i in 0..FIELDS {

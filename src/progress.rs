@@ -229,6 +229,8 @@ mod tests {
                 reports_deletes: true,
                 reports_merges: true,
                 identity_fields: Vec::new(),
+                unreadable_fields: Vec::new(),
+                record_space: "contacts".into(),
             }],
             rate_buckets: vec![connector_api::RateBucket {
                 name: "burst".into(),

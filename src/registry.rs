@@ -11,7 +11,7 @@ use std::sync::Arc;
 use connector_api::http::{HttpTransport, ReqwestTransport};
 use connector_api::{Connector, ConnectorError, SharedClock};
 
-use crate::mapping::{PairMapping, Side};
+use crate::mapping::{ObjectProfile, PairMapping, Side};
 use crate::settings::{Settings, SystemSettings};
 
 /// Why a system's connector could not be built.
@@ -134,6 +134,31 @@ pub fn build(
         }
     };
     Ok(connector)
+}
+
+/// What `check` needs to know of `object` on a system configured as `system`, without building
+/// or contacting anything: the same facts the built connector's capabilities report.
+pub fn object_profile(system: &SystemSettings, object: &str) -> ObjectProfile {
+    match system {
+        SystemSettings::Whitelabelcro(_) => ObjectProfile {
+            record_space: connector_whitelabelcro::RECORD_SPACE.into(),
+            unreadable: connector_whitelabelcro::UNREADABLE_FIELDS.iter().map(|f| f.to_string()).collect(),
+        },
+        _ => ObjectProfile { record_space: object.into(), unreadable: BTreeSet::new() },
+    }
+}
+
+/// The same facts from a built connector.
+pub fn connector_profile(connector: &dyn Connector, object: &str) -> ObjectProfile {
+    let caps = connector.capabilities();
+    let o = caps.object(object);
+    ObjectProfile {
+        record_space: o
+            .map(|o| o.record_space.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| object.into()),
+        unreadable: o.map(|o| o.unreadable_fields.iter().cloned().collect()).unwrap_or_default(),
+    }
 }
 
 /// Whether `name` is a SOQL identifier path: `Email`, `WLCRO_Id__c`, `Account.Name`.

@@ -65,7 +65,40 @@ fn check_mappings(settings: &Settings, problems: &mut Vec<String>) -> Vec<mappin
             }
         }
     }
+    let fit = mapping::fit::check(&found, &|system, object| {
+        settings.systems.get(system).map(|s| crate::registry::object_profile(s, object))
+    });
+    for p in fit {
+        let file = pair_file(dir, &p.pair);
+        let line = std::fs::read_to_string(&file).map_or(0, |text| line_of(&text, &p.key));
+        problems.push(format!("{}:{line}: `{}`: {}", file.display(), p.key, p.message));
+    }
     found
+}
+
+/// The 1-based line of a dotted key (`fields.city.rule`, `left`) in mapping text: the key's line
+/// inside its table, else the table header, else 1.
+fn line_of(text: &str, key: &str) -> usize {
+    let (table, leaf) = match key.rsplit_once('.') {
+        Some((t, l)) => (Some(t), l),
+        None => (None, key),
+    };
+    let mut in_table = table.is_none();
+    let mut header = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_table = table.is_some_and(|tb| t == format!("[{tb}]"));
+            if in_table {
+                header = Some(i + 1);
+            }
+            continue;
+        }
+        if in_table && t.strip_prefix(leaf).is_some_and(|rest| rest.trim_start().starts_with('=')) {
+            return i + 1;
+        }
+    }
+    header.unwrap_or(1)
 }
 
 fn pair_file(dir: &Path, name: &str) -> std::path::PathBuf {

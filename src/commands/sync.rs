@@ -32,6 +32,9 @@ pub fn options(settings: &Settings) -> SyncOptions {
         lease_ttl: s.lease_ttl.0,
         sweep_budget: ((s.page_size as f64) * s.sweep_share).ceil() as usize,
         owner: format!("{}:{}", hostname(), std::process::id()),
+        // A pair's first sync in a store creates nothing: `crosswalk backfill` does, bounded by
+        // its dry-run plan and `--max-creates`.
+        first_sync_creates: false,
     }
 }
 
@@ -53,6 +56,13 @@ pub async fn engine(settings: &Settings) -> Result<(Engine, Arc<dyn Store>), Str
     let ids = Arc::new(IdGen::from_entropy(clock.clone()));
     let seed = ids.next().as_u128() as u64;
     let systems = registry::build_all(settings, &pairs, clock.clone(), seed).map_err(|e| e.to_string())?;
+    let problems = mapping::fit::check(&pairs, &|system, object| {
+        systems.get(system).map(|c| registry::connector_profile(c.as_ref(), object))
+    });
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(format!("{} (run `crosswalk check`)", list.join("; ")));
+    }
     Ok((Engine::new(store.clone(), systems, pairs, clock, ids, options(settings)), store))
 }
 
@@ -104,6 +114,14 @@ pub fn summary(report: &RunReport, dry_run: bool) -> String {
             "  {:<40} {status}\n    pulled {}, re-read {}, linked {}, created {}, updated {}, conflicts {}, rejected {}, deletes {}, ambiguous {}, quarantined {}, swept {}\n",
             p.pair, s.run.pulled, s.run.reread, s.run.linked, s.run.created, s.run.updated, s.run.conflicts, s.run.rejected, s.run.deleted, s.ambiguous, s.quarantined, s.swept
         ));
+        if s.first_sync_not_created > 0 {
+            out.push_str(&format!(
+                "    first sync of this pair in this store: {} record(s) with no match on the other side were not created;
+                     check them with `crosswalk backfill --pair {} --dry-run`, then create them with `crosswalk backfill --pair {}`
+",
+                s.first_sync_not_created, p.pair, p.pair
+            ));
+        }
         if dry_run && !p.plan.is_empty() {
             out.push_str(&p.plan);
             if !p.plan.ends_with('\n') {

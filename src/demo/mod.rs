@@ -4,9 +4,9 @@
 //! a temporary SQLite store, and prints what happened (judged from the simulators' own records),
 //! the open review queue and a short status.
 //!
-//! The mapping files are embedded so the demo works from any directory. The leads pair
-//! (`wlcro-leads__hubspot-contacts.toml`) is left out on purpose: it maps the same HubSpot
-//! contacts a second time under the same back-link property, an open design question.
+//! The mapping files are embedded so the demo works from any directory: they are the shipped
+//! ones, one pair per CRM object over WhiteLabelCRO `people` (leads and clients are one record
+//! space).
 
 pub mod report;
 pub mod seed;
@@ -32,12 +32,12 @@ pub use seed::Seeded;
 pub use world::{SimWorld, WorldConfig};
 
 const HUBSPOT_PAIR: (&str, &str) = (
-    "wlcro-clients__hubspot-contacts.toml",
-    include_str!("../../mappings/wlcro-clients__hubspot-contacts.toml"),
+    "wlcro-people__hubspot-contacts.toml",
+    include_str!("../../mappings/wlcro-people__hubspot-contacts.toml"),
 );
 const SALESFORCE_PAIR: (&str, &str) = (
-    "wlcro-clients__salesforce-contacts.toml",
-    include_str!("../../mappings/wlcro-clients__salesforce-contacts.toml"),
+    "wlcro-people__salesforce-contacts.toml",
+    include_str!("../../mappings/wlcro-people__salesforce-contacts.toml"),
 );
 /// Requests per minute the demo tenant may make to the WhiteLabelCRO simulator (and the
 /// connector's own pacing): generous, so two cycles finish in seconds.
@@ -87,7 +87,7 @@ pub enum DemoError {
     /// A pair failed in a cycle.
     #[error("cycle {cycle}: pair {pair} failed: {reason}")]
     PairFailed {
-        /// 1 or 2.
+        /// 0 for the backfill, then 1 or 2.
         cycle: usize,
         /// The pair.
         pair: String,
@@ -103,11 +103,11 @@ pub struct DemoReport {
     pub sims: Sims,
     /// What was seeded.
     pub seeded: Seeded,
-    /// Ground truth at the start of each cycle.
+    /// Ground truth at the start of the backfill and of each cycle.
     pub marks: Vec<Snapshot>,
     /// Ground truth after the last cycle.
     pub after: Snapshot,
-    /// The two runs.
+    /// The backfill runs (one per pair), then the two cycles.
     pub runs: Vec<RunReport>,
     /// Open review items at the end.
     pub review: Vec<ReviewItem>,
@@ -115,23 +115,28 @@ pub struct DemoReport {
     pub store_path: PathBuf,
 }
 
-/// The embedded pairs, with the demo's cap adjustment (see `run`).
+/// The embedded pairs, exactly as shipped.
 pub fn pairs() -> Result<Vec<PairMapping>, DemoError> {
     [HUBSPOT_PAIR, SALESFORCE_PAIR]
         .into_iter()
         .map(|(file, text)| {
-            let mut pair = mapping::load_str(text, Path::new(file)).map_err(|errors| DemoError::Mapping {
+            mapping::load_str(text, Path::new(file)).map_err(|errors| DemoError::Mapping {
                 file,
                 message: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-            })?;
-            // The shipped percentage caps are relative to the pair's linked records, which is
-            // zero on a fresh store: the first page would be held back entirely. The demo keeps
-            // the absolute caps (500 creates, 2000 overwrites) and drops the percentages.
-            pair.caps.creates.max_pct = None;
-            pair.caps.overwrites.max_pct = None;
-            Ok(pair)
+            })
         })
         .collect()
+}
+
+/// The first failed pair of a run, as the demo's error.
+fn check_failed(report: &RunReport, cycle: usize) -> Result<(), DemoError> {
+    match report.pairs.iter().find_map(|p| match &p.status {
+        PairStatus::Failed { reason } => Some((p.pair.clone(), reason.clone())),
+        _ => None,
+    }) {
+        Some((pair, reason)) => Err(DemoError::PairFailed { cycle, pair, reason }),
+        None => Ok(()),
+    }
 }
 
 fn temp_dir() -> std::io::Result<PathBuf> {
@@ -222,25 +227,39 @@ async fn cycles(
     )?;
     writeln!(
         out,
-        "  (percentage safety caps off for the demo: they count linked records, zero on a fresh store)\n"
+        "  onboarding as the README says: a backfill of each pair (a scheduled run of a pair that never \
+         synced in this store links but creates nothing), then two scheduled cycles\n"
     )?;
 
     let before = sims.snapshot();
     let mut marks = Vec::new();
     let mut runs = Vec::new();
+    marks.push(sims.snapshot());
+    writeln!(out, "Backfill (`crosswalk backfill --pair P` for each pair)")?;
+    for pair in &pairs {
+        let spec = crate::sync::BackfillSpec {
+            pair: pair.name.clone(),
+            since: None,
+            until: None,
+            max_creates: None,
+            restart: false,
+            slices: None,
+        };
+        let backfill = engine.backfill(&spec, false).await?;
+        if let Some(report) = backfill.run {
+            write!(out, "{}", summary(&report, false))?;
+            check_failed(&report, 0)?;
+            runs.push(report);
+        }
+    }
+    writeln!(out)?;
     for cycle in 1..=2 {
         marks.push(sims.snapshot());
         let report = engine.run(RunKind::Manual, &[], false).await?;
-        writeln!(out, "Cycle {cycle}")?;
+        writeln!(out, "Cycle {cycle} (a scheduled run)")?;
         write!(out, "{}", summary(&report, false))?;
         writeln!(out)?;
-        if let Some(p) = report.pairs.iter().find(|p| matches!(p.status, PairStatus::Failed { .. })) {
-            let reason = match &p.status {
-                PairStatus::Failed { reason } => reason.clone(),
-                _ => String::new(),
-            };
-            return Err(DemoError::PairFailed { cycle, pair: p.pair.clone(), reason });
-        }
+        check_failed(&report, cycle)?;
         runs.push(report);
     }
     let after = sims.snapshot();

@@ -252,9 +252,30 @@ impl Cx<'_> {
     }
 
     fn identity(&mut self, top: &Entries) -> IdentityRules {
+        const NEEDED: &str = "every pair needs a way to recognise a record that already exists on the \
+            other side, or it would create a second copy of each: add an `[identity]` section with \
+            `email = { left = \"…\", right = \"…\" }` and/or a back-link (`left_external_id` / \
+            `right_external_id`), company keys or name + country";
+        if !top.contains_key("identity") {
+            self.err(1, "identity", MappingErrorKind::Missing, format!("missing `[identity]`: {NEEDED}"));
+            return IdentityRules::default();
+        }
         let Some((raw, line)) = self.section::<RawIdentity>(top, "identity") else {
             return IdentityRules::default();
         };
+        let empty = raw.left_external_id.is_none()
+            && raw.right_external_id.is_none()
+            && raw.email.is_none()
+            && raw.company_keys.is_empty()
+            && raw.name.is_none();
+        if empty {
+            self.err(
+                line,
+                "identity",
+                MappingErrorKind::Missing,
+                format!("`[identity]` names no key: {NEEDED}"),
+            );
+        }
         let ext = |e: super::schema::RawExternalId| ExternalIdField { field: e.field, prefix: e.prefix };
         let pair = |p: super::schema::RawFieldPair| (p.left, p.right);
         if raw.name.is_some() != raw.country.is_some() {

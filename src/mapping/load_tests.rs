@@ -97,7 +97,7 @@ fn syntax_errors_have_a_line() {
 fn missing_keys_and_bad_version() {
     let errors = load("version = 2\n").unwrap_err();
     let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
-    assert_eq!(keys, ["version", "name", "left", "right", "creation"]);
+    assert_eq!(keys, ["version", "name", "left", "right", "identity", "creation"]);
 }
 
 #[test]
@@ -117,4 +117,21 @@ fn join_needs_several_left_fields() {
     );
     let errors = load(&src).unwrap_err();
     assert_eq!(errors[0].key, "fields.name.transform");
+}
+
+#[test]
+fn a_pair_without_identity_is_refused() {
+    let start = GOOD.find("[identity]").unwrap();
+    let end = GOOD.find("[creation]").unwrap();
+    let src = format!("{}{}", &GOOD[..start], &GOOD[end..]);
+    let errors = load(&src).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].key.as_str(), errors[0].kind), ("identity", MappingErrorKind::Missing));
+    assert!(errors[0].message.contains("second copy"), "{}", errors[0].message);
+
+    let src = format!("{}[identity]\n\n{}", &GOOD[..start], &GOOD[end..]);
+    let errors = load(&src).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].key, "identity");
+    assert_eq!(errors[0].line, src.lines().position(|l| l == "[identity]").unwrap() + 1);
 }

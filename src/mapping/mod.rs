@@ -3,6 +3,7 @@
 //! records to and from canonical form. Loading and validation live in [`load`], transforms in
 //! [`transform`].
 
+pub mod fit;
 mod load;
 mod schema;
 pub mod transform;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use connector_api::FieldMap;
 use serde_json::Value;
 
+pub use fit::{FitProblem, ObjectProfile};
 pub use load::{MappingError, load_dir, load_file, load_str};
 pub use transform::{Transform, TransformError};
 

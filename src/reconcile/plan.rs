@@ -102,6 +102,12 @@ impl LinkPlan {
         self.writes.is_empty() && self.conflicts.is_empty() && self.drift.is_empty() && !self.base_changed
     }
 
+    /// True when the plan settled `field` (the sides agree, or the rule wrote one over the
+    /// other): no conflict and no difference kept by rule.
+    pub fn field_decided(&self, field: &str) -> bool {
+        !self.conflicts.iter().any(|c| c.field == field) && !self.kept.iter().any(|k| k.field == field)
+    }
+
     /// Writes for one side.
     pub fn writes_to(&self, side: Side) -> impl Iterator<Item = &FieldWrite> {
         self.writes.iter().filter(move |w| w.target == side)

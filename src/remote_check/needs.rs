@@ -103,8 +103,9 @@ fn pair_needs(pair: &PairMapping, side: Side) -> Vec<FieldNeed> {
         update: false,
         create,
     };
+    // Back-links are written after every link, merge, relink and create.
     if let Some(ext) = pair.identity.external_id(side) {
-        out.push(need(&ext.field, Role::BackLink, creates_here));
+        out.push(FieldNeed { update: true, ..need(&ext.field, Role::BackLink, creates_here) });
     }
     if let Some((left, right)) = &pair.identity.email {
         out.push(need(if side == Side::Left { left } else { right }, Role::Email, false));

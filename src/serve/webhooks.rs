@@ -41,7 +41,7 @@ use crate::store::{Store, StoreError};
 use crate::sync::webhook_events::EventHint;
 
 /// The objects whose changes a WhiteLabelCRO event can name.
-const OBJECTS: [&str; 2] = ["clients", "leads"];
+const OBJECTS: [&str; 3] = ["people", "clients", "leads"];
 
 /// Receives one WhiteLabelCRO system's deliveries. Added to the admin router as an
 /// [`Extension`] by [`WlcroReceiver::attach`]; without it the route answers 404.

@@ -501,6 +501,55 @@ pub(crate) async fn execute_creates(
     apply::execute(ctx, side.other(), writes).await
 }
 
+/// Tells each source record of a successful create the id of the record made for it (when its
+/// side has a back-link field), batched in one round. Answers the back-link marker per source id
+/// whose back-link is in place; a refused or failed back-link write leaves the marker out, so the
+/// link's next planning writes it again.
+async fn write_create_backlinks(
+    ctx: &PairContext,
+    side: Side,
+    resolved: &Resolved,
+    results: &BTreeMap<String, WriteResult>,
+    commit: &mut PageCommit,
+) -> Result<BTreeMap<String, String>, SyncError> {
+    let mut markers = BTreeMap::new();
+    let mut writes = Vec::new();
+    for plan in &resolved.creates {
+        let Some(Ok(written)) = results.get(&create_key(ctx, side, &plan.source_id)) else { continue };
+        let need = super::backlinks::for_create(ctx, side, &plan.source_id, &written.id);
+        let fields = need.fields(side).clone();
+        if fields.is_empty() {
+            markers.insert(plan.source_id.clone(), need.marker);
+            continue;
+        }
+        let key = write_key(&["backlink", &ctx.pair.name, side.as_str(), &plan.source_id, &written.id]);
+        writes.push((
+            plan.source_id.clone(),
+            need.marker,
+            Write { key, op: WriteOp::Update { id: plan.source_id.clone(), fields } },
+        ));
+    }
+    if writes.is_empty() {
+        return Ok(markers);
+    }
+    let mut done = apply::execute(ctx, side, writes.iter().map(|(_, _, w)| w.clone()).collect()).await?;
+    for (source_id, marker, write) in writes {
+        match done.remove(&write.key) {
+            Some(Ok(_)) => {
+                commit.intents_done.push(write.key);
+                markers.insert(source_id, marker);
+            }
+            Some(Err(e)) if !e.is_retryable() => {
+                commit.intents_done.push(write.key);
+                tracing::warn!(pair = %ctx.pair.name, record = %source_id, class = ?e.class(),
+                    "the back-link of a created record was refused; it is written again when the link is next planned");
+            }
+            _ => {}
+        }
+    }
+    Ok(markers)
+}
+
 /// Turns create outcomes into links, review items and dead letters. `Some(reason)` when a create
 /// failed transiently and the page must be read again.
 pub(crate) async fn settle_creates(
@@ -513,6 +562,7 @@ pub(crate) async fn settle_creates(
 ) -> Result<Option<String>, SyncError> {
     let other = side.other();
     let mut incomplete = None;
+    let backlinked = write_create_backlinks(ctx, side, resolved, &results, commit).await?;
     for plan in &resolved.creates {
         let key = create_key(ctx, side, &plan.source_id);
         match results.remove(&key) {
@@ -539,11 +589,15 @@ pub(crate) async fn settle_creates(
                     (written.id, plan.source_id.clone())
                 };
                 let source_hash = resolved.create_hashes.get(&plan.source_id).cloned();
+                let mut base = plan.initial_base.clone();
+                if let Some(marker) = backlinked.get(&plan.source_id) {
+                    base.insert(super::backlinks::MARKER.to_string(), Some(marker.clone()));
+                }
                 let mut up = LinkUpsert {
                     pair: ctx.pair.name.clone(),
                     left_id,
                     right_id,
-                    base: plan.initial_base.clone(),
+                    base,
                     ..LinkUpsert::default()
                 };
                 match side {
@@ -560,8 +614,8 @@ pub(crate) async fn settle_creates(
             Some(Err(e)) => {
                 stats.run.rejected += 1;
                 commit.intents_done.push(key);
-                let mut item = outcome::rejected_item(ctx, side, &plan.source_id, "", &e.to_string());
-                item.candidates = json!({ outcome::REFUSED: [create_refusal(ctx, side, plan)] });
+                let mut item = outcome::refused_item(ctx, side, &plan.source_id, "", &e);
+                outcome::with_refusals(&mut item, vec![create_refusal(ctx, side, plan)]);
                 commit.review_items.push(item);
             }
             None => {

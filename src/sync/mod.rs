@@ -9,6 +9,8 @@
 
 mod apply;
 mod backfill;
+mod backlinks;
+mod caps;
 mod control;
 mod identity;
 mod outcome;
@@ -16,6 +18,7 @@ mod page;
 mod pull;
 mod resolutions;
 pub mod webhook_events;
+mod writes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -86,6 +89,17 @@ pub struct SyncOptions {
     pub sweep_budget: usize,
     /// Who holds leases (host + pid in production).
     pub owner: String,
+    /// Whether a scheduled run of a pair that has never synced in this store may create records
+    /// (off by default: such a run only links, and says to run a backfill first).
+    pub first_sync_creates: bool,
+}
+
+impl SyncOptions {
+    /// These options with creates allowed on a pair's first sync (for worlds built in code,
+    /// where an empty store is the point, not an accident).
+    pub fn creating_on_first_sync(self) -> Self {
+        Self { first_sync_creates: true, ..self }
+    }
 }
 
 impl Default for SyncOptions {
@@ -98,6 +112,7 @@ impl Default for SyncOptions {
             lease_ttl: Duration::from_secs(600),
             sweep_budget: 100,
             owner: "crosswalk".to_string(),
+            first_sync_creates: false,
         }
     }
 }
@@ -332,7 +347,7 @@ impl Engine {
                 return report;
             }
         };
-        let ctx = match self.pair_context(pair, run_id, started_at, dry_run, mode, lease.clone()) {
+        let ctx = match self.pair_context(pair, run_id, started_at, dry_run, mode, lease.clone()).await {
             Ok(ctx) => ctx,
             Err(e) => {
                 report.status = PairStatus::Failed { reason: e.to_string() };
@@ -393,7 +408,7 @@ impl Engine {
         Some(lease)
     }
 
-    fn pair_context(
+    async fn pair_context(
         &self,
         pair: &Arc<PairMapping>,
         run_id: &str,
@@ -417,11 +432,31 @@ impl Engine {
             real_times(&pair.left.system, &pair.left.object),
             real_times(&pair.right.system, &pair.right.object),
         ];
+        let caps_of = |ep: &crate::mapping::Endpoint| {
+            self.systems.get(&ep.system).map(|c| c.capabilities()).and_then(|c| c.object(&ep.object).cloned())
+        };
+        let (left_caps, right_caps) = (caps_of(&pair.left), caps_of(&pair.right));
+        let unreadable = backlinks::unreadable_of([left_caps.as_ref(), right_caps.as_ref()]);
         let mut horizon = started_at - self.margin();
         if let RunMode::Backfill(b) = mode {
             horizon = horizon.min(b.until);
         }
+        let stream = |ep: &crate::mapping::Endpoint| crate::store::StreamKey {
+            scope: format!("pair:{}", pair.name),
+            system: ep.system.clone(),
+            object: ep.object.clone(),
+        };
+        let caps = caps::RunCaps::load(
+            self.store.as_ref(),
+            pair,
+            [stream(&pair.left), stream(&pair.right)],
+            matches!(mode, RunMode::Backfill(_)),
+            !self.opts.first_sync_creates,
+        )
+        .await?;
         Ok(pull::PairContext {
+            caps,
+            unreadable,
             pair: pair.clone(),
             left: connector(&pair.left.system)?,
             right: connector(&pair.right.system)?,

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use connector_api::{Change, ChangeKind, Quarantined, Write, WriteOp, WriteResult};
+use connector_api::{Change, ChangeKind, Quarantined};
 use sha2::{Digest, Sha256};
 
 use crate::mapping::{CanonMap, DeletePolicy, Side};
@@ -22,9 +22,9 @@ use crate::store::{
     RunCounts,
 };
 
-use super::outcome::{self, Attempt, Planned, settle_link};
+use super::outcome::{self, Planned, settle_link};
 use super::pull::PairContext;
-use super::{SyncError, apply, identity};
+use super::{SyncError, backlinks, identity, writes};
 
 /// Counters of what a pair's pages did: the run counters the store records, plus four it
 /// does not.
@@ -41,6 +41,9 @@ pub struct PageStats {
     /// Writes and creates not sent because the same one was refused for good before and its
     /// review item is still open.
     pub held: u64,
+    /// Records with no match that were not created because the pair has never synced in this
+    /// store (a backfill creates them).
+    pub first_sync_not_created: u64,
 }
 
 impl PageStats {
@@ -56,6 +59,7 @@ impl PageStats {
         self.quarantined += o.quarantined;
         self.swept += o.swept;
         self.held += o.held;
+        self.first_sync_not_created += o.first_sync_not_created;
     }
 }
 
@@ -124,7 +128,13 @@ pub(crate) async fn process(
     // 2. Identity for unlinked records.
     let unlinked: Vec<&Change> =
         changes.iter().filter(|c| !links.contains_key(&c.id) && is_live(&c.kind)).collect();
-    let resolved = identity::resolve(ctx, side, &unlinked, &mut commit, stats).await?;
+    let mut resolved = identity::resolve(ctx, side, &unlinked, &mut commit, stats).await?;
+    // A pair's first sync in this store links what identity finds and creates nothing (a new or
+    // wrong store would take every record for unlinked); the backfill creates the rest.
+    if ctx.caps.bootstrap && !resolved.creates.is_empty() {
+        stats.first_sync_not_created += resolved.creates.len() as u64;
+        resolved.creates.clear();
+    }
     for (link, left) in identity::commit_relinks(ctx, side, &resolved.relinks).await? {
         links.remove(&left);
         links.insert(link.record_id(side).to_string(), link);
@@ -177,6 +187,7 @@ pub(crate) async fn process(
     }
     let mut plan = Plan::new(pair);
     let mut planned: Vec<(Work, LinkPlan, CanonMap, DateTime<Utc>)> = Vec::new();
+    let mut needs: Vec<Option<backlinks::Needed>> = Vec::new();
     for work in works {
         let other_id = work.link.record_id(side.other()).to_string();
         let Some(other) = others.get(&other_id) else {
@@ -204,28 +215,28 @@ pub(crate) async fn process(
             stats.run.skipped_echo += 1;
         }
         ctx.mark_planned(work.link.id, side, work.change.modified_at, other.modified_at);
+        let this_fields = (!work.change.partial).then_some(&work.change.fields);
+        let (left_fields, right_fields) = if side == Side::Left {
+            (this_fields, Some(&other.fields))
+        } else {
+            (Some(&other.fields), this_fields)
+        };
+        needs.push(backlinks::needed(ctx, &work.link, left_fields, right_fields));
         plan.push_link(link_plan.clone());
         planned.push((work, link_plan, other_canon, other.modified_at));
     }
     plan.creates = resolved.creates.clone();
 
-    // Safety caps: hold the whole page back rather than write past a cap.
-    let population = ctx.store.count_links(&pair.name).await?;
-    let breaches = plan.cap_breaches(&pair.caps, population);
-    if !breaches.is_empty() && !ctx.dry_run {
-        let reason = format!(
-            "safety cap exceeded: {breaches:?}; review the held-back changes, then raise the cap or resolve"
-        );
-        commit.review_items.push(NewReviewItem {
-            pair: pair.name.clone(),
-            kind: ReviewKind::HeldBack,
-            reason: reason.clone(),
-            detected_at: ctx.clock.now(),
-            run_id: ctx.run_id.clone(),
-            ..NewReviewItem::default()
-        });
+    // Safety caps over the run: hold the whole page back rather than write past a cap.
+    let updated: Vec<i64> =
+        planned.iter().filter(|(_, p, _, _)| !p.writes.is_empty()).map(|(w, _, _, _)| w.link.id).collect();
+    let item_ctx = super::caps::ItemCtx { link_ids: &updated, now: ctx.clock.now(), run_id: &ctx.run_id };
+    if !ctx.dry_run
+        && let Some(hold) = ctx.caps.admit(pair, &plan, item_ctx)
+    {
+        commit.review_items.extend(hold.item);
         ctx.commit(commit).await?;
-        return Ok(PageOutcome { incomplete: Some(reason) });
+        return Ok(PageOutcome { incomplete: Some(hold.reason) });
     }
     // A backfill's `--max-creates`: stop before the page that would pass it (the page's
     // checkpoint is not saved, so the next attempt starts with it).
@@ -251,41 +262,18 @@ pub(crate) async fn process(
     }
 
     // 3. Execute, then commit.
-    let mut results: BTreeMap<String, WriteResult> = BTreeMap::new();
-    let mut keys: Vec<(usize, Side, String, String)> = Vec::new();
-    let mut held: BTreeSet<String> = BTreeSet::new();
-    let refused = if planned.iter().any(|(_, p, _, _)| !p.is_noop()) {
-        outcome::refusals(ctx).await?
-    } else {
-        BTreeMap::new()
-    };
-    for target in [Side::Left, Side::Right] {
-        let mut writes = Vec::new();
-        for (i, (work, link_plan, other_canon, _)) in planned.iter().enumerate() {
-            let fields = link_plan.remote_writes(pair, target);
-            if fields.is_empty() {
-                continue;
-            }
-            let id = work.link.record_id(target).to_string();
-            let key = write_key(&[
-                &pair.name,
-                &work.link.id.to_string(),
-                target.as_str(),
-                &serde_json::to_string(&fields).unwrap_or_default(),
-            ]);
-            // The same write to the same content was refused for good and its review item is
-            // still open: sending it again would only be refused again (termination).
-            let target_canon = if target == side { &work.canon } else { other_canon };
-            let refusal = write_key(&[&key, &canon_hash(target_canon)]);
-            keys.push((i, target, key.clone(), refusal.clone()));
-            if refused.get(&work.link.id).is_some_and(|r| r.contains(&refusal)) {
-                held.insert(key);
-                continue;
-            }
-            writes.push(Write { key, op: WriteOp::Update { id, fields } });
-        }
-        results.append(&mut apply::execute(ctx, target, writes).await?);
-    }
+    let open = if planned.is_empty() { BTreeMap::new() } else { outcome::open_items(ctx).await? };
+    let refused = outcome::refusals(&open);
+    let link_writes: Vec<writes::LinkWrites<'_>> = planned
+        .iter()
+        .zip(&needs)
+        .map(|((work, link_plan, other_canon, _), need)| {
+            let canon =
+                if side == Side::Left { [&work.canon, other_canon] } else { [other_canon, &work.canon] };
+            writes::LinkWrites { link: &work.link, plan: link_plan, canon, backlinks: need.as_ref() }
+        })
+        .collect();
+    let executed = writes::execute(ctx, &link_writes, &refused).await?;
     let create_results = identity::execute_creates(ctx, side, &resolved.creates).await?;
 
     let mut incomplete = None;
@@ -297,12 +285,15 @@ pub(crate) async fn process(
             other_canon,
             other_modified: *other_modified,
             plan: link_plan,
+            open: open.get(&work.link.id).map_or(&[], Vec::as_slice),
+            backlinks: needs[i].as_ref().map(|n| n.marker.as_str()),
         };
-        let writes = keys.iter().filter(|(j, _, _, _)| *j == i).map(|(_, t, k, r)| {
-            let attempt = if held.contains(k) { Attempt::Held } else { Attempt::Sent(results.get(k)) };
-            (*t, k.as_str(), r.as_str(), attempt)
-        });
-        if let Some(reason) = settle_link(ctx, side, &p, writes, input.sweep, &mut commit, stats) {
+        let attempts = executed
+            .sent
+            .iter()
+            .filter(|s| s.link == i)
+            .map(|s| (s.target, s.key.as_str(), s.refusal.as_str(), executed.attempt(s)));
+        if let Some(reason) = settle_link(ctx, side, &p, attempts, input.sweep, &mut commit, stats) {
             incomplete.get_or_insert(reason);
         }
     }

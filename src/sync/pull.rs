@@ -45,6 +45,10 @@ pub(crate) struct PairContext {
     /// Per side (left, right): whether its connector reports real modified times for the
     /// pair's object (read once from the capabilities, not per record).
     pub modified_times: [bool; 2],
+    /// The safety caps over this run, and whether the pair is in its first sync.
+    pub caps: super::caps::RunCaps,
+    /// Per side (left, right): the remote fields its system never returns in reads.
+    pub unreadable: [BTreeSet<String>; 2],
 }
 
 impl PairContext {
@@ -64,6 +68,11 @@ impl PairContext {
             Side::Right => self.modified_times[1],
         };
         real.then_some(at)
+    }
+
+    /// The remote fields `side`'s system takes in writes but never returns.
+    pub fn unreadable(&self, side: Side) -> &BTreeSet<String> {
+        &self.unreadable[side_index(side)]
     }
 
     /// Wraps a connector error with the system it came from.
@@ -178,6 +187,12 @@ pub(crate) async fn run_pair(
         }
     }
     super::webhook_events::reconcile_pending(ctx, report).await?;
+    let released = ctx.caps.applied(&ctx.run_id);
+    if incremental && !ctx.dry_run && !released.is_empty() {
+        let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
+        commit.review_transitions = released;
+        ctx.commit(commit).await?;
+    }
     for side in [Side::Left, Side::Right] {
         let caps = ctx.connector(side).capabilities();
         let object = &ctx.pair.endpoint(side).object;

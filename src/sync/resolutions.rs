@@ -49,6 +49,9 @@ async fn apply_one(
     let Some(resolution) = &item.resolution else { return Ok(None) };
     match (item.kind, resolution.action) {
         (_, ResolveAction::Ignore) => {}
+        // A safety cap's held page: released by the caps when the page is read again, and marked
+        // applied once the pair's pull went through (`caps::RunCaps::applied`).
+        _ if super::caps::is_cap_item(item) => return Ok(None),
         (ReviewKind::FieldConflict, action) => {
             let value = match action {
                 ResolveAction::TakeLeft => item.left_value.clone(),
@@ -166,12 +169,12 @@ async fn write_field(
             Some(Err(e)) => {
                 stats.run.rejected += 1;
                 commit.intents_done.push(key);
-                let mut rejected = super::outcome::rejected_item(
+                let mut rejected = super::outcome::refused_item(
                     ctx,
                     side.other(),
                     link.record_id(side.other()),
                     link.record_id(side),
-                    &e.to_string(),
+                    &e,
                 );
                 rejected.link_id = Some(link.id);
                 commit.review_items.push(rejected);

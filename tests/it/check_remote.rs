@@ -34,26 +34,28 @@ fn readme_config(world: &SimWorld, sf_client_id: &str) -> String {
     config
 }
 
-/// Copies the shipped mappings into `dir/mappings`, applying `(file, from, to)` edits.
-fn mappings(dir: &Path, edits: &[(&str, &str, &str)]) {
+/// Copies the shipped mappings into `dir/mappings`, replacing `from` by `to` in every file that
+/// holds it (each edit must apply somewhere).
+fn mappings(dir: &Path, edits: &[(&str, &str)]) {
     let target = dir.join("mappings");
     std::fs::create_dir_all(&target).unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let mut applied = vec![false; edits.len()];
     for entry in std::fs::read_dir(shipped).unwrap() {
         let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
         let mut text = std::fs::read_to_string(&path).unwrap();
-        for (file, from, to) in edits.iter().filter(|e| name.starts_with(e.0)) {
-            assert!(text.contains(from), "{file}: no `{from}` to edit");
+        for (i, (from, to)) in edits.iter().enumerate() {
+            applied[i] |= text.contains(from);
             text = text.replace(from, to);
         }
-        std::fs::write(target.join(name), text).unwrap();
+        std::fs::write(target.join(path.file_name().unwrap()), text).unwrap();
     }
+    assert!(applied.iter().all(|a| *a), "some edit matched no shipped mapping: {edits:?}");
 }
 
 /// Runs `crosswalk check --remote` in a fresh directory against simulators started from
 /// `config`, with the README's configuration, the WhiteLabelCRO key `wl_key` and mapping `edits`.
-async fn check(config: WorldConfig, wl_key: Option<String>, edits: &[(&str, &str, &str)]) -> (i32, String) {
+async fn check(config: WorldConfig, wl_key: Option<String>, edits: &[(&str, &str)]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let hs_token = config.hubspot.tokens.first().cloned().unwrap();
     let (sf_id, sf_secret) = (config.salesforce.client_id.clone(), config.salesforce.client_secret.clone());
@@ -106,10 +108,7 @@ async fn a_missing_custom_property_is_named_with_what_to_do() {
     assert_eq!(code, 1, "{text}");
     let l = line(&text, "hubspot contacts.wlcro_client_id:", &["does not exist", "back-link"]);
     assert!(l.contains("create it in hubspot") && l.contains("Setting up the CRMs"), "{l}");
-    assert!(
-        l.contains("wlcro-clients__hubspot-contacts") && l.contains("wlcro-leads__hubspot-contacts"),
-        "{l}"
-    );
+    assert!(l.contains("pair `wlcro-people__hubspot-contacts` uses it as the back-link"), "{l}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +123,7 @@ async fn an_id_property_without_unique_values_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_map_target_the_enumeration_lacks_is_named() {
-    let edit = ("wlcro-clients__hubspot", "\"Cancelled\" = \"other\"", "\"Cancelled\" = \"churned\"");
+    let edit = ("\"Cancelled\" = \"other\"", "\"Cancelled\" = \"churned\"");
     let (code, text) = check(defaults(), None, &[edit]).await;
     assert_eq!(code, 1, "{text}");
     let l = line(&text, "hubspot contacts.lifecyclestage:", &["writes \"churned\", which", "does not offer"]);
@@ -136,13 +135,13 @@ async fn a_read_only_target_property_is_named() {
     let props = serde_json::json!([
         { "object": "contacts", "name": "wlcro_client_id", "type": "string", "fieldType": "text",
           "hasUniqueValue": true },
-        { "object": "contacts", "name": "wlcro_zip", "type": "string", "fieldType": "text",
+        { "object": "contacts", "name": "wlcro_first_name", "type": "string", "fieldType": "text",
           "readOnlyValue": true },
     ]);
-    let edit = ("wlcro-clients__hubspot", "right = \"zip\"", "right = \"wlcro_zip\"");
+    let edit = ("right = \"firstname\"", "right = \"wlcro_first_name\"");
     let (code, text) = check(hubspot_with(props), None, &[edit]).await;
     assert_eq!(code, 1, "{text}");
-    let l = line(&text, "hubspot contacts.wlcro_zip:", &["read-only", "wlcro-clients__hubspot-contacts"]);
+    let l = line(&text, "hubspot contacts.wlcro_first_name:", &["read-only", "wlcro-people__hubspot-contacts"]);
     assert!(l.contains("make it writable"), "{l}");
 }
 
@@ -194,5 +193,5 @@ async fn a_status_the_salesforce_picklist_lacks_is_named() {
     let (code, text) = check(config, None, &[]).await;
     assert_eq!(code, 1, "{text}");
     let l = line(&text, "salesforce Contact.WLCRO_Status__c:", &["writes \"On Hold\", which the picklist"]);
-    assert!(l.contains("wlcro-clients__salesforce-contacts") && l.contains("add the value(s)"), "{l}");
+    assert!(l.contains("wlcro-people__salesforce-contacts") && l.contains("add the value(s)"), "{l}");
 }

@@ -1,5 +1,5 @@
 //! The real engine over the WhiteLabelCRO and HubSpot simulators (loopback HTTP, the shipped
-//! `wlcro-clients__hubspot-contacts` mapping, a SQLite store): HubSpot merges, echoes of our own
+//! `wlcro-people__hubspot-contacts` mapping, a SQLite store): HubSpot merges, echoes of our own
 //! writes, and search-index lag. Time is virtual: the engine runs on a `ManualClock`, and a
 //! transport moves every simulator's frozen clock up to it before each request, so the HubSpot
 //! connector's pacing sleeps are seen by the simulators too. Outcomes are judged from the
@@ -77,10 +77,20 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
-        Self::start_with(SyncOptions::default()).await
+        Self::start_with(SyncOptions::default().creating_on_first_sync()).await
+    }
+
+    /// The shipped pair, except that HubSpot contacts are never created on WhiteLabelCRO (for
+    /// tests about an unlinked HubSpot duplicate, which the shipped pair would make a lead of).
+    async fn start_link_only() -> Env {
+        Self::start_mapped(SyncOptions::default().creating_on_first_sync(), true).await
     }
 
     async fn start_with(opts: SyncOptions) -> Env {
+        Self::start_mapped(opts, false).await
+    }
+
+    async fn start_mapped(opts: SyncOptions, link_only: bool) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cfg = WorldConfig::demo(SEED, 6000);
         cfg.wlcro.start_time = Some(t0());
@@ -97,12 +107,11 @@ impl Env {
                 world.sims.salesforce.clock.clone(),
             ],
         };
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/wlcro-clients__hubspot-contacts.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/wlcro-people__hubspot-contacts.toml");
         let mut pair = crosswalk::mapping::load_file(&path).expect("shipped mapping loads");
-        // Percentage caps count linked records, zero on a fresh store (as in `demo::pairs`).
-        pair.caps.creates.max_pct = None;
-        pair.caps.overwrites.max_pct = None;
+        if link_only {
+            pair.create_right_to_left = crosswalk::mapping::CreationRule::LinkOnly;
+        }
         let pairs = vec![pair];
         let connectors =
             world.connectors_over(&pairs, clock.shared(), SEED, Arc::new(transport)).expect("connectors");
@@ -231,7 +240,7 @@ fn hubspot_creates(writes: &[LoggedRequest]) -> Vec<&LoggedRequest> {
 /// not re-created, and a later WhiteLabelCRO edit lands on the survivor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hubspot_merge_repoints_the_link_instead_of_recreating_the_loser() {
-    let env = Env::start().await;
+    let env = Env::start_link_only().await;
     let ann = env.seed_linked(0, true);
     // A duplicate of the same person, unlinked, under a work address.
     let dup = env
@@ -366,7 +375,8 @@ fn visible(tag: &str) -> Map<String, Value> {
 async fn a_newer_change_after_an_overlap_reread_of_the_same_record_is_applied() {
     // No verification sweep: it re-reads every linked client of a small test within one run and
     // would hide the skipped change.
-    let opts = SyncOptions { page_size: 1, sweep_budget: 0, ..SyncOptions::default() };
+    let opts =
+        SyncOptions { page_size: 1, sweep_budget: 0, ..SyncOptions::default().creating_on_first_sync() };
     let env = Env::start_with(opts).await;
     let ann = env.seed_linked(0, true);
     env.advance(60);

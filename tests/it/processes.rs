@@ -17,7 +17,7 @@ use crosswalk::store::{self, Store};
 use sim_core::FaultConfig;
 
 const CLIENTS: usize = 120;
-const PAIR: &str = "wlcro-clients__hubspot-contacts";
+const PAIR: &str = "wlcro-people__hubspot-contacts";
 
 struct Proc {
     world: SimWorld,
@@ -63,11 +63,28 @@ fn config(world: &SimWorld, dir: &Path, page_size: usize) -> String {
 
 impl Proc {
     /// Simulators with `CLIENTS` WhiteLabelCRO clients (created five minutes ago) that have no
-    /// HubSpot contact yet, a config with only the HubSpot pair, and pages of `page_size`.
-    async fn start(seed: u64, page_size: usize) -> Proc {
+    /// HubSpot contact yet, a config with only the HubSpot pair, and pages of `page_size`; with
+    /// `established`, one `crosswalk sync` ran before the clients arrived.
+    async fn start(seed: u64, page_size: usize, established: bool) -> Proc {
         let dir = tempfile::tempdir().expect("temp dir");
         let world = SimWorld::start(WorldConfig::demo(seed, 60_000), dir.path()).await.expect("simulators");
-        world.sims.wlcro.clock.set_offset(chrono::Duration::minutes(-5));
+        let mappings = dir.path().join("mappings");
+        std::fs::create_dir(&mappings).expect("mappings dir");
+        let file = format!("{PAIR}.toml");
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings").join(&file))
+                .expect("shipped mapping");
+        std::fs::write(mappings.join(file), text).expect("mapping");
+        std::fs::write(dir.path().join("crosswalk.toml"), config(&world, dir.path(), page_size))
+            .expect("config");
+        let proc = Proc { world, dir };
+        // `established`: the pair has synced (an empty world) before these clients arrive, so scheduled runs create their contacts (a pair's very first sync in a store
+        // only links, and says to backfill).
+        if established {
+            let first = proc.command(&["sync"]).output().expect("first sync");
+            assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+        }
+        proc.world.sims.wlcro.clock.set_offset(chrono::Duration::minutes(-5));
         for i in 0..CLIENTS {
             let r = sim_whitelabelcro::SeedRecord {
                 first_name: format!("Pat{i}"),
@@ -75,22 +92,10 @@ impl Proc {
                 email: format!("pat{i}@example.test"),
                 ..Default::default()
             };
-            world.sims.wlcro.seed_at(r, false, true, None).expect("seed");
+            proc.world.sims.wlcro.seed_at(r, false, true, None).expect("seed");
         }
-        world.sims.wlcro.clock.set_offset(chrono::Duration::zero());
-        let mappings = dir.path().join("mappings");
-        std::fs::create_dir(&mappings).expect("mappings dir");
-        let file = format!("{PAIR}.toml");
-        let text =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings").join(&file))
-                .expect("shipped mapping");
-        // The percentage caps (10 % of the linked records) would hold back a page of creates
-        // once 100 links exist; these tests are about processes, not caps.
-        let text: String = text.lines().filter(|l| !l.contains("_pct")).map(|l| format!("{l}\n")).collect();
-        std::fs::write(mappings.join(file), text).expect("mapping");
-        std::fs::write(dir.path().join("crosswalk.toml"), config(&world, dir.path(), page_size))
-            .expect("config");
-        Proc { world, dir }
+        proc.world.sims.wlcro.clock.set_offset(chrono::Duration::zero());
+        proc
     }
 
     fn slow_down(&self, latency_ms: u64) {
@@ -168,7 +173,7 @@ fn assert_once_each(contacts: &[(String, BTreeMap<String, String>)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_started_at_once_run_the_pair_exactly_once_and_the_other_says_it_skipped() {
-    let p = Proc::start(31, 20).await;
+    let p = Proc::start(31, 20, true).await;
     p.slow_down(15);
     let migrate = p.command(&["migrate"]).output().expect("migrate");
     assert!(migrate.status.success(), "{}", text(&migrate));
@@ -185,7 +190,7 @@ async fn two_processes_started_at_once_run_the_pair_exactly_once_and_the_other_s
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_run_finishes_the_page_saves_the_checkpoint_and_exits_zero() {
-    let p = Proc::start(32, 10).await;
+    let p = Proc::start(32, 10, true).await;
     p.slow_down(20);
     let child = p.spawn(&["run", "--every", "5m"]);
     let hubspot = p.world.sims.hubspot.clone();
@@ -220,14 +225,14 @@ async fn sigterm_during_run_finishes_the_page_saves_the_checkpoint_and_exits_zer
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_backfill_then_resume_ends_exactly_like_an_uninterrupted_backfill() {
     // The reference: the same world, backfilled without interruption.
-    let reference = Proc::start(33, 10).await;
+    let reference = Proc::start(33, 10, false).await;
     let out = reference.command(&["backfill", "--pair", PAIR]).output().expect("backfill");
     assert!(out.status.success(), "{}", text(&out));
     let mut expected = reference.contacts();
     expected.sort();
     assert_once_each(&expected);
 
-    let p = Proc::start(33, 10).await;
+    let p = Proc::start(33, 10, false).await;
     p.slow_down(20);
     let child = p.spawn(&["backfill", "--pair", PAIR]);
     let hubspot = p.world.sims.hubspot.clone();

@@ -229,7 +229,19 @@ fn every_shipped_mapping_file_is_valid() {
     let pairs = mapping::load_dir(&root().join("mappings")).unwrap_or_else(|e| {
         panic!("{}", e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
     });
-    assert!(pairs.len() >= 3);
+    assert_eq!(pairs.len(), 2, "one pair per CRM object over WhiteLabelCRO people");
+    let wlcro = crosswalk::mapping::ObjectProfile {
+        record_space: connector_whitelabelcro::RECORD_SPACE.into(),
+        unreadable: connector_whitelabelcro::UNREADABLE_FIELDS.iter().map(|f| f.to_string()).collect(),
+    };
+    let problems = crosswalk::mapping::fit::check(&pairs, &|system, object| {
+        Some(if system == "wlcro" {
+            wlcro.clone()
+        } else {
+            crosswalk::mapping::ObjectProfile { record_space: object.into(), ..Default::default() }
+        })
+    });
+    assert!(problems.is_empty(), "the shipped mappings fit the systems: {problems:?}");
     for pair in &pairs {
         let status = pair.field("status").unwrap_or_else(|| panic!("{}: status mapped", pair.name));
         assert_eq!(
@@ -248,31 +260,31 @@ fn every_shipped_mapping_file_is_valid() {
 
 #[test]
 fn create_carries_the_back_link_and_skips_what_cannot_be_written() {
-    let pair = load("wlcro-leads__hubspot-contacts.toml");
+    let pair = load("wlcro-people__hubspot-contacts.toml");
     let remote: FieldMap = serde_json::from_value(serde_json::json!({
         "email": "New@Example.test", "firstname": "Nia", "lifecyclestage": "lead", "phone": "5550100123"
     }))
     .unwrap_or_default();
     let canon = pair.canonical(Side::Right, &remote);
     let source = SideView { id: "5002", values: &canon, modified_at: Some(t0()) };
-    let create = plan_create(&pair, Side::Right, &source).expect("leads pair creates from HubSpot");
+    let create = plan_create(&pair, Side::Right, &source).expect("the people pair creates from HubSpot");
     assert_eq!(create.target, Side::Left);
     assert_eq!(create.fields.get("external_id"), Some(&serde_json::json!("hubspot_5002")));
     assert_eq!(create.fields.get("email"), Some(&serde_json::json!("new@example.test")));
     assert_eq!(create.fields.get("phone"), Some(&serde_json::json!("+15550100123")));
     assert!(!create.fields.contains_key("status"), "status map has no inverse");
     assert_eq!(create.initial_base, create.canon);
-    let clients = load("wlcro-clients__hubspot-contacts.toml");
-    assert!(plan_create(&clients, Side::Right, &source).is_none(), "link_only");
+    let salesforce = load("wlcro-people__salesforce-contacts.toml");
+    assert!(plan_create(&salesforce, Side::Right, &source).is_none(), "link_only");
     let back =
-        plan_create(&clients, Side::Left, &SideView { id: "901", values: &canon, modified_at: Some(t0()) });
-    let back = back.expect("clients pair creates in HubSpot");
+        plan_create(&pair, Side::Left, &SideView { id: "901", values: &canon, modified_at: Some(t0()) });
+    let back = back.expect("the people pair creates in HubSpot");
     assert_eq!(back.external_id.map(|k| (k.field, k.value)), Some(("wlcro_client_id".into(), "901".into())));
 }
 
 #[test]
 fn identity_probes_in_order_and_decisions() {
-    let pair = load("wlcro-clients__hubspot-contacts.toml");
+    let pair = load("wlcro-people__hubspot-contacts.toml");
     let fields: FieldMap = serde_json::from_value(serde_json::json!({
         "external_id": "hubspot_5001", "email": " Bob@Example.com "
     }))
@@ -305,7 +317,7 @@ fn identity_probes_in_order_and_decisions() {
 
 #[test]
 fn dry_run_render_shows_old_new_and_a_diff() {
-    let pair = load("wlcro-clients__hubspot-contacts.toml");
+    let pair = load("wlcro-people__hubspot-contacts.toml");
     let base: CanonMap = [("first_name".to_string(), Some("Jon".to_string()))].into();
     let l: CanonMap = [("first_name".to_string(), Some("John".to_string()))].into();
     let plan_one = plan_link(

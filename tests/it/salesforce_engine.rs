@@ -1,5 +1,5 @@
 //! The engine over the WhiteLabelCRO and Salesforce simulators (real connectors, loopback HTTP,
-//! a real SQLite store, the shipped `wlcro-clients__salesforce-contacts` mapping): merges,
+//! a real SQLite store, the shipped `wlcro-people__salesforce-contacts` mapping): merges,
 //! delete + undelete, partly failed collections and late-committing transactions. Judged from
 //! the simulators' stored records and request logs. Every clock — the engine's, the connectors'
 //! waits and the three simulators' — is one virtual clock moved by the test.
@@ -22,7 +22,7 @@ use sim_salesforce::{DuplicateMode, DuplicateRule, ExternalEdit, ObjectKind, See
 
 use crate::support::TestStore;
 
-const MAPPING: &str = "mappings/wlcro-clients__salesforce-contacts.toml";
+const MAPPING: &str = "mappings/wlcro-people__salesforce-contacts.toml";
 const EXT: &str = "WLCRO_Id__c";
 
 fn t0() -> DateTime<Utc> {
@@ -84,16 +84,16 @@ impl Harness {
         let world = SimWorld::start(config, dir.path()).await.expect("simulators start");
         let clock = WorldClock { manual: ManualClock::new(t0()), sims: world.sims.clone() };
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(MAPPING);
-        let mut pair = mapping::load_file(&path).expect("the shipped mapping loads");
-        // The percentage caps count linked records, zero on a fresh store (as in the demo).
-        pair.caps.creates.max_pct = None;
-        pair.caps.overwrites.max_pct = None;
+        let pair = mapping::load_file(&path).expect("the shipped mapping loads");
         let shared: SharedClock = Arc::new(clock.clone());
         let connectors =
             world.connectors(std::slice::from_ref(&pair), shared.clone(), 5).expect("connectors");
         let store = TestStore::sqlite().await;
         let ids = Arc::new(IdGen::new(shared.clone(), 5));
-        let opts = SyncOptions { owner: "salesforce-engine-test".into(), ..SyncOptions::default() };
+        let opts = SyncOptions {
+            owner: "salesforce-engine-test".into(),
+            ..SyncOptions::default().creating_on_first_sync()
+        };
         let engine = Engine::new(store.store.clone(), connectors, vec![pair], shared, ids, opts);
         Harness { world, clock, store, engine, _dir: dir }
     }
@@ -213,7 +213,9 @@ async fn a_merge_repoints_the_link_to_the_master_and_later_edits_land_there() {
 
     let live = h.live_contacts();
     assert_eq!(live.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![master.clone()]);
-    assert!(h.contacts_of(ada).is_empty(), "the loser was not re-created from WhiteLabelCRO");
+    // The loser was not re-created from WhiteLabelCRO; the master now carries the back-link.
+    let carrying: Vec<String> = h.contacts_of(ada).into_iter().map(|r| r.id).collect();
+    assert_eq!(carrying, vec![master.clone()], "the back-link moved to the master, nothing was re-created");
     assert!(h.items(ReviewKind::Deleted).await.is_empty(), "a merge is not a delete");
 
     // The link follows the master: a WhiteLabelCRO edit lands there and nowhere else.

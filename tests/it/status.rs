@@ -21,7 +21,7 @@ use sim_hubspot::ObjectType;
 
 use crate::support::TestStore;
 
-const PAIR: &str = "wlcro-clients__hubspot-contacts";
+const PAIR: &str = "wlcro-people__hubspot-contacts";
 /// Clients seeded on WhiteLabelCRO; the first two are pre-linked to HubSpot contacts.
 const CLIENTS: usize = 8;
 const PRE_LINKED: usize = 2;
@@ -54,7 +54,8 @@ fn seed(world: &SimWorld) -> u64 {
         })
         .collect();
     for k in 0..HUBSPOT_ONLY {
-        contacts.push(props(&[("email", &format!("hs-only{k}@example.test")), ("firstname", "Solo")]));
+        let email = format!("hs-only{k}@example.test");
+        contacts.push(props(&[("email", &email), ("firstname", "Solo"), ("lastname", "Only")]));
     }
     let hs_ids = sims.hubspot.seed(ObjectType::Contacts, &contacts).expect("seed hubspot");
     for (i, p) in people.iter().enumerate() {
@@ -101,7 +102,7 @@ async fn status_after_a_real_cycle_shows_the_run_its_windows_the_lag_and_the_que
     let clock: SharedClock = SystemClock::shared();
     let connectors = world.connectors(&pairs, clock.clone(), 11).expect("connectors");
     let ids = Arc::new(IdGen::new(clock.clone(), 11));
-    let opts = SyncOptions { owner: "status-test".into(), ..SyncOptions::default() };
+    let opts = SyncOptions { owner: "status-test".into(), ..SyncOptions::default().creating_on_first_sync() };
     let engine = Engine::new(ts.store.clone(), connectors, pairs.clone(), clock, ids, opts);
     let run = engine.run(RunKind::Manual, &[], false).await.expect("run");
 
@@ -109,7 +110,11 @@ async fn status_after_a_real_cycle_shows_the_run_its_windows_the_lag_and_the_que
     let after = live_contacts(&world);
     let created_on_hubspot = after.len() - before.len();
     assert_eq!(created_on_hubspot, CLIENTS - PRE_LINKED, "every unlinked client was created on HubSpot");
-    assert_eq!(world.sims.wlcro.records()["clients"].as_array().map(Vec::len), Some(CLIENTS));
+    assert_eq!(
+        world.sims.wlcro.records()["clients"].as_array().map(Vec::len),
+        Some(CLIENTS + HUBSPOT_ONLY),
+        "the HubSpot-only contacts became WhiteLabelCRO leads"
+    );
 
     // Lags are measured against a clock an hour after the run started.
     let at = ManualClock::new(run_started(&ts, &run.run_id).await + chrono::Duration::hours(1));
@@ -126,7 +131,11 @@ async fn status_after_a_real_cycle_shows_the_run_its_windows_the_lag_and_the_que
         (r.id.as_str(), r.kind, r.status),
         (run.run_id.as_str(), RunKind::Manual, Some(RunStatus::Ok))
     );
-    assert_eq!(r.counts.created as usize, created_on_hubspot, "created = contacts that appeared on HubSpot");
+    assert_eq!(
+        r.counts.created as usize,
+        created_on_hubspot + HUBSPOT_ONLY,
+        "created = contacts that appeared on HubSpot + leads that appeared on WhiteLabelCRO"
+    );
     assert_eq!(r.counts.conflicts, 1, "the one seeded disagreement");
     assert!(r.counts.pulled as usize >= CLIENTS + before.len(), "pulled {}", r.counts.pulled);
 
@@ -161,7 +170,8 @@ async fn status_after_a_real_cycle_shows_the_run_its_windows_the_lag_and_the_que
     }
 
     // The queue: one open field conflict, about the contact seeded with another first name.
-    assert_eq!(report.queue.open_total, 1);
+    let all_open = ts.store.list_review(&Default::default()).await.expect("list");
+    assert_eq!(report.queue.open_total, 1, "{all_open:#?}");
     assert_eq!(report.queue.open_by_kind["field_conflict"], 1);
     assert_eq!(report.queue.open_by_kind["ambiguous_identity"], 0);
     let open = ts.store.list_review(&Default::default()).await.expect("list");
@@ -196,7 +206,7 @@ async fn status_after_a_real_cycle_shows_the_run_its_windows_the_lag_and_the_que
     // The JSON shape the README documents, and the table.
     let json = serde_json::to_value(&report).expect("json");
     assert_eq!(json["format"], 1);
-    assert_eq!(json["recent_runs"][0]["counts"]["created"], created_on_hubspot as u64);
+    assert_eq!(json["recent_runs"][0]["counts"]["created"], (created_on_hubspot + HUBSPOT_ONLY) as u64);
     assert_eq!(json["recent_runs"][0]["windows"][1]["stream"]["system"], "hubspot");
     assert_eq!(json["streams"][0]["scope"], scope.as_str());
     assert_eq!(json["streams"][0]["lag_seconds"].as_i64(), report.streams[0].lag_seconds);

@@ -123,7 +123,7 @@ async fn scenario(seed: u64, left: usize, right: usize, shared: usize, ops: &[Op
     let w = World::build(
         seed,
         |_| {},
-        SyncOptions::default(),
+        SyncOptions::default().creating_on_first_sync(),
         |inner, n| {
             Arc::new(Chaos { inner, rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ n)) })
                 as Arc<dyn Connector>

@@ -78,7 +78,7 @@ pub struct World {
 
 impl World {
     pub async fn new(seed: u64) -> Self {
-        Self::with(seed, |_| {}, SyncOptions::default()).await
+        Self::with(seed, |_| {}, SyncOptions::default().creating_on_first_sync()).await
     }
 
     pub async fn with(seed: u64, tweak_a: impl FnOnce(&mut ObjectConfig), opts: SyncOptions) -> Self {
@@ -87,7 +87,14 @@ impl World {
 
     /// A world over another mapping text (same systems and objects).
     pub async fn with_mapping(seed: u64, mapping_text: &str) -> Self {
-        Self::build_with(seed, mapping_text, |_| {}, SyncOptions::default(), |c, _| c).await
+        Self::build_with(
+            seed,
+            mapping_text,
+            |_| {},
+            SyncOptions::default().creating_on_first_sync(),
+            |c, _| c,
+        )
+        .await
     }
 
     /// A world whose connectors the engine sees through `wrap` (called with 0 for the left
@@ -303,7 +310,7 @@ async fn a_transient_failure_leaves_the_checkpoint_and_the_next_run_recovers() {
 
 #[tokio::test]
 async fn edits_that_emit_no_change_are_found_by_the_verification_sweep() {
-    let opts = SyncOptions { sweep_budget: 1, ..SyncOptions::default() };
+    let opts = SyncOptions { sweep_budget: 1, ..SyncOptions::default().creating_on_first_sync() };
     let w = World::with(8, |o| o.pull_sees_every_edit = false, opts).await;
     let ids: Vec<String> = (0..3)
         .map(|i| {

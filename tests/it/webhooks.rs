@@ -112,7 +112,11 @@ async fn a_signed_event_is_stored_once_and_a_replay_is_a_duplicate() {
     let EventHint::Changes { event_type, changes } = hint else { panic!("not a change hint: {hint:?}") };
     assert_eq!(event_type, "client.status_changed");
     let named: Vec<(&str, &str)> = changes.iter().map(|c| (c.object.as_str(), c.id.as_str())).collect();
-    assert_eq!(named, [("clients", "901")], "an `Active Client` status names the client");
+    assert_eq!(
+        named,
+        [("people", "901"), ("clients", "901")],
+        "an `Active Client` status names the person and the client (not the lead)"
+    );
 }
 
 #[tokio::test]
@@ -258,7 +262,7 @@ async fn the_simulators_real_deliveries_are_accepted() {
 /// makes the next run re-read the record: the edit reaches the other side, the event is done.
 #[tokio::test]
 async fn the_next_run_reconciles_the_records_pending_events_name() {
-    let opts = SyncOptions { sweep_budget: 0, ..SyncOptions::default() };
+    let opts = SyncOptions { sweep_budget: 0, ..SyncOptions::default().creating_on_first_sync() };
     let w = World::with(31, |c| c.pull_sees_every_edit = false, opts).await;
     w.a.seed_with_id(
         "clients",

@@ -51,7 +51,11 @@ pub struct Sim {
 
 /// The engine options the harness runs with.
 pub fn sync_options() -> SyncOptions {
-    SyncOptions { owner: "crosswalk-sim".into(), page_size: 50, ..SyncOptions::default() }
+    SyncOptions {
+        owner: "crosswalk-sim".into(),
+        page_size: 50,
+        ..SyncOptions::default().creating_on_first_sync()
+    }
 }
 
 impl Sim {

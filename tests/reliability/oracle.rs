@@ -13,9 +13,9 @@ use sim_hubspot::ObjectType;
 use crate::net::WireEntry;
 
 /// The demo pairs' names.
-pub const HS_PAIR: &str = "wlcro-clients__hubspot-contacts";
+pub const HS_PAIR: &str = "wlcro-people__hubspot-contacts";
 /// The Salesforce pair.
-pub const SF_PAIR: &str = "wlcro-clients__salesforce-contacts";
+pub const SF_PAIR: &str = "wlcro-people__salesforce-contacts";
 
 /// How a field's two values compare.
 #[derive(Debug, Clone, Copy)]

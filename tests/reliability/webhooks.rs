@@ -628,7 +628,7 @@ fn f07_webhook_racing_the_poller() {
             match other.run(RunKind::Scheduled, &[], false).await {
                 Ok(r) => {
                     let skipped = r.pairs.iter().any(|p| {
-                        p.pair == "wlcro-clients__hubspot-contacts"
+                        p.pair == "wlcro-people__hubspot-contacts"
                             && matches!(p.status, PairStatus::Skipped { .. })
                     });
                     if !skipped {

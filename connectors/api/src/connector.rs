@@ -58,6 +58,17 @@ pub struct ObjectCaps {
     pub reports_merges: bool,
     /// The fields `find` can search on.
     pub identity_fields: Vec<String>,
+    /// Fields the system takes in writes but never returns in reads (WhiteLabelCRO's address and
+    /// `external_id`: absent from its searches and events). Their value is unknown, not blank:
+    /// the engine never writes over one because it "looked empty", and `check` refuses rules
+    /// that would need to read them.
+    #[serde(default)]
+    pub unreadable_fields: Vec<String>,
+    /// The record space the object belongs to: two objects of one system with the same space
+    /// hold the same records (WhiteLabelCRO's `leads`, `clients` and `people` are one
+    /// `client_id` space), so two pairs syncing them against one object would duplicate people.
+    #[serde(default)]
+    pub record_space: String,
 }
 
 /// One rate-limit bucket of the remote.

@@ -261,6 +261,8 @@ impl Connector for HubspotConnector {
             reports_deletes: true,
             reports_merges: true,
             identity_fields: vec!["email".into(), self.config.unique_property.clone()],
+            unreadable_fields: Vec::new(),
+            record_space: name.to_string(),
         };
         let limits = &self.config.rate_limits;
         Capabilities {

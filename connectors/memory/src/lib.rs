@@ -141,6 +141,8 @@ impl connector_api::Connector for MemoryConnector {
                 reports_deletes: true,
                 reports_merges: true,
                 identity_fields: o.identity_fields.clone(),
+                unreadable_fields: Vec::new(),
+                record_space: o.name.clone(),
             })
             .collect();
         Capabilities { kind: self.kind.clone(), objects, rate_buckets: Vec::new() }

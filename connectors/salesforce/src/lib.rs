@@ -220,6 +220,8 @@ impl Connector for SalesforceConnector {
                 reports_deletes: true,
                 reports_merges: true,
                 identity_fields: vec!["Email".into(), self.config.external_id_field.clone()],
+                unreadable_fields: Vec::new(),
+                record_space: o.to_string(),
             })
             .collect();
         Capabilities { kind: KIND.into(), objects, rate_buckets: Vec::new() }

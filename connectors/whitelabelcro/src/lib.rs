@@ -1,7 +1,10 @@
 //! The WhiteLabelCRO connector, written from `specs/whitelabelcro-api.md`.
 //!
-//! Two objects, `clients` and `leads`, share one `client_id` space (a lead is a record whose
-//! status name matches `'Lead%'`). Changes come from the cursor-only events feed ([`pull`]),
+//! Leads and clients are one entity (§9: one `client_id` space; a lead is a record whose status
+//! name matches `'Lead%'`). The object `people` is that entity whole: a lead converted to a
+//! client stays the same record, so a pair on `people` keeps its link through the conversion.
+//! `clients` and `leads` are the two kinds seen apart (a conversion moves a record from one to
+//! the other). Changes come from the cursor-only events feed ([`pull`]),
 //! records from the two searches ([`records`]), writes from the one-record actions ([`write`]).
 //! All HTTP goes through the shared [`HttpClient`]: buckets `read` (60/min) and `write`
 //! (100/min) are paced client-side and re-synchronised from `X-RateLimit-*` headers; 429s and
@@ -103,20 +106,32 @@ impl From<ConfigError> for ConnectorError {
     }
 }
 
-/// The two objects of this system.
+/// The objects of this system: every person (`people`), or one kind of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Object {
+    People,
     Clients,
     Leads,
 }
 
+/// The object names, for errors and capabilities.
+pub const OBJECTS: &[&str] = &["people", "clients", "leads"];
+
+/// The record space all objects share (§9).
+pub const RECORD_SPACE: &str = "client";
+
+/// Fields the actions take but neither search nor any event returns (§2.2, §6): their value in
+/// WhiteLabelCRO is unknown to every reader, never "blank".
+pub const UNREADABLE_FIELDS: &[&str] = &["city", "state", "zip", "external_id", "package_keyword"];
+
 impl Object {
     pub(crate) fn parse(name: &str) -> Result<Self, ConnectorError> {
         match name {
+            "people" => Ok(Self::People),
             "clients" => Ok(Self::Clients),
             "leads" => Ok(Self::Leads),
             other => Err(ConnectorError::Invalid {
-                message: format!("whitelabelcro has no object `{other}` (known: clients, leads)"),
+                message: format!("whitelabelcro has no object `{other}` (known: people, clients, leads)"),
                 code: Some("unknown_object".into()),
                 field: None,
             }),
@@ -125,8 +140,18 @@ impl Object {
 
     pub(crate) fn name(self) -> &'static str {
         match self {
+            Self::People => "people",
             Self::Clients => "clients",
             Self::Leads => "leads",
+        }
+    }
+
+    /// Whether a record of kind `is_lead` belongs to this object.
+    pub(crate) fn holds(self, is_lead: bool) -> bool {
+        match self {
+            Self::People => true,
+            Self::Clients => !is_lead,
+            Self::Leads => is_lead,
         }
     }
 }
@@ -137,6 +162,10 @@ pub struct WlcroConnector {
     pub(crate) http: HttpClient,
     pub(crate) clock: SharedClock,
     key: HeaderValue,
+    /// Whether each record seen so far is a lead (from searches, events and our own writes), so
+    /// an update of a `people` record goes through Update Lead or Update Client by its kind
+    /// without a read first.
+    pub(crate) kinds: std::sync::Mutex<std::collections::HashMap<i64, bool>>,
 }
 
 impl std::fmt::Debug for WlcroConnector {
@@ -185,7 +214,7 @@ impl WlcroConnector {
         let http = HttpClient::new(transport, clock.clone(), seed, policy)
             .with_redactor(Redactor::new([secret]))
             .with_classifier(Arc::new(WlcroClassifier));
-        Ok(Self { cfg, http, clock, key })
+        Ok(Self { cfg, http, clock, key, kinds: Default::default() })
     }
 
     /// The HTTP client's counters (requests, 429s, retries, failures).
@@ -195,6 +224,16 @@ impl WlcroConnector {
 
     pub(crate) fn base(&self) -> &str {
         &self.cfg.base_url
+    }
+
+    /// Remembers whether record `id` is a lead.
+    pub(crate) fn remember_kind(&self, id: i64, is_lead: bool) {
+        self.kinds.lock().expect("kinds lock").insert(id, is_lead);
+    }
+
+    /// Whether record `id` is a lead, if it was seen.
+    pub(crate) fn known_kind(&self, id: i64) -> Option<bool> {
+        self.kinds.lock().expect("kinds lock").get(&id).copied()
     }
 
     /// Adds the API key header.
@@ -216,12 +255,14 @@ impl Connector for WlcroConnector {
             reports_deletes: false,
             reports_merges: false,
             identity_fields: records::SEARCH_FIELDS.iter().map(|s| s.to_string()).collect(),
+            unreadable_fields: UNREADABLE_FIELDS.iter().map(|s| s.to_string()).collect(),
+            record_space: RECORD_SPACE.into(),
         };
         let bucket =
             |name: &str, limit| RateBucket { name: name.into(), limit, window: Duration::from_secs(60) };
         Capabilities {
             kind: KIND.into(),
-            objects: vec![object("clients"), object("leads")],
+            objects: OBJECTS.iter().map(|name| object(name)).collect(),
             rate_buckets: vec![
                 bucket("read", self.cfg.read_per_minute),
                 bucket("write", self.cfg.write_per_minute),

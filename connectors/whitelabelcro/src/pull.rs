@@ -28,6 +28,7 @@ impl Object {
     /// The `types` filter of this object's feed.
     fn types(self) -> &'static str {
         match self {
+            Object::People => "client.created,lead.created,client.status_changed",
             Object::Clients => "client.created,client.status_changed",
             Object::Leads => "lead.created,client.status_changed",
         }
@@ -36,11 +37,11 @@ impl Object {
     /// The change an event means for this object; `None` when it belongs elsewhere.
     pub(crate) fn change_of(self, e: &Envelope) -> Result<Option<Change>, WireError> {
         let (fields, partial) = match e.kind.as_str() {
-            "client.created" if self == Object::Clients => (payload_fields(e), true),
-            "lead.created" if self == Object::Leads => (payload_fields(e), true),
+            "client.created" if self != Object::Leads => (payload_fields(e), true),
+            "lead.created" if self != Object::Clients => (payload_fields(e), true),
             "client.status_changed" => {
                 let status = e.new_status()?;
-                if wire::is_lead_status(&status) != (self == Object::Leads) {
+                if !self.holds(wire::is_lead_status(&status)) {
                     return Ok(None);
                 }
                 (FieldMap::from([("status".to_string(), Value::String(status))]), true)

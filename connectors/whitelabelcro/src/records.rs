@@ -3,8 +3,9 @@
 //! Find Lead (`/api/v1/integrations/leads/search`, leads only). One request per id: the searches
 //! take one `client_id` at a time. A 404 or an empty answer means "not found".
 //!
-//! An object is the set of records of its kind: `leads` keeps records whose status matches
-//! `'Lead%'`, `clients` the others, so a converted lead leaves `leads` and joins `clients`.
+//! `people` is every record (through Find Client, which answers leads and clients alike);
+//! `leads` keeps records whose status matches `'Lead%'`, `clients` the others, so a converted
+//! lead leaves `leads` and joins `clients`.
 //! The search answer has no `updated_utc` in the spec; when the server sends none the record's
 //! `modified_at` is the time it was read (the edit happened at or before it).
 
@@ -23,7 +24,9 @@ pub const SEARCH_FIELDS: &[&str] = &["email", "external_id", "phone", "client_id
 impl WlcroConnector {
     fn search_path(&self, object: Object) -> String {
         match object {
-            Object::Clients => format!("/api/v1/integrations/clients/{}", self.cfg.client_search),
+            Object::People | Object::Clients => {
+                format!("/api/v1/integrations/clients/{}", self.cfg.client_search)
+            }
             Object::Leads => "/api/v1/integrations/leads/search".to_string(),
         }
     }
@@ -45,7 +48,8 @@ impl WlcroConnector {
         for item in &items {
             let wire::SearchHit { id, fields, updated, .. } = wire::search_record(item).map_err(protocol)?;
             let is_lead = fields.get("status").and_then(Value::as_str).is_some_and(wire::is_lead_status);
-            if is_lead != (object == Object::Leads) {
+            self.remember_kind(id, is_lead);
+            if !object.holds(is_lead) {
                 continue;
             }
             out.push(Record {

@@ -39,12 +39,17 @@ const FIELDS: &[(&str, FieldType)] = &[
 
 /// The documented schema of `object`, with `statuses` as the status options.
 pub(crate) fn documented(object: Object, statuses: Vec<String>) -> ObjectSchema {
-    let create = if object == Object::Leads { LEAD_CREATE } else { CLIENT_CREATE };
+    // A person is created through Create Lead or Create Client, by its status.
+    let creatable = |name: &str| match object {
+        Object::Leads => LEAD_CREATE.contains(&name),
+        Object::Clients => CLIENT_CREATE.contains(&name),
+        Object::People => LEAD_CREATE.contains(&name) || CLIENT_CREATE.contains(&name),
+    };
     let fields = FIELDS.iter().map(|(name, kind)| {
         let mut f = FieldSchema::new(*name, *kind, "documented");
         // `status` is changed through Update Lead / Client Status (§5).
         f.updatable = UPDATE.contains(name) || *name == "status";
-        f.creatable = create.contains(name);
+        f.creatable = creatable(name);
         f.filterable = crate::records::SEARCH_FIELDS.contains(name);
         // A create replayed with the same `external_id` answers the existing record (§5).
         f.unique = matches!(*name, "client_id" | "external_id");
@@ -60,7 +65,8 @@ pub(crate) fn documented(object: Object, statuses: Vec<String>) -> ObjectSchema 
     schema
 }
 
-/// The statuses `object` may hold: lead statuses for leads, the others for clients.
+/// The statuses `object` may hold: lead statuses for leads, the others for clients, all of them
+/// for people.
 pub(crate) async fn statuses(c: &WlcroConnector, object: Object) -> Result<Vec<String>, ConnectorError> {
     let url = format!("{}{STATUSES}", c.base());
     let spec = RequestSpec::get(url).bucket("read").log_as(format!("GET {STATUSES}"));
@@ -70,7 +76,12 @@ pub(crate) async fn statuses(c: &WlcroConnector, object: Object) -> Result<Vec<S
     })?;
     let rows = v.get("statuses").or_else(|| v.get("data")).unwrap_or(&v);
     let names = rows.as_array().into_iter().flatten().filter_map(|r| r.get("status_name")?.as_str());
-    Ok(names.filter(|n| wire::is_lead_status(n) == (object == Object::Leads)).map(str::to_string).collect())
+    let fits = |n: &&str| match object {
+        Object::People => true,
+        Object::Leads => wire::is_lead_status(n),
+        Object::Clients => !wire::is_lead_status(n),
+    };
+    Ok(names.filter(fits).map(str::to_string).collect())
 }
 
 /// The read scopes the key lacks for `needs`.
@@ -115,5 +126,9 @@ mod tests {
         assert!(!clients.field("full_name").unwrap().updatable);
         assert!(clients.field("external_id").unwrap().external_id);
         assert!(clients.field("mobile_phone").is_none());
+        let people = documented(Object::People, Vec::new());
+        assert!(
+            people.field("status").unwrap().creatable && people.field("package_keyword").unwrap().creatable
+        );
     }
 }

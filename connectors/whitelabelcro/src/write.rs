@@ -3,6 +3,12 @@
 //! Update Lead / Update Client take the other fields; a `status` goes through Update Lead Status /
 //! Update Client Status by name (lead statuses only for leads). Each write gets its own outcome.
 //! No delete action exists, so deletes are rejected per item.
+//!
+//! For `people` the action follows the record: a create with a Lead status (or none) is Create
+//! Lead, any other status Create Client; an update goes through Update Lead or Update Client by
+//! the record's current kind (known from the reads that came before it; one Find Client when
+//! not); a status change to a Lead status of a lead is Update Lead Status, every other one
+//! Update Client Status — so a lead → client conversion is one status change of the same record.
 
 use chrono::{DateTime, Utc};
 use connector_api::http::RequestSpec;
@@ -105,6 +111,15 @@ impl WlcroConnector {
         fields: &FieldMap,
         external_id: Option<&str>,
     ) -> Result<Written, ConnectorError> {
+        let object = match object {
+            Object::People
+                if fields.get("status").and_then(Value::as_str).is_some_and(|s| !wire::is_lead_status(s)) =>
+            {
+                Object::Clients
+            }
+            Object::People => Object::Leads,
+            other => other,
+        };
         let allowed = if object == Object::Leads { LEAD_CREATE } else { CLIENT_CREATE };
         let (mut body, status) = split(fields, allowed)?;
         if let Some(x) = external_id {
@@ -113,7 +128,7 @@ impl WlcroConnector {
         let mut follow_up = None;
         if let Some(s) = status {
             match object {
-                Object::Clients => {
+                Object::Clients | Object::People => {
                     body.insert("status".into(), json!(s));
                 }
                 Object::Leads if !wire::is_lead_status(&s) => {
@@ -141,6 +156,7 @@ impl WlcroConnector {
         })?;
         let mut written =
             Written { id: id.to_string(), created, modified_at: time(r.created_utc.as_deref()) };
+        self.remember_kind(id, object == Object::Leads);
         if let Some(s) = follow_up {
             written.modified_at = self.set_status(object, id, &s).await?.or(written.modified_at);
         }
@@ -151,6 +167,10 @@ impl WlcroConnector {
         let id: i64 =
             id.trim().parse().map_err(|_| invalid("whitelabelcro ids are integers", "invalid_id", None))?;
         let (body, status) = split(fields, UPDATE)?;
+        let object = match object {
+            Object::People => self.kind_of(id).await?,
+            other => other,
+        };
         if object == Object::Leads && status.as_deref().is_some_and(|s| !wire::is_lead_status(s)) {
             return Err(invalid(
                 "a lead's status must be a Lead status",
@@ -172,9 +192,25 @@ impl WlcroConnector {
             modified_at = time(r.updated_utc.as_deref());
         }
         if let Some(s) = status {
-            modified_at = self.set_status(object, id, &s).await?.or(modified_at);
+            // A lead moving to a client status is a conversion: Update Client Status (§5).
+            let via = if wire::is_lead_status(&s) { object } else { Object::Clients };
+            modified_at = self.set_status(via, id, &s).await?.or(modified_at);
+            self.remember_kind(id, wire::is_lead_status(&s));
         }
         Ok(Written { id: id.to_string(), created: false, modified_at })
+    }
+
+    /// The kind of record `id` (`Leads` or `Clients`): remembered from an earlier read, else one
+    /// Find Client. A record the search cannot find is updated as a client, whose answer (404)
+    /// then says so.
+    async fn kind_of(&self, id: i64) -> Result<Object, ConnectorError> {
+        if self.known_kind(id).is_none() {
+            crate::records::fetch(self, Object::People, &[id.to_string()]).await?;
+        }
+        Ok(match self.known_kind(id) {
+            Some(true) => Object::Leads,
+            _ => Object::Clients,
+        })
     }
 
     async fn set_status(

@@ -258,7 +258,7 @@ fn s7_salesforce_field_names_are_allow_listed_before_they_reach_soql() {
             overlap: None,
         })
     };
-    let shipped = include_str!("../../../mappings/wlcro-clients__salesforce-contacts.toml");
+    let shipped = include_str!("../../../mappings/wlcro-people__salesforce-contacts.toml");
     let build = |mapping: &str, ext: &str| {
         let pair =
             crosswalk::mapping::load_str(mapping, std::path::Path::new("sf.toml")).expect("mapping loads");

@@ -83,7 +83,8 @@ impl Rig {
         let shared: SharedClock = Arc::new(self.clock.clone());
         let connectors: std::collections::BTreeMap<String, Arc<dyn Connector>> =
             world.connectors(&self.pairs, shared.clone(), 11).expect("connectors");
-        let opts = SyncOptions { owner: "sentinel-sweep".into(), ..SyncOptions::default() };
+        let opts =
+            SyncOptions { owner: "sentinel-sweep".into(), ..SyncOptions::default().creating_on_first_sync() };
         Engine::new(self.store.clone(), connectors, self.pairs.clone(), shared, self.ids.clone(), opts)
     }
 
