@@ -163,3 +163,6 @@ fn advice(e: &ConnectorError) -> String {
         _ => "check the system's URL and API version in the config".into(),
     }
 }
+
+#[cfg(test)]
+mod tests;

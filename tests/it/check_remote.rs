@@ -141,7 +141,8 @@ async fn a_read_only_target_property_is_named() {
     let edit = ("right = \"firstname\"", "right = \"wlcro_first_name\"");
     let (code, text) = check(hubspot_with(props), None, &[edit]).await;
     assert_eq!(code, 1, "{text}");
-    let l = line(&text, "hubspot contacts.wlcro_first_name:", &["read-only", "wlcro-people__hubspot-contacts"]);
+    let l =
+        line(&text, "hubspot contacts.wlcro_first_name:", &["read-only", "wlcro-people__hubspot-contacts"]);
     assert!(l.contains("make it writable"), "{l}");
 }
 
