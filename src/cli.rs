@@ -88,6 +88,7 @@ pub enum Command {
         slices: Option<u32>,
     },
     /// Serve one of the bundled API simulators on 127.0.0.1 until Ctrl-C.
+    #[command(after_long_help = crate::commands::sim::HELP)]
     Sim {
         /// Which API.
         #[arg(value_enum)]
@@ -95,6 +96,10 @@ pub enum Command {
         /// Port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Custom properties (HubSpot) or fields (Salesforce) to host instead of the default
+        /// set-up of the shipped mappings; the JSON format is shown by `crosswalk sim --help`.
+        #[arg(long, value_name = "FILE")]
+        schema: Option<std::path::PathBuf>,
     },
     /// The review queue: list, show, resolve (one or in bulk), reopen, apply.
     Review {

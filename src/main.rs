@@ -53,7 +53,10 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
             };
             commands::backfill::run(settings, &spec, *dry_run).await
         }
-        Command::Sim { system, port } => commands::sim::run(*system, *port).await,
+        Command::Sim { system, port, schema } => {
+            let opts = commands::sim::SimOptions { port: *port, schema: schema.clone() };
+            commands::sim::run(*system, &opts).await
+        }
         Command::Review { command } => commands::review::run(settings, command).await,
         Command::Serve { listen } => commands::serve::run(settings, listen.as_deref()).await,
         Command::Demo => commands::demo::run().await,

@@ -33,8 +33,9 @@ pub struct WorldConfig {
 }
 
 impl WorldConfig {
-    /// The demo's settings: generous WhiteLabelCRO limits, HubSpot's `wlcro_client_id` unique
-    /// property, Salesforce's `WLCRO_Id__c` external id and `WLCRO_Status__c` field.
+    /// The demo's settings: generous WhiteLabelCRO and HubSpot limits. The CRM set-up the shipped
+    /// mappings need (HubSpot's `wlcro_client_id` unique property, Salesforce's `WLCRO_Id__c`
+    /// External ID and `WLCRO_Status__c` picklist) is the simulators' default schema.
     pub fn demo(seed: u64, wlcro_per_minute: u32) -> Self {
         let rates = sim_whitelabelcro::RateLimitConfig {
             read: wlcro_per_minute,
@@ -51,19 +52,9 @@ impl WorldConfig {
                     search_max: 100,
                     ..Default::default()
                 },
-                schema: sim_hubspot::Schema {
-                    unique_properties: vec!["wlcro_client_id".into()],
-                    ..Default::default()
-                },
                 ..Default::default()
             },
-            // `WLCRO_Status__c` is a plain custom text field; the simulator adds custom fields
-            // only through its external-id list.
-            salesforce: sim_salesforce::SimConfig {
-                seed,
-                external_id_fields: vec!["WLCRO_Id__c".into(), "WLCRO_Status__c".into()],
-                ..Default::default()
-            },
+            salesforce: sim_salesforce::SimConfig { seed, ..Default::default() },
             wlcro_per_minute,
         }
     }

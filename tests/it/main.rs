@@ -2,6 +2,7 @@
 //! test needs (a fresh store on each backend, simulators on loopback).
 mod check_remote;
 mod cli;
+mod crm_setup;
 mod demo;
 mod hubspot_engine;
 mod processes;

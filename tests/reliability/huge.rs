@@ -46,8 +46,8 @@ fn field_of(truth: &Truth, system: &str, id: &str, field: &str) -> Option<String
 /// B3: a 1 MB notes-like value (a HubSpot last name), a 10,000-value multi-select-like value
 /// (`;`-joined, as HubSpot writes multi-selects, in a HubSpot first name) and a 70,000-character
 /// string typed into a WhiteLabelCRO first name, headed for HubSpot (whose string properties cap
-/// at 65,536 characters) and Salesforce. Neither simulator caps text lengths (their specs give
-/// none), so each value must either arrive intact on every system the mapping sends it to, or
+/// at 65,536 characters) and Salesforce. Neither simulator caps text lengths here (the HubSpot
+/// spec gives none; the Salesforce simulator's caps are switched off), so each value must either arrive intact on every system the mapping sends it to, or
 /// leave an open review item, dead letter or run error that names the field and the size —
 /// never arrive shortened, never vanish. The runs end (a steady state within 4 runs: no loop
 /// re-sending the value), and the value itself appears in no log line (captured at TRACE), run
@@ -59,7 +59,10 @@ fn b03_huge_fields() {
     run_scenario("b03_huge_fields", 1, 0, |seed, backend: Backend| async move {
         let capture = Capture::default();
         let _guard = capture.install();
-        let mut sim = Sim::new(seed, backend, |_| {}, sync_options()).await?;
+        // This scenario's premise is a simulator without text caps; the Salesforce simulator caps
+        // text at the field's length like Salesforce (STRING_TOO_LONG) unless told not to.
+        let no_caps = |cfg: &mut crosswalk::demo::WorldConfig| cfg.salesforce.quirks.enforce_lengths = false;
+        let mut sim = Sim::new(seed, backend, no_caps, sync_options()).await?;
         let linked = sim.populate_linked(6);
         let mut v = Vec::new();
         if !sim.steady("steady", 4).await {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use chrono::DateTime;
 use connector_hubspot::{DEFAULT_TOLERANCE, WebhookError, verify_v3};
 use serde_json::{Map, Value, json};
-use sim_hubspot::{ObjectType, RateLimitConfig, Schema, SimConfig};
+use sim_hubspot::{ObjectType, RateLimitConfig, SimConfig};
 
 const TOKEN: &str = "pat-na1-sdk-check";
 
@@ -30,10 +30,10 @@ async fn official_python_sdk_accepts_the_simulator() {
         );
         return;
     }
+    // The default schema: the unique property the shipped mappings need.
     let cfg = SimConfig {
         start_time: Some(DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z").unwrap().to_utc()),
         tokens: vec![TOKEN.to_string()],
-        schema: Schema { unique_properties: vec!["wlcro_client_id".into()], ..Schema::default() },
         rate_limits: RateLimitConfig { burst_max: 10_000, search_max: 10_000, ..RateLimitConfig::default() },
         ..SimConfig::default()
     };
@@ -65,6 +65,8 @@ async fn official_python_sdk_accepts_the_simulator() {
         "/crm/v3/objects/contacts",
         "/crm/v3/objects/contacts/batch/upsert",
         "/crm/v3/objects/contacts/search",
+        "/crm/v3/properties/contacts",
+        "/crm/v3/properties/contacts/wlcro_client_id",
     ] {
         assert!(paths.iter().any(|x| x == p), "SDK called {p}");
     }

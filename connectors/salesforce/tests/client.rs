@@ -62,4 +62,18 @@ async fn simple_salesforce_accepts_the_simulator() {
         log.iter()
             .any(|e| e.method == "PATCH" && e.path.ends_with("/sobjects/Contact/WLCRO_Id__c/check-upsert-1"))
     );
+    // The SObject methods, with the trailing slashes simple-salesforce sends.
+    for (method, tail) in [
+        ("POST", "/sobjects/Contact/"),
+        ("GET", "/sobjects/Contact/WLCRO_Id__c/check-create-1"),
+        ("GET", "/sobjects/Contact/describe"),
+        ("GET", "/sobjects/Contact/updated/"),
+        ("GET", "/sobjects/Contact/deleted/"),
+        ("GET", "/limits/"),
+    ] {
+        assert!(
+            log.iter().any(|e| e.method == method && e.path.ends_with(tail) && e.status < 300),
+            "simple-salesforce called {method} …{tail} successfully"
+        );
+    }
 }

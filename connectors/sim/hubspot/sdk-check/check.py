@@ -3,7 +3,8 @@
 requirements.txt) talks to the simulator at http://127.0.0.1:PORT.
 
 It lists contacts with paging, gets one by id, batch-upserts on a unique custom property (twice:
-created, then found), and pages a search. It then prints webhook v3 signature vectors computed by
+created, then found), pages a search, and reads the Properties API (all contact properties, then
+the unique property by name). It then prints webhook v3 signature vectors computed by
 the SDK's own helper (hubspot.utils.signature.Signature) as JSON on stdout, for the Rust side to
 check against its verifier. Exit status 0 means every step passed; failures go to stderr.
 
@@ -106,7 +107,18 @@ def main():
     if len(found) != want or total != want or len(set(found)) != want:
         fail(f"search paging found {len(found)} (total {total}), expected {want}")
 
-    # 5. Webhook signature v3 vectors from the SDK's own helper.
+    # 5. Properties API: the unique property is listed and described as unique.
+    props = client.crm.properties.core_api.get_all(object_type="contacts")
+    by_name = {p.name: p for p in props.results}
+    if args.unique_property not in by_name or not by_name[args.unique_property].has_unique_value:
+        fail(f"properties list lacks the unique property {args.unique_property}")
+    if "email" not in by_name or by_name["lifecyclestage"].type != "enumeration":
+        fail("properties list lacks the standard contact properties")
+    one = client.crm.properties.core_api.get_by_name(object_type="contacts", property_name=args.unique_property)
+    if one.name != args.unique_property or not one.has_unique_value or one.modification_metadata.read_only_value:
+        fail("get_by_name did not describe the unique property as unique and writable")
+
+    # 6. Webhook signature v3 vectors from the SDK's own helper.
     ts = str(int(time.time() * 1000))
     vectors = []
     for method, uri, body in [

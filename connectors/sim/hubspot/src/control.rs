@@ -5,7 +5,7 @@
 //! `POST clock`, `POST faults`, `POST quirks`, `POST rate-limits`, `POST merge`, `POST archive`,
 //! `POST restore`, `GET|DELETE requests`, `GET records?object=`, `GET webhooks`,
 //! `POST webhooks/deliver`, `GET|PUT schema`, `POST schema/properties`,
-//! `DELETE schema/properties/{object}/{name}`.
+//! `DELETE schema/properties/{object}/{name}`, `POST scopes`.
 
 use std::collections::HashMap;
 
@@ -232,6 +232,12 @@ struct IdBody {
 }
 
 #[derive(Deserialize)]
+struct ScopesBody {
+    token: String,
+    scopes: Vec<String>,
+}
+
+#[derive(Deserialize)]
 struct DeliverBody {
     url: String,
 }
@@ -272,6 +278,13 @@ fn schema_routes() -> Router<SimState> {
 pub fn routes() -> Router<SimState> {
     Router::new()
         .merge(schema_routes())
+        .route(
+            "/scopes",
+            post(|State(s): State<SimState>, Json(b): Json<ScopesBody>| async move {
+                s.set_scopes(&b.token, b.scopes);
+                Json(json!({ "scopes": s.scopes_of(&b.token) }))
+            }),
+        )
         .route(
             "/seed",
             post(|State(s): State<SimState>, Json(b): Json<SeedBody>| async move {

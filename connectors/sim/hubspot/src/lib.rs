@@ -81,6 +81,8 @@ pub(crate) struct Inner {
     pub(crate) limiter: ratelimit::RateLimiter,
     pub(crate) quirks: Quirks,
     pub(crate) rng: ChaCha8Rng,
+    /// Scopes per token (from the config; changed through the control API).
+    pub(crate) token_scopes: BTreeMap<String, Vec<String>>,
 }
 
 /// A cloneable handle to one simulator: its clock, request log, fault gate and records.
@@ -105,6 +107,7 @@ impl SimState {
             limiter: ratelimit::RateLimiter::new(config.rate_limits.clone()),
             quirks: Quirks::default(),
             rng: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(17)),
+            token_scopes: config.token_scopes.clone(),
         };
         Self {
             inner: Arc::new(Mutex::new(inner)),

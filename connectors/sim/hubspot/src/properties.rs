@@ -2,6 +2,11 @@
 //! `…/{propertyName}`, also under `/crm/properties/2026-03`), the private-app token-info call
 //! (`POST /oauth/v2/private-apps/get/access-token-info`) and per-token scopes: the 403
 //! `MISSING_SCOPES` answer for a call the token's scopes do not cover.
+//!
+//! The spec is silent on these; shapes follow HubSpot's reference pages
+//! (developers.hubspot.com/docs/api-reference/legacy/crm/properties/get-properties: `results[]` of
+//! `name, label, type, fieldType, groupName, options[], hasUniqueValue, modificationMetadata{…}`)
+//! and the private-apps guide (`POST /oauth/v2/private-apps/get/access-token-info`).
 
 use std::collections::HashMap;
 
@@ -108,10 +113,17 @@ pub const ALL_SCOPES: &[&str] = &[
 impl SimState {
     /// The scopes granted to `token`.
     pub fn scopes_of(&self, token: &str) -> Vec<String> {
-        match self.config.token_scopes.get(token) {
+        match self.lock().token_scopes.get(token) {
             Some(list) => list.clone(),
             None => ALL_SCOPES.iter().map(|s| (*s).to_string()).collect(),
         }
+    }
+}
+
+impl SimState {
+    /// Grants `token` exactly `scopes` (an admin editing the private app's scopes).
+    pub fn set_scopes(&self, token: &str, scopes: Vec<String>) {
+        self.lock().token_scopes.insert(token.to_string(), scopes);
     }
 }
 

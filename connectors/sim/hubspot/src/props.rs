@@ -59,7 +59,9 @@ pub fn validate(
 }
 
 /// A property value as HubSpot stores it: strings as given, numbers and booleans as their JSON
-/// text, `null` as a clear. Objects and arrays are refused.
+/// text, `null` as a clear. Objects and arrays are refused. (The spec says values are strings on
+/// the way out; HubSpot's Node SDK widened its input type to accept numbers and booleans,
+/// hubspot-api-nodejs#21 / #173, which the API stores as text.)
 fn as_text(name: &str, value: &Value) -> ApiResult<String> {
     match value {
         Value::String(s) => Ok(s.clone()),

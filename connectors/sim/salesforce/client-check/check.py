@@ -3,7 +3,9 @@
 
 Drives the simulator over HTTPS with simple-salesforce (pinned in requirements.txt): an
 sObject Collections create, a SOQL query paged through nextRecordsUrl (query / query_more /
-query_all), an upsert by external id (create, then update), and an sObject Collections upsert.
+query_all), an upsert by external id (create, then update), an sObject Collections upsert, the
+SObject methods create / get / get_by_custom_id / metadata / describe / updated / delete /
+deleted, the global describe, limits() and the identity URL of the token response.
 The access token comes from the simulator's client-credentials token endpoint.
 
 Exit status: 0 all checks passed; 1 a check failed; 77 simple-salesforce is not installed.
@@ -12,6 +14,7 @@ Prints only ids, counts and status codes (no field values, no tokens).
 
 import argparse
 import sys
+from datetime import datetime, timedelta, timezone
 
 import ssl
 
@@ -108,7 +111,44 @@ def main():
                      json={"allOrNone": False, "records": rows})
     check([r["created"] for r in res] == [False, True] and all(r["success"] for r in res),
           "collections upsert updated the known id and created the new one")
+
+    made = sobject_methods(sf, args.ext_field)
+    replication(sf, tok, made)
+    lim = sf.limits()
+    check(lim["DailyApiRequests"]["Max"] > 0, "limits() answered DailyApiRequests")
+    me = session.get(tok["id"], headers={"Authorization": f"Bearer {tok['access_token']}"}, timeout=30)
+    check(me.status_code == 200 and me.json().get("organization_id"), "the identity URL answered for the token")
     print("PASS")
+
+
+def sobject_methods(sf, ext_field):
+    """create (POST .../Contact/), get, get_by_custom_id, metadata, describe, global describe."""
+    made = sf.Contact.create({"LastName": "Created", ext_field: "check-create-1"})
+    check(made.get("success") is True and len(made.get("id", "")) == 18, "Contact.create() created a record")
+    one = sf.Contact.get(made["id"])
+    check(one["Id"] == made["id"] and one["attributes"]["type"] == "Contact", "Contact.get() read it by id")
+    by_ext = sf.Contact.get_by_custom_id(ext_field, "check-create-1")
+    check(by_ext["Id"] == made["id"], "Contact.get_by_custom_id() found it by the external id")
+    meta = sf.Contact.metadata()
+    check(meta["objectDescribe"]["name"] == "Contact", "Contact.metadata() answered the basic info")
+    fields = {f["name"]: f for f in sf.Contact.describe()["fields"]}
+    check(fields.get(ext_field, {}).get("externalId") is True, "Contact.describe() marks the external id field")
+    check(fields["SystemModstamp"]["filterable"] is True, "Contact.describe() says SystemModstamp is filterable")
+    check(fields["LastName"]["nillable"] is False, "Contact.describe() says LastName is required")
+    check(any(o["name"] == "Contact" for o in sf.describe()["sobjects"]), "describe() lists Contact")
+    return made
+
+
+def replication(sf, tok, made):
+    """updated / delete / deleted over a window around the simulator's clock (the token's issued_at)."""
+    now = datetime.fromtimestamp(int(tok["issued_at"]) / 1000, tz=timezone.utc)
+    start, end = now - timedelta(hours=1), now + timedelta(minutes=1)
+    upd = sf.Contact.updated(start, end)
+    check(made["id"] in upd["ids"] and "latestDateCovered" in upd, "Contact.updated() lists the new record")
+    status = sf.Contact.delete(made["id"])
+    check(status == 204, f"Contact.delete() answered {status}")
+    gone = sf.Contact.deleted(start, end)
+    check(any(d["id"] == made["id"] for d in gone["deletedRecords"]), "Contact.deleted() lists the deleted record")
 
 
 if __name__ == "__main__":

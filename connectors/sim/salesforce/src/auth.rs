@@ -93,7 +93,7 @@ pub async fn token(
     let signature = STANDARD.encode(mac.finalize().into_bytes());
     Json(json!({
         "access_token": access_token, "instance_url": instance_url, "id": id, "token_type": "Bearer",
-        "issued_at": issued_at, "signature": signature, "scope": state.config().scopes.join(" "),
+        "issued_at": issued_at, "signature": signature, "scope": state.scopes().join(" "),
     }))
     .into_response()
 }

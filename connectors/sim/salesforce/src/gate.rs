@@ -81,7 +81,7 @@ pub async fn gate(State(state): State<SimState>, mut req: Request, next: Next) -
         return ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid")
             .into_response();
     }
-    if !state.config().scopes.iter().any(|s| s == "api" || s == "full") {
+    if !state.scopes().iter().any(|s| s == "api" || s == "full") {
         let msg = "This session is not valid for use with the REST API";
         return ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", msg).into_response();
     }

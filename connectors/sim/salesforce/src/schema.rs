@@ -328,9 +328,18 @@ impl ObjectKind {
         out
     }
 
-    /// Resolves a field name case-insensitively.
+    /// Resolves a field name case-insensitively (building only the match: writes resolve every
+    /// key of every row through this).
     pub fn field(self, name: &str, custom: &[CustomField]) -> Option<Field> {
-        self.fields(custom).into_iter().find(|f| f.name.eq_ignore_ascii_case(name))
+        let hit = |t: &[Std]| t.iter().find(|(n, ..)| n.eq_ignore_ascii_case(name)).copied();
+        let conversion = if self == ObjectKind::Lead { LEAD_CONVERSION } else { &[] };
+        if let Some(f) = hit(SYSTEM).or_else(|| hit(conversion)) {
+            return Some(Field::standard(self, &f, false));
+        }
+        if let Some(f) = hit(self.user_fields()) {
+            return Some(Field::standard(self, &f, true));
+        }
+        custom.iter().find(|c| c.object == self && c.name.eq_ignore_ascii_case(name)).map(Field::from_custom)
     }
 
     /// The object's label.

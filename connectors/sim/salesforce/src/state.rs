@@ -36,7 +36,7 @@ pub struct SimConfig {
     /// `Crosswalk_Id__c`), added to `schema`.
     pub external_id_fields: Vec<String>,
     /// Scopes of the connected app, as the token response's `scope` lists them (`api` is needed
-    /// for the REST API).
+    /// for the REST API); `quirks.scopes` changes them at run time.
     pub scopes: Vec<String>,
     /// Initial quirks.
     pub quirks: Quirks,
@@ -76,6 +76,14 @@ pub struct Quirks {
     pub limit_window_secs: i64,
     /// Session lifetime of an access token (the org's session timeout).
     pub session_lifetime_secs: i64,
+    /// Fields `describe` marks non-filterable and SOQL refuses in `WHERE` (`Object.Field`, e.g.
+    /// `Contact.SystemModstamp`), as some objects do (spec §4).
+    pub unfilterable_fields: Vec<String>,
+    /// Scopes of the connected app (starts as the config's `scopes`).
+    pub scopes: Vec<String>,
+    /// API writes of text longer than the field's length fail with `STRING_TOO_LONG`, as in
+    /// Salesforce (spec §11: LastName 80 chars). On by default.
+    pub enforce_lengths: bool,
 }
 
 impl Default for Quirks {
@@ -88,6 +96,9 @@ impl Default for Quirks {
             daily_limit: 100_000,
             limit_window_secs: 24 * 3600,
             session_lifetime_secs: 2 * 3600,
+            unfilterable_fields: Vec::new(),
+            scopes: vec!["api".into()],
+            enforce_lengths: true,
         }
     }
 }
@@ -152,7 +163,7 @@ impl SimState {
         let clock = config.start_time.map_or_else(SimClock::system, SimClock::frozen);
         let inner = Inner {
             store: Store::default(),
-            quirks: config.quirks.clone(),
+            quirks: Quirks { scopes: config.scopes.clone(), ..config.quirks.clone() },
             dup_rules: Vec::new(),
             tokens: HashMap::new(),
             cursors: HashMap::new(),
@@ -223,6 +234,17 @@ impl SimState {
     /// Replaces the quirks.
     pub fn set_quirks(&self, q: Quirks) {
         self.lock().quirks = q;
+    }
+
+    /// The connected app's scopes now.
+    pub fn scopes(&self) -> Vec<String> {
+        self.lock().quirks.scopes.clone()
+    }
+
+    /// Whether `object.field` is usable in `WHERE`.
+    pub fn filterable(&self, object: ObjectKind, field: &str) -> bool {
+        let key = format!("{}.{field}", object.name());
+        !self.lock().quirks.unfilterable_fields.iter().any(|f| f.eq_ignore_ascii_case(&key))
     }
 
     /// The current quirks.

@@ -108,6 +108,10 @@ async fn scopes_are_enforced_and_reported_by_token_info() {
         )
         .await;
     assert_error(&bad, 401, "INVALID_AUTHENTICATION");
+    let grant = json!({"token": TOKEN, "scopes": ["crm.objects.companies.read"]});
+    s.client.post(s.url("/_sim/scopes")).json(&grant).send().await.unwrap();
+    assert_eq!(s.get("/crm/v3/objects/companies").await.status, StatusCode::OK);
+    assert_error(&s.get("/crm/v3/objects/contacts").await, 403, "MISSING_SCOPES");
 }
 
 #[tokio::test]

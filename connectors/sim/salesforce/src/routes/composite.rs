@@ -137,8 +137,10 @@ fn run(
     let mut g = state.lock();
     let saved = g.store.clone();
     let rules = g.dup_rules.clone();
+    let enforce_lengths = g.quirks.enforce_lengths;
     let custom = state.custom_fields();
-    let ctx = WriteCtx { now, custom: &custom, rules: &rules, allow_save: allow_save(headers) };
+    let ctx =
+        WriteCtx { now, custom: &custom, rules: &rules, allow_save: allow_save(headers), enforce_lengths };
     let mut out: Vec<Outcome> = rows
         .iter()
         .map(|row| match apply_row(&mut g, &ctx, &op, row) {

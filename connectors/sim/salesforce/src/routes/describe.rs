@@ -2,6 +2,10 @@
 //! `GET /sobjects/{Object}/describe` (fields with type, length, externalId, unique, updateable,
 //! filterable, nillable, picklistValues, …), and the identity URL the token endpoint returns
 //! (`GET /id/{orgId}/{userId}`).
+//!
+//! The spec names describe's `filterable` (§4) but not the shapes; they follow the REST API's
+//! DescribeGlobal / DescribeSObjectResult / Field (as typed by jsforce's `describe-result.d.ts`)
+//! and the identity service's response (`id`, `user_id`, `organization_id`, `urls.rest`, …).
 
 use axum::Json;
 use axum::extract::{Extension, Path, State};
@@ -92,8 +96,11 @@ pub async fn describe(
     Path((_v, obj)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let object = object(&obj)?;
-    let fields: Vec<Value> =
-        object.fields(&state.custom_fields()).iter().map(|f| field_json(object, f)).collect();
+    let mut fields = object.fields(&state.custom_fields());
+    for f in &mut fields {
+        f.filterable = f.filterable && state.filterable(object, &f.name);
+    }
+    let fields: Vec<Value> = fields.iter().map(|f| field_json(object, f)).collect();
     let mut body = summary(object, &v.raw);
     body["fields"] = json!(fields);
     body["childRelationships"] = json!([]);
@@ -113,7 +120,7 @@ pub async fn identity(
     headers: HeaderMap,
     Path((org, user)): Path<(String, String)>,
 ) -> Response {
-    let scoped = state.config().scopes.iter().any(|s| IDENTITY_SCOPES.contains(&s.as_str()));
+    let scoped = state.scopes().iter().any(|s| IDENTITY_SCOPES.contains(&s.as_str()));
     if !session_valid(&state, &headers, state.clock.now()) || !scoped || org != ORG_ID || user != USER_ID {
         return (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response();
     }

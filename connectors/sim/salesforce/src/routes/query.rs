@@ -51,6 +51,12 @@ fn run(
     let q =
         params.get("q").ok_or_else(|| ApiError::bad_request("MALFORMED_QUERY", "q parameter required"))?;
     let plan = soql::plan(&soql::parse(q)?, &state.custom_fields())?;
+    if let Some(f) =
+        plan.filter_fields().into_iter().find(|f| !f.filterable || !state.filterable(plan.object, &f.name))
+    {
+        let msg = format!("field '{}' can not be filtered in a query call", f.name);
+        return Err(ApiError::bad_request("INVALID_FIELD", msg).with_fields(vec![f.name.clone()]));
+    }
     let now = state.now();
     let mut g = state.lock();
     g.store.purge_expired(now);

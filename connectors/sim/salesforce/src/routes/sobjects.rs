@@ -42,7 +42,13 @@ pub async fn create(
     let mut g = state.lock();
     lock_fault(&mut g)?;
     let inner = &mut *g;
-    let ctx = WriteCtx { now, custom: &custom, rules: &inner.dup_rules, allow_save: allow_save(&headers) };
+    let ctx = WriteCtx {
+        now,
+        custom: &custom,
+        rules: &inner.dup_rules,
+        allow_save: allow_save(&headers),
+        enforce_lengths: inner.quirks.enforce_lengths,
+    };
     let id = writes::create(&mut inner.store, &ctx, object, &changes)?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "success": true, "errors": []}))).into_response())
 }
@@ -97,7 +103,13 @@ pub async fn update(
     let mut g = state.lock();
     lock_fault(&mut g)?;
     let inner = &mut *g;
-    let ctx = WriteCtx { now, custom: &custom, rules: &inner.dup_rules, allow_save: allow_save(&headers) };
+    let ctx = WriteCtx {
+        now,
+        custom: &custom,
+        rules: &inner.dup_rules,
+        allow_save: allow_save(&headers),
+        enforce_lengths: inner.quirks.enforce_lengths,
+    };
     writes::update(&mut inner.store, &ctx, object, &id, &changes)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -181,7 +193,13 @@ pub async fn upsert(
     }
     lock_fault(&mut g)?;
     let inner = &mut *g;
-    let ctx = WriteCtx { now, custom: &custom, rules: &inner.dup_rules, allow_save: allow_save(&headers) };
+    let ctx = WriteCtx {
+        now,
+        custom: &custom,
+        rules: &inner.dup_rules,
+        allow_save: allow_save(&headers),
+        enforce_lengths: inner.quirks.enforce_lengths,
+    };
     match matches.first() {
         Some(id) => {
             let id = writes::update(&mut inner.store, &ctx, object, id, &changes)?;

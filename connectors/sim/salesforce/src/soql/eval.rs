@@ -167,7 +167,23 @@ fn like(p: &[char], s: &[char]) -> bool {
     }
 }
 
+fn collect<'a>(c: &'a Check, out: &mut Vec<&'a Field>) {
+    match c {
+        Check::And(v) | Check::Or(v) => v.iter().for_each(|c| collect(c, out)),
+        Check::Cmp(f, ..) | Check::In(f, _) | Check::Like(f, _) => out.push(f),
+    }
+}
+
 impl Plan {
+    /// The fields the `WHERE` clause filters on.
+    pub fn filter_fields(&self) -> Vec<&Field> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.filter {
+            collect(c, &mut out);
+        }
+        out
+    }
+
     /// Filters, sorts (ORDER BY, then Id for a stable result) and limits `records`.
     pub fn run<'a>(&self, records: impl Iterator<Item = &'a Record>) -> Vec<&'a Record> {
         let mut rows: Vec<&Record> = records

@@ -143,3 +143,32 @@ async fn unknown_routes_and_methods_answer_salesforce_error_arrays() {
     assert_eq!(r.body[0]["errorCode"], "METHOD_NOT_ALLOWED");
     assert_eq!(s.get("/limits/").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_unfilterable_field_is_described_so_and_refused_in_where() {
+    let s = sim().await;
+    let q = "SELECT Id FROM Contact WHERE SystemModstamp > 2026-01-01T00:00:00Z";
+    assert_eq!(s.query("query", q).await.status, StatusCode::OK);
+    let quirks = sim_salesforce::Quirks {
+        unfilterable_fields: vec!["Contact.SystemModstamp".into()],
+        ..s.state.quirks()
+    };
+    s.state.set_quirks(quirks);
+    let d = s.get("/sobjects/Contact/describe").await;
+    assert_eq!(field(&d.body, "SystemModstamp")["filterable"], false);
+    let r = s.query("query", q).await;
+    assert_eq!(
+        (r.status, r.body[0]["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, json!("INVALID_FIELD")),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        s.query("query", "SELECT SystemModstamp FROM Contact").await.status,
+        StatusCode::OK,
+        "still selectable"
+    );
+    let narrow = sim_salesforce::Quirks { scopes: vec!["refresh_token".into()], ..s.state.quirks() };
+    s.state.set_quirks(narrow);
+    assert_eq!(s.get("/limits").await.status, StatusCode::UNAUTHORIZED);
+}
