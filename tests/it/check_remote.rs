@@ -196,3 +196,15 @@ async fn a_status_the_salesforce_picklist_lacks_is_named() {
     let l = line(&text, "salesforce Contact.WLCRO_Status__c:", &["writes \"On Hold\", which the picklist"]);
     assert!(l.contains("wlcro-people__salesforce-contacts") && l.contains("add the value(s)"), "{l}");
 }
+
+#[test]
+fn check_help_documents_the_remote_probe() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crosswalk"))
+        .args(["check", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("--remote") && text.contains("read-only requests"), "{text}");
+    assert!(text.contains("credentials and scopes"), "{text}");
+}
