@@ -34,7 +34,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the config file and every mapping file; list each problem with file, line and key.
-    Check,
+    Check {
+        /// Then probe each configured system with read-only requests: credentials and scopes, and
+        /// that every mapped field exists, is writable where a rule writes it and takes what the
+        /// transform produces (enumeration options, picklist values, lengths); back-links and
+        /// upsert keys unique / external ids; the pull cursor filterable. One line per problem.
+        #[arg(long)]
+        remote: bool,
+    },
     /// Apply the state store's migrations (safe to run again; applies only what is missing).
     Migrate,
     /// Run one sync cycle of every pair (or the named ones), then exit.

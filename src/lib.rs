@@ -13,6 +13,7 @@ pub mod mapping;
 pub mod progress;
 pub mod reconcile;
 pub mod registry;
+pub mod remote_check;
 pub mod review;
 pub mod serve;
 pub mod settings;

@@ -23,8 +23,8 @@ async fn main() {
     };
     telemetry::init(format, &level);
 
-    if let Command::Check = cli.command {
-        std::process::exit(commands::check::run(&loaded).exit_code());
+    if let Command::Check { remote } = cli.command {
+        std::process::exit(commands::check::run(&loaded, remote).await.exit_code());
     }
     let Some(settings) = loaded.settings.as_ref().filter(|_| loaded.problems.is_empty()) else {
         for p in &loaded.problems {
@@ -38,7 +38,7 @@ async fn main() {
 
 async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
     match command {
-        Command::Check => Outcome::Ok,
+        Command::Check { .. } => Outcome::Ok,
         Command::Migrate => commands::migrate::run(settings).await,
         Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
         Command::Run { every, pairs } => commands::run::run(settings, *every, pairs).await,

@@ -1,4 +1,5 @@
-//! `crosswalk check`: validates the config and the mapping files and reports every problem.
+//! `crosswalk check`: validates the config and the mapping files and reports every problem;
+//! with `--remote`, then probes each configured system ([`crate::remote_check`]).
 
 use std::path::Path;
 
@@ -7,36 +8,44 @@ use crate::settings::{Loaded, Problem, Settings};
 
 use super::Outcome;
 
-/// Prints every problem in the configuration and the mappings it points at.
-pub fn run(loaded: &Loaded) -> Outcome {
+/// Prints every problem in the configuration and the mappings it points at, then (with
+/// `remote`, and only when those are valid) every problem the remote systems report.
+pub async fn run(loaded: &Loaded, remote: bool) -> Outcome {
     let mut problems: Vec<String> = loaded.problems.iter().map(Problem::to_string).collect();
-    let mut pairs = 0;
+    let mut pairs = Vec::new();
     if let Some(settings) = &loaded.settings {
         pairs = check_mappings(settings, &mut problems);
     }
     let source =
         loaded.file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into());
-    if problems.is_empty() {
-        println!("ok: {source} and {pairs} mapping file(s) are valid");
-        return Outcome::Ok;
+    let again = if remote { "crosswalk check --remote" } else { "crosswalk check" };
+    if !problems.is_empty() {
+        for p in &problems {
+            println!("error: {p}");
+        }
+        if remote {
+            println!("the remote systems were not probed: the configuration must be valid first");
+        }
+        println!("{} problem(s) found; fix them and run `{again}` again", problems.len());
+        return Outcome::ActionNeeded;
     }
-    for p in &problems {
-        println!("error: {p}");
+    println!("ok: {source} and {} mapping file(s) are valid", pairs.len());
+    match (remote, &loaded.settings) {
+        (true, Some(settings)) => super::check_remote::run(settings, &pairs).await,
+        _ => Outcome::Ok,
     }
-    println!("{} problem(s) found; fix them and run `crosswalk check` again", problems.len());
-    Outcome::ActionNeeded
 }
 
-/// Loads every mapping file and checks that the systems it names are configured. Returns how
-/// many pairs loaded.
-fn check_mappings(settings: &Settings, problems: &mut Vec<String>) -> usize {
+/// Loads every mapping file and checks that the systems it names are configured. Returns the
+/// pairs that loaded.
+fn check_mappings(settings: &Settings, problems: &mut Vec<String>) -> Vec<mapping::PairMapping> {
     let dir = &settings.sync.mappings_dir;
     if !dir.is_dir() {
         problems.push(format!(
             "`sync.mappings_dir`: the directory `{}` does not exist; create it or point sync.mappings_dir at your mapping files",
             dir.display()
         ));
-        return 0;
+        return Vec::new();
     }
     let (found, errors) = mapping::load_dir_partial(dir);
     problems.extend(errors.iter().map(ToString::to_string));
@@ -59,7 +68,7 @@ fn check_mappings(settings: &Settings, problems: &mut Vec<String>) -> usize {
         let line = std::fs::read_to_string(&file).map_or(0, |text| line_of(&text, &p.key));
         problems.push(format!("{}:{line}: `{}`: {}", file.display(), p.key, p.message));
     }
-    found.len()
+    found
 }
 
 /// The 1-based line of a dotted key (`fields.city.rule`, `left`) in mapping text: the key's line

@@ -2,6 +2,7 @@
 
 pub mod backfill;
 pub mod check;
+pub mod check_remote;
 pub mod demo;
 pub mod explain;
 pub mod migrate;

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module is one area; helpers in `support` spawn what a
 //! test needs (a fresh store on each backend, simulators on loopback).
 mod acceptance;
+mod check_remote;
 mod cli;
 mod crm_setup;
 mod demo;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ConnectorError;
 use crate::record::{Change, Checkpoint, IdentityKey, Quarantined, Record};
+use crate::schema::{AccessNeed, MissingScope, ObjectSchema};
 use crate::write::{Write, WriteOutcome};
 
 /// What a connector can do, so the engine can plan batches, sweeps and pacing.
@@ -169,6 +170,22 @@ pub trait Connector: Send + Sync {
     fn missing_fields(&self, object: &str) -> Vec<String> {
         let _ = object;
         Vec::new()
+    }
+
+    /// What the remote says about `object`'s fields (one or two read-only requests), or `None`
+    /// (the default) when the system has no metadata to offer. Used by `crosswalk check
+    /// --remote`; never called on a run's hot path.
+    async fn schema(&self, object: &str) -> Result<Option<ObjectSchema>, ConnectorError> {
+        let _ = object;
+        Ok(None)
+    }
+
+    /// Checks the credentials with read-only requests and answers the scopes they lack for
+    /// `needs`, as far as the remote can tell. `Err(Auth)` when the credentials are refused
+    /// outright. The default only runs [`health`](Self::health) and cannot name scopes.
+    async fn missing_scopes(&self, needs: &[AccessNeed]) -> Result<Vec<MissingScope>, ConnectorError> {
+        let _ = needs;
+        self.health().await.map(|()| Vec::new())
     }
 
     /// How many records of `object` changed between `since` and `until` (all of them when

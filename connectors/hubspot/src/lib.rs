@@ -11,6 +11,7 @@ mod client;
 mod lookup;
 mod pull;
 mod read;
+mod schema;
 pub mod webhook;
 pub mod wire;
 
@@ -22,8 +23,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_api::http::HttpTransport;
 use connector_api::{
-    Capabilities, Connector, ConnectorError, IdentityKey, ObjectCaps, PullPage, PullRequest, RateBucket,
-    Record, SharedClock, Write, WriteOutcome,
+    AccessNeed, Capabilities, Connector, ConnectorError, IdentityKey, MissingScope, ObjectCaps, ObjectSchema,
+    PullPage, PullRequest, RateBucket, Record, SharedClock, Write, WriteOutcome,
 };
 use secrecy::SecretString;
 
@@ -135,7 +136,18 @@ pub struct HubspotConnector {
     pub(crate) api: Api,
     pub(crate) config: HubspotConfig,
     /// Configured properties the latest reads asked for and did not get, per object.
-    missing: std::sync::Mutex<std::collections::BTreeMap<&'static str, std::collections::BTreeSet<String>>>,
+    missing: FieldsByObject,
+    /// Configured properties the Properties API no longer lists, per object, as of the first
+    /// page of the latest run.
+    unlisted: FieldsByObject,
+}
+
+/// Property names per object, shared between reads.
+type FieldsByObject = std::sync::Mutex<BTreeMap<&'static str, std::collections::BTreeSet<String>>>;
+
+fn fields_of(m: &FieldsByObject, object: &str) -> Vec<String> {
+    let m = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    m.get(object).map(|s| s.iter().cloned().collect()).unwrap_or_default()
 }
 
 impl std::fmt::Debug for HubspotConnector {
@@ -160,7 +172,7 @@ impl HubspotConnector {
             });
         }
         let api = Api::new(&config, transport, clock, seed)?;
-        Ok(Self { api, config, missing: Default::default() })
+        Ok(Self { api, config, missing: Default::default(), unlisted: Default::default() })
     }
 
     /// Notes which configured properties the `results` of a read that asked for `requested`
@@ -187,6 +199,21 @@ impl HubspotConnector {
             } else {
                 set.remove(p);
             }
+        }
+    }
+
+    /// Reads `object`'s properties and notes which configured ones the account no longer has
+    /// (schema drift from the metadata). A failed read (no `crm.schemas.*.read` scope, an API
+    /// without the endpoint, a transient error) keeps the previous answer and never fails a pull.
+    async fn refresh_unlisted(&self, object: Object) {
+        let Some(configured) = self.config.properties.get(object.name()) else { return };
+        match schema::schema(self, object).await {
+            Ok(found) => {
+                let gone = configured.iter().filter(|p| found.field(p).is_none()).cloned().collect();
+                let mut unlisted = self.unlisted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                unlisted.insert(object.name(), gone);
+            }
+            Err(e) => tracing::debug!(object = object.name(), error = %e, "hubspot properties not read"),
         }
     }
 
@@ -258,6 +285,9 @@ impl Connector for HubspotConnector {
     }
 
     async fn pull(&self, req: PullRequest<'_>) -> Result<PullPage, ConnectorError> {
+        if req.rewind.is_some() {
+            self.refresh_unlisted(Object::parse(req.object)?).await;
+        }
         pull::pull(self, req).await
     }
 
@@ -274,9 +304,22 @@ impl Connector for HubspotConnector {
         pull::estimate(self, Object::parse(object)?, since, until).await
     }
 
+    /// The configured properties the Properties API no longer lists (read on each run's first
+    /// page), together with those the latest reads lacked (a read that cannot say otherwise).
     fn missing_fields(&self, object: &str) -> Vec<String> {
-        let missing = self.missing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        missing.iter().filter(|(o, _)| **o == object).flat_map(|(_, s)| s.iter().cloned()).collect()
+        let mut out = fields_of(&self.unlisted, object);
+        out.extend(fields_of(&self.missing, object));
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    async fn schema(&self, object: &str) -> Result<Option<ObjectSchema>, ConnectorError> {
+        schema::schema(self, Object::parse(object)?).await.map(Some)
+    }
+
+    async fn missing_scopes(&self, needs: &[AccessNeed]) -> Result<Vec<MissingScope>, ConnectorError> {
+        schema::missing_scopes(self, needs).await
     }
 
     async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {

@@ -26,6 +26,7 @@ const SMALLEST_DAILY_ALLOCATION: u64 = 15_000;
 struct Session {
     token: SecretString,
     instance_url: String,
+    scope: Option<String>,
 }
 
 /// One org's REST API, authenticated on demand.
@@ -162,7 +163,8 @@ impl Api {
         self.http.redactor().add_secret(&token.access_token);
         let instance_url = token.instance_url.trim_end_matches('/').to_string();
         check_instance_url(&self.allowed_instance_hosts, &instance_url)?;
-        let session = Session { token: SecretString::from(token.access_token), instance_url };
+        let session =
+            Session { token: SecretString::from(token.access_token), instance_url, scope: token.scope };
         *self.session.lock().expect("session lock") = Some(session.clone());
         Ok(session)
     }
@@ -173,6 +175,13 @@ impl Api {
             Some(s) => Ok(s),
             None => self.login().await,
         }
+    }
+
+    /// The scopes the token response granted (logging in if there is no session yet), or `None`
+    /// when it named none.
+    pub async fn granted_scopes(&self) -> Result<Option<Vec<String>>, ConnectorError> {
+        let session = self.session().await?;
+        Ok(session.scope.map(|s| s.split_whitespace().map(str::to_string).collect()))
     }
 
     /// Sends `build(url)` with the bearer token; on 401 `INVALID_SESSION_ID` logs in again and

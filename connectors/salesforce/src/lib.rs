@@ -10,6 +10,7 @@
 pub mod api;
 pub mod apply;
 pub mod budget;
+mod describe;
 mod lookup;
 pub mod pull;
 pub mod soql;
@@ -22,8 +23,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_api::http::{BucketPolicy, ClientPolicy, HttpClient, HttpTransport, Redactor};
 use connector_api::{
-    Capabilities, Connector, ConnectorError, FieldMap, IdentityKey, ObjectCaps, PullPage, PullRequest,
-    Record, SharedClock, Write, WriteOutcome,
+    AccessNeed, Capabilities, Connector, ConnectorError, FieldMap, IdentityKey, MissingScope, ObjectCaps,
+    ObjectSchema, PullPage, PullRequest, Record, SharedClock, Write, WriteOutcome,
 };
 use secrecy::SecretString;
 use serde_json::{Map, Value};
@@ -93,6 +94,9 @@ impl SalesforceConfig {
 pub struct SalesforceConnector {
     config: SalesforceConfig,
     api: Api,
+    /// Configured fields the latest describe of each object did not list (schema drift): left
+    /// out of every query, since one unknown field fails a whole SOQL query.
+    unlisted: std::sync::Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl SalesforceConnector {
@@ -114,7 +118,7 @@ impl SalesforceConnector {
             .with_redactor(Redactor::default())
             .with_classifier(Arc::new(BudgetObserver(budget.clone())));
         let api = Api::new(http, budget, config.clone());
-        Self { config, api }
+        Self { config, api, unlisted: Default::default() }
     }
 
     /// Requests left today before the reserve, once any answer has reported usage (for `status`).
@@ -130,15 +134,39 @@ impl SalesforceConnector {
         })
     }
 
-    /// The configured fields of `object` plus the external-id field.
+    /// The configured fields of `object` plus the external-id field, less those the org's
+    /// describe no longer lists.
     fn fields(&self, object: &str) -> Vec<String> {
         let mut v = self.config.fields.get(object).cloned().unwrap_or_default();
         let ext = &self.config.external_id_field;
         if !v.iter().any(|f| f.eq_ignore_ascii_case(ext)) {
             v.push(ext.clone());
         }
-        v.retain(|f| !SYSTEM_FIELDS.iter().any(|s| s.eq_ignore_ascii_case(f)));
+        let gone = self.unlisted_fields(object);
+        let skip = SYSTEM_FIELDS.iter().copied().chain(gone.iter().map(String::as_str));
+        let skip: Vec<&str> = skip.collect();
+        v.retain(|f| !skip.iter().any(|s| s.eq_ignore_ascii_case(f)));
         v
+    }
+
+    fn unlisted_fields(&self, object: &str) -> Vec<String> {
+        let unlisted = self.unlisted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        unlisted.get(object).cloned().unwrap_or_default()
+    }
+
+    /// Reads `object`'s describe and notes which configured fields it no longer lists. A failed
+    /// describe keeps the previous answer and never fails a pull.
+    async fn refresh_unlisted(&self, object: &str) {
+        match describe::describe(&self.api, object, &self.config.external_id_field).await {
+            Ok(found) => {
+                let mut wanted = self.config.fields.get(object).cloned().unwrap_or_default();
+                wanted.push(self.config.external_id_field.clone());
+                let gone = wanted.into_iter().filter(|f| found.field(f).is_none()).collect();
+                let mut unlisted = self.unlisted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                unlisted.insert(object.to_string(), gone);
+            }
+            Err(e) => tracing::debug!(object, error = %e, "salesforce describe not read"),
+        }
     }
 
     fn select(&self, object: &str) -> Vec<String> {
@@ -229,6 +257,9 @@ impl Connector for SalesforceConnector {
         start.trail.request(self.api.pull_ceiling(), &stream)?;
         let mark = start.mark();
         start.trail.visit(&mark, &stream)?;
+        if req.rewind.is_some() {
+            self.refresh_unlisted(object).await;
+        }
         let limit = req.limit.clamp(1, pull::MAX_PAGE);
         let q = pull::page_query(object, &self.select(object), &start, &req, limit);
         let page = self.api.query(&q, true).await?;
@@ -286,6 +317,19 @@ impl Connector for SalesforceConnector {
     async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {
         let object = self.object(object)?;
         apply::apply(&self.api, object, &self.config.external_id_field, writes).await
+    }
+
+    /// The configured fields the latest describe (read on each run's first page) did not list.
+    fn missing_fields(&self, object: &str) -> Vec<String> {
+        self.unlisted_fields(object)
+    }
+
+    async fn schema(&self, object: &str) -> Result<Option<ObjectSchema>, ConnectorError> {
+        describe::describe(&self.api, self.object(object)?, &self.config.external_id_field).await.map(Some)
+    }
+
+    async fn missing_scopes(&self, needs: &[AccessNeed]) -> Result<Vec<MissingScope>, ConnectorError> {
+        describe::missing_scopes(&self.api, needs).await
     }
 
     async fn health(&self) -> Result<(), ConnectorError> {

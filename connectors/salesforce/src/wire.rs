@@ -12,6 +12,9 @@ pub struct TokenResponse {
     pub access_token: String,
     /// The org's own host; every later call goes there.
     pub instance_url: String,
+    /// The granted scopes, space-separated (`api refresh_token`), when the server says.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// One page of a SOQL answer (§3).

@@ -24,6 +24,7 @@ pub mod checkpoint;
 mod classify;
 mod pull;
 mod records;
+mod schema;
 pub mod webhook;
 pub mod wire;
 mod write;
@@ -34,8 +35,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_api::http::{BucketPolicy, ClientPolicy, HttpClient, HttpTransport, Redactor, RequestSpec};
 use connector_api::{
-    Capabilities, Connector, ConnectorError, IdentityKey, ObjectCaps, PullPage, PullRequest, RateBucket,
-    Record, SharedClock, Write, WriteOutcome,
+    AccessNeed, Capabilities, Connector, ConnectorError, IdentityKey, MissingScope, ObjectCaps, ObjectSchema,
+    PullPage, PullRequest, RateBucket, Record, SharedClock, Write, WriteOutcome,
 };
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
@@ -284,6 +285,17 @@ impl Connector for WlcroConnector {
 
     async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {
         write::apply(self, Object::parse(object)?, writes).await
+    }
+
+    /// The documented fields (the API has no metadata endpoint) with the company's statuses.
+    async fn schema(&self, object: &str) -> Result<Option<ObjectSchema>, ConnectorError> {
+        let object = Object::parse(object)?;
+        let statuses = schema::statuses(self, object).await?;
+        Ok(Some(schema::documented(object, statuses)))
+    }
+
+    async fn missing_scopes(&self, needs: &[AccessNeed]) -> Result<Vec<MissingScope>, ConnectorError> {
+        schema::missing_scopes(self, needs).await
     }
 
     /// `GET /api/v1/events?limit=1` (§1 suggestion: needs only `events:read`).

@@ -23,7 +23,7 @@ use crate::{Object, WlcroConnector};
 /// The status every new lead starts in (§5).
 pub const LEAD_NEW: &str = "Lead - New";
 
-const LEAD_CREATE: &[&str] = &[
+pub(crate) const LEAD_CREATE: &[&str] = &[
     "first_name",
     "last_name",
     "email",
@@ -35,7 +35,7 @@ const LEAD_CREATE: &[&str] = &[
     "affiliate_id",
     "external_id",
 ];
-const CLIENT_CREATE: &[&str] = &[
+pub(crate) const CLIENT_CREATE: &[&str] = &[
     "first_name",
     "last_name",
     "email",
@@ -48,7 +48,7 @@ const CLIENT_CREATE: &[&str] = &[
     "external_id",
     "status",
 ];
-const UPDATE: &[&str] = &[
+pub(crate) const UPDATE: &[&str] = &[
     "first_name",
     "last_name",
     "email",

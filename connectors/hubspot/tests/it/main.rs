@@ -5,6 +5,7 @@ mod estimate;
 mod find_many;
 mod limits;
 mod pull;
+mod schema;
 mod webhook;
 mod window;
 mod write;

@@ -7,4 +7,5 @@ mod auth_budget;
 mod find_many;
 mod pull;
 mod read;
+mod schema;
 mod write;
