@@ -193,7 +193,8 @@ pub struct HubspotSettings {
     pub token: SecretRef,
     /// The app's client secret, for webhook signature v3.
     pub webhook_secret: Option<SecretRef>,
-    /// The unique custom property that carries the WhiteLabelCRO id.
+    /// The unique custom property that carries the WhiteLabelCRO id (the shipped mappings and
+    /// the simulator's default schema: `wlcro_client_id`).
     #[serde(default = "default_hubspot_unique")]
     pub unique_property: String,
     /// Overrides `sync.overlap` for this system.
@@ -201,7 +202,7 @@ pub struct HubspotSettings {
 }
 
 fn default_hubspot_unique() -> String {
-    "wlcro_id".to_string()
+    "wlcro_client_id".to_string()
 }
 
 /// A HubSpot system's webhook receiver (`POST /webhooks/hubspot`): the extra client secrets

@@ -236,13 +236,24 @@ async fn search_all(
 ) -> Result<Vec<Value>, ConnectorError> {
     let mut out = Vec::new();
     let mut after = None;
+    // A search answering an empty page that names a next one, or a page cursor it handed out
+    // before, would otherwise be asked again for ever.
+    let mut trail = connector_api::PullTrail::default();
+    let stream = format!("hubspot {} lookup search", object.name());
     loop {
         let req = build(after.take());
         let (_, bytes) = c.api.post(c.api.url(object.name(), "/search"), &req, true, true).await?;
         let page: Collection = Api::decode("search", &bytes)?;
+        let empty = page.results.is_empty();
         out.extend(page.results);
         match page.paging.and_then(|p| p.next) {
-            Some(next) if out.len() + MAX_SEARCH_PAGE <= RESULT_CAP => after = Some(next.after),
+            Some(_) if empty => {
+                return Err(connector_api::progress::stalled(&stream, "an empty page named a next page"));
+            }
+            Some(next) if out.len() + MAX_SEARCH_PAGE <= RESULT_CAP => {
+                trail.visit(&next.after, &stream)?;
+                after = Some(next.after);
+            }
             _ => return Ok(out),
         }
     }

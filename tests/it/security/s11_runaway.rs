@@ -143,3 +143,38 @@ async fn s11_a_feed_handing_out_new_cursors_without_end_stops_at_the_per_run_cei
     assert!(err.to_string().contains("stopped after 144 requests"), "{err}");
     assert_eq!(seen.lock().expect("lock").len(), 144, "the ceiling is a tenth of the day's 1,440 reads");
 }
+
+/// A HubSpot search that answers an empty page naming a next page (the identity lookups page
+/// through searches too) ends the lookup with `NoProgress` after that one request.
+#[tokio::test]
+async fn s11_a_hubspot_lookup_search_answering_an_empty_page_with_a_next_page_ends_after_one_request() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = ManualClock::at_epoch();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let keep = seen.clone();
+    let app = Router::new().fallback(move |req: Request| {
+        let keep = keep.clone();
+        async move {
+            keep.lock().expect("lock").push(req.uri().path().to_string());
+            axum::Json(serde_json::json!({"total": 5, "results": [], "paging": {"next": {"after": "5"}}}))
+                .into_response()
+        }
+    });
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", socket.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(socket, app).await;
+    });
+    let system = SystemSettings::Hubspot(crosswalk::settings::HubspotSettings {
+        base_url: url,
+        token: secret_file(dir.path(), "hs.token", "pat-na1-runaway-test-token").expect("secret"),
+        webhook_secret: None,
+        unique_property: "wlcro_client_id".into(),
+        overlap: None,
+    });
+    let c = build("hubspot", &system, &clock);
+    let err = c.find_many("contacts", "email", &["a@example.test".to_string()]).await.expect_err("stuck search");
+    assert_eq!(err.class(), ErrorClass::NoProgress, "{err}");
+    let searches = seen.lock().expect("lock").iter().filter(|p| p.ends_with("/search")).count();
+    assert_eq!(searches, 1, "one search, not a loop: {seen:?}");
+}
