@@ -34,6 +34,31 @@ pub struct Settings {
     /// `[systems.NAME.webhook]`), by system name; read beside [`HubspotSettings`] so that struct
     /// keeps its shape.
     pub hubspot_webhooks: BTreeMap<String, HubspotWebhookSettings>,
+    /// How the review queue names each system and links to its records (`[review.systems.NAME]`).
+    pub review: ReviewSettings,
+}
+
+/// `[review]`: what the review queue shows a person about each system.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReviewSettings {
+    /// Per configured system name: its label and record links.
+    #[serde(default)]
+    pub systems: BTreeMap<String, ReviewSystemSettings>,
+}
+
+/// `[review.systems.NAME]`: the name people know a system by and where its records open.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReviewSystemSettings {
+    /// Shown instead of the kind's product name (e.g. `HubSpot (EU portal)`).
+    pub label: Option<String>,
+    /// A record's page: `{id}`, `{object}`, `{portal}` and `{instance}` are filled in. Defaults:
+    /// HubSpot `https://app.hubspot.com/contacts/{portal}/record/0-1/{id}`, Salesforce
+    /// `{instance}/lightning/r/{object}/{id}/view`; WhiteLabelCRO has none unless set.
+    pub record_url: Option<String>,
+    /// The HubSpot portal (hub) id for `{portal}`.
+    pub portal: Option<String>,
+    /// The Salesforce instance URL (`https://acme.my.salesforce.com`) for `{instance}`.
+    pub instance: Option<String>,
 }
 
 /// The file's shape before each system's `kind` picks its keys (serde cannot report unknown
@@ -46,6 +71,8 @@ struct RawSettings {
     systems: BTreeMap<String, config::Value>,
     serve: ServeSettings,
     log: LogSettings,
+    #[serde(default)]
+    review: ReviewSettings,
 }
 
 /// The connector kinds this build knows.
@@ -448,6 +475,7 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
                 serve: raw.serve,
                 log: raw.log,
                 hubspot_webhooks,
+                review: raw.review,
             })
         }
         Err(e) => {
@@ -584,6 +612,22 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
         }
         if let Err((key, message)) = crate::serve::hubspot_webhooks::check_settings(hook) {
             push(format!("systems.{name}.webhook.{key}"), message);
+        }
+    }
+    for (name, r) in &s.review.systems {
+        if !s.systems.contains_key(name) {
+            push(
+                format!("review.systems.{name}"),
+                "names no configured system; use a name from [systems]".into(),
+            );
+        }
+        if let Some(url) = &r.record_url
+            && !["https://", "http://", "{instance}"].iter().any(|p| url.starts_with(p))
+        {
+            push(
+                format!("review.systems.{name}.record_url"),
+                "must start with https:// (or {instance})".into(),
+            );
         }
     }
     if let Some(token) = &s.serve.admin_token

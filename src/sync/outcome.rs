@@ -5,7 +5,7 @@
 //! written, and each side's content hash becomes the hash of what that side now holds, so when
 //! our own write comes back on the next pull it matches and costs nothing.
 
-use connector_api::{Change, WriteResult};
+use connector_api::{Change, ConnectorError, WriteResult};
 
 use crate::mapping::{CanonMap, Side};
 use crate::reconcile::LinkPlan;
@@ -124,6 +124,7 @@ pub(crate) fn settle_link<'k>(
                     &e.to_string(),
                 );
                 item.link_id = Some(p.link.id);
+                note_remote(ctx, target, &mut item, &e);
                 item.candidates = json!({ REFUSED: [refusal] });
                 commit.review_items.push(item);
                 for w in p.plan.writes_to(target) {
@@ -206,6 +207,21 @@ fn modified(
     which: Side,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
     ctx.modified_time(which, if which == side { p.change.modified_at } else { p.other_modified })
+}
+
+/// Keeps on a write-rejected `item` what the `target` system said: its error code, message and
+/// the field it named (never a value). The item's `field` stays as it was: it is part of the key
+/// that keeps one item open per link.
+pub(crate) fn note_remote(ctx: &PairContext, target: Side, item: &mut NewReviewItem, e: &ConnectorError) {
+    item.remote_system = Some(ctx.pair.endpoint(target).system.clone());
+    match e {
+        ConnectorError::Invalid { message, code, field } => {
+            item.remote_message = Some(message.clone());
+            item.remote_code = code.clone();
+            item.remote_field = field.clone();
+        }
+        other => item.remote_message = Some(other.to_string()),
+    }
 }
 
 /// A review item for a write the remote rejected for good.

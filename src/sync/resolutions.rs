@@ -174,6 +174,7 @@ async fn write_field(
                     &e.to_string(),
                 );
                 rejected.link_id = Some(link.id);
+                super::outcome::note_remote(ctx, side, &mut rejected, &e);
                 commit.review_items.push(rejected);
                 return Ok(Settled::Written);
             }
