@@ -32,7 +32,7 @@ pub fn page(title: &str, who: Option<(&str, &str)>, body: Markup) -> Html<String
                 link rel="stylesheet" href="/assets/style.css";
             }
             body {
-                a.skip href="#main" { "Skip to the content" }
+                a.skip id="skip" href="#main" { "Skip to the content" }
                 header.top {
                     a.brand href="/review" { "crosswalk " span { "review queue" } }
                     @if let Some((name, csrf)) = who {
@@ -104,7 +104,7 @@ a { color:var(--accent); }
 .stack { display:flex; flex-direction:column; gap:.8rem; }
 label { display:flex; flex-direction:column; gap:.25rem; font-weight:600; font-size:.9rem; }
 label small { font-weight:400; color:var(--muted); }
-input[type=text], input[type=password], select, textarea { font:inherit; padding:.45rem .6rem; border:1px solid #bcccdc; border-radius:6px; background:#fff; }
+input[type=text], input[type=password], input[type=search], select, textarea { max-width:100%; font:inherit; padding:.45rem .6rem; border:1px solid #bcccdc; border-radius:6px; background:#fff; }
 button { font:inherit; padding:.45rem .9rem; border-radius:6px; border:1px solid #bcccdc; background:#fff; cursor:pointer; }
 button:hover { border-color:var(--accent); }
 button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
@@ -150,7 +150,7 @@ a.skip:focus { left:1rem; }
 fieldset.bulk { border:1px solid var(--line); border-radius:8px; background:#fff; padding:.6rem .9rem; }
 fieldset.bulk legend { font-weight:600; font-size:.9rem; padding:0 .3rem; }
 fieldset.bulk legend small { font-weight:400; color:var(--muted); }
-.filters > div { display:flex; flex-direction:column; gap:.25rem; }
+.filters > div { display:flex; flex-direction:column; gap:.25rem; min-width:0; max-width:100%; }
 .filters > div.grow { flex:1; min-width:220px; }
 .filters label { font-size:.8rem; }
 .table-wrap { overflow-x:auto; }

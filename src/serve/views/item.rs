@@ -124,7 +124,9 @@ fn side_card(
         div class={ "side " (id) } id={ "side-" (id) } {
             h3 { (title) }
             div.value { @match v { Some(v) => (v), None => span.blank { "(blank)" } } }
-            @if id != "base" { div.src { "changed " (when(modified)) } }
+            @if id != "base" {
+                div.src { @match modified { Some(t) => { "changed " (when(Some(t))) }, None => "change time not reported by this system" } }
+            }
         }
     }
 }
