@@ -160,22 +160,35 @@ fn like_pattern(text: &str) -> String {
     out + "%"
 }
 
-/// Matches `$n` against the person (the link's base, or an ambiguous item's candidates), the
-/// record ids, the field and the remote field.
+/// Matches `$n` against the person (the link's base, or an ambiguous item's `candidates.person`
+/// and candidate ids), the record ids, the field and the remote field: values only, never the
+/// JSON keys.
 fn search_clause(db: &Db, n: usize) -> String {
-    let base = |key: &str| match db {
-        Db::Sqlite(_) => format!("COALESCE(json_extract(l.base, '$.{key}'), '')"),
-        Db::Postgres(_) => format!("COALESCE(l.base ->> '{key}', '')"),
+    let get = |json: &str, path: &[&str]| match db {
+        Db::Sqlite(_) => format!("COALESCE(json_extract({json}, '$.{}'), '')", path.join(".")),
+        Db::Postgres(_) => {
+            let (last, init) = path.split_last().expect("a path");
+            let init: String = init.iter().map(|k| format!(" -> '{k}'")).collect();
+            format!("COALESCE({json}{init} ->> '{last}', '')")
+        }
     };
-    let person = Person::FIELDS.iter().map(|k| base(k)).collect::<Vec<_>>().join(" || ' ' || ");
+    let person = |json: &str, prefix: &[&str]| {
+        let fields = Person::FIELDS.iter().map(|k| get(json, &[prefix, &[*k]].concat()));
+        fields.collect::<Vec<_>>().join(" || ' ' || ")
+    };
     let like = |expr: &str| format!("lower({expr}) LIKE ${n} ESCAPE '\\'");
     let columns = ["r.left_id", "r.right_id", "r.field", "r.remote_field"]
         .map(|c| like(&format!("COALESCE({c}, '')")))
         .join(" OR ");
+    let ids = match db {
+        Db::Sqlite(_) => "COALESCE(json_extract(r.candidates, '$.ids'), '')".to_string(),
+        Db::Postgres(_) => "COALESCE(CAST(r.candidates -> 'ids' AS TEXT), '')".to_string(),
+    };
     format!(
-        "({columns} OR {} OR (r.kind = 'ambiguous_identity' AND {}))",
-        like(&person),
-        like("CAST(r.candidates AS TEXT)")
+        "({columns} OR {} OR (r.kind = 'ambiguous_identity' AND ({} OR {})))",
+        like(&person("l.base", &[])),
+        like(&person("r.candidates", &["person"])),
+        like(&ids)
     )
 }
 

@@ -40,6 +40,9 @@ pub fn query(filter: &ReviewFilter, kind: Option<ReviewKind>) -> String {
     if filter.sort != ReviewSort::Id {
         parts.push(format!("sort={}", filter.sort));
     }
+    if let Some(limit) = filter.limit {
+        parts.push(format!("limit={limit}"));
+    }
     parts.join("&")
 }
 
