@@ -629,6 +629,11 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
                 "must start with https:// (or {instance})".into(),
             );
         }
+        if let Some(instance) = &r.instance
+            && !instance.starts_with("https://")
+        {
+            push(format!("review.systems.{name}.instance"), "must be an https:// URL".into());
+        }
     }
     if let Some(token) = &s.serve.admin_token
         && let Err(message) = token.resolve()
@@ -720,5 +725,22 @@ mod tests {
     fn secrets_print_redacted() {
         let secret = SecretString::from("hunter2-sentinel".to_string());
         assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn review_links_are_checked_and_name_their_key() {
+        let loaded = load_text(
+            "[systems.crm]\nkind = \"memory\"\n[review.systems.crm]\nrecord_url = \"javascript:alert(1)\"\n\
+             instance = \"http://x\"\nlabell = \"x\"\n[review.systems.nope]\nlabel = \"Nope\"\n",
+        );
+        let text: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+        for needle in [
+            "`review.systems.crm.labell`: unknown key",
+            "`review.systems.crm.record_url`: must start with https://",
+            "`review.systems.crm.instance`: must be an https:// URL",
+            "`review.systems.nope`: names no configured system",
+        ] {
+            assert!(text.iter().any(|t| t.contains(needle)), "missing {needle:?} in {text:?}");
+        }
     }
 }

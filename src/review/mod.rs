@@ -212,7 +212,11 @@ impl ReviewService {
         let limit = filter.limit.unwrap_or(50).clamp(1, MAX_PAGE);
         let filter = ReviewFilter { limit: Some(limit), ..filter.clone() };
         let items = self.store.list_review(&filter).await?;
-        let total = self.store.count_review(&filter).await?;
+        // A first page that is not full holds every match: no second scan to count them.
+        let total = match filter.offset == 0 && items.len() < limit {
+            true => items.len() as u64,
+            false => self.store.count_review(&filter).await?,
+        };
         Ok(ReviewPage { items, total, limit, offset: filter.offset })
     }
 
@@ -415,11 +419,19 @@ pub fn kind_label(kind: ReviewKind) -> &'static str {
 
 /// What the button for `action` says on an item of `kind` whose pair has systems `l` and `r`.
 pub fn action_label(action: ResolveAction, kind: ReviewKind, l: &str, r: &str) -> String {
-    let acknowledged = !matches!(kind, ReviewKind::FieldConflict | ReviewKind::AmbiguousIdentity);
-    match action {
-        ResolveAction::TakeLeft | ResolveAction::TakeRight if acknowledged => {
-            "Acknowledge: fixed, try again".into()
+    match (action, kind) {
+        (ResolveAction::TakeLeft | ResolveAction::TakeRight, ReviewKind::WriteRejected) => {
+            return "Acknowledge: fixed, try again".into();
         }
+        (ResolveAction::TakeLeft | ResolveAction::TakeRight, ReviewKind::HeldBack) => {
+            return "Acknowledge: fixed, carry on".into();
+        }
+        (ResolveAction::TakeLeft | ResolveAction::TakeRight, ReviewKind::Deleted) => {
+            return "Acknowledge the delete".into();
+        }
+        _ => {}
+    }
+    match action {
         ResolveAction::TakeLeft => format!("Keep {l}'s value"),
         ResolveAction::TakeRight => format!("Keep {r}'s value"),
         ResolveAction::TakeBase => "Keep the last agreed value".into(),
@@ -456,7 +468,12 @@ pub fn bulk_choices(items: &[&ReviewItem], dir: &Directory) -> Vec<(ResolveActio
             out.push((a, action_label(a, ReviewKind::FieldConflict, &l, &r)));
         }
     } else if acknowledged && fits(ResolveAction::TakeLeft) {
-        out.push((ResolveAction::TakeLeft, action_label(ResolveAction::TakeLeft, first.kind, &l, &r)));
+        let label = if items.iter().all(|i| i.kind == first.kind) {
+            action_label(ResolveAction::TakeLeft, first.kind, &l, &r)
+        } else {
+            "Acknowledge".to_string()
+        };
+        out.push((ResolveAction::TakeLeft, label));
     }
     out.push(ignore);
     out
