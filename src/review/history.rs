@@ -75,7 +75,7 @@ impl ReviewService {
                 all.extend(self.record_history(&system, id, limit).await?);
             }
         }
-        all.sort_by(|a, b| (b.decision.at, b.decision.id).cmp(&(a.decision.at, a.decision.id)));
+        all.sort_by_key(|e| std::cmp::Reverse((e.decision.at, e.decision.id)));
         all.truncate(limit);
         Ok(all)
     }

@@ -124,7 +124,7 @@ pub(crate) fn settle_link<'k>(
                     &e.to_string(),
                 );
                 item.link_id = Some(p.link.id);
-                note_remote(ctx, target, &mut item, &e);
+                note_remote(ctx, target, &mut item, e);
                 item.candidates = json!({ REFUSED: [refusal] });
                 commit.review_items.push(item);
                 for w in p.plan.writes_to(target) {
