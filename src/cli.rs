@@ -126,6 +126,9 @@ pub enum Command {
         /// How many decisions to show.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Print JSON (the decisions with their systems named) instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 

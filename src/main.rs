@@ -61,8 +61,8 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
         Command::Serve { listen } => commands::serve::run(settings, listen.as_deref()).await,
         Command::Demo => commands::demo::run().await,
         Command::Status(args) => commands::status::run(settings, args).await,
-        Command::Explain { system, record_id, limit } => {
-            commands::explain::run(settings, system, record_id, *limit).await
+        Command::Explain { system, record_id, limit, json } => {
+            commands::explain::run(settings, system, record_id, *limit, *json).await
         }
     }
 }

@@ -37,6 +37,31 @@ pub struct Settings {
     /// Systems whose URL settings may use plain `http://` to a host that is not loopback
     /// (`allow_insecure_http = true` under `[systems.NAME]`; see `settings_urls`).
     pub insecure_http: std::collections::BTreeSet<String>,
+    /// How the review queue names each system and links to its records (`[review.systems.NAME]`).
+    pub review: ReviewSettings,
+}
+
+/// `[review]`: what the review queue shows a person about each system.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReviewSettings {
+    /// Per configured system name: its label and record links.
+    #[serde(default)]
+    pub systems: BTreeMap<String, ReviewSystemSettings>,
+}
+
+/// `[review.systems.NAME]`: the name people know a system by and where its records open.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReviewSystemSettings {
+    /// Shown instead of the kind's product name (e.g. `HubSpot (EU portal)`).
+    pub label: Option<String>,
+    /// A record's page: `{id}`, `{object}`, `{portal}` and `{instance}` are filled in. Defaults:
+    /// HubSpot `https://app.hubspot.com/contacts/{portal}/record/0-1/{id}`, Salesforce
+    /// `{instance}/lightning/r/{object}/{id}/view`; WhiteLabelCRO has none unless set.
+    pub record_url: Option<String>,
+    /// The HubSpot portal (hub) id for `{portal}`.
+    pub portal: Option<String>,
+    /// The Salesforce instance URL (`https://acme.my.salesforce.com`) for `{instance}`.
+    pub instance: Option<String>,
 }
 
 /// The file's shape before each system's `kind` picks its keys (serde cannot report unknown
@@ -49,6 +74,8 @@ struct RawSettings {
     systems: BTreeMap<String, config::Value>,
     serve: ServeSettings,
     log: LogSettings,
+    #[serde(default)]
+    review: ReviewSettings,
 }
 
 /// The connector kinds this build knows.
@@ -530,6 +557,7 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
                 log: raw.log,
                 hubspot_webhooks,
                 insecure_http,
+                review: raw.review,
             })
         }
         Err(e) => {
@@ -670,6 +698,27 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
             push(format!("systems.{name}.webhook.{key}"), message);
         }
     }
+    for (name, r) in &s.review.systems {
+        if !s.systems.contains_key(name) {
+            push(
+                format!("review.systems.{name}"),
+                "names no configured system; use a name from [systems]".into(),
+            );
+        }
+        if let Some(url) = &r.record_url
+            && !["https://", "http://", "{instance}"].iter().any(|p| url.starts_with(p))
+        {
+            push(
+                format!("review.systems.{name}.record_url"),
+                "must start with https:// (or {instance})".into(),
+            );
+        }
+        if let Some(instance) = &r.instance
+            && !instance.starts_with("https://")
+        {
+            push(format!("review.systems.{name}.instance"), "must be an https:// URL".into());
+        }
+    }
     if let Some(token) = &s.serve.admin_token
         && let Err(e) = token.resolve_min(MIN_ADMIN_TOKEN)
     {
@@ -760,5 +809,22 @@ mod tests {
     fn secrets_print_redacted() {
         let secret = SecretString::from("hunter2-sentinel".to_string());
         assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn review_links_are_checked_and_name_their_key() {
+        let loaded = load_text(
+            "[systems.crm]\nkind = \"memory\"\n[review.systems.crm]\nrecord_url = \"javascript:alert(1)\"\n\
+             instance = \"http://x\"\nlabell = \"x\"\n[review.systems.nope]\nlabel = \"Nope\"\n",
+        );
+        let text: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+        for needle in [
+            "`review.systems.crm.labell`: unknown key",
+            "`review.systems.crm.record_url`: must start with https://",
+            "`review.systems.crm.instance`: must be an https:// URL",
+            "`review.systems.nope`: names no configured system",
+        ] {
+            assert!(text.iter().any(|t| t.contains(needle)), "missing {needle:?} in {text:?}");
+        }
     }
 }

@@ -1,14 +1,19 @@
 //! `crosswalk explain <system> <record-id>`: why did this record's fields change? Prints the
 //! decision log, newest first: the field, old → new, the rule and reason, the source side, the
-//! run, and whether a person's review decision was behind it.
+//! run, and whether a person's review decision was behind it; `--json` for scripts.
 
+use connector_api::SystemClock;
+
+use crate::review::ReviewService;
+use crate::review::names::Directory;
 use crate::settings::Settings;
 use crate::store::{self, Decision};
 
 use super::Outcome;
 
-/// Prints the history of one record as the decision log tells it.
-pub async fn run(settings: &Settings, system: &str, record_id: &str, limit: usize) -> Outcome {
+/// Prints the history of one record as the decision log tells it (`json`: as JSON, each
+/// decision with its systems named and the review item behind it).
+pub async fn run(settings: &Settings, system: &str, record_id: &str, limit: usize, json: bool) -> Outcome {
     let store = match store::open(&settings.store.url).await {
         Ok(s) => s,
         Err(e) => {
@@ -16,12 +21,23 @@ pub async fn run(settings: &Settings, system: &str, record_id: &str, limit: usiz
             return Outcome::ActionNeeded;
         }
     };
-    match store.decisions_for(system, record_id, limit).await {
-        Ok(decisions) if decisions.is_empty() => {
+    let directory = Directory::from_settings(settings);
+    let service = ReviewService::new(store, SystemClock::shared()).with_directory(directory);
+    match service.record_history(system, record_id, limit).await {
+        Ok(entries) if json => {
+            let label = service.directory().system(system).label;
+            let body = serde_json::json!({
+                "system": system, "system_label": label, "record_id": record_id, "decisions": entries
+            });
+            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+            Outcome::Ok
+        }
+        Ok(entries) if entries.is_empty() => {
             println!("no recorded decisions for {system} record {record_id}");
             Outcome::Ok
         }
-        Ok(decisions) => {
+        Ok(entries) => {
+            let decisions: Vec<Decision> = entries.into_iter().map(|e| e.decision).collect();
             print!("{}", render(system, record_id, &decisions));
             Outcome::Ok
         }

@@ -10,7 +10,7 @@ use connector_api::SystemClock;
 
 use crate::review::{ResolveReport, ResolveRequest, ReviewError, ReviewService, render};
 use crate::settings::Settings;
-use crate::store::{self, ResolveAction, ReviewFilter, ReviewKind, ReviewState, RunKind};
+use crate::store::{self, ResolveAction, ReviewFilter, ReviewKind, ReviewSort, ReviewState, RunKind};
 
 use super::Outcome;
 
@@ -24,6 +24,9 @@ pub enum ReviewCommand {
         /// Which state to list: open, resolved, applied, superseded, ignored or all.
         #[arg(long, default_value = "open")]
         state: String,
+        /// Order: id (as found), oldest, newest, pair or kind.
+        #[arg(long, default_value = "id", value_parser = parse_sort)]
+        sort: ReviewSort,
         /// Rows per page.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -68,6 +71,14 @@ pub struct FilterArgs {
     /// Only items detected longer ago than this (e.g. `2d`, `6h`).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub older_than: Option<std::time::Duration>,
+    /// Only items whose person (name or email), record ids or field contain this text
+    /// (case-insensitive), e.g. `grace@example.com`.
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+}
+
+fn parse_sort(s: &str) -> Result<ReviewSort, String> {
+    s.parse().map_err(|_| format!("`{s}` is not a sort; use id, oldest, newest, pair or kind"))
 }
 
 /// A review kind on the command line.
@@ -108,9 +119,13 @@ pub enum Take {
 pub struct ResolveArgs {
     /// The item.
     pub id: Option<i64>,
-    /// Every open item matching --pair / --kind / --field / --older-than.
+    /// Every open item matching --pair / --kind / --field / --older-than / --search (at least
+    /// one of them, unless --everything).
     #[arg(long)]
     pub all: bool,
+    /// With --all and no filter: really decide every open item in the queue.
+    #[arg(long, requires = "all")]
+    pub everything: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Take this side's value.
@@ -144,12 +159,17 @@ impl FilterArgs {
             kind: self.kind.map(Into::into),
             field: self.field.clone(),
             older_than,
+            search: self.search.clone().filter(|s| !s.trim().is_empty()),
             ..ReviewFilter::default()
         })
     }
 
     fn is_empty(&self) -> bool {
-        self.pair.is_none() && self.kind.is_none() && self.field.is_none() && self.older_than.is_none()
+        self.pair.is_none()
+            && self.kind.is_none()
+            && self.field.is_none()
+            && self.older_than.is_none()
+            && self.search.as_deref().is_none_or(|s| s.trim().is_empty())
     }
 }
 
@@ -175,7 +195,8 @@ pub async fn run(settings: &Settings, command: &ReviewCommand) -> Outcome {
     if let Err(e) = store.migrate().await {
         return fail(&e.to_string());
     }
-    let service = ReviewService::new(store, SystemClock::shared());
+    let directory = crate::review::names::Directory::from_settings(settings);
+    let service = ReviewService::new(store, SystemClock::shared()).with_directory(directory);
     let stdin = std::io::stdin();
     match execute(&service, command, &mut stdin.lock()).await {
         Ok(Some(text)) => {
@@ -224,7 +245,7 @@ pub async fn execute(
 ) -> Result<Option<String>, Failure> {
     let now = SystemClock::shared().now();
     let text = match command {
-        ReviewCommand::List { filter, state, limit, page, json } => {
+        ReviewCommand::List { filter, state, sort, limit, page, json } => {
             let mut f = filter.to_filter(now).map_err(Failure::User)?;
             f.state = match state.as_str() {
                 "all" => None,
@@ -235,12 +256,21 @@ pub async fn execute(
             };
             f.limit = Some(*limit);
             f.offset = page.saturating_sub(1) * limit;
+            f.sort = *sort;
             let page = service.list(&f).await?;
-            if *json { to_json(&page) } else { render::table(&page) }
+            if *json {
+                let items: Vec<_> = page.items.iter().cloned().map(|i| service.view(i)).collect();
+                let body = serde_json::json!({
+                    "items": items, "total": page.total, "limit": page.limit, "offset": page.offset
+                });
+                to_json(&body)
+            } else {
+                render::table(&page, service.directory())
+            }
         }
         ReviewCommand::Show { id, json } => {
-            let item = service.get(*id).await?;
-            if *json { to_json(&item) } else { render::show(&item) }
+            let view = service.view(service.get(*id).await?);
+            if *json { to_json(&view) } else { render::show(&view, service.directory()) }
         }
         ReviewCommand::Resolve(args) => resolve(service, args, now, input).await?,
         ReviewCommand::Reopen { id } => match service.reopen(*id).await? {
@@ -277,6 +307,13 @@ async fn resolve(
             report @ ResolveReport::NotOpen { .. } => Err(Failure::User(report.message(id))),
             report => Ok(report.message(id) + "\n"),
         };
+    }
+    if args.filter.is_empty() && !args.everything {
+        return Err(Failure::User(
+            "error: --all without a filter would decide every open item in the queue; narrow it with \
+             --pair, --kind, --field, --older-than or --search, or add --everything if that is really meant"
+                .into(),
+        ));
     }
     let filter = args.filter.to_filter(now).map_err(Failure::User)?;
     let matched = service.count_open(&filter).await?;

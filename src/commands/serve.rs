@@ -64,7 +64,8 @@ pub async fn run(settings: &Settings, listen: Option<&str>) -> Outcome {
     if hubspot_hooks.is_some() {
         println!("HubSpot webhooks on http://{listen}/webhooks/hubspot");
     }
-    match serve::run(listen, store, auth, clock, hooks, hubspot_hooks).await {
+    let directory = crate::review::names::Directory::from_settings(settings);
+    match serve::run(listen, store, auth, clock, hooks, hubspot_hooks, directory).await {
         Ok(()) => Outcome::Ok,
         Err(e) => {
             eprintln!("error: {e}");

@@ -6,6 +6,9 @@
 //! the start of the pair's next run (see `sync::resolutions`).
 
 pub mod diff;
+pub mod explain;
+pub mod history;
+pub mod names;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -14,6 +17,8 @@ use std::sync::Arc;
 use connector_api::SharedClock;
 use serde::{Deserialize, Serialize};
 
+use self::explain::Explanation;
+use self::names::{Directory, SideName};
 use crate::store::{
     Resolution, ResolveAction, ResolveOutcome, ReviewFilter, ReviewItem, ReviewKind, ReviewState, RunRecord,
     Store, StoreError,
@@ -120,16 +125,81 @@ pub struct QueueStatus {
     pub recent_runs: Vec<RunRecord>,
 }
 
+/// One side of an item as the JSON API shows it: the system's config name, the name people
+/// know it by, the object, and the record's page in that system.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideRef {
+    pub name: String,
+    pub label: String,
+    pub object: String,
+    pub record_id: Option<String>,
+    pub record_url: Option<String>,
+}
+
+impl SideRef {
+    fn new(side: &SideName, record_id: Option<&str>) -> Self {
+        Self {
+            name: side.system.name.clone(),
+            label: side.system.label.clone(),
+            object: side.object.clone(),
+            record_id: record_id.map(str::to_string),
+            record_url: record_id.and_then(|id| side.record_url(id)),
+        }
+    }
+}
+
+/// An item with its systems named and its reason explained (the JSON API's item; `left_*` /
+/// `right_*` keys stay as they are).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemView {
+    #[serde(flatten)]
+    pub item: ReviewItem,
+    pub left_system: SideRef,
+    pub right_system: SideRef,
+    pub explanation: Explanation,
+}
+
+impl ItemView {
+    /// `item` named through `dir`.
+    pub fn new(item: ReviewItem, dir: &Directory) -> Self {
+        let (l, r) = dir.sides(&item.pair);
+        Self {
+            left_system: SideRef::new(&l, item.left_id.as_deref()),
+            right_system: SideRef::new(&r, item.right_id.as_deref()),
+            explanation: explain::explain(&item, &l, &r),
+            item,
+        }
+    }
+}
+
 /// The review queue's use cases over a store.
 #[derive(Debug, Clone)]
 pub struct ReviewService {
     store: Arc<dyn Store>,
     clock: SharedClock,
+    directory: Arc<Directory>,
 }
 
 impl ReviewService {
+    /// A service that names no systems (sides are "left system" / "right system").
     pub fn new(store: Arc<dyn Store>, clock: SharedClock) -> Self {
-        Self { store, clock }
+        Self { store, clock, directory: Arc::new(Directory::default()) }
+    }
+
+    /// Names systems and links records through `directory`.
+    pub fn with_directory(mut self, directory: Directory) -> Self {
+        self.directory = Arc::new(directory);
+        self
+    }
+
+    /// The names of the systems and pairs.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// `item` with its systems named and its reason explained.
+    pub fn view(&self, item: ReviewItem) -> ItemView {
+        ItemView::new(item, &self.directory)
     }
 
     /// The store behind the service.
@@ -142,7 +212,11 @@ impl ReviewService {
         let limit = filter.limit.unwrap_or(50).clamp(1, MAX_PAGE);
         let filter = ReviewFilter { limit: Some(limit), ..filter.clone() };
         let items = self.store.list_review(&filter).await?;
-        let total = self.store.count_review(&filter).await?;
+        // A first page that is not full holds every match: no second scan to count them.
+        let total = match filter.offset == 0 && items.len() < limit {
+            true => items.len() as u64,
+            false => self.store.count_review(&filter).await?,
+        };
         Ok(ReviewPage { items, total, limit, offset: filter.offset })
     }
 
@@ -330,4 +404,77 @@ pub fn candidate_ids(item: &ReviewItem) -> Vec<String> {
 /// The side the candidates live on (`left`/`right`), if the item says.
 pub fn candidate_side(item: &ReviewItem) -> Option<&str> {
     item.candidates.get("side").and_then(|v| v.as_str())
+}
+
+/// A kind as people say it.
+pub fn kind_label(kind: ReviewKind) -> &'static str {
+    match kind {
+        ReviewKind::FieldConflict => "Conflict",
+        ReviewKind::AmbiguousIdentity => "Possible duplicate",
+        ReviewKind::WriteRejected => "Write refused",
+        ReviewKind::HeldBack => "Held back",
+        ReviewKind::Deleted => "Deleted",
+    }
+}
+
+/// What the button for `action` says on an item of `kind` whose pair has systems `l` and `r`.
+pub fn action_label(action: ResolveAction, kind: ReviewKind, l: &str, r: &str) -> String {
+    match (action, kind) {
+        (ResolveAction::TakeLeft | ResolveAction::TakeRight, ReviewKind::WriteRejected) => {
+            return "Acknowledge: fixed, try again".into();
+        }
+        (ResolveAction::TakeLeft | ResolveAction::TakeRight, ReviewKind::HeldBack) => {
+            return "Acknowledge: fixed, carry on".into();
+        }
+        (ResolveAction::TakeLeft | ResolveAction::TakeRight, ReviewKind::Deleted) => {
+            return "Acknowledge the delete".into();
+        }
+        _ => {}
+    }
+    match action {
+        ResolveAction::TakeLeft => format!("Keep {l}'s value"),
+        ResolveAction::TakeRight => format!("Keep {r}'s value"),
+        ResolveAction::TakeBase => "Keep the last agreed value".into(),
+        ResolveAction::Value if kind == ReviewKind::AmbiguousIdentity => "Link to this record".into(),
+        ResolveAction::Value => "Use this value".into(),
+        ResolveAction::Ignore => "Ignore (leave both as they are)".into(),
+    }
+}
+
+/// The decisions a bulk action may offer for `items`: only those that fit every one of them
+/// and mean the same for each (keeping a system's value needs one pair of systems and field
+/// conflicts only; acknowledging needs rejections, held-back changes or deletes only). Ignore
+/// always fits. Each comes with its button text.
+pub fn bulk_choices(items: &[&ReviewItem], dir: &Directory) -> Vec<(ResolveAction, String)> {
+    let ignore = (ResolveAction::Ignore, action_label(ResolveAction::Ignore, ReviewKind::Deleted, "", ""));
+    let Some(first) = items.first() else { return vec![ignore] };
+    let labels = |i: &ReviewItem| {
+        let (l, r) = dir.sides(&i.pair);
+        (l.system.label, r.system.label)
+    };
+    let (l, r) = labels(first);
+    let fits = |a: ResolveAction| {
+        let req = ResolveRequest { action: a, value: None, note: None };
+        items.iter().all(|i| validate(i, &req).is_ok())
+    };
+    let conflicts =
+        items.iter().all(|i| i.kind == ReviewKind::FieldConflict && labels(i) == (l.clone(), r.clone()));
+    let acknowledged = items
+        .iter()
+        .all(|i| matches!(i.kind, ReviewKind::WriteRejected | ReviewKind::HeldBack | ReviewKind::Deleted));
+    let mut out = Vec::new();
+    if conflicts {
+        for a in [ResolveAction::TakeLeft, ResolveAction::TakeRight].into_iter().filter(|a| fits(*a)) {
+            out.push((a, action_label(a, ReviewKind::FieldConflict, &l, &r)));
+        }
+    } else if acknowledged && fits(ResolveAction::TakeLeft) {
+        let label = if items.iter().all(|i| i.kind == first.kind) {
+            action_label(ResolveAction::TakeLeft, first.kind, &l, &r)
+        } else {
+            "Acknowledge".to_string()
+        };
+        out.push((ResolveAction::TakeLeft, label));
+    }
+    out.push(ignore);
+    out
 }

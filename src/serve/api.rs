@@ -140,6 +140,10 @@ pub struct FilterParams {
     pub kind: Option<String>,
     pub field: Option<String>,
     pub older_than: Option<String>,
+    /// Free-text search (person name, email, record ids, field).
+    pub q: Option<String>,
+    /// `id` (default), `oldest`, `newest`, `pair` or `kind`.
+    pub sort: Option<String>,
     pub limit: Option<String>,
     pub offset: Option<String>,
 }
@@ -171,12 +175,20 @@ impl FilterParams {
                 .map(|n| n.parse::<usize>().map_err(|_| format!("`{name}` must be a number")))
                 .transpose()
         };
+        let sort = nonblank(&self.sort)
+            .map(|s| {
+                s.parse().map_err(|_| format!("unknown sort `{s}`; use id, oldest, newest, pair or kind"))
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(ReviewFilter {
             pair: nonblank(&self.pair).map(str::to_string),
             kind,
             field: nonblank(&self.field).map(str::to_string),
             state,
             older_than,
+            search: nonblank(&self.q).map(str::to_string),
+            sort,
             limit: number(&self.limit, "limit")?,
             offset: number(&self.offset, "offset")?.unwrap_or(0),
         })
@@ -191,7 +203,9 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let filter = params.to_filter(state.clock.now()).map_err(ApiError::Invalid)?;
     let page = state.review.list(&filter).await?;
-    Ok(Json(page).into_response())
+    let items: Vec<_> = page.items.into_iter().map(|i| state.review.view(i)).collect();
+    Ok(Json(json!({ "items": items, "total": page.total, "limit": page.limit, "offset": page.offset }))
+        .into_response())
 }
 
 /// `GET /api/review/{id}`: the item with its diff.
@@ -202,7 +216,8 @@ pub async fn item(
 ) -> Result<Response, ApiError> {
     let item = state.review.get(id).await?;
     let diff = crate::review::diff::diff(item.left_value.as_deref(), item.right_value.as_deref());
-    let mut body = serde_json::to_value(&item).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let mut body =
+        serde_json::to_value(state.review.view(item)).map_err(|e| ApiError::Invalid(e.to_string()))?;
     body["diff"] = serde_json::to_value(diff).unwrap_or_default();
     Ok(Json(body).into_response())
 }
@@ -216,7 +231,7 @@ pub async fn resolve(
 ) -> Result<Response, ApiError> {
     let Json(req) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
     let report = state.review.resolve(id, &req, admin.name()).await?;
-    let item = state.review.get(id).await?;
+    let item = state.review.view(state.review.get(id).await?);
     Ok(Json(json!({ "id": id, "result": report, "message": report.message(id), "item": item }))
         .into_response())
 }
@@ -238,8 +253,8 @@ pub async fn bulk(
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
     let filter = body.filter.to_filter(state.clock.now()).map_err(ApiError::Invalid)?;
-    if filter.pair.is_none() && filter.kind.is_none() && filter.field.is_none() {
-        return Err(ApiError::Invalid("a bulk resolve needs at least one of pair, kind or field".into()));
+    if filter.pair.is_none() && filter.kind.is_none() && filter.field.is_none() && filter.search.is_none() {
+        return Err(ApiError::Invalid("a bulk resolve needs at least one of pair, kind, field or q".into()));
     }
     let report = state.review.resolve_bulk(&filter, &body.decision, admin.name()).await?;
     Ok(Json(report).into_response())

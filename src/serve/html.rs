@@ -1,25 +1,10 @@
-//! The HTML building blocks of the admin pages: escaping (every value that reaches a page goes
-//! through [`esc`]), the page layout, the stylesheet, the login form and the error page. The
-//! review pages themselves are in `views`.
+//! The HTML building blocks of the admin pages: the page layout (maud templates, which escape
+//! every interpolated value), the stylesheet, the login form and the error page, plus
+//! [`url_enc`] for query strings. The review pages are in `views`.
 
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-
-/// Escapes text for an HTML element body or a double- or single-quoted attribute.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{DOCTYPE, Markup, html};
 
 /// Percent-encodes a query-string value.
 pub fn url_enc(s: &str) -> String {
@@ -34,48 +19,65 @@ pub fn url_enc(s: &str) -> String {
     out
 }
 
-/// A whole page: `body` must already be escaped HTML. `who` (the logged-in admin) adds the
-/// header's logout form, which needs the session's CSRF token.
-pub fn page(title: &str, who: Option<(&str, &str)>, body: &str) -> Html<String> {
-    let nav = match who {
-        Some((name, csrf)) => format!(
-            r#"<form class="logout" method="post" action="/logout"><input type="hidden" name="csrf" value="{}"><span>{}</span> <button type="submit" class="link">Log out</button></form>"#,
-            esc(csrf),
-            esc(name)
-        ),
-        None => String::new(),
+/// A whole page around `body`. `who` (the logged-in admin and the session's CSRF token) adds
+/// the header's logout form. Every interpolated value is escaped by maud.
+pub fn page(title: &str, who: Option<(&str, &str)>, body: Markup) -> Html<String> {
+    let doc = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · crosswalk" }
+                link rel="stylesheet" href="/assets/style.css";
+            }
+            body {
+                a.skip id="skip" href="#main" { "Skip to the content" }
+                header.top {
+                    a.brand href="/review" { "crosswalk " span { "review queue" } }
+                    @if let Some((name, csrf)) = who {
+                        form.logout method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            span { (name) } " "
+                            button.link type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
     };
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{} · crosswalk</title><link rel="stylesheet" href="/assets/style.css"></head>
-<body><header class="top"><a class="brand" href="/review">crosswalk <span>review queue</span></a>{nav}</header>
-<main>{body}</main></body></html>"#,
-        esc(title)
-    ))
+    Html(doc.into_string())
 }
 
 /// The login form, with an optional error line.
 pub fn login(error: Option<&str>) -> Html<String> {
-    let error = error.map(|e| format!(r#"<p class="flash error">{}</p>"#, esc(e))).unwrap_or_default();
-    let body = format!(
-        r#"<section class="card narrow"><h1>Sign in</h1>{error}
-<form method="post" action="/login" class="stack">
-<label>Admin token <input type="password" name="token" id="token" autocomplete="current-password" required></label>
-<label>Your name <small>(recorded with every decision)</small> <input type="text" name="name" id="name" maxlength="64"></label>
-<button type="submit" id="login" class="primary">Sign in</button></form></section>"#
-    );
-    page("Sign in", None, &body)
+    let body = html! {
+        section.card.narrow {
+            h1 { "Sign in" }
+            @if let Some(e) = error { p.flash.error role="alert" { (e) } }
+            form.stack method="post" action="/login" {
+                label for="token" { "Admin token" }
+                input type="password" name="token" id="token" autocomplete="current-password" required;
+                label for="name" { "Your name " small { "(recorded with every decision)" } }
+                input type="text" name="name" id="name" maxlength="64" autocomplete="name";
+                button.primary type="submit" id="login" { "Sign in" }
+            }
+        }
+    };
+    page("Sign in", None, body)
 }
 
 /// An error page with `status`.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        r#"<section class="card narrow"><h1>{}</h1><p>{}</p><p><a href="/review">Back to the queue</a></p></section>"#,
-        esc(status.canonical_reason().unwrap_or("Error")),
-        esc(message)
-    );
-    (status, page("Error", None, &body)).into_response()
+    let body = html! {
+        section.card.narrow {
+            h1 { (status.canonical_reason().unwrap_or("Error")) }
+            p role="alert" { (message) }
+            p { a href="/review" { "Back to the queue" } }
+        }
+    };
+    (status, page("Error", None, body)).into_response()
 }
 
 /// `GET /assets/style.css`.
@@ -102,7 +104,7 @@ a { color:var(--accent); }
 .stack { display:flex; flex-direction:column; gap:.8rem; }
 label { display:flex; flex-direction:column; gap:.25rem; font-weight:600; font-size:.9rem; }
 label small { font-weight:400; color:var(--muted); }
-input[type=text], input[type=password], select, textarea { font:inherit; padding:.45rem .6rem; border:1px solid #bcccdc; border-radius:6px; background:#fff; }
+input[type=text], input[type=password], input[type=search], select, textarea { max-width:100%; font:inherit; padding:.45rem .6rem; border:1px solid #bcccdc; border-radius:6px; background:#fff; }
 button { font:inherit; padding:.45rem .9rem; border-radius:6px; border:1px solid #bcccdc; background:#fff; cursor:pointer; }
 button:hover { border-color:var(--accent); }
 button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
@@ -115,11 +117,10 @@ button.link { border:none; background:none; padding:0; text-decoration:underline
 .chip { display:inline-block; padding:.25rem .7rem; border-radius:999px; background:#fff; border:1px solid var(--line); color:var(--ink); text-decoration:none; font-size:.9rem; }
 .chip b { margin-left:.3rem; } .chip.on { border-color:var(--accent); background:#e6f0ff; }
 .filters { display:flex; flex-wrap:wrap; gap:.6rem; align-items:flex-end; }
-.filters label { font-size:.8rem; }
 table { width:100%; border-collapse:collapse; background:#fff; }
 th, td { text-align:left; padding:.5rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
 th { font-size:.8rem; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
-td.val { max-width:220px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; font-family:ui-monospace,Menlo,monospace; font-size:.88rem; }
+td.val { max-width:320px; overflow-wrap:anywhere; font-family:ui-monospace,Menlo,monospace; font-size:.88rem; }
 .badge { display:inline-block; padding:.05rem .5rem; border-radius:999px; font-size:.8rem; background:#e4e7eb; }
 .badge.open { background:#fff3c4; } .badge.resolved { background:#e6f0ff; } .badge.applied { background:var(--right); }
 .badge.ignored, .badge.superseded { background:#e4e7eb; color:var(--muted); }
@@ -137,9 +138,35 @@ dl.meta dt { color:var(--muted); } dl.meta dd { margin:0; }
 .diff { font-family:ui-monospace,Menlo,monospace; white-space:pre-wrap; word-break:break-word; padding:.7rem; background:var(--bg); border-radius:6px; }
 .diff del, h2 small del { background:var(--left); color:var(--left-ink); text-decoration:line-through; }
 .diff ins, h2 small ins { background:var(--right); color:var(--right-ink); text-decoration:none; }
-.actions { display:flex; flex-wrap:wrap; gap:.6rem; align-items:flex-end; }
-.actions .grow { flex:1; min-width:200px; } .actions .later { order:2; }
-@media (max-width:800px) { .sides { grid-template-columns:1fr; } }
+.actions { display:flex; flex-wrap:wrap; gap:.6rem; align-items:center; }
+.actions .grow { flex:1; min-width:200px; }
+a.skip { position:absolute; left:-999px; top:0; background:#fff; padding:.5rem 1rem; z-index:10; }
+a.skip:focus { left:1rem; }
+:focus-visible { outline:3px solid #f0b429; outline-offset:2px; }
+.sr { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
+.muted, .email { color:var(--muted); } .email { font-size:.85rem; }
+.person-name { font-weight:600; }
+.says { color:var(--muted); font-family:system-ui,sans-serif; font-size:.8rem; }
+fieldset.bulk { border:1px solid var(--line); border-radius:8px; background:#fff; padding:.6rem .9rem; }
+fieldset.bulk legend { font-weight:600; font-size:.9rem; padding:0 .3rem; }
+fieldset.bulk legend small { font-weight:400; color:var(--muted); }
+.filters > div { display:flex; flex-direction:column; gap:.25rem; min-width:0; max-width:100%; }
+.filters > div.grow { flex:1; min-width:220px; }
+.filters label { font-size:.8rem; }
+.table-wrap { overflow-x:auto; }
+caption { text-align:left; color:var(--muted); padding:.4rem 0; font-size:.9rem; }
+form.typed { margin-top:1rem; padding-top:1rem; border-top:1px solid var(--line); }
+td.val { white-space:normal; }
+@media (max-width:800px) {
+  .sides { grid-template-columns:1fr; }
+  main { padding:0 .8rem; margin:1rem auto; }
+  header.top { padding:.6rem .8rem; }
+  table.queue thead, table.history thead { position:absolute; left:-9999px; }
+  table.queue tr, table.history tr { display:block; border:1px solid var(--line); border-radius:8px; margin-bottom:.7rem; padding:.3rem .2rem; }
+  table.queue td, table.history td { display:grid; grid-template-columns:7.5rem 1fr; gap:.5rem; border:none; padding:.25rem .6rem; max-width:none; }
+  table.queue td::before, table.history td::before { content:attr(data-label); color:var(--muted); font-size:.8rem; text-transform:uppercase; }
+  dl.meta { grid-template-columns:1fr; } dl.meta dd { margin-bottom:.4rem; }
+}
 "#;
 
 #[cfg(test)]
@@ -147,11 +174,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escaping_neutralises_markup_in_bodies_and_attributes() {
-        assert_eq!(
-            esc(r#"<script>alert('1')</script>&"x""#),
-            "&lt;script&gt;alert(&#x27;1&#x27;)&lt;/script&gt;&amp;&quot;x&quot;"
-        );
+    fn templates_escape_markup_and_query_values_are_encoded() {
+        let page = page("<t>", Some(("<b>Eve</b>", "\"x")), html! { p { "<script>alert('1')</script>&" } });
+        let text = page.0;
+        assert!(text.contains("&lt;script&gt;alert('1')&lt;/script&gt;&amp;"), "{text}");
+        assert!(text.contains("&lt;b&gt;Eve&lt;/b&gt;") && text.contains("value=\"&quot;x\""), "{text}");
+        assert!(!text.contains("<script>") && !text.contains("<b>Eve"));
         assert_eq!(url_enc("a b&c=d"), "a%20b%26c%3Dd");
     }
 }

@@ -30,6 +30,7 @@ pub use api::ApiError;
 pub use auth::AdminAuth;
 
 use crate::review::ReviewService;
+use crate::review::names::Directory;
 use crate::store::Store;
 
 /// Largest request body accepted (forms and JSON).
@@ -60,10 +61,22 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// The whole admin app over `store`.
+/// The whole admin app over `store`, naming no systems (see [`router_with`]).
 pub fn router(store: Arc<dyn Store>, auth: AdminAuth, clock: SharedClock) -> Router {
+    router_with(store, auth, clock, Directory::default())
+}
+
+/// The whole admin app over `store`, naming each pair's systems and linking their records
+/// through `directory`.
+pub fn router_with(
+    store: Arc<dyn Store>,
+    auth: AdminAuth,
+    clock: SharedClock,
+    directory: Directory,
+) -> Router {
+    let review = ReviewService::new(store, clock.clone()).with_directory(directory);
     let throttle = Arc::new(throttle::Throttle::new(clock.clone()));
-    let state = AppState { review: ReviewService::new(store, clock.clone()), auth, clock, throttle };
+    let state = AppState { review, auth, clock, throttle };
     Router::new()
         .route("/", get(|| async { Redirect::to("/review") }))
         .route("/login", get(pages::login_form).post(pages::login))
@@ -73,6 +86,7 @@ pub fn router(store: Arc<dyn Store>, auth: AdminAuth, clock: SharedClock) -> Rou
         .route("/review/{id}", get(pages::item))
         .route("/review/{id}/resolve", post(pages::resolve))
         .route("/review/{id}/reopen", post(pages::reopen))
+        .route("/record/{system}/{id}", get(pages::record))
         .route("/assets/style.css", get(html::stylesheet))
         .route("/api/review", get(api::list))
         .route("/api/review/resolve", post(api::bulk))
@@ -126,13 +140,14 @@ pub async fn run(
     clock: SharedClock,
     wlcro_hooks: Option<webhooks::WlcroReceiver>,
     hubspot_hooks: Option<hubspot_webhooks::HubspotReceiver>,
+    directory: Directory,
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind { addr: listen.to_string(), source })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "admin server listening");
-    let app = router(store, auth, clock);
+    let app = router_with(store, auth, clock, directory);
     let app = match wlcro_hooks {
         Some(hooks) => hooks.attach(app),
         None => app,

@@ -103,14 +103,15 @@ pub async fn logout(PageAdmin(session): PageAdmin, Form(form): Form<Fields>) -> 
     ([(header::SET_COOKIE, clear_cookie())], Redirect::to("/login")).into_response()
 }
 
-/// `GET /review`: the queue with filters and counts per kind.
+/// `GET /review`: the queue with search, filters, sort and counts per kind.
 pub async fn list(
     State(state): State<AppState>,
     PageAdmin(session): PageAdmin,
     Query(params): Query<FilterParams>,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let filter = match params.to_filter(state.clock.now()) {
+    let now = state.clock.now();
+    let filter = match params.to_filter(now) {
         Ok(f) => f,
         Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
     };
@@ -118,8 +119,17 @@ pub async fn list(
         Ok(v) => v,
         Err(e) => return review_error(e),
     };
-    let body = views::list(&page_data, &filter, &status, &session.csrf, flash.message().as_deref());
-    page("Review queue", Some((&session.name, &session.csrf)), &body).into_response()
+    let message = flash.message();
+    let body = views::list(&views::ListPage {
+        page: &page_data,
+        filter: &filter,
+        status: &status,
+        csrf: &session.csrf,
+        flash: message.as_deref(),
+        now,
+        dir: state.review.directory(),
+    });
+    page("Review queue", Some((&session.name, &session.csrf)), body).into_response()
 }
 
 /// What the POST before this page did, carried in the redirect's query as fixed codes and
@@ -154,20 +164,67 @@ impl Flash {
     }
 }
 
-/// `GET /review/{id}`.
+/// Decision-log entries shown on an item or record page.
+const HISTORY_LIMIT: usize = 100;
+
+/// `GET /review/{id}`: the item and the history of its records.
 pub async fn item(
     State(state): State<AppState>,
     PageAdmin(session): PageAdmin,
     Path(id): Path<i64>,
     Query(flash): Query<Flash>,
 ) -> Response {
-    match state.review.get(id).await {
-        Ok(item) => {
-            let body = views::item(&item, &session.csrf, flash.message().as_deref());
-            page(&format!("Item {id}"), Some((&session.name, &session.csrf)), &body).into_response()
-        }
-        Err(e) => review_error(e),
-    }
+    let item = match state.review.get(id).await {
+        Ok(item) => item,
+        Err(e) => return review_error(e),
+    };
+    let history = match state.review.item_history(&item, HISTORY_LIMIT).await {
+        Ok(h) => h,
+        Err(e) => return review_error(e),
+    };
+    let (l, r) = state.review.directory().sides(&item.pair);
+    let view = state.review.view(item);
+    let message = flash.message();
+    let body = views::item(&view, &l, &r, &history, &session.csrf, message.as_deref());
+    page(&format!("Item {id}"), Some((&session.name, &session.csrf)), body).into_response()
+}
+
+/// `GET /record/{system}/{id}`: who the record is, its history and its review items.
+pub async fn record(
+    State(state): State<AppState>,
+    PageAdmin(session): PageAdmin,
+    Path((system, record_id)): Path<(String, String)>,
+) -> Response {
+    let review = &state.review;
+    let filter = crate::store::ReviewFilter {
+        search: Some(record_id.clone()),
+        limit: Some(crate::review::MAX_PAGE),
+        ..crate::store::ReviewFilter::default()
+    };
+    let found = tokio::try_join!(
+        review.record_history(&system, &record_id, HISTORY_LIMIT),
+        review.record_person(&system, &record_id),
+        review.list(&filter),
+    );
+    let (history, who, items) = match found {
+        Ok(v) => v,
+        Err(e) => return review_error(e),
+    };
+    let dir = review.directory();
+    let items: Vec<_> = items
+        .items
+        .into_iter()
+        .filter(|i| {
+            let (l, r) = dir.sides(&i.pair);
+            (l.system.name == system && i.left_id.as_deref() == Some(record_id.as_str()))
+                || (r.system.name == system && i.right_id.as_deref() == Some(record_id.as_str()))
+        })
+        .collect();
+    let name = dir.system(&system);
+    let url = dir.record_url(&system, &record_id);
+    let body = views::record_page(&name, &record_id, url.as_deref(), who.as_ref(), &history, &items);
+    let title = format!("{} record {record_id}", name.label);
+    page(&title, Some((&session.name, &session.csrf)), body).into_response()
 }
 
 fn decision_from(form: &Fields) -> Result<ResolveRequest, PageErr> {
@@ -213,7 +270,9 @@ pub async fn resolve(
     }
 }
 
-/// `POST /review/bulk`: one decision for the checked items.
+/// `POST /review/bulk`: one decision for the checked items. Without `confirm=yes` it shows the
+/// preview (how many, which, the decision); a decision that does not fit every selected item
+/// is refused, naming them.
 pub async fn bulk(
     State(state): State<AppState>,
     PageAdmin(session): PageAdmin,
@@ -229,6 +288,29 @@ pub async fn bulk(
     let ids: Vec<i64> = form.iter().filter(|(k, _)| k == "id").filter_map(|(_, v)| v.parse().ok()).collect();
     if ids.is_empty() {
         return Redirect::to("/review?done=none_selected").into_response();
+    }
+    let mut items = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match state.review.get(*id).await {
+            Ok(i) => items.push(i),
+            Err(e) => return review_error(e),
+        }
+    }
+    let dir = state.review.directory();
+    let refs: Vec<&crate::store::ReviewItem> = items.iter().collect();
+    let choices = crate::review::bulk_choices(&refs, dir);
+    let Some((_, label)) = choices.iter().find(|(a, _)| *a == req.action) else {
+        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let message = format!(
+            "“{}” does not fit every selected item ({}); select items of one kind and one pair of systems, or ignore them",
+            req.action,
+            ids.join(", ")
+        );
+        return error_page(StatusCode::BAD_REQUEST, &message);
+    };
+    if field(&form, "confirm") != Some("yes") {
+        let body = views::bulk_preview(&items, req.action, label, dir, &session.csrf);
+        return page("Preview", Some((&session.name, &session.csrf)), body).into_response();
     }
     match state.review.resolve_ids(&ids, &req, &session.name).await {
         Ok(r) => Redirect::to(&format!(

@@ -120,6 +120,13 @@ impl Where {
         self.clauses.push(format!("{column} IN ({})", marks.join(", ")));
     }
 
+    /// Adds the clause `make(n)` builds around placeholder `$n` of `arg` (which it may use
+    /// several times), e.g. `(a LIKE $n OR b LIKE $n)`.
+    pub(crate) fn push_with(&mut self, arg: Arg, make: impl FnOnce(usize) -> String) {
+        self.args.push(arg);
+        self.clauses.push(make(self.args.len()));
+    }
+
     /// The next free placeholder number (for `LIMIT`/`OFFSET` after the filters).
     pub(crate) fn next(&self) -> usize {
         self.args.len() + 1

@@ -8,17 +8,20 @@ use sqlx::types::Json;
 
 use super::db::{Arg, Db, Ts, Tx, Where, bind_args, limit_arg, on_db, on_tx, to_u64, ts};
 use super::{
-    NewReviewItem, Resolution, ResolveAction, ResolveOutcome, ReviewFilter, ReviewItem, ReviewKind,
-    ReviewState, ReviewTransition, StoreError,
+    NewReviewItem, Person, Resolution, ResolveAction, ResolveOutcome, ReviewFilter, ReviewItem, ReviewKind,
+    ReviewSort, ReviewState, ReviewTransition, StoreError,
 };
 
-/// `SELECT <every review column> FROM review_items`, as a literal for `concat!`.
+/// `SELECT <every review column> FROM review_items r LEFT JOIN links l`, as a literal for
+/// `concat!`: the link's base names the person the item is about.
 macro_rules! select_review {
     () => {
-        "SELECT id, pair, link_id, kind, field, base_value, left_value, right_value, \
-         left_modified_at, right_modified_at, left_id, right_id, rule, reason, candidates, \
-         detected_at, run_id, state, resolution_action, resolution_value, resolved_by, \
-         resolved_at, resolution_note, applied_run_id, updated_at FROM review_items"
+        "SELECT r.id, r.pair, r.link_id, r.kind, r.field, r.base_value, r.left_value, r.right_value, \
+         r.left_modified_at, r.right_modified_at, r.left_id, r.right_id, r.rule, r.reason, r.candidates, \
+         r.detected_at, r.run_id, r.state, r.resolution_action, r.resolution_value, r.resolved_by, \
+         r.resolved_at, r.resolution_note, r.applied_run_id, r.updated_at, r.remote_system, r.remote_code, \
+         r.remote_message, r.remote_field, l.base AS link_base \
+         FROM review_items r LEFT JOIN links l ON l.id = r.link_id"
     };
 }
 
@@ -49,6 +52,11 @@ struct ReviewRow {
     resolution_note: Option<String>,
     applied_run_id: Option<String>,
     updated_at: DateTime<Utc>,
+    remote_system: Option<String>,
+    remote_code: Option<String>,
+    remote_message: Option<String>,
+    remote_field: Option<String>,
+    link_base: Option<Json<Value>>,
 }
 
 impl TryFrom<ReviewRow> for ReviewItem {
@@ -80,15 +88,26 @@ impl TryFrom<ReviewRow> for ReviewItem {
             right_id: r.right_id,
             rule: r.rule,
             reason: r.reason,
-            candidates: r.candidates.0,
+            candidates: r.candidates.0.clone(),
             detected_at: r.detected_at,
             run_id: r.run_id,
             state: r.state.parse()?,
             resolution,
             applied_run_id: r.applied_run_id,
             updated_at: r.updated_at,
+            remote_system: r.remote_system,
+            remote_code: r.remote_code,
+            remote_message: r.remote_message,
+            remote_field: r.remote_field,
+            person: person(r.link_base.as_ref().map(|b| &b.0), &r.candidates.0),
         })
     }
+}
+
+/// The person an item is about: the link's last agreed record, else (an ambiguous identity)
+/// the record that matched several candidates, as the engine noted it in `candidates.person`.
+fn person(link_base: Option<&Value>, candidates: &Value) -> Option<Person> {
+    link_base.and_then(Person::from_canon).or_else(|| candidates.get("person").and_then(Person::from_canon))
 }
 
 fn to_items(rows: Vec<ReviewRow>) -> Result<Vec<ReviewItem>, StoreError> {
@@ -106,30 +125,106 @@ fn dedupe_key(item: &NewReviewItem) -> String {
     serde_json::to_string(&key).expect("a tuple of strings and integers serialises")
 }
 
-fn filter_sql(filter: &ReviewFilter) -> Where {
+fn filter_sql(db: &Db, filter: &ReviewFilter) -> Where {
     let mut w = Where::default();
     if let Some(pair) = &filter.pair {
-        w.push("pair", "=", Arg::Text(pair.clone()));
+        w.push("r.pair", "=", Arg::Text(pair.clone()));
     }
     if let Some(kind) = filter.kind {
-        w.push("kind", "=", Arg::Text(kind.as_str().to_owned()));
+        w.push("r.kind", "=", Arg::Text(kind.as_str().to_owned()));
     }
     if let Some(field) = &filter.field {
-        w.push("field", "=", Arg::Text(field.clone()));
+        w.push("r.field", "=", Arg::Text(field.clone()));
     }
     if let Some(state) = filter.state {
-        w.push("state", "=", Arg::Text(state.as_str().to_owned()));
+        w.push("r.state", "=", Arg::Text(state.as_str().to_owned()));
     }
     if let Some(before) = filter.older_than {
-        w.push("detected_at", "<", Arg::Ts(Ts::from(before)));
+        w.push("r.detected_at", "<", Arg::Ts(Ts::from(before)));
+    }
+    if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        // One word without JSON-escaped characters: it must appear in the JSON's text as it is.
+        let plain = !text.chars().any(|c| c == '"' || c == '\\' || c.is_control() || c.is_whitespace());
+        w.push_with(Arg::Text(like_pattern(text)), |n| search_clause(db, n, plain));
     }
     w
 }
 
+/// `%text%` in lower case, with LIKE's wildcards in `text` escaped by `\`.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out + "%"
+}
+
+/// Matches `$n` against the person (the link's base, or an ambiguous item's `candidates.person`
+/// and candidate ids), the record ids, the field and the remote field: values only, never the
+/// JSON keys.
+fn search_clause(db: &Db, n: usize, plain: bool) -> String {
+    let get = |json: &str, path: &[&str]| match db {
+        Db::Sqlite(_) => format!("COALESCE(json_extract({json}, '$.{}'), '')", path.join(".")),
+        Db::Postgres(_) => {
+            let (last, init) = path.split_last().expect("a path");
+            let init: String = init.iter().map(|k| format!(" -> '{k}'")).collect();
+            format!("COALESCE({json}{init} ->> '{last}', '')")
+        }
+    };
+    let person = |json: &str, prefix: &[&str]| {
+        let fields = Person::FIELDS.iter().map(|k| get(json, &[prefix, &[*k]].concat()));
+        fields.collect::<Vec<_>>().join(" || ' ' || ")
+    };
+    let like = |expr: &str| format!("lower({expr}) LIKE ${n} ESCAPE '\\'");
+    let columns = ["r.left_id", "r.right_id", "r.field", "r.remote_field"]
+        .map(|c| like(&format!("COALESCE({c}, '')")))
+        .join(" OR ");
+    let ids = match db {
+        Db::Sqlite(_) => "COALESCE(json_extract(r.candidates, '$.ids'), '')".to_string(),
+        Db::Postgres(_) => "COALESCE(CAST(r.candidates -> 'ids' AS TEXT), '')".to_string(),
+    };
+    // SQLite: the JSON's text contains every value it holds, so for one plain word one LIKE on
+    // it rejects most rows before the values are taken out one by one (each `json_extract`
+    // parses the text again).
+    let text = |json: &str| like(&format!("CAST({json} AS TEXT)"));
+    // On PostgreSQL turning JSONB into text costs more than the `->>` lookups it would save.
+    let plain = plain && matches!(db, Db::Sqlite(_));
+    let (base_pre, cand_pre) = if plain {
+        (format!("{} AND ", text("l.base")), format!("{} AND ", text("r.candidates")))
+    } else {
+        Default::default()
+    };
+    format!(
+        "({columns} OR ({base_pre}{}) OR (r.kind = 'ambiguous_identity' AND {cand_pre}({} OR {})))",
+        like(&person("l.base", &[])),
+        like(&person("r.candidates", &["person"])),
+        like(&ids)
+    )
+}
+
+fn order_sql(sort: ReviewSort) -> &'static str {
+    match sort {
+        ReviewSort::Id => "r.id",
+        ReviewSort::Oldest => "r.detected_at, r.id",
+        ReviewSort::Newest => "r.detected_at DESC, r.id DESC",
+        ReviewSort::Pair => "r.pair, r.id",
+        ReviewSort::Kind => "r.kind, r.id",
+    }
+}
+
 pub(crate) async fn list(db: &Db, filter: &ReviewFilter) -> Result<Vec<ReviewItem>, StoreError> {
-    let mut w = filter_sql(filter);
+    let mut w = filter_sql(db, filter);
     let n = w.next();
-    let sql = format!("{}{} ORDER BY id LIMIT ${n} OFFSET ${}", select_review!(), w.sql(), n + 1);
+    let sql = format!(
+        "{}{} ORDER BY {} LIMIT ${n} OFFSET ${}",
+        select_review!(),
+        w.sql(),
+        order_sql(filter.sort),
+        n + 1
+    );
     w.args.push(Arg::Int(filter.limit.map_or(i64::MAX, limit_arg)));
     w.args.push(Arg::Int(limit_arg(filter.offset)));
     let rows: Vec<ReviewRow> = on_db!(db, p => {
@@ -139,8 +234,9 @@ pub(crate) async fn list(db: &Db, filter: &ReviewFilter) -> Result<Vec<ReviewIte
 }
 
 pub(crate) async fn count(db: &Db, filter: &ReviewFilter) -> Result<u64, StoreError> {
-    let w = filter_sql(filter);
-    let sql = format!("SELECT COUNT(*) FROM review_items{}", w.sql());
+    let w = filter_sql(db, filter);
+    let join = if filter.search.is_some() { " LEFT JOIN links l ON l.id = r.link_id" } else { "" };
+    let sql = format!("SELECT COUNT(*) FROM review_items r{join}{}", w.sql());
     let n: i64 = on_db!(db, p => {
         bind_args!(sqlx::query_scalar(AssertSqlSafe(sql)), &w.args).fetch_one(p).await?
     });
@@ -148,13 +244,13 @@ pub(crate) async fn count(db: &Db, filter: &ReviewFilter) -> Result<u64, StoreEr
 }
 
 pub(crate) async fn get(db: &Db, id: i64) -> Result<Option<ReviewItem>, StoreError> {
-    const SQL: &str = concat!(select_review!(), " WHERE id = $1");
+    const SQL: &str = concat!(select_review!(), " WHERE r.id = $1");
     let row: Option<ReviewRow> = on_db!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await?);
     row.map(ReviewItem::try_from).transpose()
 }
 
 async fn get_in(tx: &mut Tx, id: i64) -> Result<Option<ReviewItem>, StoreError> {
-    const SQL: &str = concat!(select_review!(), " WHERE id = $1");
+    const SQL: &str = concat!(select_review!(), " WHERE r.id = $1");
     let row: Option<ReviewRow> = on_tx!(tx, c => sqlx::query_as(SQL).bind(id).fetch_optional(c).await?);
     row.map(ReviewItem::try_from).transpose()
 }
@@ -163,9 +259,10 @@ async fn get_in(tx: &mut Tx, id: i64) -> Result<Option<ReviewItem>, StoreError> 
 pub(crate) async fn open(tx: &mut Tx, item: &NewReviewItem, at: DateTime<Utc>) -> Result<i64, StoreError> {
     const INSERT: &str = "INSERT INTO review_items (pair, link_id, kind, field, base_value, \
          left_value, right_value, left_modified_at, right_modified_at, left_id, right_id, rule, \
-         reason, candidates, detected_at, run_id, state, updated_at, dedupe_key) \
+         reason, candidates, detected_at, run_id, state, updated_at, dedupe_key, remote_system, \
+         remote_code, remote_message, remote_field) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'open', \
-         $17, $18) ON CONFLICT DO NOTHING RETURNING id";
+         $17, $18, $19, $20, $21, $22) ON CONFLICT DO NOTHING RETURNING id";
     const EXISTING: &str = "SELECT id FROM review_items WHERE dedupe_key = $1 AND state = 'open'";
     let key = dedupe_key(item);
     let inserted: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(INSERT)
@@ -187,6 +284,10 @@ pub(crate) async fn open(tx: &mut Tx, item: &NewReviewItem, at: DateTime<Utc>) -
         .bind(&item.run_id)
         .bind(Ts::from(at))
         .bind(&key)
+        .bind(item.remote_system.as_deref())
+        .bind(item.remote_code.as_deref())
+        .bind(item.remote_message.as_deref())
+        .bind(item.remote_field.as_deref())
         .fetch_optional(c)
         .await?);
     if let Some(id) = inserted {
@@ -217,8 +318,8 @@ async fn remember_refusal(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     const SELECT: &str = "SELECT candidates FROM review_items WHERE id = $1";
-    const UPDATE: &str =
-        "UPDATE review_items SET candidates = $1, reason = $2, updated_at = $3 WHERE id = $4";
+    const UPDATE: &str = "UPDATE review_items SET candidates = $1, reason = $2, updated_at = $3, remote_system = $5, \
+         remote_code = $6, remote_message = $7, remote_field = $8 WHERE id = $4";
     let Json(mut candidates): Json<serde_json::Value> =
         on_tx!(tx, c => sqlx::query_scalar(SELECT).bind(id).fetch_one(c).await?);
     let strings = |v: &serde_json::Value| -> Vec<String> {
@@ -245,6 +346,10 @@ async fn remember_refusal(
         .bind(&item.reason)
         .bind(Ts::from(at))
         .bind(id)
+        .bind(item.remote_system.as_deref())
+        .bind(item.remote_code.as_deref())
+        .bind(item.remote_message.as_deref())
+        .bind(item.remote_field.as_deref())
         .execute(c)
         .await?
         .rows_affected());

@@ -325,7 +325,7 @@ impl Resolution {
 }
 
 /// Something a person must decide.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewItem {
     pub id: i64,
     pub pair: String,
@@ -352,6 +352,46 @@ pub struct ReviewItem {
     /// The run that applied (or superseded) the item.
     pub applied_run_id: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// What the remote said when it refused the write for good: the system (its config name),
+    /// its error code, message and the field/property it named (write_rejected); for
+    /// held_back, the system and remote field.
+    pub remote_system: Option<String>,
+    pub remote_code: Option<String>,
+    pub remote_message: Option<String>,
+    pub remote_field: Option<String>,
+    /// Who the item is about: from the link's last agreed record, or for an ambiguous identity
+    /// from the record that matched several candidates. `None` when neither names anyone.
+    pub person: Option<Person>,
+}
+
+/// The person (or company) a review item is about, as a reviewer recognises them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// First and last name (or a company's name).
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Person {
+    /// The person named by a canonical record's `first_name`/`last_name`/`name`/`company` and
+    /// `email` fields (a JSON object of canonical field → value); `None` if none is set.
+    pub fn from_canon(values: &serde_json::Value) -> Option<Person> {
+        let get = |k: &str| {
+            values
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let full = [get("first_name"), get("last_name")].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        let name = Some(full).filter(|n| !n.is_empty()).or_else(|| get("name")).or_else(|| get("company"));
+        let email = get("email");
+        (name.is_some() || email.is_some()).then_some(Person { name, email })
+    }
+
+    /// The canonical fields [`Person::from_canon`] reads.
+    pub const FIELDS: [&'static str; 5] = ["first_name", "last_name", "name", "company", "email"];
 }
 
 /// A review item to open. At most one item is open per (pair, link, kind, field) — for items
@@ -375,6 +415,12 @@ pub struct NewReviewItem {
     pub candidates: serde_json::Value,
     pub detected_at: DateTime<Utc>,
     pub run_id: String,
+    /// The remote system (config name), its error code, message and field for a write it
+    /// refused (never a value).
+    pub remote_system: Option<String>,
+    pub remote_code: Option<String>,
+    pub remote_message: Option<String>,
+    pub remote_field: Option<String>,
 }
 
 /// A state change a run makes to a review item (in a page commit).
@@ -395,10 +441,33 @@ pub struct ReviewFilter {
     pub state: Option<ReviewState>,
     /// Only items detected strictly before this time.
     pub older_than: Option<DateTime<Utc>>,
+    /// Free text matched (case-insensitively, as a substring) against the person's name and
+    /// email, the record ids, the field and the remote field.
+    pub search: Option<String>,
+    /// The order of `list_review`.
+    pub sort: ReviewSort,
     /// Page size for `list_review` (ignored by `count_review`); `None` = no limit.
     pub limit: Option<usize>,
     pub offset: usize,
 }
+
+text_enum!(
+    /// How a listing is ordered; ties are broken by id.
+    #[derive(Default)]
+    ReviewSort {
+        /// By id (the order items were opened in).
+        #[default]
+        Id = "id",
+        /// Oldest detected first.
+        Oldest = "oldest",
+        /// Newest detected first.
+        Newest = "newest",
+        /// By pair name.
+        Pair = "pair",
+        /// By kind.
+        Kind = "kind",
+    }
+);
 
 /// The result of [`Store::resolve_review`](super::Store::resolve_review).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

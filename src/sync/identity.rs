@@ -148,7 +148,7 @@ pub(crate) async fn resolve(
                         ids.len(),
                         pair.endpoint(other).system
                     ),
-                    candidates: json!({ "side": other.as_str(), "ids": ids }),
+                    candidates: json!({ "side": other.as_str(), "ids": ids, "person": person_of(&canon) }),
                     detected_at: ctx.clock.now(),
                     run_id: ctx.run_id.clone(),
                     ..NewReviewItem::default()
@@ -707,4 +707,10 @@ pub(crate) async fn settle_creates(
         }
     }
     Ok(incomplete)
+}
+
+/// The fields that name the person of a record (for the review queue), from its canonical form.
+fn person_of(canon: &CanonMap) -> serde_json::Value {
+    let named = crate::store::Person::FIELDS.iter().filter_map(|&k| Some((k, canon.get(k)?.clone()?)));
+    serde_json::Value::Object(named.map(|(k, v)| (k.to_string(), serde_json::Value::String(v))).collect())
 }

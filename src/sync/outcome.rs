@@ -5,7 +5,7 @@
 //! written, and each side's content hash becomes the hash of what that side now holds, so when
 //! our own write comes back on the next pull it matches and costs nothing.
 
-use connector_api::{Change, WriteResult};
+use connector_api::{Change, ConnectorError, WriteResult};
 
 use crate::mapping::{CanonMap, Side};
 use crate::reconcile::LinkPlan;
@@ -371,6 +371,8 @@ pub(crate) fn refused_item(
     );
     let error = if detail.is_empty() { e.to_string() } else { format!("{} ({})", e, detail.join(", ")) };
     let mut item = rejected_item(ctx, source, source_id, target_id, &error);
+    note_remote(ctx, target, &mut item, e);
+    // One open item per link and field: a refusal naming a field is that field's item.
     item.field = canonical.or(remote_field.clone());
     item.candidates = json!({ REMOTE: { "code": code, "field": remote_field } });
     item
@@ -382,6 +384,21 @@ pub(crate) fn with_refusals(item: &mut NewReviewItem, refusals: Vec<String>) {
         item.candidates = json!({});
     }
     item.candidates[REFUSED] = json!(refusals);
+}
+
+/// Keeps on a write-rejected `item` what the `target` system said: its error code, message and
+/// the field it named (never a value). The item's `field` stays as it was: it is part of the key
+/// that keeps one item open per link.
+pub(crate) fn note_remote(ctx: &PairContext, target: Side, item: &mut NewReviewItem, e: &ConnectorError) {
+    item.remote_system = Some(ctx.pair.endpoint(target).system.clone());
+    match e {
+        ConnectorError::Invalid { message, code, field } => {
+            item.remote_message = Some(message.clone());
+            item.remote_code = code.clone();
+            item.remote_field = field.clone();
+        }
+        other => item.remote_message = Some(other.to_string()),
+    }
 }
 
 /// A review item for a write the remote rejected for good.

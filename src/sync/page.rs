@@ -432,6 +432,8 @@ impl Drift {
                  the mapping changes",
                 ep.system, self.remote, ep.object, self.field
             ),
+            remote_system: Some(ep.system.clone()),
+            remote_field: Some(self.remote.clone()),
             detected_at: ctx.clock.now(),
             run_id: ctx.run_id.clone(),
             ..NewReviewItem::default()

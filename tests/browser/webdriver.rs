@@ -1,6 +1,6 @@
 //! A small WebDriver (W3C) client over HTTP for the browser tests: starts `chromedriver` on a
 //! free port, opens a headless Chromium session, and offers the few commands the tests use
-//! (navigate, find, type, click, text, page source, screenshot).
+//! (navigate, find, type, click, text, attributes, keyboard, page source, window size, screenshot).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -135,6 +135,47 @@ impl Browser {
 
     pub async fn source(&self) -> Result<String, String> {
         Ok(self.call("GET", "/source", None).await?.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Resizes the window (CSS pixels at scale 1), e.g. to a phone's width.
+    pub async fn resize(&self, width: u32, height: u32) -> Result<(), String> {
+        self.call("POST", "/window/rect", Some(json!({ "width": width, "height": height }))).await.map(drop)
+    }
+
+    /// Whether the page scrolls sideways (content wider than the window).
+    pub async fn overflows_sideways(&self) -> Result<bool, String> {
+        let script = "return document.documentElement.scrollWidth > document.documentElement.clientWidth;";
+        let v = self.call("POST", "/execute/sync", Some(json!({ "script": script, "args": [] }))).await?;
+        Ok(v.as_bool().unwrap_or(true))
+    }
+
+    /// The attribute `name` of the element matching `selector`.
+    pub async fn attribute(&self, selector: &str, name: &str) -> Result<String, String> {
+        let el = self.find(selector).await?;
+        let v = self.call("GET", &format!("/element/{el}/attribute/{name}"), None).await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Presses Tab `n` times from the page's start and says which element has the focus (its id).
+    pub async fn tab_to(&self, n: usize) -> Result<String, String> {
+        let keys: Vec<serde_json::Value> = (0..n)
+            .flat_map(|_| {
+                [
+                    json!({"type": "keyDown", "value": "\u{E004}"}),
+                    json!({"type": "keyUp", "value": "\u{E004}"}),
+                ]
+            })
+            .collect();
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.call("POST", "/actions", Some(actions)).await?;
+        let v = self
+            .call(
+                "POST",
+                "/execute/sync",
+                Some(json!({"script": "return document.activeElement.id;", "args": []})),
+            )
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
     }
 
     /// A PNG of the viewport.

@@ -31,7 +31,11 @@ fn readme_config(world: &SimWorld, sf_client_id: &str) -> String {
         assert!(config.contains(from), "the README sample no longer holds {from}");
         config = config.replace(from, &format!("\"{to}\""));
     }
-    config
+    // The line the README shows commented for the Salesforce simulator, whose token responses
+    // name http://localhost as the instance.
+    let commented = "# allowed_instance_hosts = [\"http://localhost\"]";
+    assert!(config.contains(commented), "the README sample no longer shows {commented}");
+    config.replace(commented, "allowed_instance_hosts = [\"http://localhost\"]")
 }
 
 /// Copies the shipped mappings into `dir/mappings`, replacing `from` by `to` in every file that

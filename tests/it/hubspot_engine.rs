@@ -62,21 +62,21 @@ impl HttpTransport for Synced {
 }
 
 /// One client and the HubSpot contact it is linked to (both back-links set, values agreeing).
-struct Linked {
-    client: i64,
-    contact: u64,
+pub(crate) struct Linked {
+    pub(crate) client: i64,
+    pub(crate) contact: u64,
 }
 
-struct Env {
-    world: SimWorld,
-    clock: ManualClock,
+pub(crate) struct Env {
+    pub(crate) world: SimWorld,
+    pub(crate) clock: ManualClock,
     engine: Engine,
-    test_store: TestStore,
+    pub(crate) test_store: TestStore,
     _dir: tempfile::TempDir,
 }
 
 impl Env {
-    async fn start() -> Env {
+    pub(crate) async fn start() -> Env {
         Self::start_with(SyncOptions::default().creating_on_first_sync()).await
     }
 
@@ -122,16 +122,16 @@ impl Env {
         Env { world, clock, engine, test_store, _dir: dir }
     }
 
-    fn hubspot(&self) -> &sim_hubspot::SimState {
+    pub(crate) fn hubspot(&self) -> &sim_hubspot::SimState {
         &self.world.sims.hubspot
     }
 
-    fn wlcro(&self) -> &sim_whitelabelcro::SimState {
+    pub(crate) fn wlcro(&self) -> &sim_whitelabelcro::SimState {
         &self.world.sims.wlcro
     }
 
     /// Moves the engine's clock and every simulator's clock.
-    fn advance(&self, secs: u64) {
+    pub(crate) fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
         let now = self.clock.now();
         self.hubspot().clock.set(now);
@@ -141,7 +141,7 @@ impl Env {
 
     /// Seeds client `Ann Lee #i` on WhiteLabelCRO and its HubSpot contact, linked both ways.
     /// With `event`, the client's creation is in the WhiteLabelCRO events feed.
-    fn seed_linked(&self, i: usize, event: bool) -> Linked {
+    pub(crate) fn seed_linked(&self, i: usize, event: bool) -> Linked {
         let email = format!("ann.lee{i}@example.test");
         let contact = self
             .hubspot()
@@ -166,7 +166,7 @@ impl Env {
         Linked { client, contact }
     }
 
-    async fn run(&self) -> RunReport {
+    pub(crate) async fn run(&self) -> RunReport {
         let report = self.engine.run(RunKind::Manual, &[], false).await.expect("run");
         for p in &report.pairs {
             assert!(matches!(p.status, PairStatus::Done), "pair {} did not finish: {:?}", p.pair, p.status);
@@ -174,31 +174,31 @@ impl Env {
         report
     }
 
-    fn contact(&self, id: u64) -> Record {
+    pub(crate) fn contact(&self, id: u64) -> Record {
         let all = self.hubspot().records(ObjectType::Contacts);
         all.into_iter().find(|r| r.id == id).unwrap_or_else(|| panic!("no contact {id}"))
     }
 
-    fn client(&self, id: i64) -> Value {
+    pub(crate) fn client(&self, id: i64) -> Value {
         let truth = self.wlcro().records();
         let clients = truth["clients"].as_array().expect("clients").clone();
         clients.into_iter().find(|c| c["client_id"] == json!(id)).unwrap_or_else(|| panic!("no client {id}"))
     }
 
     /// Request-log lengths now (HubSpot, WhiteLabelCRO).
-    fn marks(&self) -> (usize, usize) {
+    pub(crate) fn marks(&self) -> (usize, usize) {
         (self.hubspot().requests().len(), self.wlcro().requests().len())
     }
 
     /// Writes each simulator received since `marks`.
-    fn writes_since(&self, marks: (usize, usize)) -> (Vec<LoggedRequest>, Vec<LoggedRequest>) {
+    pub(crate) fn writes_since(&self, marks: (usize, usize)) -> (Vec<LoggedRequest>, Vec<LoggedRequest>) {
         let since = |log: Vec<LoggedRequest>, from: usize| -> Vec<LoggedRequest> {
             log.into_iter().skip(from).filter(is_write).collect()
         };
         (since(self.hubspot().requests(), marks.0), since(self.wlcro().requests(), marks.1))
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.world.stop().await;
         self.test_store.finish().await;
     }
@@ -216,11 +216,11 @@ fn contact_fields(email: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn props<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Map<String, Value> {
+pub(crate) fn props<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| (k.as_ref().to_string(), json!(v.as_ref()))).collect()
 }
 
-fn prop(r: &Record, name: &str) -> Option<String> {
+pub(crate) fn prop(r: &Record, name: &str) -> Option<String> {
     r.properties.get(name).cloned()
 }
 

@@ -9,6 +9,7 @@ mod hubspot_engine;
 mod processes;
 mod reconcile_table;
 mod review_cli;
+mod review_pages;
 mod review_service;
 mod runs;
 mod salesforce_engine;

@@ -27,11 +27,28 @@ fn crosswalk(dir: &Path, args: &[&str], stdin: &str) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// The store, two systems with the names and record links the review queue shows, no secrets.
+fn config(url: &str) -> String {
+    format!(
+        "[store]\nurl = \"{url}\"\n\
+         [systems.wlcro]\nkind = \"memory\"\n[systems.hubspot]\nkind = \"memory\"\n\
+         [review.systems.wlcro]\nlabel = \"WhiteLabelCRO\"\nrecord_url = \"https://wlcro.example/clients/{{id}}\"\n\
+         [review.systems.hubspot]\nlabel = \"HubSpot\"\nportal = \"4242\"\n\
+         record_url = \"https://app.hubspot.com/contacts/{{portal}}/record/0-1/{{id}}\"\n"
+    )
+}
+
 async fn setup() -> (tempfile::TempDir, Vec<i64>, std::sync::Arc<dyn store::Store>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("mappings")).unwrap();
     let url = format!("sqlite://{}", dir.path().join("state.db").display());
-    std::fs::write(dir.path().join("crosswalk.toml"), format!("[store]\nurl = \"{url}\"\n")).unwrap();
+    std::fs::write(dir.path().join("crosswalk.toml"), config(&url)).unwrap();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/wlcro-people__hubspot-contacts.toml"),
+    )
+    .unwrap();
+    let people = shipped.replace("name = \"wlcro-people__hubspot-contacts\"", "name = \"people\"");
+    std::fs::write(dir.path().join("mappings/people.toml"), people).unwrap();
     let store = store::open(&url).await.unwrap();
     store.migrate().await.unwrap();
     let t = ManualClock::at_epoch().now();
@@ -58,7 +75,15 @@ async fn list_show_resolve_twice_and_reopen_from_the_command_line() {
     let id = ids[0].to_string();
     let (code, text) = crosswalk(dir.path(), &["review", "show", &id], "");
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("left record L1") && text.contains("[-Oslo-]{+Bergen+}"), "{text}");
+    for needle in [
+        "WhiteLabelCRO record L1  https://wlcro.example/clients/L1",
+        "HubSpot record R1  https://app.hubspot.com/contacts/4242/record/0-1/R1",
+        "WhiteLabelCRO says",
+        "HubSpot says",
+        "[-Oslo-]{+Bergen+}",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
 
     let (code, text) =
         crosswalk(dir.path(), &["review", "resolve", &id, "--take", "right", "--note", "ok"], "");
@@ -104,4 +129,42 @@ async fn serve_refuses_to_start_without_an_admin_token() {
     let (code, text) = crosswalk(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "");
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("no admin token is configured"), "{text}");
+}
+
+#[tokio::test]
+async fn bulk_resolve_without_a_filter_is_refused_unless_everything_is_said() {
+    let (dir, ids, store) = setup().await;
+    let (code, text) = crosswalk(dir.path(), &["review", "resolve", "--all", "--ignore", "--yes"], "");
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("--all without a filter") && text.contains("--everything"), "{text}");
+    for id in &ids {
+        assert_eq!(
+            store.review_item(*id).await.unwrap().unwrap().state,
+            ReviewState::Open,
+            "nothing decided"
+        );
+    }
+    let (code, text) =
+        crosswalk(dir.path(), &["review", "resolve", "--all", "--search", "  ", "--ignore", "--yes"], "");
+    assert_eq!(code, 1, "a blank search is no filter: {text}");
+    let args = ["review", "resolve", "--all", "--everything", "--ignore", "--yes"];
+    let (code, text) = crosswalk(dir.path(), &args, "");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("3 item(s) matched: 3 resolved"), "{text}");
+}
+
+#[tokio::test]
+async fn list_searches_record_ids_and_fields_and_sorts() {
+    let (dir, ids, _store) = setup().await;
+    let (code, text) = crosswalk(dir.path(), &["review", "list", "--search", "r2"], "");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Rome") && !text.contains("Oslo") && text.contains("rows 1-1 of 1"), "{text}");
+    assert!(text.contains("WhiteLabelCRO ⇄ HubSpot"), "{text}");
+    let (_, json) = crosswalk(dir.path(), &["review", "list", "--search", "ZIP", "--json"], "");
+    let page: serde_json::Value = serde_json::from_str(&json).expect(&json);
+    assert_eq!(page["items"][0]["id"].as_i64(), Some(ids[2]), "{json}");
+    assert_eq!(page["items"][0]["left_system"]["label"], "WhiteLabelCRO", "{json}");
+    let (_, json) = crosswalk(dir.path(), &["review", "list", "--sort", "newest", "--json"], "");
+    let page: serde_json::Value = serde_json::from_str(&json).expect(&json);
+    assert_eq!(page["items"][0]["id"].as_i64(), Some(ids[2]), "same time: newest id first: {json}");
 }

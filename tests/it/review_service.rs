@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use connector_api::{Clock, ManualClock};
+use crosswalk::review::names::Directory;
 use crosswalk::review::{ResolveReport, ResolveRequest, ReviewError, ReviewService, render};
 use crosswalk::store::{
     NewReviewItem, PageCommit, ResolveAction, ReviewFilter, ReviewKind, ReviewState, Store,
@@ -146,24 +147,37 @@ async fn bulk_resolve_touches_only_the_open_items_the_filter_matches_and_reopen_
     assert!(!service.reopen(ids[1]).await.unwrap(), "an open item does not reopen");
 }
 
+/// The systems of the pair `people` the tests seed, as a config and mapping would name them.
+pub fn people_names() -> Directory {
+    Directory::default().with_pair(
+        "people",
+        ("wlcro", "WhiteLabelCRO", "clients"),
+        ("hubspot", "HubSpot", "contacts"),
+    )
+}
+
 #[tokio::test]
-async fn show_renders_sides_sources_rule_reason_diff_and_candidates() {
+async fn show_names_the_systems_and_explains_the_rule_reason_diff_and_candidates() {
     let (_ts, service, _clock, ids) = setup().await;
-    let text = render::show(&service.get(ids[0]).await.unwrap());
+    let service = service.with_directory(people_names());
+    let dir = service.directory();
+    let text = render::show(&service.view(service.get(ids[0]).await.unwrap()), dir);
     for needle in [
-        "field first_name",
-        "\"Joanna\"",
-        "\"Joe\"",
-        "left record L1",
-        "right record R1",
-        "two_way",
-        "both sides changed",
+        "Conflict · first name",
+        "WhiteLabelCRO says  \"Joanna\"",
+        "HubSpot says        \"Joe\"",
+        "Last agreed",
+        "WhiteLabelCRO record L1",
+        "HubSpot record R1",
+        "rule:  the mapping syncs it both ways and says a person decides when both change (two_way)",
+        "diff WhiteLabelCRO → HubSpot",
         "Jo[-anna-]{+e+}",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
-    let text = render::show(&service.get(ids[3]).await.unwrap());
-    assert!(text.contains("candidates on the right side") && text.contains("R2"), "{text}");
+    assert!(!text.contains("left record") && !text.contains("right record"), "{text}");
+    let text = render::show(&service.view(service.get(ids[3]).await.unwrap()), dir);
+    assert!(text.contains("candidates in HubSpot") && text.contains("R2"), "{text}");
     let status = service.status(5).await.unwrap();
     assert_eq!((status.open_total, status.open_by_kind["ambiguous_identity"]), (4, 1));
 }

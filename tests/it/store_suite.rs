@@ -8,6 +8,7 @@ mod journal;
 mod leases;
 mod links;
 mod review;
+mod review_search;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -61,6 +62,8 @@ store_suite!(
     review::review_resolve_idempotent_and_reopen,
     review::review_transitions,
     review::review_listing_ten_thousand_is_fast,
+    review_search::review_search_people_ids_fields_and_sort,
+    review_search::review_refusal_again_keeps_the_newest_remote_details,
     journal::runs_round_trip,
     journal::dead_letters,
     journal::decisions_newest_first,

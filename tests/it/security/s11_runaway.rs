@@ -173,7 +173,8 @@ async fn s11_a_hubspot_lookup_search_answering_an_empty_page_with_a_next_page_en
         overlap: None,
     });
     let c = build("hubspot", &system, &clock);
-    let err = c.find_many("contacts", "email", &["a@example.test".to_string()]).await.expect_err("stuck search");
+    let err =
+        c.find_many("contacts", "email", &["a@example.test".to_string()]).await.expect_err("stuck search");
     assert_eq!(err.class(), ErrorClass::NoProgress, "{err}");
     let searches = seen.lock().expect("lock").iter().filter(|p| p.ends_with("/search")).count();
     assert_eq!(searches, 1, "one search, not a loop: {seen:?}");

@@ -24,6 +24,8 @@ async fn world(config: SimConfig) -> World {
         SecretString::from("sim-consumer-secret"),
     );
     cfg.external_id_field = EXT.into();
+    // The simulator's token responses name http://localhost as the instance.
+    cfg.allowed_instance_hosts = vec!["http://localhost".to_string()];
     cfg.policy = ClientPolicy { max_attempts: 3, ..ClientPolicy::default() };
     let fields = ["LastName", "Email", "WLCRO_Status__c"].map(String::from).to_vec();
     cfg.fields.insert("Contact".into(), fields);
