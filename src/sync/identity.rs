@@ -37,6 +37,9 @@ pub(crate) struct Resolved {
     pub relinks: Vec<(Link, String)>,
     /// The whole records read for partial changes, so planning does not read them again.
     pub fetched: BTreeMap<String, FieldMap>,
+    /// Records of this side linked by a back-link (either side's names the other): pairs that
+    /// were synced before, whose fields neither side can read are taken as agreed.
+    pub by_backlink: BTreeSet<String>,
 }
 
 /// Resolves each unlinked change.
@@ -119,6 +122,12 @@ pub(crate) async fn resolve(
             Match::Linked(other_id, confidence) => {
                 claimed.insert(other_id.clone());
                 stats.run.linked += 1;
+                if found
+                    .last()
+                    .is_some_and(|(p, _)| matches!(p.kind, ProbeKind::BackLink | ProbeKind::ExternalId))
+                {
+                    out.by_backlink.insert(change.id.clone());
+                }
                 out.new_links.push(new_link(ctx, side, &change.id, &other_id, confidence, &found));
                 // The same two records linked again (an undelete): the delete settled itself.
                 for item in deletes.iter().filter(|i| {

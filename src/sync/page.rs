@@ -207,7 +207,12 @@ pub(crate) async fn process(
         };
         let (left, right) =
             if side == Side::Left { (&this_view, &other_view) } else { (&other_view, &this_view) };
-        let mut link_plan = reconcile::plan_link(pair, &work.link.base, left, right);
+        let base = if work.link.base.is_empty() && resolved.by_backlink.contains(&work.change.id) {
+            agreed_unreadable(ctx, &work.link.base, [left.values, right.values])
+        } else {
+            work.link.base.clone()
+        };
+        let mut link_plan = reconcile::plan_link(pair, &base, left, right);
         for d in &drift {
             d.hold(&mut link_plan, &work.link.base);
         }
@@ -345,6 +350,24 @@ async fn repoint_merges(
     commit.link_repoints = repoints;
     ctx.commit(commit).await?;
     Ok(())
+}
+
+/// The first base of a pair found by its back-links (synced before, by crosswalk or by whoever
+/// set those back-links): a field one side cannot read is taken as agreed with the side that
+/// can, instead of written through again. A pair found by email gets no such assumption: there
+/// the owner's value is written through once.
+fn agreed_unreadable(ctx: &PairContext, base: &CanonMap, values: [&CanonMap; 2]) -> CanonMap {
+    let mut out = base.clone();
+    for f in &ctx.pair.fields {
+        for (blind, seen) in [(Side::Left, values[1]), (Side::Right, values[0])] {
+            let remote = f.remote(blind);
+            let unreadable = !remote.is_empty() && remote.iter().all(|r| ctx.unreadable(blind).contains(r));
+            if unreadable && let Some(v) = seen.get(&f.name) {
+                out.insert(f.name.clone(), v.clone());
+            }
+        }
+    }
+    out
 }
 
 /// Keeps the newest change per record id, in source order.
