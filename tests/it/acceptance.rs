@@ -13,8 +13,6 @@
 //! run's horizon and the world converges without waiting on the wall clock.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crosswalk::commands::sim::{SimKind, SimOptions, SimState, StartedSim, start};
 use serde_json::{Map, Value, json};
@@ -23,48 +21,6 @@ use sim_salesforce::{ObjectKind, SeedRecord};
 
 const HS_PAIR: &str = "wlcro-people__hubspot-contacts";
 const SF_PAIR: &str = "wlcro-people__salesforce-contacts";
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// The README's sample configuration with only the store, the mappings directory, the
-/// simulators' addresses and the consumer key changed.
-fn readme_config(urls: &BTreeMap<&str, String>, dir: &Path) -> String {
-    let text = std::fs::read_to_string(repo("README.md")).expect("README.md");
-    let start = text.find("## Configuration").expect("Configuration section");
-    let block = &text[start..];
-    let open = block.find("```toml\n").expect("toml block") + "```toml\n".len();
-    let close = open + block[open..].find("```").expect("end of toml block");
-    let mut cfg: toml::Table = block[open..close].parse().expect("README sample config is TOML");
-    let mut set = |path: &[&str], v: &str| {
-        let (last, parents) = path.split_last().expect("a path");
-        let mut at = &mut cfg;
-        for p in parents {
-            at = at.get_mut(*p).and_then(toml::Value::as_table_mut).expect("README config section");
-        }
-        assert!(at.contains_key(*last), "README config lacks {last}");
-        at.insert((*last).to_string(), toml::Value::String(v.to_string()));
-    };
-    set(&["store", "url"], &format!("sqlite://{}", dir.join("state.db").display()));
-    set(&["sync", "mappings_dir"], &repo("mappings").display().to_string());
-    set(&["systems", "wlcro", "base_url"], &urls["wlcro"]);
-    set(&["systems", "hubspot", "base_url"], &urls["hubspot"]);
-    set(&["systems", "salesforce", "login_url"], &urls["salesforce"]);
-    set(&["systems", "salesforce", "client_id"], &sim_salesforce::SimConfig::default().client_id);
-    admit_the_simulators_instance(&mut cfg);
-    toml::to_string(&cfg).expect("config serialises")
-}
-
-/// The line the README shows commented for `crosswalk sim salesforce`, whose token responses
-/// name http://localhost as the instance.
-fn admit_the_simulators_instance(cfg: &mut toml::Table) {
-    let sf = cfg.get_mut("systems").and_then(|s| s.get_mut("salesforce")).and_then(toml::Value::as_table_mut);
-    sf.expect("salesforce system").insert(
-        "allowed_instance_hosts".into(),
-        toml::Value::Array(vec![toml::Value::String("http://localhost".into())]),
-    );
-}
 
 struct World {
     dir: tempfile::TempDir,
@@ -93,24 +49,10 @@ impl World {
         }
     }
 
+    /// The real binary with the README's configuration and the simulators' credentials.
     fn crosswalk(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_crosswalk"))
-            .current_dir(self.dir.path())
-            .env_remove("CROSSWALK_CONFIG")
-            .env("WLCRO_API_KEY", sim_whitelabelcro::SimConfig::default_key())
-            .env("WLCRO_WEBHOOK_SECRET", "whsec-acceptance-test-0123456789")
-            .env("HUBSPOT_TOKEN", sim_hubspot::SimConfig::default().tokens[0].clone())
-            .env("HUBSPOT_CLIENT_SECRET", sim_hubspot::SimConfig::default().client_secret)
-            .env("SALESFORCE_CLIENT_SECRET", sim_salesforce::SimConfig::default().client_secret)
-            .env("CROSSWALK_ADMIN_TOKEN", "acceptance-test-admin-token-0123456789abcdef")
-            .arg("--config")
-            .arg(self.dir.path().join("crosswalk.toml"))
-            .args(args)
-            .output()
-            .expect("run crosswalk");
-        let text =
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "crosswalk {args:?} failed:\n{text}");
+        let (code, text) = crate::crm_setup::crosswalk(self.dir.path(), args);
+        assert_eq!(code, 0, "crosswalk {args:?} failed:\n{text}");
         text
     }
 
@@ -298,8 +240,11 @@ async fn the_shipped_configuration_onboards_real_looking_data_without_damage() {
         .zip(sims.iter().map(|s| s.handle.base_url()))
         .collect();
     let world = World { dir, sims };
-    std::fs::write(world.dir.path().join("crosswalk.toml"), readme_config(&urls, world.dir.path()))
-        .expect("config");
+    std::fs::write(
+        world.dir.path().join("crosswalk.toml"),
+        crate::crm_setup::readme_config(&urls, world.dir.path()),
+    )
+    .expect("config");
     let seeded = seed(&world);
     lag_the_remotes(&world);
     let start_state = world.snapshot();

@@ -154,7 +154,7 @@ fn the_default_schemas_hold_every_field_and_value_the_shipped_mappings_use() {
 
 /// The README's sample configuration with only the addresses, the consumer key, the store and
 /// the mappings directory pointed at this test's simulators and files.
-fn readme_config(urls: &BTreeMap<&str, String>, dir: &Path) -> String {
+pub(crate) fn readme_config(urls: &BTreeMap<&str, String>, dir: &Path) -> String {
     let text = readme();
     let start = text.find("## Configuration").expect("Configuration section");
     let block = &text[start..];
@@ -235,7 +235,7 @@ fn seed(sims: &[StartedSim]) {
     }
 }
 
-fn crosswalk(dir: &Path, args: &[&str]) -> (i32, String) {
+pub(crate) fn crosswalk(dir: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_crosswalk"))
         .current_dir(dir)
         .env_remove("CROSSWALK_CONFIG")
