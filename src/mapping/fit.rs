@@ -60,10 +60,10 @@ fn unreadable_rules(
         let ep = pair.endpoint(side);
         let Some(p) = profile(&ep.system, &ep.object) else { continue };
         for field in &pair.fields {
-            let remote = field.remote(side);
-            if remote.is_empty() || !remote.iter().all(|r| p.unreadable.contains(r)) {
+            if !field.unreadable_on(side, &p.unreadable) {
                 continue;
             }
+            let remote = field.remote(side);
             let needs_read = match field.rule.kind {
                 RuleKind::TwoWay(_) => {
                     Some("edits flow both ways, so its unknown value would be taken for blank")

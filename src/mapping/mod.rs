@@ -122,6 +122,13 @@ impl FieldMapping {
             Side::Right => &self.right,
         }
     }
+
+    /// True when `side` cannot read this field: every remote field it maps to is among the
+    /// system's `unreadable` ones.
+    pub fn unreadable_on(&self, side: Side, unreadable: &std::collections::BTreeSet<String>) -> bool {
+        let remote = self.remote(side);
+        !remote.is_empty() && remote.iter().all(|r| unreadable.contains(r))
+    }
 }
 
 /// Where a side keeps the other side's record id (the back-link).

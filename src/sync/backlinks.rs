@@ -15,8 +15,6 @@
 //! remembers for which pair of record ids the back-links were settled (`@backlinks`), so a link
 //! is looked at again only when its records change (a merge, a relink).
 
-use std::collections::BTreeSet;
-
 use connector_api::FieldMap;
 use serde_json::Value;
 
@@ -119,9 +117,4 @@ pub(crate) fn for_create(ctx: &PairContext, side: Side, source_id: &str, created
         out.marker.push_str(OURS);
     }
     out
-}
-
-/// The unreadable remote fields of each side, from the connectors' capabilities.
-pub(crate) fn unreadable_of(ctx_caps: [Option<&connector_api::ObjectCaps>; 2]) -> [BTreeSet<String>; 2] {
-    ctx_caps.map(|o| o.map(|o| o.unreadable_fields.iter().cloned().collect()).unwrap_or_default())
 }

@@ -113,6 +113,7 @@ pub(crate) async fn resolve(
             }
         }
         let canon = pair.canonical(side, fields);
+        let taken = if decision == Match::None { taken_matches(&found, &excluded) } else { Vec::new() };
         match decision {
             // A record already in an open ambiguous-identity item, on either side, is not linked
             // from this side either: that would be the guess the item exists to prevent.
@@ -169,10 +170,9 @@ pub(crate) async fn resolve(
             // Its email (or company key) names a record over there that is linked to another
             // record here: this side holds the same person twice. Creating it over there would
             // make a second copy; a person decides.
-            Match::None if !taken_matches(&found, &excluded).is_empty() => {
+            Match::None if !taken.is_empty() => {
                 stats.ambiguous += 1;
-                let ids = taken_matches(&found, &excluded);
-                commit.review_items.push(taken_item(ctx, side, &change.id, ids));
+                commit.review_items.push(taken_item(ctx, side, &change.id, taken));
             }
             Match::None => {
                 let view = SideView {

@@ -29,7 +29,7 @@ use connector_api::{Connector, ConnectorError, SharedClock};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::ids::IdGen;
-use crate::mapping::PairMapping;
+use crate::mapping::{PairMapping, Side};
 use crate::store::{NewRun, RunKind, RunOutcome, RunStatus, Store, StoreError, StreamWindow};
 
 pub use backfill::{BackfillReport, BackfillSpec, BackfillState, backfill_id, slices};
@@ -423,39 +423,28 @@ impl Engine {
                 system: system.to_string(),
             })
         };
-        let real_times = |system: &str, object: &str| {
-            self.systems
-                .get(system)
-                .is_none_or(|c| c.capabilities().object(object).is_none_or(|o| o.modified_times))
-        };
-        let modified_times = [
-            real_times(&pair.left.system, &pair.left.object),
-            real_times(&pair.right.system, &pair.right.object),
-        ];
+        // Each side's object capabilities, read once for the pair (not per record).
         let caps_of = |ep: &crate::mapping::Endpoint| {
             self.systems.get(&ep.system).map(|c| c.capabilities()).and_then(|c| c.object(&ep.object).cloned())
         };
-        let (left_caps, right_caps) = (caps_of(&pair.left), caps_of(&pair.right));
-        let unreadable = backlinks::unreadable_of([left_caps.as_ref(), right_caps.as_ref()]);
+        let caps = [caps_of(&pair.left), caps_of(&pair.right)];
+        let modified_times = caps.clone().map(|o| o.is_none_or(|o| o.modified_times));
+        let unreadable =
+            caps.map(|o| o.map(|o| o.unreadable_fields.into_iter().collect()).unwrap_or_default());
         let mut horizon = started_at - self.margin();
         if let RunMode::Backfill(b) = mode {
             horizon = horizon.min(b.until);
         }
-        let stream = |ep: &crate::mapping::Endpoint| crate::store::StreamKey {
-            scope: format!("pair:{}", pair.name),
-            system: ep.system.clone(),
-            object: ep.object.clone(),
-        };
-        let caps = caps::RunCaps::load(
+        let run_caps = caps::RunCaps::load(
             self.store.as_ref(),
             pair,
-            [stream(&pair.left), stream(&pair.right)],
+            [pull::incremental_stream(pair, Side::Left), pull::incremental_stream(pair, Side::Right)],
             matches!(mode, RunMode::Backfill(_)),
             !self.opts.first_sync_creates,
         )
         .await?;
         Ok(pull::PairContext {
-            caps,
+            caps: run_caps,
             unreadable,
             pair: pair.clone(),
             left: connector(&pair.left.system)?,

@@ -360,9 +360,9 @@ fn agreed_unreadable(ctx: &PairContext, base: &CanonMap, values: [&CanonMap; 2])
     let mut out = base.clone();
     for f in &ctx.pair.fields {
         for (blind, seen) in [(Side::Left, values[1]), (Side::Right, values[0])] {
-            let remote = f.remote(blind);
-            let unreadable = !remote.is_empty() && remote.iter().all(|r| ctx.unreadable(blind).contains(r));
-            if unreadable && let Some(v) = seen.get(&f.name) {
+            if f.unreadable_on(blind, ctx.unreadable(blind))
+                && let Some(v) = seen.get(&f.name)
+            {
                 out.insert(f.name.clone(), v.clone());
             }
         }

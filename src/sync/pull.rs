@@ -83,12 +83,13 @@ impl PairContext {
     /// The incremental stream of `side` for this pair. Checkpoints are kept per pair, so two
     /// pairs reading the same object advance independently.
     pub fn stream(&self, side: Side) -> StreamKey {
-        let ep = self.pair.endpoint(side);
-        let scope = match &self.mode {
-            RunMode::Incremental => format!("pair:{}", self.pair.name),
-            RunMode::Backfill(b) => b.scope.clone(),
-        };
-        StreamKey { scope, system: ep.system.clone(), object: ep.object.clone() }
+        match &self.mode {
+            RunMode::Incremental => incremental_stream(&self.pair, side),
+            RunMode::Backfill(b) => {
+                let ep = self.pair.endpoint(side);
+                StreamKey { scope: b.scope.clone(), system: ep.system.clone(), object: ep.object.clone() }
+            }
+        }
     }
 
     /// Reads records of `side` by id, in batches of the object's page size; missing ids are
@@ -296,7 +297,13 @@ async fn sweep(ctx: &PairContext, side: Side, report: &mut PairReport) -> Result
     Ok(page::process(ctx, input, report).await?.incomplete)
 }
 
-fn side_index(side: Side) -> usize {
+/// The incremental stream of `side` of `pair` (scope `pair:<name>`).
+pub(crate) fn incremental_stream(pair: &PairMapping, side: Side) -> StreamKey {
+    let ep = pair.endpoint(side);
+    StreamKey { scope: format!("pair:{}", pair.name), system: ep.system.clone(), object: ep.object.clone() }
+}
+
+pub(crate) fn side_index(side: Side) -> usize {
     match side {
         Side::Left => 0,
         Side::Right => 1,

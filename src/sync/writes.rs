@@ -16,7 +16,7 @@ use super::apply;
 use super::backlinks::Needed;
 use super::outcome::Attempt;
 use super::page::{canon_hash, write_key};
-use super::pull::PairContext;
+use super::pull::{PairContext, side_index};
 
 /// One planned link, as the writes need it.
 pub(crate) struct LinkWrites<'a> {
@@ -67,10 +67,6 @@ impl Executed {
             None => Attempt::Sent(self.results.get(&s.key)),
         }
     }
-}
-
-fn side_index(side: Side) -> usize {
-    if side == Side::Left { 0 } else { 1 }
 }
 
 fn update_key(ctx: &PairContext, link: &Link, target: Side, fields: &FieldMap) -> String {

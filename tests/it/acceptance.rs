@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crosswalk::commands::sim::{SimKind, SimOptions, SimState, StartedSim, start};
+use crosswalk::commands::sim::{SimState, StartedSim};
 use serde_json::{Map, Value, json};
 use sim_hubspot::ObjectType;
 use sim_salesforce::{ObjectKind, SeedRecord};
@@ -231,14 +231,7 @@ fn count_by_email<'a>(emails: impl Iterator<Item = &'a str>) -> BTreeMap<String,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_configuration_onboards_real_looking_data_without_damage() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut sims = Vec::new();
-    for kind in [SimKind::Wlcro, SimKind::Hubspot, SimKind::Salesforce] {
-        sims.push(start(kind, &SimOptions::default()).await.expect("crosswalk sim starts"));
-    }
-    let urls: BTreeMap<&str, String> = ["wlcro", "hubspot", "salesforce"]
-        .into_iter()
-        .zip(sims.iter().map(|s| s.handle.base_url()))
-        .collect();
+    let (sims, urls) = crate::crm_setup::start_sims().await;
     let world = World { dir, sims };
     std::fs::write(
         world.dir.path().join("crosswalk.toml"),

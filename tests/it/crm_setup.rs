@@ -270,17 +270,24 @@ fn no_bad_requests(sims: &[StartedSim]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_configuration_syncs_through_crosswalk_sim_with_the_shipped_mappings() {
-    let dir = tempfile::tempdir().expect("temp dir");
+/// The three simulators as `crosswalk sim` starts them with no options (WhiteLabelCRO, HubSpot,
+/// Salesforce, in that order) and their addresses by the README config's system names.
+pub(crate) async fn start_sims() -> (Vec<StartedSim>, BTreeMap<&'static str, String>) {
     let mut sims = Vec::new();
     for kind in [SimKind::Wlcro, SimKind::Hubspot, SimKind::Salesforce] {
         sims.push(start(kind, &SimOptions::default()).await.expect("crosswalk sim starts"));
     }
-    let urls: BTreeMap<&str, String> = ["wlcro", "hubspot", "salesforce"]
+    let urls = ["wlcro", "hubspot", "salesforce"]
         .into_iter()
         .zip(sims.iter().map(|s| s.handle.base_url()))
         .collect();
+    (sims, urls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_configuration_syncs_through_crosswalk_sim_with_the_shipped_mappings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (sims, urls) = start_sims().await;
     std::fs::write(dir.path().join("crosswalk.toml"), readme_config(&urls, dir.path())).expect("config");
     seed(&sims);
     // A first scheduled sync in a new store links but creates nothing; onboarding is a backfill
