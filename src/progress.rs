@@ -13,23 +13,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connector_api::{Capabilities, SharedClock};
+use connector_api::SharedClock;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::mapping::Side;
 use crate::sync::{PageStats, ProgressSink};
-
-/// How fast a system accepts writes: records per second (calls per second × records per call).
-pub fn write_capacity(caps: &Capabilities, object: &str) -> Option<f64> {
-    let bucket = caps
-        .rate_buckets
-        .iter()
-        .find(|b| b.name == "write")
-        .or_else(|| caps.rate_buckets.iter().find(|b| b.name == "burst"))?;
-    let per_call = caps.object(object).map_or(1, |o| o.max_batch.max(1)) as f64;
-    let secs = bucket.window.as_secs_f64();
-    (secs > 0.0 && bucket.limit > 0).then(|| f64::from(bucket.limit) / secs * per_call)
-}
 
 /// The numbers an ETA is made of, for one phase (one side's stream).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -214,30 +202,5 @@ mod tests {
         assert_eq!(eta(base), None);
         assert_eq!(eta(EtaInput { total: Some(10), done: 0, ..base }), None);
         assert_eq!(eta(EtaInput { total: Some(10), done: 10, ..base }), Some(Duration::ZERO));
-    }
-
-    #[test]
-    fn write_capacity_counts_records_per_call() {
-        let caps = Capabilities {
-            kind: "x".into(),
-            objects: vec![connector_api::ObjectCaps {
-                name: "contacts".into(),
-                max_batch: 100,
-                max_page: 100,
-                pull_sees_every_edit: true,
-                modified_times: true,
-                reports_deletes: true,
-                reports_merges: true,
-                identity_fields: Vec::new(),
-                unreadable_fields: Vec::new(),
-                record_space: "contacts".into(),
-            }],
-            rate_buckets: vec![connector_api::RateBucket {
-                name: "burst".into(),
-                limit: 100,
-                window: Duration::from_secs(10),
-            }],
-        };
-        assert_eq!(write_capacity(&caps, "contacts"), Some(1_000.0));
     }
 }

@@ -1,101 +1,186 @@
-//! Executing planned writes: record the intent, batch by the target's limit, take one outcome per
-//! item, and split a batch the remote rejected as a whole so one bad row cannot sink the rest.
-//! Retries of transient failures happen in the connector's HTTP client, never here.
+//! Applying a page's planned updates: one write per link and target (the plan's fields plus any
+//! back-links), held back when the same write to the same content was refused for good before,
+//! batched per target — and, when the remote refuses a write naming the one field it objects to,
+//! sent again at once without that field, so one refused field refuses only itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use connector_api::{ConnectorError, ErrorClass, Write, WriteResult};
-use serde_json::json;
+use connector_api::{ConnectorError, Write, WriteOp, WriteResult};
 
-use crate::mapping::Side;
-use crate::store::WriteIntent;
+use crate::mapping::{CanonMap, Side};
+use crate::reconcile::LinkPlan;
 
-use super::SyncError;
-use super::pull::PairContext;
+use super::context::PairContext;
+use super::error::SyncError;
+use super::keys::{canon_hash, update_key, write_key};
+use super::plan::PlannedLink;
+use super::send;
 
-/// Sends `writes` to `side` and answers one result per write key.
-pub(crate) async fn execute(
-    ctx: &PairContext,
-    side: Side,
-    writes: Vec<Write>,
-) -> Result<BTreeMap<String, WriteResult>, SyncError> {
-    let mut results = BTreeMap::new();
-    if writes.is_empty() {
-        return Ok(results);
-    }
-    let ep = ctx.pair.endpoint(side);
-    let connector = ctx.connector(side);
-    let max_batch = connector.capabilities().object(&ep.object).map_or(1, |o| o.max_batch.max(1));
-    let now = ctx.clock.now();
-    let intents: Vec<WriteIntent> = writes
-        .iter()
-        .map(|w| WriteIntent {
-            key: w.key.clone(),
-            pair: ctx.pair.name.clone(),
-            system: ep.system.clone(),
-            object: ep.object.clone(),
-            op_json: json!(w.op),
-            run_id: ctx.run_id.clone(),
-            created_at: now,
-        })
-        .collect();
-    // Fenced: a process that lost its lease (paused past it while another claimed the pair)
-    // stops here, before any remote write.
-    ctx.store.record_intents(&ctx.lease, &intents).await.map_err(|e| match e {
-        crate::store::StoreError::LeaseLost => SyncError::LeaseLost(ctx.pair.name.clone()),
-        other => SyncError::Store(other),
-    })?;
-    for batch in writes.chunks(max_batch) {
-        send(ctx, side, batch.to_vec(), &mut results).await?;
-    }
-    Ok(results)
+/// What became of one planned write.
+pub(crate) enum Attempt<'a> {
+    /// Sent; the remote's outcome (none when it gave none).
+    Sent(Option<&'a WriteResult>),
+    /// Not sent: the same write to the same content was refused for good before and its review
+    /// item is still open.
+    Held,
+    /// The remote refused one field it named; the rest was sent again without it.
+    Without {
+        /// The canonical fields (or, for an unmapped remote field, its remote name) left out.
+        dropped: Vec<String>,
+        /// The refusal that named it.
+        refusal: &'a ConnectorError,
+        /// The outcome of the rest.
+        rest: Option<&'a WriteResult>,
+        /// The idempotency key the rest was sent under.
+        rest_key: &'a str,
+    },
 }
 
-/// Sends one batch; on a whole-batch rejection of the data, halves it until the bad rows are
-/// alone. Auth and quota failures stop the pair.
-async fn send(
-    ctx: &PairContext,
-    side: Side,
-    batch: Vec<Write>,
-    results: &mut BTreeMap<String, WriteResult>,
-) -> Result<(), SyncError> {
-    let mut stack = vec![batch];
-    let object = &ctx.pair.endpoint(side).object;
-    while let Some(batch) = stack.pop() {
-        match ctx.connector(side).apply(object, batch.clone()).await {
-            Ok(outcomes) => {
-                for outcome in outcomes {
-                    // A per-item auth or quota refusal (a key missing a write scope answers every
-                    // item 403) is about the credentials, not the record: it stops the pair like a
-                    // whole-batch one, instead of parking every record as a rejected write.
-                    if let Err(e) = &outcome.result
-                        && matches!(e.class(), ErrorClass::Auth | ErrorClass::QuotaExhausted)
-                    {
-                        return Err(ctx.err(side, e.clone()));
-                    }
-                    results.insert(outcome.key, outcome.result);
-                }
-                for w in &batch {
-                    results.entry(w.key.clone()).or_insert_with(|| {
-                        Err(ConnectorError::Protocol {
-                            message: "the remote returned no outcome for this item".into(),
-                        })
-                    });
-                }
-            }
-            Err(e) if e.is_permanent() && batch.len() > 1 => {
-                let mut first = batch;
-                let second = first.split_off(first.len() / 2);
-                stack.push(second);
-                stack.push(first);
-            }
-            Err(e) if e.is_permanent() || e.is_retryable() => {
-                for w in &batch {
-                    results.insert(w.key.clone(), Err(e.clone()));
-                }
-            }
-            Err(e) => return Err(ctx.err(side, e)),
+/// One write as settlement sees it.
+pub(crate) struct Sent {
+    /// Index of the link in the page's plan.
+    pub link: usize,
+    pub target: Side,
+    pub key: String,
+    /// The fingerprint that holds the same write back next time if it is refused for good.
+    pub refusal: String,
+    held: bool,
+    retry: Option<Retry>,
+}
+
+struct Retry {
+    dropped: Vec<String>,
+    refusal: ConnectorError,
+    key: String,
+}
+
+/// Everything the page's updates came to.
+pub(crate) struct Executed {
+    pub sent: Vec<Sent>,
+    results: BTreeMap<String, WriteResult>,
+}
+
+impl Executed {
+    /// What became of `s`.
+    pub fn attempt<'a>(&'a self, s: &'a Sent) -> Attempt<'a> {
+        if s.held {
+            return Attempt::Held;
+        }
+        match &s.retry {
+            Some(r) => Attempt::Without {
+                dropped: r.dropped.clone(),
+                refusal: &r.refusal,
+                rest: self.results.get(&r.key),
+                rest_key: &r.key,
+            },
+            None => Attempt::Sent(self.results.get(&s.key)),
         }
     }
+}
+
+/// Sends the updates of the planned `links`; `refused` holds the fingerprints of open refusals
+/// by link.
+pub(crate) async fn execute(
+    ctx: &PairContext,
+    links: &[PlannedLink],
+    refused: &BTreeMap<i64, BTreeSet<String>>,
+) -> Result<Executed, SyncError> {
+    let mut out = Executed { sent: Vec::new(), results: BTreeMap::new() };
+    for target in [Side::Left, Side::Right] {
+        let mut writes = Vec::new();
+        for (i, lw) in links.iter().enumerate() {
+            let mut fields = lw.plan.remote_writes(&ctx.pair, target);
+            if let Some(need) = &lw.backlinks {
+                fields.extend(need.fields(target).clone());
+            }
+            if fields.is_empty() {
+                continue;
+            }
+            let key = update_key(&ctx.pair.name, lw.link.id, target, &fields);
+            // The same write to the same content was refused for good and its review item is
+            // still open: sending it again would only be refused again (termination).
+            let refusal = write_key(&[&key, &canon_hash(lw.values(target))]);
+            let held = refused.get(&lw.link.id).is_some_and(|r| r.contains(&refusal));
+            out.sent.push(Sent { link: i, target, key: key.clone(), refusal, held, retry: None });
+            if !held {
+                let id = lw.link.record_id(target).to_string();
+                writes.push(Write { key, op: WriteOp::Update { id, fields } });
+            }
+        }
+        let first = send::execute(ctx, target, writes.clone()).await?;
+        out.results.extend(first);
+        retry_without_refused(ctx, links, target, &writes, &mut out).await?;
+    }
+    Ok(out)
+}
+
+/// Sends again, without the refused field, every write of `target` the remote refused for good
+/// naming one field of it while it carried others.
+async fn retry_without_refused(
+    ctx: &PairContext,
+    links: &[PlannedLink],
+    target: Side,
+    writes: &[Write],
+    out: &mut Executed,
+) -> Result<(), SyncError> {
+    let mut again = Vec::new();
+    for w in writes {
+        let Some(Err(e @ ConnectorError::Invalid { field: Some(remote), .. })) = out.results.get(&w.key)
+        else {
+            continue;
+        };
+        let WriteOp::Update { id, fields } = &w.op else { continue };
+        if !fields.contains_key(remote) || fields.len() < 2 {
+            continue;
+        }
+        let Some(sent) = out.sent.iter_mut().find(|s| s.key == w.key) else { continue };
+        let lw = &links[sent.link];
+        let dropped = dropped_fields(ctx, &lw.plan, target, remote);
+        let mut rest = fields.clone();
+        for f in &dropped {
+            if let Some(m) = ctx.pair.field(f) {
+                for r in m.remote(target) {
+                    rest.remove(r);
+                }
+            }
+        }
+        rest.remove(remote);
+        if rest.is_empty() {
+            continue;
+        }
+        // Next time only the refused field is planned, against the record as the rest left it:
+        // that is the write the refusal must hold back.
+        let mut after = lw.values(target).clone();
+        for fw in lw.plan.writes_to(target).filter(|fw| !dropped.contains(&fw.field)) {
+            after.insert(fw.field.clone(), fw.new.clone());
+        }
+        let only: CanonMap = lw
+            .plan
+            .writes_to(target)
+            .filter(|fw| dropped.contains(&fw.field))
+            .map(|fw| (fw.field.clone(), fw.new.clone()))
+            .collect();
+        let next_key = update_key(&ctx.pair.name, lw.link.id, target, &ctx.pair.to_remote(target, &only));
+        sent.refusal = write_key(&[&next_key, &canon_hash(&after)]);
+        let key = write_key(&[&w.key, "without", remote]);
+        tracing::info!(pair = %ctx.pair.name, link = lw.link.id, field = %remote,
+            "the remote refused one field; the rest of the record's changes are sent without it");
+        sent.retry = Some(Retry { dropped, refusal: e.clone(), key: key.clone() });
+        again.push(Write { key, op: WriteOp::Update { id: id.clone(), fields: rest } });
+    }
+    if !again.is_empty() {
+        out.results.extend(send::execute(ctx, target, again).await?);
+    }
     Ok(())
+}
+
+/// The canonical fields of `plan`'s writes to `target` that `remote` belongs to (or the remote
+/// name itself when no mapped field does, e.g. a back-link).
+fn dropped_fields(ctx: &PairContext, plan: &LinkPlan, target: Side, remote: &str) -> Vec<String> {
+    let mapped: Vec<String> = plan
+        .writes_to(target)
+        .filter(|w| ctx.pair.field(&w.field).is_some_and(|m| m.remote(target).iter().any(|r| r == remote)))
+        .map(|w| w.field.clone())
+        .collect();
+    if mapped.is_empty() { vec![remote.to_string()] } else { mapped }
 }

@@ -13,14 +13,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use connector_api::Capabilities;
 use sha2::{Digest, Sha256};
 
 use crate::mapping::Side;
-use crate::store::{PageCommit, RunKind, StreamKey};
+use crate::store::{RunKind, StreamKey};
 
-use super::control::{BackfillRun, RunMode};
-use super::{Engine, RunReport, SyncError};
+use super::control::{BackfillRun, BackfillState, RunMode};
+use super::engine::Engine;
+use super::error::SyncError;
+use super::report::RunReport;
 
 /// What to backfill.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,34 +41,6 @@ pub struct BackfillSpec {
     /// own lease, so several workers (processes on one PostgreSQL store) share the work. Needs
     /// both bounds, so every worker computes the same slices.
     pub slices: Option<u32>,
-}
-
-/// A backfill's saved state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BackfillState {
-    /// Stable id: pair + the requested range.
-    pub id: String,
-    /// The pair.
-    pub pair: String,
-    /// The range's lower bound, if any.
-    pub since: Option<DateTime<Utc>>,
-    /// The range's upper bound, fixed when the backfill first started.
-    pub until: DateTime<Utc>,
-    /// Bumped by each restart; each generation has checkpoints of its own.
-    pub generation: u32,
-    /// When the current generation first started.
-    pub started_at: DateTime<Utc>,
-    /// When it finished, if it did.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// How many attempts (runs) the current generation took so far.
-    pub attempts: u32,
-}
-
-impl BackfillState {
-    /// The checkpoint scope of the current generation's streams.
-    pub fn scope(&self) -> String {
-        format!("backfill:{}.{}", self.id, self.generation)
-    }
 }
 
 /// How a backfill call ended.
@@ -215,29 +189,51 @@ impl Engine {
             let capacity = self
                 .systems
                 .get(&target.system)
-                .and_then(|c| crate::progress::write_capacity(&c.capabilities(), &target.object));
+                .and_then(|c| write_capacity(&c.capabilities(), &target.object));
             out.insert(side, (expected, capacity));
         }
         out
     }
 }
 
-impl BackfillRun {
-    /// A commit that saves this backfill's state (started, or finished at `finished`).
-    pub(crate) fn state_commit(
-        &self,
-        lease: crate::store::Lease,
-        run_id: &str,
-        at: DateTime<Utc>,
-        finished: Option<DateTime<Utc>>,
-    ) -> PageCommit {
-        let mut state = self.state.lock().expect("backfill state lock");
-        if finished.is_some() {
-            state.finished_at = finished;
-        }
-        let mut commit = PageCommit::new(lease, run_id, at);
-        let value = serde_json::to_value(&*state).unwrap_or_default();
-        commit.checkpoint = Some((self.state_key.clone(), value, state.since, Some(state.until)));
-        commit
+/// How fast a system accepts writes: records per second (calls per second × records per call).
+pub fn write_capacity(caps: &Capabilities, object: &str) -> Option<f64> {
+    let bucket = caps
+        .rate_buckets
+        .iter()
+        .find(|b| b.name == "write")
+        .or_else(|| caps.rate_buckets.iter().find(|b| b.name == "burst"))?;
+    let per_call = caps.object(object).map_or(1, |o| o.max_batch.max(1)) as f64;
+    let secs = bucket.window.as_secs_f64();
+    (secs > 0.0 && bucket.limit > 0).then(|| f64::from(bucket.limit) / secs * per_call)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_capacity_counts_records_per_call() {
+        let caps = Capabilities {
+            kind: "x".into(),
+            objects: vec![connector_api::ObjectCaps {
+                name: "contacts".into(),
+                max_batch: 100,
+                max_page: 100,
+                pull_sees_every_edit: true,
+                modified_times: true,
+                reports_deletes: true,
+                reports_merges: true,
+                identity_fields: Vec::new(),
+                unreadable_fields: Vec::new(),
+                record_space: "contacts".into(),
+            }],
+            rate_buckets: vec![connector_api::RateBucket {
+                name: "burst".into(),
+                limit: 100,
+                window: std::time::Duration::from_secs(10),
+            }],
+        };
+        assert_eq!(write_capacity(&caps, "contacts"), Some(1_000.0));
     }
 }

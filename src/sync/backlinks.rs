@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::mapping::Side;
 use crate::store::Link;
 
-use super::pull::PairContext;
+use super::context::PairContext;
 
 /// The base key remembering the record ids the back-links were settled for.
 pub(crate) const MARKER: &str = "@backlinks";

@@ -7,18 +7,19 @@
 //! `superseded` instead. Applying twice is impossible: the transition and the write's settlement
 //! are one transaction, and an applied item is no longer returned by `resolved_for_pair`.
 
-use std::collections::BTreeMap;
-
 use connector_api::{Write, WriteOp};
 
 use crate::mapping::{CanonMap, Side};
 use crate::store::{
-    LinkUpsert, NewDecision, PageCommit, ResolveAction, ReviewItem, ReviewKind, ReviewTransition,
+    Link, LinkUpsert, NewDecision, PageCommit, ResolveAction, ReviewItem, ReviewKind, ReviewTransition,
 };
 
-use super::page::{PageStats, write_key};
-use super::pull::PairContext;
-use super::{SyncError, apply};
+use super::caps;
+use super::context::{PairContext, side_index};
+use super::error::SyncError;
+use super::keys::write_key;
+use super::report::PageStats;
+use super::{review_items, send};
 
 /// Applies every resolved, not yet applied item of the pair. `Some(reason)` when some could not
 /// be written now (they stay resolved and the next run tries again).
@@ -44,14 +45,14 @@ async fn apply_one(
     item: &ReviewItem,
     stats: &mut PageStats,
 ) -> Result<Option<String>, SyncError> {
-    let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
+    let mut commit = ctx.new_commit();
     let applied = ReviewTransition::Applied { run_id: ctx.run_id.clone() };
     let Some(resolution) = &item.resolution else { return Ok(None) };
     match (item.kind, resolution.action) {
         (_, ResolveAction::Ignore) => {}
         // A safety cap's held page: released by the caps when the page is read again, and marked
         // applied once the pair's pull went through (`caps::RunCaps::applied`).
-        _ if super::caps::is_cap_item(item) => return Ok(None),
+        _ if caps::is_cap_item(item) => return Ok(None),
         (ReviewKind::FieldConflict, action) => {
             let value = match action {
                 ResolveAction::TakeLeft => item.left_value.clone(),
@@ -124,63 +125,17 @@ async fn write_field(
     let Some(link) = ctx.store.link_by_record(&ctx.pair.name, Side::Left, &left_id).await? else {
         return Ok(Settled::Gone);
     };
-    let mut current: BTreeMap<Side, Option<String>> = BTreeMap::new();
-    for side in [Side::Left, Side::Right] {
-        let id = link.record_id(side).to_string();
-        let mut records = ctx.fetch_records(side, std::slice::from_ref(&id)).await?;
-        let Some(record) = records.remove(&id).filter(|r| !r.deleted) else { return Ok(Settled::Gone) };
-        current.insert(side, ctx.pair.canonical(side, &record.fields).get(&field).cloned().flatten());
-    }
-    if current[&Side::Left] == current[&Side::Right] && current[&Side::Left] != value {
+    let Some(current) = current_values(ctx, &link, &field).await? else { return Ok(Settled::Gone) };
+    if current[0] == current[1] && current[0] != value {
         return Ok(Settled::AlreadyAgreed);
     }
+    let target = Target { item, link: &link, field: &field, value: &value, provenance };
     for side in [Side::Left, Side::Right] {
-        if current[&side] == value {
-            continue;
-        }
-        let canon: CanonMap = [(field.clone(), value.clone())].into();
-        let fields = ctx.pair.to_remote(side, &canon);
-        let id = link.record_id(side).to_string();
-        let key = write_key(&["review", &item.id.to_string(), side.as_str()]);
-        let write = Write { key: key.clone(), op: WriteOp::Update { id: id.clone(), fields } };
-        let mut results = apply::execute(ctx, side, vec![write]).await?;
-        match results.remove(&key) {
-            Some(Ok(_)) => {
-                stats.run.updated += 1;
-                commit.intents_done.push(key);
-                commit.decisions.push(NewDecision {
-                    run_id: ctx.run_id.clone(),
-                    pair: ctx.pair.name.clone(),
-                    link_id: Some(link.id),
-                    system: ctx.pair.endpoint(side).system.clone(),
-                    record_id: id,
-                    field: field.clone(),
-                    old_value: current[&side].clone(),
-                    new_value: value.clone(),
-                    source_side: side.other(),
-                    rule: item.rule.clone().unwrap_or_else(|| "review".into()),
-                    reason: "review_resolution".into(),
-                    echo: false,
-                    provenance: Some(provenance.to_string()),
-                    at: ctx.clock.now(),
-                });
-            }
-            Some(Err(e)) if e.is_retryable() => return Ok(Settled::Later(e.to_string())),
-            Some(Err(e)) => {
-                stats.run.rejected += 1;
-                commit.intents_done.push(key);
-                let mut rejected = super::outcome::refused_item(
-                    ctx,
-                    side.other(),
-                    link.record_id(side.other()),
-                    link.record_id(side),
-                    &e,
-                );
-                rejected.link_id = Some(link.id);
-                commit.review_items.push(rejected);
-                return Ok(Settled::Written);
-            }
-            None => return Ok(Settled::Later("the write got no outcome".into())),
+        let held = &current[side_index(side)];
+        if held != &value
+            && let Some(settled) = write_side(ctx, &target, side, held, commit, stats).await?
+        {
+            return Ok(settled);
         }
     }
     let mut base = link.base.clone();
@@ -192,4 +147,81 @@ async fn write_field(
         ..LinkUpsert::default()
     });
     Ok(Settled::Written)
+}
+
+/// What the resolution writes, and where.
+struct Target<'a> {
+    item: &'a ReviewItem,
+    link: &'a Link,
+    field: &'a str,
+    value: &'a Option<String>,
+    provenance: &'a str,
+}
+
+/// The field's current value on each side (left, right); `None` when either record is gone.
+async fn current_values(
+    ctx: &PairContext,
+    link: &Link,
+    field: &str,
+) -> Result<Option<[Option<String>; 2]>, SyncError> {
+    let mut current = [None, None];
+    for side in [Side::Left, Side::Right] {
+        let id = link.record_id(side).to_string();
+        let mut records = ctx.fetch_records(side, std::slice::from_ref(&id)).await?;
+        let Some(record) = records.remove(&id).filter(|r| !r.deleted) else { return Ok(None) };
+        current[side_index(side)] = ctx.pair.canonical(side, &record.fields).get(field).cloned().flatten();
+    }
+    Ok(Some(current))
+}
+
+/// Writes the resolution to `side`, which holds `held`. `Some` ends the resolution there: a
+/// refusal (settled as written: its own item says so) or a transient failure (tried again later).
+async fn write_side(
+    ctx: &PairContext,
+    t: &Target<'_>,
+    side: Side,
+    held: &Option<String>,
+    commit: &mut PageCommit,
+    stats: &mut PageStats,
+) -> Result<Option<Settled>, SyncError> {
+    let canon: CanonMap = [(t.field.to_string(), t.value.clone())].into();
+    let fields = ctx.pair.to_remote(side, &canon);
+    let id = t.link.record_id(side).to_string();
+    let key = write_key(&["review", &t.item.id.to_string(), side.as_str()]);
+    let write = Write { key: key.clone(), op: WriteOp::Update { id: id.clone(), fields } };
+    let mut results = send::execute(ctx, side, vec![write]).await?;
+    match results.remove(&key) {
+        Some(Ok(_)) => {
+            stats.run.updated += 1;
+            commit.intents_done.push(key);
+            commit.decisions.push(NewDecision {
+                run_id: ctx.run_id.clone(),
+                pair: ctx.pair.name.clone(),
+                link_id: Some(t.link.id),
+                system: ctx.pair.endpoint(side).system.clone(),
+                record_id: id,
+                field: t.field.to_string(),
+                old_value: held.clone(),
+                new_value: t.value.clone(),
+                source_side: side.other(),
+                rule: t.item.rule.clone().unwrap_or_else(|| "review".into()),
+                reason: "review_resolution".into(),
+                echo: false,
+                provenance: Some(t.provenance.to_string()),
+                at: ctx.clock.now(),
+            });
+            Ok(None)
+        }
+        Some(Err(e)) if e.is_retryable() => Ok(Some(Settled::Later(e.to_string()))),
+        Some(Err(e)) => {
+            stats.run.rejected += 1;
+            commit.intents_done.push(key);
+            let (source, target) = (t.link.record_id(side.other()), t.link.record_id(side));
+            let mut rejected = review_items::refused_item(ctx, side.other(), source, target, &e);
+            rejected.link_id = Some(t.link.id);
+            commit.review_items.push(rejected);
+            Ok(Some(Settled::Written))
+        }
+        None => Ok(Some(Settled::Later("the write got no outcome".into()))),
+    }
 }

@@ -24,11 +24,11 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
 use crate::mapping::Side;
-use crate::store::PageCommit;
 
+use super::context::PairContext;
+use super::error::SyncError;
 use super::page::{self, PageInput};
-use super::pull::PairContext;
-use super::{PairReport, PairStatus, SyncError};
+use super::report::{PairReport, PairStatus};
 
 /// What the receiver persists for one delivery (the `payload` of a stored event, as JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,7 +116,7 @@ async fn reconcile_side(
         }
     }
     // A crash before this commit re-processes the events next run, which costs re-reads only.
-    let mut commit = PageCommit::new(ctx.lease.clone(), ctx.run_id.clone(), ctx.clock.now());
+    let mut commit = ctx.new_commit();
     commit.seen_events = consumed.into_iter().map(|e| (e.source, e.event_id)).collect();
     ctx.commit(commit).await?;
     Ok(None)

@@ -1,0 +1,55 @@
+//! Knobs of the run loop, from settings.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Knobs of the run loop, from settings.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Default re-read window behind each checkpoint.
+    pub overlap: Duration,
+    /// Per-system overrides of `overlap`.
+    pub overlaps: BTreeMap<String, Duration>,
+    /// The watermark never passes run start minus this.
+    pub safety_margin: Duration,
+    /// Records per pulled page.
+    pub page_size: usize,
+    /// Lease length.
+    pub lease_ttl: Duration,
+    /// Linked records re-read per side per run by the verification sweep, for systems whose
+    /// pulls miss some edits.
+    pub sweep_budget: usize,
+    /// Who holds leases (host + pid in production).
+    pub owner: String,
+    /// Whether a scheduled run of a pair that has never synced in this store may create records
+    /// (off by default: such a run only links, and says to run a backfill first).
+    pub first_sync_creates: bool,
+}
+
+impl SyncOptions {
+    /// These options with creates allowed on a pair's first sync (for worlds built in code,
+    /// where an empty store is the point, not an accident).
+    pub fn creating_on_first_sync(self) -> Self {
+        Self { first_sync_creates: true, ..self }
+    }
+
+    /// The re-read window of `system`'s streams.
+    pub(crate) fn overlap_of(&self, system: &str) -> Duration {
+        self.overlaps.get(system).copied().unwrap_or(self.overlap)
+    }
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            overlap: Duration::from_secs(120),
+            overlaps: BTreeMap::new(),
+            safety_margin: Duration::from_secs(5),
+            page_size: 200,
+            lease_ttl: Duration::from_secs(600),
+            sweep_budget: 100,
+            owner: "crosswalk".to_string(),
+            first_sync_creates: false,
+        }
+    }
+}
