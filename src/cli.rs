@@ -55,9 +55,10 @@ pub enum Command {
     },
     /// Run the sync cycle every interval until SIGINT/SIGTERM (the scheduler as one process).
     Run {
-        /// How often a cycle starts, e.g. `5m`; a tick while a cycle still runs is skipped.
-        #[arg(long, value_name = "INTERVAL", default_value = "5m", value_parser = parse_interval)]
-        every: std::time::Duration,
+        /// How often a cycle starts, e.g. `5m` (default: `sync.interval`); a tick while a cycle
+        /// still runs is skipped.
+        #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+        every: Option<std::time::Duration>,
         /// Only this pair (repeatable); all pairs when absent.
         #[arg(long = "pair", value_name = "PAIR")]
         pairs: Vec<String>,
@@ -105,6 +106,11 @@ pub enum Command {
     Review {
         #[command(subcommand)]
         command: crate::commands::review::ReviewCommand,
+    },
+    /// Dead letters (unreadable records and webhook deliveries): list, show, retry, discard.
+    DeadLetters {
+        #[command(subcommand)]
+        command: crate::commands::dead_letters::DeadLetterCommand,
     },
     /// Serve the admin web page, JSON API, /healthz and /metrics (needs `serve.admin_token`).
     Serve {

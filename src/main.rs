@@ -26,8 +26,9 @@ async fn main() {
     if let Command::Check { remote } = cli.command {
         std::process::exit(commands::check::run(&loaded, remote).await.exit_code());
     }
-    let Some(settings) = loaded.settings.as_ref().filter(|_| loaded.problems.is_empty()) else {
-        for p in &loaded.problems {
+    let problems = loaded.problems_for(commands::needs(&cli.command));
+    let Some(settings) = loaded.settings.as_ref().filter(|_| problems.is_empty()) else {
+        for p in &problems {
             eprintln!("error: {p}");
         }
         eprintln!("the configuration has problems; `crosswalk check` lists them all");
@@ -58,6 +59,7 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
             commands::sim::run(*system, &opts).await
         }
         Command::Review { command } => commands::review::run(settings, command).await,
+        Command::DeadLetters { command } => commands::dead_letters::run(settings, command).await,
         Command::Serve { listen } => commands::serve::run(settings, listen.as_deref()).await,
         Command::Demo => commands::demo::run().await,
         Command::Status(args) => commands::status::run(settings, args).await,

@@ -109,6 +109,7 @@ pub(crate) async fn process(
             reason: q.reason,
             payload: q.raw,
             run_id: ctx.run_id.clone(),
+            ..NewDeadLetter::default()
         });
     }
 

@@ -13,6 +13,7 @@ mod review_pages;
 mod review_service;
 mod runs;
 mod salesforce_engine;
+mod secrets_per_command;
 mod security;
 mod serve_api;
 mod serve_browser;
