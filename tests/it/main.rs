@@ -4,6 +4,7 @@ mod acceptance;
 mod check_remote;
 mod cli;
 mod crm_setup;
+mod dead_letters;
 mod demo;
 mod hubspot_engine;
 mod processes;
