@@ -42,6 +42,19 @@ pub enum Command {
         #[arg(long)]
         remote: bool,
     },
+    /// Start a configuration: write a commented crosswalk.toml for WhiteLabelCRO and the CRM
+    /// chosen, and copy the shipped mapping for that pair into DIR/mappings.
+    Init {
+        /// The sales CRM to pair WhiteLabelCRO with.
+        #[arg(long, value_enum, default_value = "hubspot")]
+        crm: crate::commands::init::Crm,
+        /// Where to write crosswalk.toml and mappings/.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Replace files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Apply the state store's migrations (safe to run again; applies only what is missing).
     Migrate,
     /// Run one sync cycle of every pair (or the named ones), then exit.

@@ -10,6 +10,9 @@ use crosswalk::telemetry;
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    if let Command::Init { crm, dir, force } = &cli.command {
+        std::process::exit(commands::init::run(*crm, dir, *force).exit_code());
+    }
     let (path, explicit) = cli.config_path();
     let loaded = settings::load(&path, explicit);
     let (format, level) = match &loaded.settings {
@@ -39,7 +42,7 @@ async fn main() {
 
 async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
     match command {
-        Command::Check { .. } => Outcome::Ok,
+        Command::Check { .. } | Command::Init { .. } => Outcome::Ok,
         Command::Migrate => commands::migrate::run(settings).await,
         Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
         Command::Run { every, pairs } => commands::run::run(settings, *every, pairs).await,

@@ -8,7 +8,9 @@
 
 use std::fmt;
 
-use super::settings::{MIN_ADMIN_TOKEN, MIN_WEBHOOK_SECRET, Problem, SecretRef, Settings};
+use super::settings::{
+    HubspotWebhookSettings, MIN_ADMIN_TOKEN, MIN_WEBHOOK_SECRET, Problem, SecretRef, Settings, SystemSettings,
+};
 
 /// A group of secrets and settings that some commands need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,8 +45,15 @@ fn from_of(r: &SecretRef) -> String {
     match (&r.env, &r.file) {
         (Some(var), None) => format!("environment variable {var}"),
         (None, Some(path)) => format!("file {}", path.display()),
-        _ => "(give exactly one of env or file)".into(),
+        _ => "give exactly one of env or file".into(),
     }
+}
+
+/// Whether HubSpot system `name` has a webhook secret (`webhook_secret` or `webhook_secrets`),
+/// which makes `serve` start its receiver and so require `public_url`.
+fn has_hubspot_secret(s: &Settings, name: &str, hook: &HubspotWebhookSettings) -> bool {
+    let single = matches!(s.systems.get(name), Some(SystemSettings::Hubspot(h)) if h.webhook_secret.is_some());
+    single || !hook.secrets.is_empty()
 }
 
 /// Every secret and setting the configuration makes some command require, for `check`'s
@@ -62,14 +71,14 @@ pub fn requirements(s: &Settings) -> Vec<Requirement> {
         for secret in &hook.secrets {
             add(Need::Serve, format!("systems.{name}.webhook_secrets"), from_of(secret));
         }
-        if !hook.secrets.is_empty() {
-            let url = hook.public_url.clone().unwrap_or_else(|| "(not set)".into());
+        if has_hubspot_secret(s, name, hook) {
+            let url = hook.public_url.clone().unwrap_or_else(|| "not set".into());
             add(Need::Serve, format!("systems.{name}.webhook.public_url"), url);
         }
     }
     match &s.serve.admin_token {
         Some(token) => add(Need::Serve, "serve.admin_token".into(), from_of(token)),
-        None => add(Need::Serve, "serve.admin_token".into(), "(not set: serve will not start)".into()),
+        None => add(Need::Serve, "serve.admin_token".into(), "not set: serve will not start".into()),
     }
     out
 }
@@ -103,7 +112,7 @@ pub(crate) fn problems(
                 push(Need::Serve, format!("systems.{name}.webhook_secrets"), e.to_string());
             }
         }
-        if !hook.secrets.is_empty() && hook.public_url.is_none() {
+        if has_hubspot_secret(s, name, hook) && hook.public_url.is_none() {
             push(
                 Need::Serve,
                 format!("systems.{name}.webhook.public_url"),

@@ -6,6 +6,7 @@ pub mod check_remote;
 pub mod dead_letters;
 pub mod demo;
 pub mod explain;
+pub mod init;
 pub mod migrate;
 pub mod review;
 pub mod run;

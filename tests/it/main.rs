@@ -6,6 +6,7 @@ mod cli;
 mod crm_setup;
 mod dead_letters;
 mod demo;
+mod deploy;
 mod hubspot_engine;
 mod processes;
 mod reconcile_table;
