@@ -53,6 +53,11 @@ fn check_csrf(session: &Session, form: &Fields) -> Result<(), PageErr> {
     }
 }
 
+/// [`check_csrf`] as a rendered response, for the other page modules.
+pub(crate) fn check_csrf_field(session: &Session, form: &Fields) -> Result<(), Response> {
+    check_csrf(session, form).map_err(render_err)
+}
+
 fn review_error(e: ReviewError) -> Response {
     match e {
         ReviewError::NotFound(_) => error_page(StatusCode::NOT_FOUND, &e.to_string()),

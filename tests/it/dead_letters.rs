@@ -10,7 +10,11 @@ use crosswalk::dead_letters::DeadLetters;
 use crosswalk::store::{DeadLetterSource, DeadLetterStatus};
 use crosswalk::sync::SyncOptions;
 
-use crate::serve_api::{self, call};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+
+use crate::serve_api::{self, call, csrf_of, login, page_get};
 use crate::sync_engine::{World, fields};
 use crate::webhooks::{SECRET, delivery, receiver, sign};
 
@@ -32,8 +36,9 @@ fn city_of(w: &World, email: &str) -> String {
     r.fields["city"].as_str().unwrap_or_default().to_string()
 }
 
-#[tokio::test]
-async fn a_quarantined_delivery_is_retried_once_and_a_discarded_one_stays_discarded() {
+/// Two linked people whose WhiteLabelCRO records were edited silently, and an unreadable
+/// signed delivery about each, turned into dead letters by a run. Returns the admin app too.
+async fn world_with_two_dead_letters() -> (World, Router) {
     let opts = SyncOptions { sweep_budget: 0, ..SyncOptions::default().creating_on_first_sync() };
     let w = World::with(43, |c| c.pull_sees_every_edit = false, opts).await;
     w.a.seed_with_id("clients", "901", fields(&[("email", "ana@example.test"), ("first_name", "Ana"), ("city", "Oslo")]));
@@ -59,6 +64,12 @@ async fn a_quarantined_delivery_is_retried_once_and_a_discarded_one_stays_discar
     }
     w.run().await;
     assert_eq!(city_of(&w, "ana@example.test"), "Oslo", "an unreadable delivery changes nothing");
+    (w, app)
+}
+
+#[tokio::test]
+async fn a_quarantined_delivery_is_retried_once_and_a_discarded_one_stays_discarded() {
+    let (w, _app) = world_with_two_dead_letters().await;
 
     // `status` counts them by reason.
     let report = crosswalk::commands::status::gather(&w.store, &w.clock.shared(), 1).await.unwrap();
@@ -115,4 +126,62 @@ async fn a_quarantined_delivery_is_retried_once_and_a_discarded_one_stays_discar
     assert_eq!(w.store.count_dead_letters().await.unwrap(), 0, "no new dead letter from the re-read");
     let open = execute(&service, &list("open"), w.clock.now()).await.unwrap();
     assert!(open.contains("no dead letters match"), "{open}");
+}
+
+fn form_post(path: &str, cookie: &str, body: String) -> Request<Body> {
+    Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::ORIGIN, "http://127.0.0.1:8080")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// The same on the admin page: behind the login, listed with reason and source, the payload on
+/// the letter's own page, retry and discard as CSRF-checked forms; the retried record syncs once.
+#[tokio::test]
+async fn the_admin_page_lists_shows_retries_and_discards_behind_login_and_csrf() {
+    let (w, app) = world_with_two_dead_letters().await;
+    let anonymous = call(&app, Request::builder().uri("/dead-letters").body(Body::empty()).unwrap()).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER, "sent to the login form");
+    let cookie = login(&app).await;
+
+    let list = call(&app, page_get("/dead-letters?reason=NEW_STATUS&source=webhook&system=crm_a", &cookie)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert_eq!(list.body.matches("href=\"/dead-letters/").count(), 2, "{}", list.body);
+    assert!(list.body.contains("new_status") && list.body.contains("crm_a / clients"), "{}", list.body);
+    assert!(!list.body.contains("previous_status"), "payloads only on a letter's page");
+    let letters = w.store.find_dead_letters(&Default::default()).await.unwrap();
+    let id_for = |r: &str| letters.iter().find(|d| d.record_id.as_deref() == Some(r)).unwrap().id;
+    let (ana, bo) = (id_for("901"), id_for("902"));
+
+    let page = call(&app, page_get(&format!("/dead-letters/{ana}"), &cookie)).await;
+    assert!(page.body.contains("previous_status") && page.body.contains("60001"), "the payload: {}", page.body);
+    let csrf = csrf_of(&page.body);
+    let forged = call(&app, form_post(&format!("/dead-letters/{ana}/retry"), &cookie, "csrf=wrong".into())).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(w.store.dead_letter(ana).await.unwrap().unwrap().status, DeadLetterStatus::Open);
+
+    let retry = || form_post(&format!("/dead-letters/{ana}/retry"), &cookie, format!("csrf={csrf}"));
+    let done = call(&app, retry()).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.headers[header::LOCATION], format!("/dead-letters/{ana}?done=retried").as_str());
+    let again = call(&app, retry()).await;
+    assert_eq!(again.headers[header::LOCATION], format!("/dead-letters/{ana}?done=unchanged").as_str());
+    let discard = call(&app, form_post(&format!("/dead-letters/{bo}/discard"), &cookie, format!("csrf={csrf}"))).await;
+    assert_eq!(discard.status, StatusCode::SEE_OTHER, "{}", discard.body);
+    let refused = call(&app, form_post(&format!("/dead-letters/{bo}/retry"), &cookie, format!("csrf={csrf}"))).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "a discarded letter stays discarded");
+    let letter = w.store.dead_letter(ana).await.unwrap().unwrap();
+    assert_eq!((letter.status, letter.status_by.as_deref()), (DeadLetterStatus::Retried, Some("alice")));
+
+    let writes_b = w.b.write_log().len();
+    w.run().await;
+    w.run().await;
+    assert_eq!(city_of(&w, "ana@example.test"), "Bergen");
+    assert_eq!(city_of(&w, "bo@example.test"), "Rome");
+    assert_eq!(w.b.write_log().len(), writes_b + 1, "processed exactly once");
 }
