@@ -107,7 +107,12 @@ impl DeadLetters {
         self.outcome(id, "discarded", self.store.discard_dead_letter(id, by, at).await?)
     }
 
-    fn outcome(&self, id: i64, action: &'static str, change: DeadLetterChange) -> Result<Done, DeadLetterError> {
+    fn outcome(
+        &self,
+        id: i64,
+        action: &'static str,
+        change: DeadLetterChange,
+    ) -> Result<Done, DeadLetterError> {
         match change {
             DeadLetterChange::Changed => Ok(Done::Now),
             DeadLetterChange::Already => Ok(Done::Already),

@@ -52,7 +52,8 @@ fn from_of(r: &SecretRef) -> String {
 /// Whether HubSpot system `name` has a webhook secret (`webhook_secret` or `webhook_secrets`),
 /// which makes `serve` start its receiver and so require `public_url`.
 fn has_hubspot_secret(s: &Settings, name: &str, hook: &HubspotWebhookSettings) -> bool {
-    let single = matches!(s.systems.get(name), Some(SystemSettings::Hubspot(h)) if h.webhook_secret.is_some());
+    let single =
+        matches!(s.systems.get(name), Some(SystemSettings::Hubspot(h)) if h.webhook_secret.is_some());
     single || !hook.secrets.is_empty()
 }
 

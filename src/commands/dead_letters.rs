@@ -103,7 +103,7 @@ pub async fn execute(
             };
             let letters = service.list(&filter).await.map_err(err)?;
             if *json {
-                let rows: Vec<serde_json::Value> = letters.iter().map(|d| summary_json(d)).collect();
+                let rows: Vec<serde_json::Value> = letters.iter().map(summary_json).collect();
                 return Ok(format!("{}\n", serde_json::Value::Array(rows)));
             }
             Ok(table(&letters))
@@ -118,13 +118,17 @@ pub async fn execute(
             Ok(detail(&d))
         }
         DeadLetterCommand::Retry { id, by } => Ok(match service.retry(*id, by, now).await.map_err(err)? {
-            Done::Now => format!("dead letter {id} retried: the next run re-reads its record from its system\n"),
+            Done::Now => {
+                format!("dead letter {id} retried: the next run re-reads its record from its system\n")
+            }
             Done::Already => format!("dead letter {id} was already retried; nothing changed\n"),
         }),
-        DeadLetterCommand::Discard { id, by } => Ok(match service.discard(*id, by, now).await.map_err(err)? {
-            Done::Now => format!("dead letter {id} discarded\n"),
-            Done::Already => format!("dead letter {id} was already discarded; nothing changed\n"),
-        }),
+        DeadLetterCommand::Discard { id, by } => {
+            Ok(match service.discard(*id, by, now).await.map_err(err)? {
+                Done::Now => format!("dead letter {id} discarded\n"),
+                Done::Already => format!("dead letter {id} was already discarded; nothing changed\n"),
+            })
+        }
     }
 }
 
@@ -152,7 +156,11 @@ fn table(letters: &[DeadLetter]) -> String {
         return "no dead letters match\n".into();
     }
     let mut s = String::new();
-    let _ = writeln!(s, "{:>6}  {:<9}  {:<7}  {:<20}  {:<16}  {:<20}  reason", "id", "status", "source", "system/object", "record", "time (UTC)");
+    let _ = writeln!(
+        s,
+        "{:>6}  {:<9}  {:<7}  {:<20}  {:<16}  {:<20}  reason",
+        "id", "status", "source", "system/object", "record", "time (UTC)"
+    );
     for d in letters {
         let _ = writeln!(
             s,

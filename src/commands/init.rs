@@ -108,7 +108,10 @@ pub fn run(crm: Crm, dir: &Path, force: bool) -> Outcome {
         .and_then(|()| std::fs::write(&config, config_text(crm, &mappings_setting)))
         .and_then(|()| std::fs::write(&mapping_file, mapping));
     if let Err(e) = written {
-        eprintln!("error: cannot write into {}: {e}; choose another --dir or fix its permissions", dir.display());
+        eprintln!(
+            "error: cannot write into {}: {e}; choose another --dir or fix its permissions",
+            dir.display()
+        );
         return Outcome::ActionNeeded;
     }
     let vars = match crm {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::html::{error_page, page};
-use super::pages::{PageAdmin, check_csrf_field};
+use super::pages::{PageAdmin, check_csrf, render_err};
 use super::views::dead_letters as views;
 use crate::dead_letters::{DeadLetterError, Done};
 use crate::store::DeadLetterFilter;
@@ -59,8 +59,13 @@ pub async fn list(
         },
     };
     let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-    let filter =
-        DeadLetterFilter { status, system: nonempty(q.system), source, reason: nonempty(q.reason), limit: 200 };
+    let filter = DeadLetterFilter {
+        status,
+        system: nonempty(q.system),
+        source,
+        reason: nonempty(q.reason),
+        limit: 200,
+    };
     let (letters, by_reason) =
         match tokio::try_join!(state.dead_letters.list(&filter), state.dead_letters.counts_by_reason()) {
             Ok(r) => r,
@@ -104,8 +109,8 @@ pub async fn retry(
     Path(id): Path<i64>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf_field(&session, &form) {
-        return r;
+    if let Err(e) = check_csrf(&session, &form) {
+        return render_err(e);
     }
     let now = state.clock.now();
     redirect(id, "retried", state.dead_letters.retry(id, &session.name, now).await)
@@ -118,8 +123,8 @@ pub async fn discard(
     Path(id): Path<i64>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf_field(&session, &form) {
-        return r;
+    if let Err(e) = check_csrf(&session, &form) {
+        return render_err(e);
     }
     let now = state.clock.now();
     redirect(id, "discarded", state.dead_letters.discard(id, &session.name, now).await)

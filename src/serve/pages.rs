@@ -40,22 +40,17 @@ fn field<'a>(form: &'a Fields, name: &str) -> Option<&'a str> {
 /// A page failure not yet rendered (small, unlike a `Response`).
 type PageErr = (StatusCode, &'static str);
 
-fn render_err((status, message): PageErr) -> Response {
+pub(crate) fn render_err((status, message): PageErr) -> Response {
     error_page(status, message)
 }
 
-fn check_csrf(session: &Session, form: &Fields) -> Result<(), PageErr> {
+pub(crate) fn check_csrf(session: &Session, form: &Fields) -> Result<(), PageErr> {
     let sent = field(form, "csrf").unwrap_or_default();
     if constant_time_eq(sent.as_bytes(), session.csrf.as_bytes()) {
         Ok(())
     } else {
         Err((StatusCode::FORBIDDEN, "the form has expired; reload the page and try again"))
     }
-}
-
-/// [`check_csrf`] as a rendered response, for the other page modules.
-pub(crate) fn check_csrf_field(session: &Session, form: &Fields) -> Result<(), Response> {
-    check_csrf(session, form).map_err(render_err)
 }
 
 fn review_error(e: ReviewError) -> Response {

@@ -57,7 +57,8 @@ pub(crate) async fn find(db: &Db, f: &DeadLetterFilter) -> Result<Vec<DeadLetter
         w.push("source", "=", Arg::Text(s.as_str().into()));
     }
     if let Some(r) = f.reason.as_deref().filter(|r| !r.is_empty()) {
-        let pattern = format!("%{}%", r.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let pattern =
+            format!("%{}%", r.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         w.push_with(Arg::Text(pattern), |n| format!("LOWER(reason) LIKE ${n} ESCAPE '\\'"));
     }
     let limit = if f.limit == 0 { 100 } else { f.limit };

@@ -39,9 +39,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use dead_letters::{DeadLetterChange, DeadLetterFilter, Redrive};
 pub use error::{StoreError, redact_url};
 pub use types::*;
-pub use dead_letters::{DeadLetterChange, DeadLetterFilter, Redrive};
 
 /// `t` as the store keeps it (truncated to whole microseconds).
 pub fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -251,8 +251,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<DeadLetterChange, StoreError>;
 
     /// Marks an open dead letter discarded (kept as a record, never re-processed).
-    async fn discard_dead_letter(&self, id: i64, by: &str, at: DateTime<Utc>)
-    -> Result<DeadLetterChange, StoreError>;
+    async fn discard_dead_letter(
+        &self,
+        id: i64,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<DeadLetterChange, StoreError>;
 
     // --- decision log ------------------------------------------------------------------
 

@@ -92,11 +92,14 @@ async fn reconcile_side(
             }
             Ok(EventHint::Quarantined(q)) => quarantined.push((event.event_id.clone(), q)),
             // Not written by this version's receiver: keep it readable for an admin.
-            Err(e) => quarantined.push((event.event_id.clone(), Quarantined {
-                id: None,
-                reason: format!("stored webhook event is not readable: {e}"),
-                raw: event.payload.chars().take(2000).collect(),
-            })),
+            Err(e) => quarantined.push((
+                event.event_id.clone(),
+                Quarantined {
+                    id: None,
+                    reason: format!("stored webhook event is not readable: {e}"),
+                    raw: event.payload.chars().take(2000).collect(),
+                },
+            )),
         }
         consumed.push(event);
     }

@@ -41,14 +41,25 @@ fn city_of(w: &World, email: &str) -> String {
 async fn world_with_two_dead_letters() -> (World, Router) {
     let opts = SyncOptions { sweep_budget: 0, ..SyncOptions::default().creating_on_first_sync() };
     let w = World::with(43, |c| c.pull_sees_every_edit = false, opts).await;
-    w.a.seed_with_id("clients", "901", fields(&[("email", "ana@example.test"), ("first_name", "Ana"), ("city", "Oslo")]));
-    w.a.seed_with_id("clients", "902", fields(&[("email", "bo@example.test"), ("first_name", "Bo"), ("city", "Rome")]));
+    w.a.seed_with_id(
+        "clients",
+        "901",
+        fields(&[("email", "ana@example.test"), ("first_name", "Ana"), ("city", "Oslo")]),
+    );
+    w.a.seed_with_id(
+        "clients",
+        "902",
+        fields(&[("email", "bo@example.test"), ("first_name", "Bo"), ("city", "Rome")]),
+    );
     w.run().await;
     w.run().await;
     w.a.seed_with_id("clients", "903", fields(&[("email", "cy@example.test"), ("first_name", "Cy")]));
     w.run().await;
     w.run().await;
-    assert_eq!((city_of(&w, "ana@example.test"), city_of(&w, "bo@example.test")), ("Oslo".into(), "Rome".into()));
+    assert_eq!(
+        (city_of(&w, "ana@example.test"), city_of(&w, "bo@example.test")),
+        ("Oslo".into(), "Rome".into())
+    );
 
     // Silent edits (no event, no sweep here): only a re-read of the record finds them.
     w.a.edit("clients", "901", fields(&[("city", "Bergen")]));
@@ -94,10 +105,15 @@ async fn a_quarantined_delivery_is_retried_once_and_a_discarded_one_stays_discar
     assert_eq!(text.lines().filter(|l| l.contains("crm_a/clients")).count(), 2, "{text}");
     assert!(text.contains("901") && text.contains("902") && text.contains("webhook"), "{text}");
     let letters = w.store.find_dead_letters(&Default::default()).await.unwrap();
-    let letter_for = |record: &str| letters.iter().find(|d| d.record_id.as_deref() == Some(record)).unwrap().id;
+    let letter_for =
+        |record: &str| letters.iter().find(|d| d.record_id.as_deref() == Some(record)).unwrap().id;
     let (ana, bo) = (letter_for("901"), letter_for("902"));
-    let shown = execute(&service, &DeadLetterCommand::Show { id: ana, json: false }, w.clock.now()).await.unwrap();
-    assert!(shown.contains("\"id\":60001") && shown.contains("event:   60001"), "the payload is shown: {shown}");
+    let shown =
+        execute(&service, &DeadLetterCommand::Show { id: ana, json: false }, w.clock.now()).await.unwrap();
+    assert!(
+        shown.contains("\"id\":60001") && shown.contains("event:   60001"),
+        "the payload is shown: {shown}"
+    );
     assert_eq!(w.store.dead_letter(ana).await.unwrap().unwrap().source, DeadLetterSource::Webhook);
 
     let discard = DeadLetterCommand::Discard { id: bo, by: "ops".into() };
@@ -106,19 +122,32 @@ async fn a_quarantined_delivery_is_retried_once_and_a_discarded_one_stays_discar
     assert!(execute(&service, &retry, w.clock.now()).await.unwrap().contains("retried"));
     let again = execute(&service, &retry, w.clock.now()).await.unwrap();
     assert!(again.contains("already retried"), "{again}");
-    let refused = execute(&service, &DeadLetterCommand::Retry { id: bo, by: "ops".into() }, w.clock.now()).await;
+    let refused =
+        execute(&service, &DeadLetterCommand::Retry { id: bo, by: "ops".into() }, w.clock.now()).await;
     assert!(refused.is_err_and(|e| e.contains("is discarded")), "a discarded letter is not retried");
 
     let (writes_a, writes_b) = (w.a.write_log().len(), w.b.write_log().len());
     w.run().await;
-    assert_eq!(city_of(&w, "ana@example.test"), "Bergen", "the retried letter's record was re-read and synced");
+    assert_eq!(
+        city_of(&w, "ana@example.test"),
+        "Bergen",
+        "the retried letter's record was re-read and synced"
+    );
     assert_eq!(city_of(&w, "bo@example.test"), "Rome", "the discarded letter's record was not");
-    assert_eq!((w.a.write_log().len(), w.b.write_log().len()), (writes_a, writes_b + 1), "one write, to HubSpot's side");
+    assert_eq!(
+        (w.a.write_log().len(), w.b.write_log().len()),
+        (writes_a, writes_b + 1),
+        "one write, to HubSpot's side"
+    );
     assert!(w.store.pending_events("crm_a", 10).await.unwrap().is_empty(), "the re-read hint was used");
 
     w.run().await;
     w.run().await;
-    assert_eq!((w.a.write_log().len(), w.b.write_log().len()), (writes_a, writes_b + 1), "processed exactly once");
+    assert_eq!(
+        (w.a.write_log().len(), w.b.write_log().len()),
+        (writes_a, writes_b + 1),
+        "processed exactly once"
+    );
     let store = &w.store;
     let status = |id| async move { store.dead_letter(id).await.unwrap().unwrap().status };
     assert_eq!(status(ana).await, DeadLetterStatus::Retried);
@@ -149,7 +178,8 @@ async fn the_admin_page_lists_shows_retries_and_discards_behind_login_and_csrf()
     assert_eq!(anonymous.status, StatusCode::SEE_OTHER, "sent to the login form");
     let cookie = login(&app).await;
 
-    let list = call(&app, page_get("/dead-letters?reason=NEW_STATUS&source=webhook&system=crm_a", &cookie)).await;
+    let list =
+        call(&app, page_get("/dead-letters?reason=NEW_STATUS&source=webhook&system=crm_a", &cookie)).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     assert_eq!(list.body.matches("href=\"/dead-letters/").count(), 2, "{}", list.body);
     assert!(list.body.contains("new_status") && list.body.contains("crm_a / clients"), "{}", list.body);
@@ -159,9 +189,14 @@ async fn the_admin_page_lists_shows_retries_and_discards_behind_login_and_csrf()
     let (ana, bo) = (id_for("901"), id_for("902"));
 
     let page = call(&app, page_get(&format!("/dead-letters/{ana}"), &cookie)).await;
-    assert!(page.body.contains("previous_status") && page.body.contains("60001"), "the payload: {}", page.body);
+    assert!(
+        page.body.contains("previous_status") && page.body.contains("60001"),
+        "the payload: {}",
+        page.body
+    );
     let csrf = csrf_of(&page.body);
-    let forged = call(&app, form_post(&format!("/dead-letters/{ana}/retry"), &cookie, "csrf=wrong".into())).await;
+    let forged =
+        call(&app, form_post(&format!("/dead-letters/{ana}/retry"), &cookie, "csrf=wrong".into())).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert_eq!(w.store.dead_letter(ana).await.unwrap().unwrap().status, DeadLetterStatus::Open);
 
@@ -171,9 +206,11 @@ async fn the_admin_page_lists_shows_retries_and_discards_behind_login_and_csrf()
     assert_eq!(done.headers[header::LOCATION], format!("/dead-letters/{ana}?done=retried").as_str());
     let again = call(&app, retry()).await;
     assert_eq!(again.headers[header::LOCATION], format!("/dead-letters/{ana}?done=unchanged").as_str());
-    let discard = call(&app, form_post(&format!("/dead-letters/{bo}/discard"), &cookie, format!("csrf={csrf}"))).await;
+    let discard =
+        call(&app, form_post(&format!("/dead-letters/{bo}/discard"), &cookie, format!("csrf={csrf}"))).await;
     assert_eq!(discard.status, StatusCode::SEE_OTHER, "{}", discard.body);
-    let refused = call(&app, form_post(&format!("/dead-letters/{bo}/retry"), &cookie, format!("csrf={csrf}"))).await;
+    let refused =
+        call(&app, form_post(&format!("/dead-letters/{bo}/retry"), &cookie, format!("csrf={csrf}"))).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "a discarded letter stays discarded");
     let letter = w.store.dead_letter(ana).await.unwrap().unwrap();
     assert_eq!((letter.status, letter.status_by.as_deref()), (DeadLetterStatus::Retried, Some("alice")));

@@ -58,9 +58,9 @@ fn init_writes_a_configuration_check_passes_and_refuses_to_overwrite() {
         assert!(text.contains("1 mapping file(s) are valid"), "{text}");
         let secret = if crm == "hubspot" { "HUBSPOT_TOKEN" } else { "SALESFORCE_CLIENT_SECRET" };
         assert_eq!(sync_requires(&text), [secret, "WLCRO_API_KEY"], "{text}");
-        let shipped = std::fs::read_dir(repo("mappings")).unwrap().filter(|e| {
-            e.as_ref().unwrap().file_name().to_string_lossy().contains(crm)
-        });
+        let shipped = std::fs::read_dir(repo("mappings"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(crm));
         for file in shipped {
             let name = file.unwrap().file_name();
             let copied = std::fs::read_to_string(at.join("mappings").join(&name)).expect("mapping copied");
@@ -107,7 +107,11 @@ fn remap(root: &Path, s: &str) -> String {
 /// Installs as the README says (`init` into /etc/crosswalk, the URLs pointed at the simulators,
 /// the credentials file with what `check` says `sync` requires), seeds one person in both
 /// systems, and returns the unit's command and its exact environment.
-fn install(root: &Path, unit: &str, urls: &BTreeMap<&str, String>) -> (Vec<String>, Vec<(String, String)>, PathBuf) {
+fn install(
+    root: &Path,
+    unit: &str,
+    urls: &BTreeMap<&str, String>,
+) -> (Vec<String>, Vec<(String, String)>, PathBuf) {
     let lines = service_lines(unit);
     let etc = root.join("etc/crosswalk");
     let (code, text) = crosswalk(&[], &["init", "--crm", "hubspot", "--dir", &etc.display().to_string()]);
@@ -123,7 +127,8 @@ fn install(root: &Path, unit: &str, urls: &BTreeMap<&str, String>) -> (Vec<Strin
     let (code, text) = crosswalk(&all, &["--config", &config.display().to_string(), "check"]);
     assert_eq!(code, 0, "{text}");
     let creds = sim_credentials();
-    let env_file: String = sync_requires(&text).iter().map(|k| format!("{k}={}\n", creds[k.as_str()])).collect();
+    let env_file: String =
+        sync_requires(&text).iter().map(|k| format!("{k}={}\n", creds[k.as_str()])).collect();
     let files = lines.get("EnvironmentFile").expect("the unit loads an EnvironmentFile");
     assert_eq!(files.len(), 1);
     std::fs::write(remap(root, &files[0]), format!("# credentials for {unit}\n{env_file}")).unwrap();
@@ -139,7 +144,10 @@ fn install(root: &Path, unit: &str, urls: &BTreeMap<&str, String>) -> (Vec<Strin
         env.push((k.into(), v.into()));
     }
     let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-    assert!(!names.iter().any(|k| k.contains("ADMIN") || k.contains("WEBHOOK")), "only credentials: {names:?}");
+    assert!(
+        !names.iter().any(|k| k.contains("ADMIN") || k.contains("WEBHOOK")),
+        "only credentials: {names:?}"
+    );
 
     let exec = lines.get("ExecStart").expect("ExecStart")[0].clone();
     let argv: Vec<String> = exec.split_whitespace().map(|a| remap(root, a)).collect();
@@ -186,7 +194,8 @@ async fn the_sync_timer_unit_runs_as_written_with_only_the_credentials() {
     let (argv, env, wd) = install(root.path(), "crosswalk-sync.service", &urls);
     assert_eq!(argv.last().map(String::as_str), Some("sync"));
     let client = seed_person(&sims, "dee@example.test");
-    let out = Command::new(&argv[0]).args(&argv[1..]).current_dir(&wd).env_clear().envs(env).output().unwrap();
+    let out =
+        Command::new(&argv[0]).args(&argv[1..]).current_dir(&wd).env_clear().envs(env).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the unit's ExecStart: {text}");
     assert_eq!(back_link(&sims, "dee@example.test"), Some(client.to_string()), "linked, per HubSpot: {text}");

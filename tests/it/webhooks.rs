@@ -51,7 +51,12 @@ pub(crate) fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-pub(crate) fn receiver(source: &str, store: Arc<dyn Store>, clock: SharedClock, secrets: &[&str]) -> WlcroReceiver {
+pub(crate) fn receiver(
+    source: &str,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    secrets: &[&str],
+) -> WlcroReceiver {
     let secrets = secrets.iter().map(|s| SecretString::from(s.to_string())).collect();
     let verifier = WebhookVerifier::new(SignatureScheme::default(), secrets);
     WlcroReceiver::new(source, verifier, MAX_BODY, store, clock)

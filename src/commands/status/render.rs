@@ -31,7 +31,10 @@ pub fn text(r: &StatusReport) -> String {
         let _ = writeln!(s, "  {n:>5}  {reason}");
     }
     if q.dead_letters > 0 {
-        let _ = writeln!(s, "  (`crosswalk dead-letters list` shows them; `retry ID` or `discard ID` acts on one)");
+        let _ = writeln!(
+            s,
+            "  (`crosswalk dead-letters list` shows them; `retry ID` or `discard ID` acts on one)"
+        );
     }
     match &r.systems {
         None => s.push_str("\nSystems: not probed\n"),

@@ -2,8 +2,8 @@
 
 use crosswalk::store::{
     DEAD_LETTER_PAYLOAD_MAX, DeadLetterChange, DeadLetterFilter, DeadLetterSource, DeadLetterStatus,
-    NewDeadLetter, Redrive, NewDecision, NewRun, RunCounts, RunKind, RunOutcome, RunStatus,
-    Side, StoreError, StreamKey, StreamWindow, WriteIntent,
+    NewDeadLetter, NewDecision, NewRun, Redrive, RunCounts, RunKind, RunOutcome, RunStatus, Side, StoreError,
+    StreamKey, StreamWindow, WriteIntent,
 };
 use serde_json::json;
 
@@ -124,7 +124,12 @@ pub async fn dead_letters_are_filtered_retried_once_and_discarded_for_good(t: &T
     .await
     .unwrap();
     let ids = |f: DeadLetterFilter| async move {
-        s.find_dead_letters(&f).await.unwrap().iter().map(|d| d.record_id.clone().unwrap()).collect::<Vec<_>>()
+        s.find_dead_letters(&f)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.record_id.clone().unwrap())
+            .collect::<Vec<_>>()
     };
     assert_eq!(ids(DeadLetterFilter::default()).await, ["3", "2", "1"], "newest first");
     let by_system = DeadLetterFilter { system: Some("wlcro".into()), ..Default::default() };
@@ -147,13 +152,17 @@ pub async fn dead_letters_are_filtered_retried_once_and_discarded_for_good(t: &T
     );
     assert!(s.dead_letter(9_999).await.unwrap().is_none());
 
-    let redrive = Redrive { source: "wlcro".into(), event_id: format!("redrive:{hook}"), payload: "{}".into() };
+    let redrive =
+        Redrive { source: "wlcro".into(), event_id: format!("redrive:{hook}"), payload: "{}".into() };
     assert_eq!(s.retry_dead_letter(hook, &redrive, "ana", at(20)).await.unwrap(), DeadLetterChange::Changed);
     assert_eq!(s.retry_dead_letter(hook, &redrive, "ana", at(21)).await.unwrap(), DeadLetterChange::Already);
     let pending = s.pending_events("wlcro", 10).await.unwrap();
     assert_eq!(pending.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), [redrive.event_id.as_str()]);
     let one = s.dead_letter(hook).await.unwrap().unwrap();
-    assert_eq!((one.status, one.status_at, one.status_by.as_deref()), (DeadLetterStatus::Retried, Some(at(20)), Some("ana")));
+    assert_eq!(
+        (one.status, one.status_at, one.status_by.as_deref()),
+        (DeadLetterStatus::Retried, Some(at(20)), Some("ana"))
+    );
 
     assert_eq!(s.discard_dead_letter(pulled, "bo", at(22)).await.unwrap(), DeadLetterChange::Changed);
     assert_eq!(s.discard_dead_letter(pulled, "bo", at(23)).await.unwrap(), DeadLetterChange::Already);
@@ -164,7 +173,10 @@ pub async fn dead_letters_are_filtered_retried_once_and_discarded_for_good(t: &T
         "a discarded letter stays discarded"
     );
     assert_eq!(s.pending_events("wlcro", 10).await.unwrap().len(), 1, "no hint for the discarded one");
-    assert_eq!(s.discard_dead_letter(hook, "bo", at(25)).await.unwrap(), DeadLetterChange::Not(DeadLetterStatus::Retried));
+    assert_eq!(
+        s.discard_dead_letter(hook, "bo", at(25)).await.unwrap(),
+        DeadLetterChange::Not(DeadLetterStatus::Retried)
+    );
     assert_eq!(s.discard_dead_letter(9_999, "bo", at(25)).await.unwrap(), DeadLetterChange::Missing);
 
     assert_eq!(s.count_dead_letters().await.unwrap(), 1, "only the open one counts");
