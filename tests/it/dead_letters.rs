@@ -222,3 +222,18 @@ async fn the_admin_page_lists_shows_retries_and_discards_behind_login_and_csrf()
     assert_eq!(city_of(&w, "bo@example.test"), "Rome");
     assert_eq!(w.b.write_log().len(), writes_b + 1, "processed exactly once");
 }
+
+#[test]
+fn dead_letters_and_each_subcommand_have_help() {
+    for args in [
+        &["dead-letters", "--help"][..],
+        &["dead-letters", "list", "--help"],
+        &["dead-letters", "show", "--help"],
+        &["dead-letters", "retry", "--help"],
+        &["dead-letters", "discard", "--help"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crosswalk")).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("Usage: crosswalk dead-letters"), "{args:?}: {text}");
+    }
+}
