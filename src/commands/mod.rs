@@ -22,6 +22,8 @@ use crate::settings::Need;
 pub fn needs(command: &crate::cli::Command) -> &'static [Need] {
     use crate::cli::Command as C;
     match command {
+        // `status --no-probe` reads only the store.
+        C::Status(args) if args.no_probe => &[],
         C::Sync { .. } | C::Run { .. } | C::Backfill { .. } | C::Status(_) => &[Need::Credentials],
         // Only the store: a retry stores a hint that the next run (with the credentials) uses.
         C::DeadLetters { .. } => &[],
@@ -35,7 +37,7 @@ pub fn needs(command: &crate::cli::Command) -> &'static [Need] {
 pub const COMMAND_NEEDS: [(&str, &[Need]); 3] = [
     ("sync, run, backfill, status", &[Need::Credentials]),
     ("serve", &[Need::Credentials, Need::Serve]),
-    ("migrate, review, explain, dead-letters", &[]),
+    ("migrate, review, explain, dead-letters, status --no-probe", &[]),
 ];
 
 /// How a command ended, as an exit code an operator or a scheduler can act on.

@@ -57,6 +57,12 @@ async fn sync_needs_only_the_credentials_and_serve_needs_its_own_secrets() {
     assert_eq!(code, 2, "a missing credential still stops sync: {text}");
     assert!(text.contains("`systems.wlcro.api_key`") && text.contains("WLCRO_API_KEY is not set"), "{text}");
 
+    let (code, text) = crosswalk_env(dir.path(), &[], &["status", "--no-probe"]);
+    assert_eq!(code, 0, "status --no-probe reads only the store: {text}");
+    assert!(text.contains("Dead letters: 0 open"), "{text}");
+    let (code, text) = crosswalk_env(dir.path(), &[], &["status"]);
+    assert_eq!(code, 2, "status probes the systems, so it needs their credentials: {text}");
+
     let (code, text) = crosswalk_env(dir.path(), &credentials(), &["serve", "--listen", "127.0.0.1:0"]);
     assert_eq!(code, 2, "serve refuses without its secrets: {text}");
     for key in ["systems.wlcro.webhook_secrets", "systems.hubspot.webhook_secret", "serve.admin_token"] {
