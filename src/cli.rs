@@ -42,6 +42,19 @@ pub enum Command {
         #[arg(long)]
         remote: bool,
     },
+    /// Start a configuration: write a commented crosswalk.toml for WhiteLabelCRO and the CRM
+    /// chosen, and copy the shipped mapping for that pair into DIR/mappings.
+    Init {
+        /// The sales CRM to pair WhiteLabelCRO with.
+        #[arg(long, value_enum, default_value = "hubspot")]
+        crm: crate::commands::init::Crm,
+        /// Where to write crosswalk.toml and mappings/.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Replace files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Apply the state store's migrations (safe to run again; applies only what is missing).
     Migrate,
     /// Run one sync cycle of every pair (or the named ones), then exit.
@@ -55,9 +68,10 @@ pub enum Command {
     },
     /// Run the sync cycle every interval until SIGINT/SIGTERM (the scheduler as one process).
     Run {
-        /// How often a cycle starts, e.g. `5m`; a tick while a cycle still runs is skipped.
-        #[arg(long, value_name = "INTERVAL", default_value = "5m", value_parser = parse_interval)]
-        every: std::time::Duration,
+        /// How often a cycle starts, e.g. `5m` (default: `sync.interval`); a tick while a cycle
+        /// still runs is skipped.
+        #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+        every: Option<std::time::Duration>,
         /// Only this pair (repeatable); all pairs when absent.
         #[arg(long = "pair", value_name = "PAIR")]
         pairs: Vec<String>,
@@ -105,6 +119,11 @@ pub enum Command {
     Review {
         #[command(subcommand)]
         command: crate::commands::review::ReviewCommand,
+    },
+    /// Dead letters (unreadable records and webhook deliveries): list, show, retry, discard.
+    DeadLetters {
+        #[command(subcommand)]
+        command: crate::commands::dead_letters::DeadLetterCommand,
     },
     /// Serve the admin web page, JSON API, /healthz and /metrics (needs `serve.admin_token`).
     Serve {

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod dead_letters;
 pub mod demo;
 pub mod ids;
 pub mod mapping;
@@ -17,6 +18,7 @@ pub mod remote_check;
 pub mod review;
 pub mod serve;
 pub mod settings;
+pub mod settings_needs;
 pub mod settings_urls;
 pub mod side;
 pub mod store;

@@ -10,6 +10,9 @@ use crosswalk::telemetry;
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    if let Command::Init { crm, dir, force } = &cli.command {
+        std::process::exit(commands::init::run(*crm, dir, *force).exit_code());
+    }
     let (path, explicit) = cli.config_path();
     let loaded = settings::load(&path, explicit);
     let (format, level) = match &loaded.settings {
@@ -26,8 +29,9 @@ async fn main() {
     if let Command::Check { remote } = cli.command {
         std::process::exit(commands::check::run(&loaded, remote).await.exit_code());
     }
-    let Some(settings) = loaded.settings.as_ref().filter(|_| loaded.problems.is_empty()) else {
-        for p in &loaded.problems {
+    let problems = loaded.problems_for(commands::needs(&cli.command));
+    let Some(settings) = loaded.settings.as_ref().filter(|_| problems.is_empty()) else {
+        for p in &problems {
             eprintln!("error: {p}");
         }
         eprintln!("the configuration has problems; `crosswalk check` lists them all");
@@ -38,7 +42,7 @@ async fn main() {
 
 async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
     match command {
-        Command::Check { .. } => Outcome::Ok,
+        Command::Check { .. } | Command::Init { .. } => Outcome::Ok,
         Command::Migrate => commands::migrate::run(settings).await,
         Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
         Command::Run { every, pairs } => commands::run::run(settings, *every, pairs).await,
@@ -58,6 +62,7 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
             commands::sim::run(*system, &opts).await
         }
         Command::Review { command } => commands::review::run(settings, command).await,
+        Command::DeadLetters { command } => commands::dead_letters::run(settings, command).await,
         Command::Serve { listen } => commands::serve::run(settings, listen.as_deref()).await,
         Command::Demo => commands::demo::run().await,
         Command::Status(args) => commands::status::run(settings, args).await,

@@ -14,6 +14,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
+pub use crate::settings_needs::Need;
+
 /// The defaults every deployment starts from.
 const DEFAULTS: &str = include_str!("settings_defaults.toml");
 
@@ -476,6 +478,9 @@ pub struct Loaded {
     pub problems: Vec<Problem>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
+    /// Problems that stop only the commands that need the secret or setting (a missing webhook
+    /// secret stops `serve`, not `sync`); see [`Loaded::problems_for`].
+    pub needed: Vec<(Need, Problem)>,
 }
 
 /// Loads settings from the defaults, `file` (when it exists or was named explicitly) and the
@@ -508,7 +513,12 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
         Err(e) => {
             let message = without_secret_values(e.to_string());
             problems.push(Problem { source, line: None, key: String::new(), message });
-            return Loaded { settings: None, problems, file: file_text.map(|_| file.to_path_buf()) };
+            return Loaded {
+                settings: None,
+                problems,
+                file: file_text.map(|_| file.to_path_buf()),
+                needed: Vec::new(),
+            };
         }
     };
     let mut unknown = Vec::new();
@@ -575,10 +585,12 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
         let message = "unknown key; check its spelling against README.md § Configuration".into();
         problems.push(Problem { source: src, line, key, message });
     }
+    let mut needed = Vec::new();
     if let Some(s) = &settings {
         problems.extend(validate(s, file_text.as_deref(), &source));
+        needed = crate::settings_needs::problems(s, &mut |key| locate(key, file_text.as_deref(), &source));
     }
-    Loaded { settings, problems, file: file_text.map(|_| file.to_path_buf()) }
+    Loaded { settings, problems, file: file_text.map(|_| file.to_path_buf()), needed }
 }
 
 /// Reads one `[systems.NAME]` table: its `kind` picks the settings type, whose unknown keys are
@@ -654,7 +666,8 @@ fn without_secret_values(message: String) -> String {
     )
 }
 
-/// Checks values that parse but cannot work, and secrets that cannot be read.
+/// Checks values that parse but cannot work. Secrets are checked per command, in
+/// [`crate::settings_needs`].
 fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
     let mut out = Vec::new();
     let mut push = |key: String, message: String| {
@@ -670,14 +683,6 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
     if s.sync.page_size == 0 || s.sync.page_size > 1000 {
         push("sync.page_size".into(), "must be between 1 and 1000".into());
     }
-    for (name, system) in &s.systems {
-        for (key, secret) in system.secrets() {
-            let min = if key.starts_with("webhook_secret") { MIN_WEBHOOK_SECRET } else { 1 };
-            if let Err(e) = secret.resolve_min(min) {
-                push(format!("systems.{name}.{key}"), e.to_string());
-            }
-        }
-    }
     crate::settings_urls::validate(s, &mut push);
     for (name, system) in &s.systems {
         if let SystemSettings::Whitelabelcro(w) = system
@@ -689,11 +694,6 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
         }
     }
     for (name, hook) in &s.hubspot_webhooks {
-        for secret in &hook.secrets {
-            if let Err(e) = secret.resolve_min(MIN_WEBHOOK_SECRET) {
-                push(format!("systems.{name}.webhook_secrets"), e.to_string());
-            }
-        }
         if let Err((key, message)) = crate::serve::hubspot_webhooks::check_settings(hook) {
             push(format!("systems.{name}.webhook.{key}"), message);
         }
@@ -719,17 +719,12 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
             push(format!("review.systems.{name}.instance"), "must be an https:// URL".into());
         }
     }
-    if let Some(token) = &s.serve.admin_token
-        && let Err(e) = token.resolve_min(MIN_ADMIN_TOKEN)
-    {
-        push("serve.admin_token".into(), e.to_string());
-    }
     out
 }
 
 /// Finds which source a dotted key came from and the line it stands on, by looking for the
 /// last path segment under its table header in the file's text.
-fn locate(key: &str, text: Option<&str>, file: &str) -> (String, Option<usize>) {
+pub(crate) fn locate(key: &str, text: Option<&str>, file: &str) -> (String, Option<usize>) {
     let env_name = format!("CROSSWALK__{}", key.replace('.', "__").to_uppercase());
     if std::env::var_os(&env_name).is_some() {
         return (format!("environment ({env_name})"), None);
@@ -777,8 +772,8 @@ mod tests {
         let loaded = load_text(
             "[sync]\npage_sise = 10\n\n[systems.hubspot]\nkind = \"hubspot\"\nbase_url = \"https://x\"\ntoken = { env = \"CROSSWALK_TEST_SURELY_UNSET_VAR\" }\n",
         );
-        let text: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
-        assert_eq!(loaded.problems.len(), 2, "{text:?}");
+        let text: Vec<String> = loaded.all_problems().iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
         assert!(text[0].contains("crosswalk.toml:2: `sync.page_sise`: unknown key"), "{text:?}");
         assert!(text[1].contains(":7: `systems.hubspot.token`"), "{text:?}");
         assert!(text[1].contains("CROSSWALK_TEST_SURELY_UNSET_VAR is not set"), "{text:?}");

@@ -4,17 +4,20 @@
 use std::path::Path;
 
 use crate::mapping;
-use crate::settings::{Loaded, Problem, Settings};
+use crate::settings::{Loaded, Need, Problem, Settings};
+use crate::settings_needs;
 
-use super::Outcome;
+use super::{COMMAND_NEEDS, Outcome};
 
 /// Prints every problem in the configuration and the mappings it points at, then (with
 /// `remote`, and only when those are valid) every problem the remote systems report.
 pub async fn run(loaded: &Loaded, remote: bool) -> Outcome {
     let mut problems: Vec<String> = loaded.problems.iter().map(Problem::to_string).collect();
+    problems.extend(loaded.needed.iter().map(|(need, p)| format!("{p} (needed by {})", users(*need))));
     let mut pairs = Vec::new();
     if let Some(settings) = &loaded.settings {
         pairs = check_mappings(settings, &mut problems);
+        print_requirements(settings);
     }
     let source =
         loaded.file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into());
@@ -33,6 +36,29 @@ pub async fn run(loaded: &Loaded, remote: bool) -> Outcome {
     match (remote, &loaded.settings) {
         (true, Some(settings)) => super::check_remote::run(settings, &pairs).await,
         _ => Outcome::Ok,
+    }
+}
+
+/// The commands that need `need`, as words.
+fn users(need: Need) -> String {
+    let names: Vec<&str> =
+        COMMAND_NEEDS.iter().filter(|(_, needs)| needs.contains(&need)).map(|(names, _)| *names).collect();
+    names.join(", ")
+}
+
+/// Prints, per command, the secrets and settings it will require (where each comes from, never
+/// a value), so a deployment can give each process only what its command uses.
+fn print_requirements(settings: &Settings) {
+    let reqs = settings_needs::requirements(settings);
+    println!("what each command requires:");
+    for (names, needs) in COMMAND_NEEDS {
+        let keys: Vec<String> = reqs
+            .iter()
+            .filter(|r| needs.contains(&r.need))
+            .map(|r| format!("{} ({})", r.key, r.from))
+            .collect();
+        let keys = if keys.is_empty() { "store.url only".to_string() } else { keys.join(", ") };
+        println!("  {names}: {keys}");
     }
 }
 

@@ -3,8 +3,10 @@
 pub mod backfill;
 pub mod check;
 pub mod check_remote;
+pub mod dead_letters;
 pub mod demo;
 pub mod explain;
+pub mod init;
 pub mod migrate;
 pub mod review;
 pub mod run;
@@ -12,6 +14,31 @@ pub mod serve;
 pub mod sim;
 pub mod status;
 pub mod sync;
+
+use crate::settings::Need;
+
+/// The secrets and settings `command` uses; it refuses to start only over problems with these
+/// (and with the configuration in general). One table, also printed by `check`.
+pub fn needs(command: &crate::cli::Command) -> &'static [Need] {
+    use crate::cli::Command as C;
+    match command {
+        // `status --no-probe` reads only the store.
+        C::Status(args) if args.no_probe => &[],
+        C::Sync { .. } | C::Run { .. } | C::Backfill { .. } | C::Status(_) => &[Need::Credentials],
+        // Only the store: a retry stores a hint that the next run (with the credentials) uses.
+        C::DeadLetters { .. } => &[],
+        C::Serve { .. } => &[Need::Credentials, Need::Serve],
+        C::Check { remote: true } => &[Need::Credentials],
+        _ => &[],
+    }
+}
+
+/// The commands `check` reports on, with what each needs (same table as [`needs`]).
+pub const COMMAND_NEEDS: [(&str, &[Need]); 3] = [
+    ("sync, run, backfill, status", &[Need::Credentials]),
+    ("serve", &[Need::Credentials, Need::Serve]),
+    ("migrate, review, explain, dead-letters, status --no-probe", &[]),
+];
 
 /// How a command ended, as an exit code an operator or a scheduler can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! `crosswalk run --every 5m`: the scheduled cycle, in a loop.
+//! `crosswalk run [--every 5m]`: the scheduled cycle, in a loop, every `sync.interval` unless
+//! `--every` overrides it.
 //!
 //! A tick that comes while the previous cycle is still running is skipped and logged (the next
 //! tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly: the running cycle finishes
@@ -113,10 +114,16 @@ async fn wait_for_signal() {
     }
 }
 
-/// Runs the scheduled cycle every `every` until a signal.
-pub async fn run(settings: &Settings, every: Duration, pairs: &[String]) -> Outcome {
+/// The period of `run`: `--every` when given, else `sync.interval`.
+pub fn period(settings: &Settings, every: Option<Duration>) -> Duration {
+    every.unwrap_or(settings.sync.interval.0)
+}
+
+/// Runs the scheduled cycle every `every` (else `sync.interval`) until a signal.
+pub async fn run(settings: &Settings, every: Option<Duration>, pairs: &[String]) -> Outcome {
+    let every = period(settings, every);
     if every.is_zero() {
-        eprintln!("error: --every must be longer than zero (e.g. 5m)");
+        eprintln!("error: the interval must be longer than zero: set sync.interval or --every (e.g. 5m)");
         return Outcome::ActionNeeded;
     }
     let (engine, _store) = match engine(settings).await {

@@ -120,7 +120,10 @@ pub struct QueueStatus {
     pub open_total: u64,
     /// Resolved items waiting for the next run.
     pub resolved_waiting: u64,
+    /// Open dead letters.
     pub dead_letters: u64,
+    /// Open dead letters by reason.
+    pub dead_letters_by_reason: BTreeMap<String, u64>,
     /// The latest runs, newest first.
     pub recent_runs: Vec<RunRecord>,
 }
@@ -352,6 +355,7 @@ impl ReviewService {
             open_by_kind,
             resolved_waiting: self.store.count_review(&resolved).await?,
             dead_letters: self.store.count_dead_letters().await?,
+            dead_letters_by_reason: self.store.count_dead_letters_by_reason().await?.into_iter().collect(),
             recent_runs: self.store.recent_runs(runs).await?,
         })
     }

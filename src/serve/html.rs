@@ -35,6 +35,9 @@ pub fn page(title: &str, who: Option<(&str, &str)>, body: Markup) -> Html<String
                 a.skip id="skip" href="#main" { "Skip to the content" }
                 header.top {
                     a.brand href="/review" { "crosswalk " span { "review queue" } }
+                    @if who.is_some() {
+                        nav.top-nav { a href="/review" { "Review queue" } " · " a href="/dead-letters" { "Dead letters" } }
+                    }
                     @if let Some((name, csrf)) = who {
                         form.logout method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(csrf);

@@ -409,8 +409,13 @@ fn id_text(v: &Value) -> Option<String> {
 fn quarantine(event_id: Option<String>, reason: &str, raw: &[u8]) -> (String, EventHint) {
     let key =
         event_id.clone().unwrap_or_else(|| format!("invalid:{}", hex::encode(&Sha256::digest(raw)[..16])));
+    // The record the event names, when readable, so a retried dead letter can re-read it (the
+    // event id is the stored event's key).
+    let object_id = serde_json::from_slice::<Value>(raw)
+        .ok()
+        .and_then(|v| v.get("objectId").map(|id| id.to_string().trim_matches('"').to_string()));
     let q = Quarantined {
-        id: event_id,
+        id: object_id,
         reason: reason.to_string(),
         raw: String::from_utf8_lossy(&raw[..raw.len().min(2000)]).into_owned(),
     };

@@ -8,6 +8,7 @@
 
 mod api;
 pub mod auth;
+mod dead_letter_pages;
 mod html;
 pub mod hubspot_webhooks;
 mod metrics;
@@ -40,6 +41,8 @@ const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub review: ReviewService,
+    /// The dead-letter service behind `/dead-letters`.
+    pub dead_letters: crate::dead_letters::DeadLetters,
     pub auth: AdminAuth,
     pub clock: SharedClock,
     /// Back-off for wrong admin tokens, per client.
@@ -74,9 +77,10 @@ pub fn router_with(
     clock: SharedClock,
     directory: Directory,
 ) -> Router {
+    let dead_letters = crate::dead_letters::DeadLetters::new(store.clone());
     let review = ReviewService::new(store, clock.clone()).with_directory(directory);
     let throttle = Arc::new(throttle::Throttle::new(clock.clone()));
-    let state = AppState { review, auth, clock, throttle };
+    let state = AppState { review, dead_letters, auth, clock, throttle };
     Router::new()
         .route("/", get(|| async { Redirect::to("/review") }))
         .route("/login", get(pages::login_form).post(pages::login))
@@ -87,6 +91,10 @@ pub fn router_with(
         .route("/review/{id}/resolve", post(pages::resolve))
         .route("/review/{id}/reopen", post(pages::reopen))
         .route("/record/{system}/{id}", get(pages::record))
+        .route("/dead-letters", get(dead_letter_pages::list))
+        .route("/dead-letters/{id}", get(dead_letter_pages::item))
+        .route("/dead-letters/{id}/retry", post(dead_letter_pages::retry))
+        .route("/dead-letters/{id}/discard", post(dead_letter_pages::discard))
         .route("/assets/style.css", get(html::stylesheet))
         .route("/api/review", get(api::list))
         .route("/api/review/resolve", post(api::bulk))

@@ -40,11 +40,11 @@ fn field<'a>(form: &'a Fields, name: &str) -> Option<&'a str> {
 /// A page failure not yet rendered (small, unlike a `Response`).
 type PageErr = (StatusCode, &'static str);
 
-fn render_err((status, message): PageErr) -> Response {
+pub(crate) fn render_err((status, message): PageErr) -> Response {
     error_page(status, message)
 }
 
-fn check_csrf(session: &Session, form: &Fields) -> Result<(), PageErr> {
+pub(crate) fn check_csrf(session: &Session, form: &Fields) -> Result<(), PageErr> {
     let sent = field(form, "csrf").unwrap_or_default();
     if constant_time_eq(sent.as_bytes(), session.csrf.as_bytes()) {
         Ok(())

@@ -310,7 +310,9 @@ fn hint_of(
                 reason: "whitelabelcro webhook: the body is not an event envelope".into(),
                 raw: String::new(),
             });
-            q.id = env.map(|e| e.id.to_string());
+            // The record it names, when readable, so a retried dead letter can re-read it (the
+            // event id is the stored event's key).
+            q.id = env.and_then(|e| e.client_id().ok()).map(|id| id.to_string());
             q.raw = String::from_utf8_lossy(&body[..body.len().min(2000)]).into_owned();
             (id, EventHint::Quarantined(q))
         }

@@ -16,8 +16,8 @@ pub(crate) async fn add_dead_letter(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     const SQL: &str = "INSERT INTO dead_letters \
-         (pair, system, object, record_id, reason, payload, run_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+         (pair, system, object, record_id, reason, payload, run_id, created_at, source, event_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
     on_tx!(tx, c => sqlx::query(SQL)
         .bind(letter.pair.as_deref())
         .bind(&letter.system)
@@ -27,6 +27,8 @@ pub(crate) async fn add_dead_letter(
         .bind(truncate(&letter.payload, DEAD_LETTER_PAYLOAD_MAX))
         .bind(&letter.run_id)
         .bind(Ts::from(at))
+        .bind(letter.source.as_str())
+        .bind(letter.event_id.as_deref())
         .execute(c)
         .await?
         .rows_affected());
@@ -44,12 +46,13 @@ fn truncate(s: &str, max: usize) -> &str {
 
 pub(crate) async fn list_dead_letters(db: &Db, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
     const SQL: &str = "SELECT id, pair, system, object, record_id, reason, payload, run_id, \
-         created_at FROM dead_letters ORDER BY id DESC LIMIT $1";
+         created_at, source, event_id, status, status_at, status_by FROM dead_letters \
+         ORDER BY id DESC LIMIT $1";
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(limit_arg(limit)).fetch_all(p).await?))
 }
 
 pub(crate) async fn count_dead_letters(db: &Db) -> Result<u64, StoreError> {
-    const SQL: &str = "SELECT COUNT(*) FROM dead_letters";
+    const SQL: &str = "SELECT COUNT(*) FROM dead_letters WHERE status = 'open'";
     let n: i64 = on_db!(db, p => sqlx::query_scalar(SQL).fetch_one(p).await?);
     Ok(to_u64(n))
 }

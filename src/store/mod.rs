@@ -19,6 +19,7 @@
 //!   order is time order. JSON is `JSONB` on PostgreSQL and text on SQLite.
 
 mod db;
+mod dead_letters;
 mod error;
 mod journal;
 mod leases;
@@ -38,6 +39,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use dead_letters::{DeadLetterChange, DeadLetterFilter, Redrive};
 pub use error::{StoreError, redact_url};
 pub use types::*;
 
@@ -225,8 +227,36 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The latest dead letters, newest first.
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
 
-    /// How many dead letters there are.
+    /// How many dead letters are open (not retried or discarded).
     async fn count_dead_letters(&self) -> Result<u64, StoreError>;
+
+    /// The dead letters `filter` matches, newest first.
+    async fn find_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// One dead letter.
+    async fn dead_letter(&self, id: i64) -> Result<Option<DeadLetter>, StoreError>;
+
+    /// Open dead letters by reason, most first.
+    async fn count_dead_letters_by_reason(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Marks an open dead letter retried and stores `redrive` as a pending event of its system in
+    /// the same transaction, so the next run re-reads what it names. A second call changes
+    /// nothing ([`DeadLetterChange::Already`]); a discarded letter stays discarded.
+    async fn retry_dead_letter(
+        &self,
+        id: i64,
+        redrive: &Redrive,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<DeadLetterChange, StoreError>;
+
+    /// Marks an open dead letter discarded (kept as a record, never re-processed).
+    async fn discard_dead_letter(
+        &self,
+        id: i64,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<DeadLetterChange, StoreError>;
 
     // --- decision log ------------------------------------------------------------------
 

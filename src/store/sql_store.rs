@@ -194,6 +194,37 @@ impl Store for SqlStore {
         journal::count_dead_letters(&self.db).await
     }
 
+    async fn find_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
+        dead_letters::find(&self.db, filter).await
+    }
+
+    async fn dead_letter(&self, id: i64) -> Result<Option<DeadLetter>, StoreError> {
+        dead_letters::get(&self.db, id).await
+    }
+
+    async fn count_dead_letters_by_reason(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        dead_letters::count_open_by_reason(&self.db).await
+    }
+
+    async fn retry_dead_letter(
+        &self,
+        id: i64,
+        redrive: &Redrive,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<DeadLetterChange, StoreError> {
+        dead_letters::transition(&self.db, id, DeadLetterStatus::Retried, Some(redrive), by, at).await
+    }
+
+    async fn discard_dead_letter(
+        &self,
+        id: i64,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<DeadLetterChange, StoreError> {
+        dead_letters::transition(&self.db, id, DeadLetterStatus::Discarded, None, by, at).await
+    }
+
     async fn decisions_for(
         &self,
         system: &str,

@@ -480,6 +480,30 @@ pub enum ResolveOutcome {
     NotOpen(ReviewState),
 }
 
+text_enum!(
+    /// Where a dead letter came from.
+    #[derive(Default)]
+    DeadLetterSource {
+        /// A record a pull (or a re-read) returned that the connector could not read.
+        #[default]
+        Pull = "pull",
+        /// A correctly signed webhook delivery that could not be read.
+        Webhook = "webhook",
+    }
+);
+
+text_enum!(
+    /// Where a dead letter is in its life: open → retried, or open → discarded.
+    DeadLetterStatus {
+        /// Waiting for an admin.
+        Open = "open",
+        /// Sent back through the normal path (the next run re-reads the record it names).
+        Retried = "retried",
+        /// An admin decided it needs nothing; it stays as a record.
+        Discarded = "discarded",
+    }
+);
+
 /// A record that could not be applied and is not a review item (bad data, permanent rejects).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewDeadLetter {
@@ -491,6 +515,10 @@ pub struct NewDeadLetter {
     /// The raw payload; the store keeps at most [`DEAD_LETTER_PAYLOAD_MAX`] bytes of it.
     pub payload: String,
     pub run_id: String,
+    /// A pull or a webhook delivery.
+    pub source: DeadLetterSource,
+    /// The webhook event id, for deliveries.
+    pub event_id: Option<String>,
 }
 
 /// Bytes of a dead letter's payload that are kept.
@@ -508,6 +536,14 @@ pub struct DeadLetter {
     pub payload: String,
     pub run_id: String,
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "String")]
+    pub source: DeadLetterSource,
+    pub event_id: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub status: DeadLetterStatus,
+    /// When it was retried or discarded, and by whom.
+    pub status_at: Option<DateTime<Utc>>,
+    pub status_by: Option<String>,
 }
 
 /// One entry of the per-field decision log: why a field of a record changed.

@@ -108,6 +108,7 @@ fn dead_letters(ctx: &PairContext, side: Side, quarantined: Vec<Quarantined>) ->
             reason: q.reason,
             payload: q.raw,
             run_id: ctx.run_id.clone(),
+            ..NewDeadLetter::default()
         })
         .collect()
 }

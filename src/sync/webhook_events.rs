@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
 use crate::mapping::Side;
+use crate::store::{DeadLetterSource, NewDeadLetter};
 
 use super::context::PairContext;
 use super::error::SyncError;
@@ -90,13 +91,16 @@ async fn reconcile_side(
                 }
                 ids.extend(changes.into_iter().filter(|c| c.object == ep.object).map(|c| c.id));
             }
-            Ok(EventHint::Quarantined(q)) => quarantined.push(q),
+            Ok(EventHint::Quarantined(q)) => quarantined.push((event.event_id.clone(), q)),
             // Not written by this version's receiver: keep it readable for an admin.
-            Err(e) => quarantined.push(Quarantined {
-                id: Some(event.event_id.clone()),
-                reason: format!("stored webhook event is not readable: {e}"),
-                raw: event.payload.chars().take(2000).collect(),
-            }),
+            Err(e) => quarantined.push((
+                event.event_id.clone(),
+                Quarantined {
+                    id: None,
+                    reason: format!("stored webhook event is not readable: {e}"),
+                    raw: event.payload.chars().take(2000).collect(),
+                },
+            )),
         }
         consumed.push(event);
     }
@@ -108,15 +112,31 @@ async fn reconcile_side(
         ctx.fetch_records(side, &ids).await?.into_values().map(Change::upsert).collect();
     debug!(pair = %ctx.pair.name, system = %ep.system, events = consumed.len(), records = changes.len(),
         "reconciling records named by webhook events");
-    if !changes.is_empty() || !quarantined.is_empty() {
-        let input = PageInput { side, changes, quarantined, checkpoint: None, sweep: true };
+    if !changes.is_empty() {
+        let input = PageInput { side, changes, quarantined: Vec::new(), checkpoint: None, sweep: true };
         if let Some(reason) = page::process(ctx, input, report).await?.incomplete {
             warn!(pair = %ctx.pair.name, system = %ep.system, "webhook events stay pending: {reason}");
             return Ok(Some(reason));
         }
     }
     // A crash before this commit re-processes the events next run, which costs re-reads only.
+    // Unreadable deliveries become dead letters in the same commit that marks them processed.
     let mut commit = ctx.new_commit();
+    report.stats.quarantined += quarantined.len() as u64;
+    commit.dead_letters = quarantined
+        .into_iter()
+        .map(|(event_id, q)| NewDeadLetter {
+            pair: Some(ctx.pair.name.clone()),
+            system: ep.system.clone(),
+            object: ep.object.clone(),
+            record_id: q.id,
+            reason: q.reason,
+            payload: q.raw,
+            run_id: ctx.run_id.clone(),
+            source: DeadLetterSource::Webhook,
+            event_id: Some(event_id),
+        })
+        .collect();
     commit.seen_events = consumed.into_iter().map(|e| (e.source, e.event_id)).collect();
     ctx.commit(commit).await?;
     Ok(None)

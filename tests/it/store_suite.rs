@@ -66,6 +66,7 @@ store_suite!(
     review_search::review_refusal_again_keeps_the_newest_remote_details,
     journal::runs_round_trip,
     journal::dead_letters,
+    journal::dead_letters_are_filtered_retried_once_and_discarded_for_good,
     journal::decisions_newest_first,
     journal::intents_lifecycle,
     journal::event_dedupe,

@@ -24,7 +24,7 @@ use crate::serve_api::{self, Reply, call};
 use crate::support::TestStore;
 use crate::sync_engine::{World, fields};
 
-const SECRET: &str = "bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQ=";
+pub(crate) const SECRET: &str = "bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQ=";
 const OLD_SECRET: &str = "b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZC1zZWNyZXQ=";
 const MAX_BODY: usize = 4096;
 
@@ -45,13 +45,18 @@ fn event(id: i64, client_id: i64) -> String {
     .to_string()
 }
 
-fn sign(secret: &str, body: &[u8]) -> String {
+pub(crate) fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn receiver(source: &str, store: Arc<dyn Store>, clock: SharedClock, secrets: &[&str]) -> WlcroReceiver {
+pub(crate) fn receiver(
+    source: &str,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    secrets: &[&str],
+) -> WlcroReceiver {
     let secrets = secrets.iter().map(|s| SecretString::from(s.to_string())).collect();
     let verifier = WebhookVerifier::new(SignatureScheme::default(), secrets);
     WlcroReceiver::new(source, verifier, MAX_BODY, store, clock)
@@ -67,7 +72,7 @@ async fn app(secrets: &[&str]) -> (Router, Arc<dyn Store>, ManualClock, TestStor
 }
 
 /// A delivery as the simulator sends it; `signature: None` leaves the header out.
-fn delivery(body: &str, signature: Option<String>, ts: i64) -> Request<Body> {
+pub(crate) fn delivery(body: &str, signature: Option<String>, ts: i64) -> Request<Body> {
     let mut b = Request::builder()
         .method("POST")
         .uri("/webhooks/wlcro")

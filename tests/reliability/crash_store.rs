@@ -202,6 +202,37 @@ impl Store for CrashStore {
         self.alive()?;
         self.inner.count_dead_letters().await
     }
+    async fn find_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
+        self.alive()?;
+        self.inner.find_dead_letters(filter).await
+    }
+    async fn dead_letter(&self, id: i64) -> Result<Option<DeadLetter>, StoreError> {
+        self.alive()?;
+        self.inner.dead_letter(id).await
+    }
+    async fn count_dead_letters_by_reason(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.alive()?;
+        self.inner.count_dead_letters_by_reason().await
+    }
+    async fn retry_dead_letter(
+        &self,
+        id: i64,
+        redrive: &Redrive,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<DeadLetterChange, StoreError> {
+        self.alive()?;
+        self.inner.retry_dead_letter(id, redrive, by, at).await
+    }
+    async fn discard_dead_letter(
+        &self,
+        id: i64,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<DeadLetterChange, StoreError> {
+        self.alive()?;
+        self.inner.discard_dead_letter(id, by, at).await
+    }
     async fn decisions_for(
         &self,
         system: &str,

@@ -24,7 +24,18 @@ pub fn text(r: &StatusReport) -> String {
         "\nReview queue: {} open{kinds}; {} resolved, waiting for the next run",
         q.open_total, q.resolved_waiting
     );
-    let _ = writeln!(s, "Dead letters: {}", q.dead_letters);
+    let _ = writeln!(s, "Dead letters: {} open", q.dead_letters);
+    let mut by_reason: Vec<(&String, &u64)> = q.dead_letters_by_reason.iter().collect();
+    by_reason.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (reason, n) in by_reason {
+        let _ = writeln!(s, "  {n:>5}  {reason}");
+    }
+    if q.dead_letters > 0 {
+        let _ = writeln!(
+            s,
+            "  (`crosswalk dead-letters list` shows them; `retry ID` or `discard ID` acts on one)"
+        );
+    }
     match &r.systems {
         None => s.push_str("\nSystems: not probed\n"),
         Some(systems) => self::systems(&mut s, systems),

@@ -3,6 +3,7 @@
 //! Systems are named as people know them ("HubSpot says"), never left / right.
 
 mod bulk;
+pub mod dead_letters;
 mod history;
 mod item;
 mod list;

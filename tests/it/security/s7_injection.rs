@@ -123,6 +123,7 @@ pub async fn s7_sql_looking_values_are_stored_and_matched_literally(t: &TestStor
             reason: VALUES[11].into(),
             payload: json!({ EVIL_FIELD: VALUES[0] }).to_string(),
             run_id: "run-1".into(),
+            ..NewDeadLetter::default()
         });
         p.decisions.push(NewDecision {
             run_id: "run-1".into(),

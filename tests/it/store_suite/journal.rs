@@ -1,8 +1,9 @@
 //! Conformance cases: runs, dead letters, the decision log, write intents and webhook events.
 
 use crosswalk::store::{
-    DEAD_LETTER_PAYLOAD_MAX, NewDeadLetter, NewDecision, NewRun, RunCounts, RunKind, RunOutcome, RunStatus,
-    Side, StoreError, StreamKey, StreamWindow, WriteIntent,
+    DEAD_LETTER_PAYLOAD_MAX, DeadLetterChange, DeadLetterFilter, DeadLetterSource, DeadLetterStatus,
+    NewDeadLetter, NewDecision, NewRun, Redrive, RunCounts, RunKind, RunOutcome, RunStatus, Side, StoreError,
+    StreamKey, StreamWindow, WriteIntent,
 };
 use serde_json::json;
 
@@ -74,6 +75,7 @@ pub async fn dead_letters(t: &TestStore) {
             reason: "invalid email".into(),
             payload: big.clone(),
             run_id: "run-1".into(),
+            ..Default::default()
         });
         p.dead_letters.push(NewDeadLetter {
             system: "wlcro".into(),
@@ -96,6 +98,91 @@ pub async fn dead_letters(t: &TestStore) {
     assert_eq!((hubspot.reason.as_str(), hubspot.created_at), ("invalid email", at(10)));
     assert_eq!((list[0].pair.clone(), list[0].payload.as_str()), (None, "{"));
     assert_eq!(s.list_dead_letters(1).await.unwrap().len(), 1);
+}
+
+/// Dead letters an admin acts on: filters, counts by reason, retry (once, with its re-read hint
+/// stored as a pending event in the same transaction) and discard (which stays discarded).
+pub async fn dead_letters_are_filtered_retried_once_and_discarded_for_good(t: &TestStore) {
+    let s = &*t.store;
+    let lease = lease(s).await;
+    let letter = |system: &str, record: &str, reason: &str, source| NewDeadLetter {
+        pair: Some("people".into()),
+        system: system.into(),
+        object: "clients".into(),
+        record_id: Some(record.into()),
+        reason: reason.into(),
+        payload: format!("{{\"id\": {record}}}"),
+        run_id: "run-1".into(),
+        source,
+        event_id: (source == DeadLetterSource::Webhook).then(|| format!("ev-{record}")),
+    };
+    commit(s, &lease, |p| {
+        p.dead_letters.push(letter("wlcro", "1", "Missing client_id", DeadLetterSource::Webhook));
+        p.dead_letters.push(letter("wlcro", "2", "missing client_id", DeadLetterSource::Pull));
+        p.dead_letters.push(letter("hubspot", "3", "bad email 50%_off", DeadLetterSource::Pull));
+    })
+    .await
+    .unwrap();
+    let ids = |f: DeadLetterFilter| async move {
+        s.find_dead_letters(&f)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.record_id.clone().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(DeadLetterFilter::default()).await, ["3", "2", "1"], "newest first");
+    let by_system = DeadLetterFilter { system: Some("wlcro".into()), ..Default::default() };
+    assert_eq!(ids(by_system).await, ["2", "1"]);
+    let by_source = DeadLetterFilter { source: Some(DeadLetterSource::Webhook), ..Default::default() };
+    assert_eq!(ids(by_source).await, ["1"]);
+    let by_reason = DeadLetterFilter { reason: Some("CLIENT_ID".into()), ..Default::default() };
+    assert_eq!(ids(by_reason).await, ["2", "1"], "reason text, any case");
+    let literal = DeadLetterFilter { reason: Some("0%_o".into()), ..Default::default() };
+    assert_eq!(ids(literal).await, ["3"], "% and _ match themselves");
+    let by_reason = s.count_dead_letters_by_reason().await.unwrap();
+    assert_eq!(by_reason.iter().map(|(_, n)| n).sum::<u64>(), 3);
+
+    let all = s.find_dead_letters(&DeadLetterFilter::default()).await.unwrap();
+    let (hook, pulled, other) = (all[2].id, all[1].id, all[0].id);
+    let one = s.dead_letter(hook).await.unwrap().expect("letter");
+    assert_eq!(
+        (one.source, one.event_id.as_deref(), one.status, one.status_at),
+        (DeadLetterSource::Webhook, Some("ev-1"), DeadLetterStatus::Open, None)
+    );
+    assert!(s.dead_letter(9_999).await.unwrap().is_none());
+
+    let redrive =
+        Redrive { source: "wlcro".into(), event_id: format!("redrive:{hook}"), payload: "{}".into() };
+    assert_eq!(s.retry_dead_letter(hook, &redrive, "ana", at(20)).await.unwrap(), DeadLetterChange::Changed);
+    assert_eq!(s.retry_dead_letter(hook, &redrive, "ana", at(21)).await.unwrap(), DeadLetterChange::Already);
+    let pending = s.pending_events("wlcro", 10).await.unwrap();
+    assert_eq!(pending.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), [redrive.event_id.as_str()]);
+    let one = s.dead_letter(hook).await.unwrap().unwrap();
+    assert_eq!(
+        (one.status, one.status_at, one.status_by.as_deref()),
+        (DeadLetterStatus::Retried, Some(at(20)), Some("ana"))
+    );
+
+    assert_eq!(s.discard_dead_letter(pulled, "bo", at(22)).await.unwrap(), DeadLetterChange::Changed);
+    assert_eq!(s.discard_dead_letter(pulled, "bo", at(23)).await.unwrap(), DeadLetterChange::Already);
+    let again = Redrive { event_id: format!("redrive:{pulled}"), ..redrive.clone() };
+    assert_eq!(
+        s.retry_dead_letter(pulled, &again, "bo", at(24)).await.unwrap(),
+        DeadLetterChange::Not(DeadLetterStatus::Discarded),
+        "a discarded letter stays discarded"
+    );
+    assert_eq!(s.pending_events("wlcro", 10).await.unwrap().len(), 1, "no hint for the discarded one");
+    assert_eq!(
+        s.discard_dead_letter(hook, "bo", at(25)).await.unwrap(),
+        DeadLetterChange::Not(DeadLetterStatus::Retried)
+    );
+    assert_eq!(s.discard_dead_letter(9_999, "bo", at(25)).await.unwrap(), DeadLetterChange::Missing);
+
+    assert_eq!(s.count_dead_letters().await.unwrap(), 1, "only the open one counts");
+    assert_eq!(s.count_dead_letters_by_reason().await.unwrap(), [("bad email 50%_off".to_string(), 1)]);
+    let open = DeadLetterFilter { status: Some(DeadLetterStatus::Open), ..Default::default() };
+    assert_eq!(s.find_dead_letters(&open).await.unwrap().iter().map(|d| d.id).collect::<Vec<_>>(), [other]);
 }
 
 pub async fn decisions_newest_first(t: &TestStore) {
