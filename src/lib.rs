@@ -10,6 +10,7 @@ pub mod commands;
 pub mod demo;
 pub mod ids;
 pub mod mapping;
+pub mod ops;
 pub mod progress;
 pub mod reconcile;
 pub mod registry;

@@ -133,6 +133,12 @@ pub enum PairStatus {
         /// Why.
         reason: String,
     },
+    /// A gate (the circuit breaker of one of its systems, `ops::breaker`) paused the pair; it
+    /// was not run.
+    Paused {
+        /// Why, naming the system.
+        reason: String,
+    },
     /// The pair stopped on an error an operator must look at.
     Failed {
         /// Why.
@@ -175,6 +181,13 @@ impl RunReport {
     }
 }
 
+/// Asked before each pair of a run whether it may run (the hook of `ops::breaker`).
+#[async_trait::async_trait]
+pub trait PairGate: Send + Sync {
+    /// `Some(reason)` to skip `pair` this run.
+    async fn paused(&self, pair: &PairMapping) -> Option<String>;
+}
+
 /// The engine: connectors, pairs, store, clock.
 pub struct Engine {
     store: Arc<dyn Store>,
@@ -185,6 +198,7 @@ pub struct Engine {
     opts: SyncOptions,
     stop: StopSignal,
     progress: Option<Arc<dyn ProgressSink>>,
+    gate: Option<Arc<dyn PairGate>>,
 }
 
 impl Engine {
@@ -206,7 +220,14 @@ impl Engine {
             opts,
             stop: StopSignal::new(),
             progress: None,
+            gate: None,
         }
+    }
+
+    /// Asks `gate` before each pair whether it may run; a paused pair is reported, not run.
+    pub fn with_gate(mut self, gate: Arc<dyn PairGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// Reports every committed page to `sink` (e.g. a progress bar).
@@ -271,6 +292,15 @@ impl Engine {
                         stats: PageStats::default(),
                         plan: String::new(),
                     });
+                    continue;
+                }
+                if let Some(reason) = match &self.gate {
+                    Some(gate) => gate.paused(pair).await,
+                    None => None,
+                } {
+                    info!(pair = %pair.name, %reason, "skipped: paused");
+                    let stats = PageStats::default();
+                    reports.push(PairReport { pair: pair.name.clone(), status: PairStatus::Paused { reason }, stats, plan: String::new() });
                     continue;
                 }
                 let report = self.run_pair(pair, &run_id, started_at, dry_run, &mode, &mut windows).await;
@@ -475,7 +505,8 @@ impl Engine {
 
 fn run_status(reports: &[PairReport]) -> RunStatus {
     let failed = reports.iter().filter(|r| matches!(r.status, PairStatus::Failed { .. })).count();
-    let partial = reports.iter().any(|r| matches!(r.status, PairStatus::Incomplete { .. }));
+    let partial =
+        reports.iter().any(|r| matches!(r.status, PairStatus::Incomplete { .. } | PairStatus::Paused { .. }));
     if failed > 0 && failed == reports.len() {
         RunStatus::Failed
     } else if failed > 0 || partial {

@@ -1,0 +1,156 @@
+//! The circuit breaker per system (sync-model §7): after `breaker.failures` consecutive failed
+//! runs against a system — or at once when it refused the credentials — every pair using it
+//! is paused. The state is in the store, so every worker of one store skips the same pairs.
+//!
+//! A run fails for a system when at least `breaker.failure_share` of the requests sent to it in
+//! that run failed (5xx, no answer) or a pair using it failed naming it. A run that sent it
+//! nothing (all its pairs skipped or paused) says nothing. While open, a cheap health probe
+//! each interval ([`Breaker::probe_open`], the one `status` uses) closes it as soon as the
+//! system answers again; `crosswalk resume SYSTEM` closes it by hand.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_api::SharedClock;
+use tracing::{info, warn};
+
+use crate::commands::status::probe::{Health, SystemStatus};
+use crate::mapping::PairMapping;
+use crate::settings::BreakerSettings;
+use crate::store::{BreakerState, Store, StoreError};
+use crate::sync::{PairGate, PairStatus, RunReport};
+
+use super::metrics::Traffic;
+
+/// A breaker that opened or closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The system.
+    pub system: String,
+    /// True when it opened, false when it closed.
+    pub opened: bool,
+    /// Why (the classified failure, or how it was closed).
+    pub reason: String,
+}
+
+/// The breaker of every system, over the store.
+#[derive(Clone)]
+pub struct Breaker {
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    settings: BreakerSettings,
+}
+
+impl std::fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Breaker").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Breaker {
+    /// Breakers kept in `store`.
+    pub fn new(store: Arc<dyn Store>, clock: SharedClock, settings: BreakerSettings) -> Self {
+        Self { store, clock, settings }
+    }
+
+    /// The open breakers, by system.
+    pub async fn open(&self) -> Result<BTreeMap<String, BreakerState>, StoreError> {
+        Ok(self.store.breakers().await?.into_iter().filter(|b| b.open).map(|b| (b.system.clone(), b)).collect())
+    }
+
+    /// Records a finished run: for each system the run sent requests to (`traffic`, this run's
+    /// share), whether it failed. Answers the breakers this opened.
+    pub async fn record(
+        &self,
+        report: &RunReport,
+        pairs: &[Arc<PairMapping>],
+        traffic: &BTreeMap<String, Traffic>,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        let systems: BTreeSet<&str> =
+            pairs.iter().flat_map(|p| [p.left.system.as_str(), p.right.system.as_str()]).collect();
+        for system in systems {
+            let t = traffic.get(system).copied().unwrap_or_default();
+            // The pair's own reason may quote the remote; the breaker keeps a sentence of its own.
+            let named = report.pairs.iter().find_map(|p| match &p.status {
+                PairStatus::Failed { reason } if reason.contains(&format!("`{system}`")) => {
+                    Some(format!("pair `{}` failed on `{system}` (its run log says how)", p.pair))
+                }
+                _ => None,
+            });
+            if t.attempts == 0 && named.is_none() {
+                continue;
+            }
+            let share = if t.attempts == 0 { 0.0 } else { t.failed as f64 / t.attempts as f64 };
+            let (failure, open_after) = if t.auth_refused > 0 {
+                (Some(format!("`{system}` refused the credentials (401); fix them, then `crosswalk resume {system}`")), 1)
+            } else if t.attempts > 0 && share >= self.settings.failure_share {
+                let reason = format!(
+                    "{} of {} requests to `{system}` failed (5xx or no answer)",
+                    t.failed, t.attempts
+                );
+                (Some(reason), self.settings.failures)
+            } else if let Some(reason) = named {
+                (Some(reason), self.settings.failures)
+            } else {
+                (None, self.settings.failures)
+            };
+            let update = self.store.record_system_run(system, failure.as_deref(), open_after, now).await?;
+            if update.opened {
+                let reason = update.state.reason.clone().unwrap_or_default();
+                warn!(system, failures = update.state.failures, %reason, "circuit breaker opened: the system's pairs are paused");
+                out.push(Transition { system: system.to_string(), opened: true, reason });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Closes every open breaker whose system answered the health probe (`probed`, from
+    /// `status`'s probe of the open systems). Answers the breakers this closed.
+    pub async fn settle_probes(&self, probed: &[SystemStatus]) -> Result<Vec<Transition>, StoreError> {
+        let mut out = Vec::new();
+        for s in probed.iter().filter(|s| s.health == Health::Ok) {
+            let reason = "the system answered the health probe again".to_string();
+            if self.store.close_breaker(&s.name, &reason, self.clock.now()).await? {
+                info!(system = %s.name, "circuit breaker closed: the system answers again; its pairs run again");
+                out.push(Transition { system: s.name.clone(), opened: false, reason });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Closes `system`'s breaker by hand. `None` if it was not open.
+    pub async fn resume(&self, system: &str, by: &str) -> Result<Option<Transition>, StoreError> {
+        let reason = format!("resumed by hand ({by})");
+        Ok(self.store.close_breaker(system, &reason, self.clock.now()).await?.then(|| Transition {
+            system: system.to_string(),
+            opened: false,
+            reason,
+        }))
+    }
+}
+
+#[async_trait]
+impl PairGate for Breaker {
+    async fn paused(&self, pair: &PairMapping) -> Option<String> {
+        let open = match self.open().await {
+            Ok(open) => open,
+            Err(e) => {
+                // The run itself will meet the store's failure; the breaker does not guess.
+                warn!(error = %e, "cannot read the circuit breakers; running the pair");
+                return None;
+            }
+        };
+        [&pair.left.system, &pair.right.system].into_iter().find_map(|s| {
+            open.get(s.as_str()).map(|b| {
+                let since = b.opened_at.map(|t| format!(" since {}", t.to_rfc3339())).unwrap_or_default();
+                let why = b.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+                format!(
+                    "system `{s}` is paused by its circuit breaker{since}{why}; it closes when `{s}` answers the probe again, or run `crosswalk resume {s}`"
+                )
+            })
+        })
+    }
+}
