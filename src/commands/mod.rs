@@ -6,6 +6,7 @@ pub mod check_remote;
 pub mod demo;
 pub mod explain;
 pub mod migrate;
+pub mod resume;
 pub mod review;
 pub mod run;
 pub mod serve;

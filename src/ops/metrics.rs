@@ -25,7 +25,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::commands::status::probe;
-use crate::store::{ReviewFilter, ReviewState, RunStatus, Store, StoreError};
+use crate::store::{ReviewFilter, ReviewKind, ReviewState, RunStatus, Store, StoreError};
 use crate::sync::{PairStatus, RunReport};
 
 /// The content type of [`Metrics::encode`]'s text.
@@ -44,6 +44,11 @@ struct SystemLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {
     status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -111,6 +116,7 @@ pub struct Metrics {
     run_duration: Histogram,
     lag: Family<StreamLabels, Gauge>,
     queue: Family<PairLabel, Gauge>,
+    review_open: Family<KindLabel, Gauge>,
     dead_letters: Gauge,
     last_success: Family<PairLabel, Gauge>,
     breaker_open: Family<SystemLabel, Gauge>,
@@ -153,6 +159,7 @@ impl Metrics {
             run_duration: run_duration.clone(),
             lag: Family::default(),
             queue: Family::default(),
+            review_open: Family::default(),
             dead_letters: Gauge::default(),
             last_success: Family::default(),
             breaker_open: Family::default(),
@@ -183,6 +190,7 @@ impl Metrics {
             m.lag.clone(),
         );
         r.register("crosswalk_review_queue_depth", "Open review items, per pair.", m.queue.clone());
+        r.register("crosswalk_review_open_items", "Open review items, by kind.", m.review_open.clone());
         r.register("crosswalk_dead_letters", "Dead letters recorded.", m.dead_letters.clone());
         r.register(
             "crosswalk_last_success_timestamp_seconds",
@@ -311,6 +319,11 @@ impl Metrics {
             let filter = ReviewFilter { pair: Some(pair.clone()), state: Some(ReviewState::Open), ..Default::default() };
             let n = store.count_review(&filter).await?;
             self.queue.get_or_create(&PairLabel { pair }).set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        for kind in ReviewKind::ALL {
+            let filter = ReviewFilter { kind: Some(*kind), state: Some(ReviewState::Open), ..Default::default() };
+            let n = store.count_review(&filter).await?;
+            self.review_open.get_or_create(&KindLabel { kind: kind.as_str().into() }).set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         self.dead_letters.set(i64::try_from(store.count_dead_letters().await?).unwrap_or(i64::MAX));
         self.breaker_open.clear();
