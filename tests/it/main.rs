@@ -6,6 +6,7 @@ mod cli;
 mod crm_setup;
 mod demo;
 mod hubspot_engine;
+mod ops;
 mod processes;
 mod reconcile_table;
 mod review_cli;
