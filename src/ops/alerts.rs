@@ -179,18 +179,17 @@ pub async fn evaluate(
         message: format!("new dead letters: {dead} in all; `crosswalk status` lists them by reason"),
     });
     let limit = chrono::Duration::from_std(settings.lag_above.0).unwrap_or(chrono::Duration::MAX);
-    for c in store.list_checkpoints().await? {
-        let Some(pair) = c.stream.scope.strip_prefix("pair:") else { continue };
-        let behind = now - c.window_to.unwrap_or(c.updated_at);
+    for (stream, behind) in super::stream_lags(store, now).await? {
+        let pair = stream.scope.strip_prefix("pair:").unwrap_or(&stream.scope).to_string();
         let lagging = behind > limit;
-        let (system, object) = (c.stream.system.clone(), c.stream.object.clone());
+        let (system, object) = (stream.system.clone(), stream.object.clone());
         let shown = humantime::format_duration(behind.to_std().unwrap_or_default());
         conditions.push(Condition {
             key: format!("lag:{pair}:{system}:{object}"),
             state: if lagging { "lagging" } else { "ok" }.into(),
             fine: "ok",
             event: if lagging { "stream_lagging" } else { "stream_caught_up" }.into(),
-            subject: vec![("pair", pair.to_string()), ("system", system.clone()), ("stream", object.clone())],
+            subject: vec![("pair", pair.clone()), ("system", system.clone()), ("stream", object.clone())],
             message: if lagging {
                 format!(
                     "stream `{object}` of `{system}` (pair `{pair}`) is {shown} behind (more than {})",

@@ -5,7 +5,8 @@
 //! report ([`Metrics::observe_run`]); API requests by system and status class, 429s and retries
 //! from every request a connector sends, through [`Metrics::transport`] (a retry is a request
 //! whose `x-request-id` was seen before: the shared client keeps one id per logical request).
-//! Gauges are read from the store at each scrape ([`Metrics::refresh`]): lag per stream, open
+//! Gauges are read from the store at each scrape ([`Metrics::refresh`]): lag per stream (as
+//! [`super::stream_lags`] measures it), open
 //! review items per pair, dead letters, the last successful run per pair and each system's
 //! breaker; the remaining API budgets come from the rate-limit headers of the latest answers.
 //! No label carries an id or a value: only pair, system, stream, bucket and class names.
@@ -289,14 +290,11 @@ impl Metrics {
         let now = clock.now();
         self.lag.clear();
         let mut pairs: Vec<String> = Vec::new();
-        for c in store.list_checkpoints().await? {
-            let Some(pair) = c.stream.scope.strip_prefix("pair:") else { continue };
-            pairs.push(pair.to_string());
-            if let Some(to) = c.window_to {
-                let labels =
-                    StreamLabels { pair: pair.into(), system: c.stream.system.clone(), stream: c.stream.object.clone() };
-                self.lag.get_or_create(&labels).set((now - to).num_seconds().max(0));
-            }
+        for (stream, behind) in super::stream_lags(store.as_ref(), now).await? {
+            let pair = stream.scope.strip_prefix("pair:").unwrap_or(&stream.scope).to_string();
+            pairs.push(pair.clone());
+            let labels = StreamLabels { pair, system: stream.system, stream: stream.object };
+            self.lag.get_or_create(&labels).set(behind.num_seconds());
         }
         let runs = store.recent_runs(100).await?;
         let mut last = self.last_success_at.lock().expect("metrics lock").clone();

@@ -28,6 +28,35 @@ use metrics::{Metrics, Traffic};
 /// How long a breaker's probe may take before the system counts as still down.
 pub const PROBE_LIMIT: Duration = Duration::from_secs(5);
 
+/// How far behind each pair's incremental stream is at `now`: from the newest change it
+/// applied (or, when its last page saw none, when it was last committed) — unless the pair
+/// finished a clean run since, which read the stream up to that run's start. So a quiet
+/// stream that is read every run is not behind, and one whose runs keep failing is.
+pub async fn stream_lags(
+    store: &dyn Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(crate::store::StreamKey, chrono::Duration)>, crate::store::StoreError> {
+    let mut clean: BTreeMap<String, chrono::DateTime<chrono::Utc>> = BTreeMap::new();
+    for run in store.recent_runs(100).await? {
+        if run.status == Some(crate::store::RunStatus::Ok) {
+            for p in run.pairs {
+                let t = clean.entry(p).or_insert(run.started_at);
+                *t = (*t).max(run.started_at);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for c in store.list_checkpoints().await? {
+        let Some(pair) = c.stream.scope.strip_prefix("pair:") else { continue };
+        let mut read_up_to = c.window_to.unwrap_or(c.updated_at);
+        if let Some(t) = clean.get(pair) {
+            read_up_to = read_up_to.max(*t);
+        }
+        out.push((c.stream, (now - read_up_to).max(chrono::Duration::zero())));
+    }
+    Ok(out)
+}
+
 /// What [`Ops`] is built from.
 pub struct OpsConfig {
     /// `[breaker]`.

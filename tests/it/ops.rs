@@ -296,3 +296,153 @@ async fn the_breaker_opens_after_n_failing_runs_pauses_the_pair_and_closes_when_
     env.finish().await;
 }
 
+
+/// `n` open review items of the shipped pair, committed as a run would.
+async fn open_review_items(store: &TestStore, n: usize, at: DateTime<Utc>) {
+    let lease = store.store.claim_lease("test", "ops-test", Duration::from_secs(600), at).await.unwrap().unwrap();
+    let mut page = crosswalk::store::PageCommit::new(lease, "run-test", at);
+    for i in 0..n {
+        page.review_items.push(crosswalk::store::NewReviewItem {
+            pair: "wlcro-people__hubspot-contacts".into(),
+            kind: crosswalk::store::ReviewKind::FieldConflict,
+            field: Some(format!("field_{i}")),
+            reason: "both sides changed".into(),
+            candidates: Value::Null,
+            detected_at: at,
+            run_id: "run-test".into(),
+            ..Default::default()
+        });
+    }
+    page.dead_letters.push(crosswalk::store::NewDeadLetter {
+        pair: None,
+        system: "wlcro".into(),
+        object: "clients".into(),
+        record_id: None,
+        reason: "unparseable".into(),
+        payload: "{}".into(),
+        run_id: "run-test".into(),
+    });
+    store.store.commit_page(page).await.expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_dead_letter_and_lagging_stream_alerts_fire_once_each() {
+    let alerts = AlertSettings {
+        review_queue_above: 2,
+        lag_above: HumanDuration(Duration::from_secs(600)),
+        ..quiet_alerts()
+    };
+    let env = Env::start(alerts).await;
+    env.seed_client(0);
+    assert_eq!(env.cycle().await.pairs[0].status, PairStatus::Done);
+    assert!(env.receiver.alerts().is_empty(), "{:?}", env.receiver.alerts());
+
+    open_review_items(&env.store, 3, env.clock.now()).await;
+    for _ in 0..2 {
+        env.ops.alert(&[], &[]).await.unwrap();
+        env.ops.notifier().flush().await;
+    }
+    let above = env.receiver.events("review_queue_above");
+    assert_eq!(above.len(), 1, "{:?}", env.receiver.alerts());
+    assert!(above[0]["message"].as_str().unwrap().starts_with("3 review items are open"), "{}", above[0]);
+    assert_eq!(env.receiver.events("dead_letters_new").len(), 1);
+
+    // No run for 30 minutes: both streams of the pair fall behind, each alerted once.
+    env.clock.advance(Duration::from_secs(1800));
+    for _ in 0..2 {
+        env.ops.alert(&[], &[]).await.unwrap();
+        env.ops.notifier().flush().await;
+    }
+    let lagging = env.receiver.events("stream_lagging");
+    let mut keys: Vec<&str> = lagging.iter().map(|a| a["key"].as_str().unwrap()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["lag:wlcro-people__hubspot-contacts:hubspot:contacts", "lag:wlcro-people__hubspot-contacts:wlcro:people"],
+        "{lagging:?}"
+    );
+    assert!(lagging.iter().all(|a| a["subject"]["pair"] == "wlcro-people__hubspot-contacts"));
+    // The next run reads both streams to their end: caught up, said once per stream.
+    env.cycle().await;
+    env.cycle().await;
+    assert_eq!(env.receiver.events("stream_lagging").len(), 2, "not repeated");
+    assert_eq!(env.receiver.events("stream_caught_up").len(), 2, "{:?}", env.receiver.alerts());
+    assert_eq!(env.receiver.events("review_queue_above").len(), 1, "still above, not repeated");
+    env.finish().await;
+}
+
+/// The samples of one scrape: metric name and labels → value.
+struct Scraped(Vec<prometheus_parse::Sample>);
+
+impl Scraped {
+    async fn get(url: &str, at: DateTime<Utc>) -> Scraped {
+        let resp = reqwest::get(url).await.expect("scrape");
+        assert!(resp.status().is_success());
+        let text = resp.text().await.unwrap();
+        // Every counter's samples end in `_total`.
+        for line in text.lines().filter(|l| l.starts_with("# TYPE ") && l.ends_with(" counter")) {
+            let name = line.split_whitespace().nth(2).unwrap();
+            assert!(text.contains(&format!("\n{name}_total")), "{name}: {text}");
+        }
+        let lines = text.lines().map(|l| Ok(l.to_string()));
+        Scraped(prometheus_parse::Scrape::parse_at(lines, at).expect("Prometheus text parses").samples)
+    }
+
+    /// The sum over the samples of `metric` whose labels include `labels`.
+    fn sum(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0
+            .iter()
+            .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match &s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => *v,
+                other => panic!("{metric}: {other:?}"),
+            })
+            .sum()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_and_the_counters_move_with_the_work_of_two_runs() {
+    let env = Env::start(quiet_alerts()).await;
+    let (addr, _task) =
+        crosswalk::ops::metrics::listen("127.0.0.1:0", env.metrics.clone(), env.store.store.clone(), env.clock.shared())
+            .await
+            .expect("listen");
+    let url = format!("http://{addr}/metrics");
+    let pair = ("pair", "wlcro-people__hubspot-contacts");
+    let requests = |system: &str| match system {
+        "hubspot" => env.world.sims.hubspot.requests().len() as f64,
+        _ => env.world.sims.wlcro.requests().len() as f64,
+    };
+
+    for (run, clients) in [(1.0, 3), (2.0, 2)] {
+        let before = env.world.sims.hubspot.records(ObjectType::Contacts).len();
+        for i in 0..clients {
+            env.seed_client(run as usize * 10 + i);
+        }
+        let report = env.cycle().await;
+        assert_eq!(report.pairs[0].status, PairStatus::Done, "{:?}", report.pairs[0].status);
+        let m = Scraped::get(&url, env.clock.now()).await;
+        let contacts = env.world.sims.hubspot.records(ObjectType::Contacts).len();
+        assert_eq!(contacts, before + clients, "each new client reached HubSpot");
+        assert_eq!(m.sum("crosswalk_runs_total", &[("status", "ok")]), run);
+        assert_eq!(m.sum("crosswalk_records_created_total", &[pair]), contacts as f64, "created = contacts on HubSpot");
+        assert!(m.sum("crosswalk_records_pulled_total", &[pair]) >= contacts as f64);
+        for system in ["hubspot", "wlcro"] {
+            assert_eq!(
+                m.sum("crosswalk_api_requests_total", &[("system", system)]),
+                requests(system),
+                "{system}: every request the simulator logged, counted once"
+            );
+        }
+        assert_eq!(m.sum("crosswalk_api_throttled_total", &[]), 0.0);
+        assert_eq!(m.sum("crosswalk_run_duration_seconds_count", &[]), run);
+        assert_eq!(m.sum("crosswalk_breaker_open", &[("system", "hubspot")]), 0.0);
+        assert_eq!(m.sum("crosswalk_review_queue_depth", &[pair]), 0.0);
+        assert!(m.sum("crosswalk_last_success_timestamp_seconds", &[pair]) >= t0().timestamp() as f64);
+        assert!(m.0.iter().any(|s| s.metric == "crosswalk_stream_lag_seconds" && s.labels.get("stream") == Some("people")));
+    }
+    env.finish().await;
+}
