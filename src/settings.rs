@@ -831,9 +831,10 @@ fn validate_ops(s: &Settings, push: &mut impl FnMut(String, String)) {
                     push(key, e.to_string());
                 }
             }
-            (AlertTargetKind::Slack, Some(_)) => {
-                push(key, "a slack target is not signed; remove `secret` (the URL itself is the credential)".into())
-            }
+            (AlertTargetKind::Slack, Some(_)) => push(
+                key,
+                "a slack target is not signed; remove `secret` (the URL itself is the credential)".into(),
+            ),
             (AlertTargetKind::Slack, None) => {}
         }
     }
@@ -894,6 +895,42 @@ mod tests {
         assert!(text[0].contains("crosswalk.toml:2: `sync.page_sise`: unknown key"), "{text:?}");
         assert!(text[1].contains(":7: `systems.hubspot.token`"), "{text:?}");
         assert!(text[1].contains("CROSSWALK_TEST_SURELY_UNSET_VAR is not set"), "{text:?}");
+    }
+
+    #[test]
+    fn alert_targets_follow_the_url_rules_and_webhooks_need_a_readable_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.secret");
+        std::fs::write(&empty, "\n").unwrap();
+        let text = format!(
+            "[breaker]\nfailures = 0\n\n[alerts]\nlag_above = \"30m\"\nretries = 2\n\n\
+             [[alerts.targets]]\nkind = \"webhook\"\nurl = \"http://alerts.example.com/hook\"\n\
+             secret = {{ file = \"{}\" }}\n\n[[alerts.targets]]\nkind = \"webhook\"\nurl = \"https://ok.example.com\"\n\n\
+             [[alerts.targets]]\nkind = \"slack\"\nurl = \"https://hooks.slack.example.com/services/x\"\n",
+            empty.display()
+        );
+        let loaded = load_text(&text);
+        let keys: Vec<&str> = loaded.problems.iter().map(|p| p.key.as_str()).collect();
+        let text: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+        for key in [
+            "breaker.failures",
+            "alerts.retries",
+            "alerts.targets.0.secret",
+            "alerts.targets.1.secret",
+            "alerts.targets.0.url",
+        ] {
+            assert!(keys.contains(&key), "{key} in {text:?}");
+        }
+        assert_eq!(keys.len(), 5, "the slack target is fine: {text:?}");
+        assert!(text.iter().any(|t| t.contains("empty or only whitespace")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("rule: https")), "{text:?}");
+    }
+
+    #[test]
+    fn ops_defaults_hold_without_any_section() {
+        let s = load(Path::new("/nonexistent/crosswalk.toml"), false).settings.unwrap();
+        assert_eq!((s.breaker.failures, s.alerts.pair_failures, s.alerts.review_queue_above), (5, 3, 100));
+        assert!(s.alerts.targets.is_empty());
     }
 
     #[test]

@@ -116,7 +116,12 @@ async fn wait_for_signal() {
 
 /// Runs the scheduled cycle every `every` until a signal; with `metrics_listen`, serves
 /// `GET /metrics` there meanwhile.
-pub async fn run(settings: &Settings, every: Duration, pairs: &[String], metrics_listen: Option<&str>) -> Outcome {
+pub async fn run(
+    settings: &Settings,
+    every: Duration,
+    pairs: &[String],
+    metrics_listen: Option<&str>,
+) -> Outcome {
     if every.is_zero() {
         eprintln!("error: --every must be longer than zero (e.g. 5m)");
         return Outcome::ActionNeeded;
@@ -133,7 +138,9 @@ pub async fn run(settings: &Settings, every: Duration, pairs: &[String], metrics
         match metrics::listen(addr, shared, store, connector_api::SystemClock::shared()).await {
             Ok((bound, _task)) => info!(addr = %bound, "metrics at http://{bound}/metrics"),
             Err(e) => {
-                eprintln!("error: --metrics-listen {addr}: cannot listen there: {e}; pick a free address such as 127.0.0.1:9464");
+                eprintln!(
+                    "error: --metrics-listen {addr}: cannot listen there: {e}; pick a free address such as 127.0.0.1:9464"
+                );
                 return Outcome::ActionNeeded;
             }
         }

@@ -62,7 +62,8 @@ pub async fn engine_with_ops(
     let (engine, store, pairs) = engine_with(settings, Some(metrics.clone())).await?;
     let clock = SystemClock::shared();
     let transport: Arc<dyn HttpTransport> = Arc::new(
-        ReqwestTransport::new(crate::ops::PROBE_LIMIT).map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+        ReqwestTransport::new(crate::ops::PROBE_LIMIT)
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
     );
     let config = OpsConfig {
         breaker: settings.breaker.clone(),

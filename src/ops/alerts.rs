@@ -14,11 +14,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::http::{self, HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
 use connector_api::SharedClock;
 use connector_api::http::{ClientPolicy, HttpClient, HttpTransport, RequestSpec};
 use hmac::{KeyInit, Mac};
-use axum::http::{self, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tracing::{info, warn};
@@ -69,7 +69,11 @@ struct Condition {
 
 /// Sets each condition's state in the store and answers an alert for each state that changed
 /// (for the one caller whose change took).
-async fn changed(store: &dyn Store, now: DateTime<Utc>, conditions: Vec<Condition>) -> Result<Vec<Alert>, StoreError> {
+async fn changed(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    conditions: Vec<Condition>,
+) -> Result<Vec<Alert>, StoreError> {
     let mut out = Vec::new();
     for c in conditions {
         let old = store.alert_state(&c.key).await?;
@@ -81,7 +85,11 @@ async fn changed(store: &dyn Store, now: DateTime<Utc>, conditions: Vec<Conditio
         }
         let quiet = old.is_none() && c.state == c.fine;
         let fewer_dead_letters = c.key == "dead_letters"
-            && old.as_deref().and_then(|o| o.parse::<u64>().ok()).zip(c.state.parse::<u64>().ok()).is_some_and(|(o, n)| n <= o);
+            && old
+                .as_deref()
+                .and_then(|o| o.parse::<u64>().ok())
+                .zip(c.state.parse::<u64>().ok())
+                .is_some_and(|(o, n)| n <= o);
         if quiet || fewer_dead_letters {
             continue;
         }
@@ -126,7 +134,11 @@ pub async fn evaluate(
                 ),
             )
         } else {
-            ("closed", "breaker_closed", format!("crosswalk runs the pairs using `{system}` again: {reason}."))
+            (
+                "closed",
+                "breaker_closed",
+                format!("crosswalk runs the pairs using `{system}` again: {reason}."),
+            )
         };
         conditions.push(Condition {
             key: format!("breaker:{system}"),
@@ -249,7 +261,10 @@ impl Notifier {
                         .map_err(|e| NotifierError { index, message: e.to_string() })?,
                 ),
                 (AlertTargetKind::Webhook, None) => {
-                    return Err(NotifierError { index, message: "a webhook target needs a signing secret".into() });
+                    return Err(NotifierError {
+                        index,
+                        message: "a webhook target needs a signing secret".into(),
+                    });
                 }
                 (AlertTargetKind::Slack, _) => None,
             };
@@ -312,7 +327,8 @@ impl Notifier {
 /// The signature of `body` sent at `timestamp`: `sha256=` and the hex HMAC-SHA256 of
 /// `<timestamp>.<body>` under `secret`.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -322,7 +338,9 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
 fn request(target: &Target, alert: &Alert, timestamp: i64) -> Result<RequestSpec, serde_json::Error> {
     let body = match target.kind {
         AlertTargetKind::Webhook => serde_json::to_vec(alert)?,
-        AlertTargetKind::Slack => serde_json::to_vec(&serde_json::json!({ "text": format!("crosswalk: {}", alert.message) }))?,
+        AlertTargetKind::Slack => {
+            serde_json::to_vec(&serde_json::json!({ "text": format!("crosswalk: {}", alert.message) }))?
+        }
     };
     let mut spec = RequestSpec::post(&target.url)
         .header(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -330,12 +348,74 @@ fn request(target: &Target, alert: &Alert, timestamp: i64) -> Result<RequestSpec
         .idempotent(true);
     if let Some(secret) = &target.secret {
         let signature = sign(secret.expose_secret(), timestamp, &body);
-        spec = spec
-            .header(HeaderName::from_static(TIMESTAMP_HEADER), HeaderValue::from(timestamp))
-            .header(
-                HeaderName::from_static(SIGNATURE_HEADER),
-                HeaderValue::from_str(&signature).expect("hex is a valid header"),
-            );
+        spec = spec.header(HeaderName::from_static(TIMESTAMP_HEADER), HeaderValue::from(timestamp)).header(
+            HeaderName::from_static(SIGNATURE_HEADER),
+            HeaderValue::from_str(&signature).expect("hex is a valid header"),
+        );
     }
     Ok(spec.body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{AlertTarget, SecretRef};
+
+    #[test]
+    fn the_signature_covers_timestamp_and_body() {
+        let a = sign("0123456789abcdef", 1_700_000_000, br#"{"event":"x"}"#);
+        assert!(a.starts_with("sha256=") && a.len() == 7 + 64, "{a}");
+        assert_ne!(a, sign("0123456789abcdef", 1_700_000_001, br#"{"event":"x"}"#), "timestamp signed");
+        assert_ne!(a, sign("0123456789abcdef", 1_700_000_000, br#"{"event":"y"}"#), "body signed");
+        assert_ne!(a, sign("0123456789abcdeF", 1_700_000_000, br#"{"event":"x"}"#), "key used");
+    }
+
+    #[test]
+    fn slack_gets_text_and_no_signature_webhooks_get_both_headers() {
+        let alert = Alert {
+            source: "crosswalk",
+            event: "breaker_opened".into(),
+            key: "breaker:hubspot".into(),
+            state: "open".into(),
+            subject: [("system".to_string(), "hubspot".to_string())].into(),
+            message: "paused".into(),
+            at: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc(),
+        };
+        let slack =
+            Target { kind: AlertTargetKind::Slack, url: "https://hooks.example/x".into(), secret: None };
+        let req = request(&slack, &alert, 5).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&req.body).unwrap(),
+            serde_json::json!({"text": "crosswalk: paused"})
+        );
+        assert!(req.headers.get(SIGNATURE_HEADER).is_none());
+        let hook = Target {
+            kind: AlertTargetKind::Webhook,
+            url: "https://hooks.example/y".into(),
+            secret: Some(SecretString::from("0123456789abcdef".to_string())),
+        };
+        let req = request(&hook, &alert, 5).unwrap();
+        assert_eq!(req.headers[TIMESTAMP_HEADER], "5");
+        assert_eq!(req.headers[SIGNATURE_HEADER].to_str().unwrap(), sign("0123456789abcdef", 5, &req.body));
+    }
+
+    #[test]
+    fn a_webhook_without_a_usable_secret_is_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::write(&path, "").unwrap();
+        let settings = AlertSettings {
+            targets: vec![AlertTarget {
+                kind: AlertTargetKind::Webhook,
+                url: "https://hooks.example/y".into(),
+                secret: Some(SecretRef { env: None, file: Some(path) }),
+            }],
+            ..AlertSettings::default()
+        };
+        let transport: Arc<dyn HttpTransport> =
+            Arc::new(connector_api::http::ReqwestTransport::new(Duration::from_secs(1)).unwrap());
+        let clock = connector_api::ManualClock::at_epoch().shared();
+        let err = Notifier::new(&settings, transport, clock, 1).unwrap_err().to_string();
+        assert!(err.starts_with("`alerts.targets.0.secret`") && err.contains("empty"), "{err}");
+    }
 }

@@ -56,7 +56,14 @@ impl Breaker {
 
     /// The open breakers, by system.
     pub async fn open(&self) -> Result<BTreeMap<String, BreakerState>, StoreError> {
-        Ok(self.store.breakers().await?.into_iter().filter(|b| b.open).map(|b| (b.system.clone(), b)).collect())
+        Ok(self
+            .store
+            .breakers()
+            .await?
+            .into_iter()
+            .filter(|b| b.open)
+            .map(|b| (b.system.clone(), b))
+            .collect())
     }
 
     /// Records a finished run: for each system the run sent requests to (`traffic`, this run's
@@ -85,7 +92,12 @@ impl Breaker {
             }
             let share = if t.attempts == 0 { 0.0 } else { t.failed as f64 / t.attempts as f64 };
             let (failure, open_after) = if t.auth_refused > 0 {
-                (Some(format!("`{system}` refused the credentials (401); fix them, then `crosswalk resume {system}`")), 1)
+                (
+                    Some(format!(
+                        "`{system}` refused the credentials (401); fix them, then `crosswalk resume {system}`"
+                    )),
+                    1,
+                )
             } else if t.attempts > 0 && share >= self.settings.failure_share {
                 let reason = format!(
                     "{} of {} requests to `{system}` failed (5xx or no answer)",

@@ -198,7 +198,11 @@ impl Metrics {
             "When the pair last finished a run cleanly (Unix time).",
             m.last_success.clone(),
         );
-        r.register("crosswalk_breaker_open", "1 while a system's breaker pauses its pairs.", m.breaker_open.clone());
+        r.register(
+            "crosswalk_breaker_open",
+            "1 while a system's breaker pauses its pairs.",
+            m.breaker_open.clone(),
+        );
         r.register(
             "crosswalk_api_budget_remaining",
             "Requests left in a rate-limit bucket, as the system last reported.",
@@ -221,7 +225,10 @@ impl Metrics {
             self.conflicts.get_or_create(&l).inc_by(c.conflicts);
             match p.status {
                 PairStatus::Done => {
-                    self.last_success_at.lock().expect("metrics lock").insert(p.pair.clone(), finished_at.timestamp());
+                    self.last_success_at
+                        .lock()
+                        .expect("metrics lock")
+                        .insert(p.pair.clone(), finished_at.timestamp());
                 }
                 PairStatus::Paused { .. } => {
                     self.paused.get_or_create(&l).inc();
@@ -232,7 +239,11 @@ impl Metrics {
     }
 
     /// `inner`, counting every request to `system`.
-    pub fn transport(self: &Arc<Self>, system: &str, inner: Arc<dyn HttpTransport>) -> Arc<dyn HttpTransport> {
+    pub fn transport(
+        self: &Arc<Self>,
+        system: &str,
+        inner: Arc<dyn HttpTransport>,
+    ) -> Arc<dyn HttpTransport> {
         Arc::new(Metered { inner, system: system.to_string(), metrics: self.clone() })
     }
 
@@ -314,14 +325,21 @@ impl Metrics {
         pairs.dedup();
         self.queue.clear();
         for pair in pairs {
-            let filter = ReviewFilter { pair: Some(pair.clone()), state: Some(ReviewState::Open), ..Default::default() };
+            let filter = ReviewFilter {
+                pair: Some(pair.clone()),
+                state: Some(ReviewState::Open),
+                ..Default::default()
+            };
             let n = store.count_review(&filter).await?;
             self.queue.get_or_create(&PairLabel { pair }).set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         for kind in ReviewKind::ALL {
-            let filter = ReviewFilter { kind: Some(*kind), state: Some(ReviewState::Open), ..Default::default() };
+            let filter =
+                ReviewFilter { kind: Some(*kind), state: Some(ReviewState::Open), ..Default::default() };
             let n = store.count_review(&filter).await?;
-            self.review_open.get_or_create(&KindLabel { kind: kind.as_str().into() }).set(i64::try_from(n).unwrap_or(i64::MAX));
+            self.review_open
+                .get_or_create(&KindLabel { kind: kind.as_str().into() })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         self.dead_letters.set(i64::try_from(store.count_dead_letters().await?).unwrap_or(i64::MAX));
         self.breaker_open.clear();
@@ -401,7 +419,11 @@ pub async fn listen(
 }
 
 /// One scrape: refreshed gauges, then the text; 503 when the store cannot be read.
-pub async fn scrape(metrics: &Metrics, store: &Arc<dyn Store>, clock: &SharedClock) -> axum::response::Response {
+pub async fn scrape(
+    metrics: &Metrics,
+    store: &Arc<dyn Store>,
+    clock: &SharedClock,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     match metrics.refresh(store, clock).await {
         Ok(()) => ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], metrics.encode()).into_response(),

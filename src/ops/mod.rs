@@ -144,8 +144,13 @@ impl Ops {
                 return Vec::new();
             }
         };
-        let systems: BTreeMap<String, SystemSettings> =
-            self.config.systems.iter().filter(|(n, _)| open.contains_key(*n)).map(|(n, s)| (n.clone(), s.clone())).collect();
+        let systems: BTreeMap<String, SystemSettings> = self
+            .config
+            .systems
+            .iter()
+            .filter(|(n, _)| open.contains_key(*n))
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
         if systems.is_empty() {
             return Vec::new();
         }
@@ -166,7 +171,13 @@ impl Ops {
 
     /// One run of `engine` (built [`Engine::with_gate`]`(self.gate())`) as `sync` and `run` do
     /// it. Alerts are started, not awaited.
-    pub async fn cycle(&self, engine: &Engine, kind: RunKind, only: &[String], dry_run: bool) -> Result<RunReport, SyncError> {
+    pub async fn cycle(
+        &self,
+        engine: &Engine,
+        kind: RunKind,
+        only: &[String],
+        dry_run: bool,
+    ) -> Result<RunReport, SyncError> {
         let mut transitions = self.probe_open().await;
         let started = self.clock.now();
         let report = engine.run(kind, only, dry_run).await?;
@@ -179,7 +190,10 @@ impl Ops {
         let traffic = {
             let now = self.metrics.traffic();
             let mut seen = self.traffic_seen.lock().expect("ops lock");
-            let delta = now.iter().map(|(k, v)| (k.clone(), v.since(&seen.get(k).copied().unwrap_or_default()))).collect();
+            let delta = now
+                .iter()
+                .map(|(k, v)| (k.clone(), v.since(&seen.get(k).copied().unwrap_or_default())))
+                .collect();
             *seen = now;
             delta
         };
@@ -212,8 +226,14 @@ impl Ops {
     }
 
     /// Evaluates every alert condition and starts sending what changed.
-    pub async fn alert(&self, streaks: &[(String, u32)], transitions: &[Transition]) -> Result<(), crate::store::StoreError> {
-        let alerts = alerts::evaluate(self.store.as_ref(), &self.clock, &self.config.alerts, streaks, transitions).await?;
+    pub async fn alert(
+        &self,
+        streaks: &[(String, u32)],
+        transitions: &[Transition],
+    ) -> Result<(), crate::store::StoreError> {
+        let alerts =
+            alerts::evaluate(self.store.as_ref(), &self.clock, &self.config.alerts, streaks, transitions)
+                .await?;
         self.notifier.send(alerts);
         Ok(())
     }

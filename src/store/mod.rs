@@ -283,7 +283,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<BreakerUpdate, StoreError>;
 
     /// Closes `system`'s breaker, noting `reason`. `false` if it was not open.
-    async fn close_breaker(&self, system: &str, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn close_breaker(&self, system: &str, reason: &str, now: DateTime<Utc>)
+    -> Result<bool, StoreError>;
 
     /// Records whether `pair` failed this run and answers its consecutive failures so far.
     async fn record_pair_run(&self, pair: &str, failed: bool, now: DateTime<Utc>) -> Result<u32, StoreError>;

@@ -243,7 +243,12 @@ impl Store for SqlStore {
         ops::record_system_run(&self.db, system, failure, open_after, now).await
     }
 
-    async fn close_breaker(&self, system: &str, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn close_breaker(
+        &self,
+        system: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         ops::close(&self.db, system, reason, now).await
     }
 

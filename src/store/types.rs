@@ -687,7 +687,14 @@ pub struct BreakerState {
 impl BreakerState {
     /// A breaker the store has no row for: closed, no failures.
     pub fn closed(system: &str, now: DateTime<Utc>) -> Self {
-        Self { system: system.into(), open: false, failures: 0, reason: None, opened_at: None, updated_at: now }
+        Self {
+            system: system.into(),
+            open: false,
+            failures: 0,
+            reason: None,
+            opened_at: None,
+            updated_at: now,
+        }
     }
 }
 

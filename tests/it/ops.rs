@@ -107,7 +107,11 @@ impl Receiver {
                 mac.update(format!("{ts}.").as_bytes());
                 mac.update(body);
                 let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-                assert_eq!(headers["x-crosswalk-signature"].to_str().unwrap(), expected, "signature verifies");
+                assert_eq!(
+                    headers["x-crosswalk-signature"].to_str().unwrap(),
+                    expected,
+                    "signature verifies"
+                );
                 serde_json::from_slice(body).expect("JSON body")
             })
             .collect()
@@ -154,8 +158,9 @@ impl Env {
         let mut connectors = BTreeMap::new();
         for (i, (name, system)) in world.systems.iter().enumerate() {
             let transport = metrics.transport(name, synced.clone());
-            let c = crosswalk::registry::build(name, system, &pairs, transport, clock.shared(), SEED + i as u64)
-                .expect("connector");
+            let c =
+                crosswalk::registry::build(name, system, &pairs, transport, clock.shared(), SEED + i as u64)
+                    .expect("connector");
             connectors.insert(name.clone(), c);
         }
         let receiver = Receiver::default();
@@ -166,8 +171,10 @@ impl Env {
         let store = TestStore::sqlite().await;
         let ops = ops(&world, &store, &clock, &metrics, alerts, &pairs, synced.clone());
         let ids = Arc::new(IdGen::new(clock.shared(), SEED));
-        let opts = SyncOptions { owner: "ops-test".into(), ..SyncOptions::default().creating_on_first_sync() };
-        let engine = Engine::new(store.store.clone(), connectors, pairs, clock.shared(), ids, opts).with_gate(ops.gate());
+        let opts =
+            SyncOptions { owner: "ops-test".into(), ..SyncOptions::default().creating_on_first_sync() };
+        let engine = Engine::new(store.store.clone(), connectors, pairs, clock.shared(), ids, opts)
+            .with_gate(ops.gate());
         Env { world, clock, engine, ops, metrics, receiver, targets, store, _dir: dir }
     }
 
@@ -248,7 +255,10 @@ async fn the_breaker_opens_after_n_failing_runs_pauses_the_pair_and_closes_when_
         assert_eq!(opened.len(), usize::from(run == FAILURES), "opened after exactly {FAILURES} runs");
     }
     let opened = env.receiver.events("breaker_opened");
-    assert_eq!((opened[0]["subject"]["system"].as_str(), opened[0]["state"].as_str()), (Some("hubspot"), Some("open")));
+    assert_eq!(
+        (opened[0]["subject"]["system"].as_str(), opened[0]["state"].as_str()),
+        (Some("hubspot"), Some("open"))
+    );
     let breakers = env.store.store.breakers().await.unwrap();
     assert!(breakers.iter().any(|b| b.system == "hubspot" && b.open), "{breakers:?}");
     assert!(breakers.iter().all(|b| b.system != "wlcro" || !b.open), "WhiteLabelCRO answered: {breakers:?}");
@@ -296,10 +306,10 @@ async fn the_breaker_opens_after_n_failing_runs_pauses_the_pair_and_closes_when_
     env.finish().await;
 }
 
-
 /// `n` open review items of the shipped pair, committed as a run would.
 async fn open_review_items(store: &TestStore, n: usize, at: DateTime<Utc>) {
-    let lease = store.store.claim_lease("test", "ops-test", Duration::from_secs(600), at).await.unwrap().unwrap();
+    let lease =
+        store.store.claim_lease("test", "ops-test", Duration::from_secs(600), at).await.unwrap().unwrap();
     let mut page = crosswalk::store::PageCommit::new(lease, "run-test", at);
     for i in 0..n {
         page.review_items.push(crosswalk::store::NewReviewItem {
@@ -358,7 +368,10 @@ async fn queue_dead_letter_and_lagging_stream_alerts_fire_once_each() {
     keys.sort();
     assert_eq!(
         keys,
-        ["lag:wlcro-people__hubspot-contacts:hubspot:contacts", "lag:wlcro-people__hubspot-contacts:wlcro:people"],
+        [
+            "lag:wlcro-people__hubspot-contacts:hubspot:contacts",
+            "lag:wlcro-people__hubspot-contacts:wlcro:people"
+        ],
         "{lagging:?}"
     );
     assert!(lagging.iter().all(|a| a["subject"]["pair"] == "wlcro-people__hubspot-contacts"));
@@ -406,10 +419,14 @@ impl Scraped {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_and_the_counters_move_with_the_work_of_two_runs() {
     let env = Env::start(quiet_alerts()).await;
-    let (addr, _task) =
-        crosswalk::ops::metrics::listen("127.0.0.1:0", env.metrics.clone(), env.store.store.clone(), env.clock.shared())
-            .await
-            .expect("listen");
+    let (addr, _task) = crosswalk::ops::metrics::listen(
+        "127.0.0.1:0",
+        env.metrics.clone(),
+        env.store.store.clone(),
+        env.clock.shared(),
+    )
+    .await
+    .expect("listen");
     let url = format!("http://{addr}/metrics");
     let pair = ("pair", "wlcro-people__hubspot-contacts");
     let requests = |system: &str| match system {
@@ -428,7 +445,11 @@ async fn metrics_parse_and_the_counters_move_with_the_work_of_two_runs() {
         let contacts = env.world.sims.hubspot.records(ObjectType::Contacts).len();
         assert_eq!(contacts, before + clients, "each new client reached HubSpot");
         assert_eq!(m.sum("crosswalk_runs_total", &[("status", "ok")]), run);
-        assert_eq!(m.sum("crosswalk_records_created_total", &[pair]), contacts as f64, "created = contacts on HubSpot");
+        assert_eq!(
+            m.sum("crosswalk_records_created_total", &[pair]),
+            contacts as f64,
+            "created = contacts on HubSpot"
+        );
         assert!(m.sum("crosswalk_records_pulled_total", &[pair]) >= contacts as f64);
         for system in ["hubspot", "wlcro"] {
             assert_eq!(
@@ -442,7 +463,11 @@ async fn metrics_parse_and_the_counters_move_with_the_work_of_two_runs() {
         assert_eq!(m.sum("crosswalk_breaker_open", &[("system", "hubspot")]), 0.0);
         assert_eq!(m.sum("crosswalk_review_queue_depth", &[pair]), 0.0);
         assert!(m.sum("crosswalk_last_success_timestamp_seconds", &[pair]) >= t0().timestamp() as f64);
-        assert!(m.0.iter().any(|s| s.metric == "crosswalk_stream_lag_seconds" && s.labels.get("stream") == Some("people")));
+        assert!(
+            m.0.iter()
+                .any(|s| s.metric == "crosswalk_stream_lag_seconds"
+                    && s.labels.get("stream") == Some("people"))
+        );
     }
     env.finish().await;
 }

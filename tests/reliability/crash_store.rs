@@ -253,7 +253,12 @@ impl Store for CrashStore {
         self.alive()?;
         self.inner.record_system_run(system, failure, open_after, now).await
     }
-    async fn close_breaker(&self, system: &str, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn close_breaker(
+        &self,
+        system: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         self.alive()?;
         self.inner.close_breaker(system, reason, now).await
     }

@@ -45,7 +45,10 @@ pub async fn breaker_auth_opens_at_once_and_one_worker_sees_it_open(t: &TestStor
     );
     let (x, y) = (x.unwrap(), y.unwrap());
     assert_eq!(u8::from(x.opened) + u8::from(y.opened), 1, "exactly one caller opened it: {x:?} {y:?}");
-    assert!(b.breakers().await.unwrap().iter().any(|s| s.system == "wlcro" && s.open), "the other worker sees it");
+    assert!(
+        b.breakers().await.unwrap().iter().any(|s| s.system == "wlcro" && s.open),
+        "the other worker sees it"
+    );
     assert!(!a.close_breaker("salesforce", "never opened", at(1)).await.unwrap());
 }
 
@@ -66,7 +69,10 @@ pub async fn alert_state_changes_once_per_state(t: &TestStore) {
         b.swap_alert_state("breaker:hubspot", None, "open", at(0)),
     );
     assert_eq!(u8::from(x.unwrap()) + u8::from(y.unwrap()), 1, "one worker wins the first state");
-    assert!(!a.swap_alert_state("breaker:hubspot", Some("closed"), "open", at(1)).await.unwrap(), "stale expectation");
+    assert!(
+        !a.swap_alert_state("breaker:hubspot", Some("closed"), "open", at(1)).await.unwrap(),
+        "stale expectation"
+    );
     assert!(a.swap_alert_state("breaker:hubspot", Some("open"), "closed", at(2)).await.unwrap());
     assert_eq!(b.alert_state("breaker:hubspot").await.unwrap().as_deref(), Some("closed"));
 }
