@@ -166,3 +166,73 @@ impl PairGate for Breaker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::{PageStats, PairReport};
+    use connector_api::ManualClock;
+
+    fn report(status: PairStatus) -> RunReport {
+        let pair = PairReport { pair: "p".into(), status, stats: PageStats::default(), plan: String::new() };
+        RunReport { run_id: "r".into(), pairs: vec![pair], status: crate::store::RunStatus::Partial }
+    }
+
+    fn pair() -> Arc<PairMapping> {
+        let text = include_str!("../../mappings/wlcro-people__hubspot-contacts.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, text).unwrap();
+        Arc::new(crate::mapping::load_file(&path).unwrap())
+    }
+
+    async fn breaker(failures: u32) -> Breaker {
+        let store = crate::store::open("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let settings = BreakerSettings { failures, failure_share: 0.5 };
+        Breaker::new(store, ManualClock::at_epoch().shared(), settings)
+    }
+
+    fn traffic(rows: &[(&str, u64, u64, u64)]) -> BTreeMap<String, Traffic> {
+        rows.iter()
+            .map(|(s, attempts, failed, auth_refused)| {
+                (s.to_string(), Traffic { attempts: *attempts, failed: *failed, auth_refused: *auth_refused })
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_refused_credential_opens_at_once_and_a_minority_of_failures_does_not_count() {
+        let b = breaker(5).await;
+        let pairs = [pair()];
+        let incomplete = report(PairStatus::Incomplete { reason: "x".into() });
+        // 1 of 4 requests to hubspot failed: below the share, not a failed run.
+        let t = b
+            .record(&incomplete, &pairs, &traffic(&[("hubspot", 4, 1, 0), ("wlcro", 3, 0, 0)]))
+            .await
+            .unwrap();
+        assert!(t.is_empty());
+        assert!(b.open().await.unwrap().is_empty());
+        let t = b.record(&incomplete, &pairs, &traffic(&[("wlcro", 2, 0, 1)])).await.unwrap();
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert!(t[0].opened && t[0].system == "wlcro" && t[0].reason.contains("401"), "{t:?}");
+        let gate = b.paused(&pairs[0]).await.expect("the pair is paused");
+        assert!(gate.contains("`wlcro`") && gate.contains("crosswalk resume wlcro"), "{gate}");
+        assert_eq!(b.resume("wlcro", "tester").await.unwrap().map(|t| t.opened), Some(false));
+        assert!(b.paused(&pairs[0]).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_pair_naming_its_system_counts_and_silence_says_nothing() {
+        let b = breaker(2).await;
+        let pairs = [pair()];
+        let failed = report(PairStatus::Failed { reason: "system `hubspot`: quota spent".into() });
+        assert!(b.record(&failed, &pairs, &BTreeMap::new()).await.unwrap().is_empty());
+        // A run that sent hubspot nothing (its pairs skipped) leaves the count alone.
+        let skipped = report(PairStatus::Skipped { holder: "h".into() });
+        assert!(b.record(&skipped, &pairs, &BTreeMap::new()).await.unwrap().is_empty());
+        let t = b.record(&failed, &pairs, &BTreeMap::new()).await.unwrap();
+        assert_eq!(t.iter().map(|t| t.system.as_str()).collect::<Vec<_>>(), ["hubspot"]);
+        assert!(!t[0].reason.contains("quota"), "the alert keeps its own words: {}", t[0].reason);
+    }
+}
