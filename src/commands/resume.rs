@@ -63,7 +63,7 @@ pub async fn run(settings: &Settings, system: &str) -> Outcome {
             if let Err(e) = ops.alert(&[], &[t]).await {
                 eprintln!("warning: the breaker is closed, but its alert could not be prepared: {e}");
             }
-            ops.notifier().flush().await;
+            ops.notifier().flush_within(crate::ops::FLUSH_LIMIT).await;
             println!("closed the circuit breaker of `{system}`: its pairs run again from the next run");
             Outcome::Ok
         }

@@ -165,7 +165,7 @@ pub async fn run(
         }
     })
     .await;
-    ops.notifier().flush().await;
+    ops.notifier().flush_within(crate::ops::FLUSH_LIMIT).await;
     eprintln!(
         "stopped cleanly after {} cycle(s) ({} tick(s) skipped while a cycle was running); checkpoints are saved",
         stats.started, stats.skipped

@@ -316,6 +316,14 @@ impl Notifier {
         }
     }
 
+    /// Like [`flush`](Self::flush), but gives up waiting after `limit` (a real-time bound for a
+    /// process about to exit: a receiver that is down must not hold it for every retry).
+    pub async fn flush_within(&self, limit: Duration) {
+        if tokio::time::timeout(limit, self.flush()).await.is_err() {
+            warn!(limit = ?limit, "exiting with alerts still being sent; they are not sent again");
+        }
+    }
+
     /// Waits until every alert started so far was delivered or given up (before a process
     /// exits, and in tests).
     pub async fn flush(&self) {

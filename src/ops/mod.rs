@@ -57,6 +57,9 @@ pub async fn stream_lags(
     Ok(out)
 }
 
+/// How long a command about to exit waits for the alerts still being sent.
+pub const FLUSH_LIMIT: Duration = Duration::from_secs(20);
+
 /// What [`Ops`] is built from.
 pub struct OpsConfig {
     /// `[breaker]`.
