@@ -75,6 +75,18 @@ pub enum Command {
         /// Only this pair (repeatable); all pairs when absent.
         #[arg(long = "pair", value_name = "PAIR")]
         pairs: Vec<String>,
+        /// Serve Prometheus metrics at http://ADDR/metrics while running (e.g. 127.0.0.1:9464).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<String>,
+    },
+    /// Close a system's circuit breaker by hand: its paused pairs run again from the next run.
+    ///
+    /// A breaker opens after `breaker.failures` failed runs against the system (or at once when
+    /// it refused the credentials) and closes by itself when the system answers the probe of a
+    /// later run; `crosswalk status` shows which are open and why. Resume after fixing the cause.
+    Resume {
+        /// The configured system name (as under `[systems.NAME]`).
+        system: String,
     },
     /// Read a pair's whole history (or a range) through the reconciler, resumably.
     Backfill {

@@ -11,6 +11,7 @@ pub mod dead_letters;
 pub mod demo;
 pub mod ids;
 pub mod mapping;
+pub mod ops;
 pub mod progress;
 pub mod reconcile;
 pub mod registry;

@@ -45,7 +45,10 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
         Command::Check { .. } | Command::Init { .. } => Outcome::Ok,
         Command::Migrate => commands::migrate::run(settings).await,
         Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
-        Command::Run { every, pairs } => commands::run::run(settings, *every, pairs).await,
+        Command::Run { every, pairs, metrics_listen } => {
+            commands::run::run(settings, *every, pairs, metrics_listen.as_deref()).await
+        }
+        Command::Resume { system } => commands::resume::run(settings, system).await,
         Command::Backfill { pair, since, until, dry_run, max_creates, restart, slices } => {
             let spec = crosswalk::sync::BackfillSpec {
                 pair: pair.clone(),

@@ -44,14 +44,29 @@ pub fn build_all(
     clock: SharedClock,
     seed: u64,
 ) -> Result<BTreeMap<String, Arc<dyn Connector>>, RegistryError> {
+    build_all_with(settings, pairs, clock, seed, &|_, t| t)
+}
+
+/// Wraps one system's transport (given the system's name).
+pub type WrapTransport<'a> = dyn Fn(&str, Arc<dyn HttpTransport>) -> Arc<dyn HttpTransport> + 'a;
+
+/// Like [`build_all`], each system's transport passed through `wrap` first (the metrics count
+/// each system's requests there).
+pub fn build_all_with(
+    settings: &Settings,
+    pairs: &[PairMapping],
+    clock: SharedClock,
+    seed: u64,
+    wrap: &WrapTransport<'_>,
+) -> Result<BTreeMap<String, Arc<dyn Connector>>, RegistryError> {
     let transport: Arc<dyn HttpTransport> = Arc::new(
         ReqwestTransport::new(std::time::Duration::from_secs(30))
             .map_err(|source| RegistryError::Connector { system: "*".into(), source })?,
     );
     let mut out = BTreeMap::new();
     for (i, (name, system)) in settings.systems.iter().enumerate() {
-        let connector =
-            build(name, system, pairs, transport.clone(), clock.clone(), seed.wrapping_add(i as u64))?;
+        let transport = wrap(name, transport.clone());
+        let connector = build(name, system, pairs, transport, clock.clone(), seed.wrapping_add(i as u64))?;
         out.insert(name.clone(), connector);
     }
     Ok(out)

@@ -41,6 +41,76 @@ pub struct Settings {
     pub insecure_http: std::collections::BTreeSet<String>,
     /// How the review queue names each system and links to its records (`[review.systems.NAME]`).
     pub review: ReviewSettings,
+    /// When a system's pairs are paused (`[breaker]`).
+    pub breaker: BreakerSettings,
+    /// Who is told when something needs a person (`[alerts]`).
+    pub alerts: AlertSettings,
+}
+
+/// `[breaker]`: when a system's circuit breaker opens (see `ops::breaker`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct BreakerSettings {
+    /// Consecutive failed runs against a system that pause its pairs.
+    pub failures: u32,
+    /// A run counts as failed for a system when at least this share (0–1) of the requests sent
+    /// to it failed (5xx answers, no answer) or a pair failed naming it.
+    pub failure_share: f64,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        Self { failures: 5, failure_share: 0.5 }
+    }
+}
+
+/// `[alerts]`: thresholds and targets of the notifier (see `ops::alerts`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AlertSettings {
+    /// A pair failing this many runs in a row is alerted.
+    pub pair_failures: u32,
+    /// Open review items above this count are alerted.
+    pub review_queue_above: u64,
+    /// A stream whose newest applied change is older than this is alerted.
+    pub lag_above: HumanDuration,
+    /// Attempts per message (the first included), with backoff between them.
+    pub attempts: u32,
+    /// Where alerts go.
+    pub targets: Vec<AlertTarget>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            pair_failures: 3,
+            review_queue_above: 100,
+            lag_above: HumanDuration(Duration::from_secs(3600)),
+            attempts: 4,
+            targets: Vec::new(),
+        }
+    }
+}
+
+/// `[[alerts.targets]]`: one receiver.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertTarget {
+    /// `webhook` (signed JSON) or `slack` (an incoming webhook: `{"text": …}`).
+    pub kind: AlertTargetKind,
+    /// Where to POST; follows the URL rules of every URL setting.
+    pub url: String,
+    /// The HMAC-SHA256 key of a `webhook` target (required there, at least 16 characters).
+    pub secret: Option<SecretRef>,
+}
+
+/// The receiver kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertTargetKind {
+    /// A generic webhook: the JSON payload, signed.
+    Webhook,
+    /// A Slack-compatible incoming webhook.
+    Slack,
 }
 
 /// `[review]`: what the review queue shows a person about each system.
@@ -78,6 +148,10 @@ struct RawSettings {
     log: LogSettings,
     #[serde(default)]
     review: ReviewSettings,
+    #[serde(default)]
+    breaker: BreakerSettings,
+    #[serde(default)]
+    alerts: AlertSettings,
 }
 
 /// The connector kinds this build knows.
@@ -568,6 +642,8 @@ pub fn load(file: &Path, explicit: bool) -> Loaded {
                 hubspot_webhooks,
                 insecure_http,
                 review: raw.review,
+                breaker: raw.breaker,
+                alerts: raw.alerts,
             })
         }
         Err(e) => {
@@ -719,7 +795,44 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
             push(format!("review.systems.{name}.instance"), "must be an https:// URL".into());
         }
     }
+    validate_ops(s, &mut push);
     out
+}
+
+/// `[breaker]` and `[alerts]`: values in range, each webhook target's secret readable.
+fn validate_ops(s: &Settings, push: &mut impl FnMut(String, String)) {
+    if s.breaker.failures == 0 {
+        push("breaker.failures".into(), "must be at least 1".into());
+    }
+    if !(s.breaker.failure_share > 0.0 && s.breaker.failure_share <= 1.0) {
+        push("breaker.failure_share".into(), "must be above 0 and at most 1".into());
+    }
+    if s.alerts.pair_failures == 0 {
+        push("alerts.pair_failures".into(), "must be at least 1".into());
+    }
+    if s.alerts.attempts == 0 || s.alerts.attempts > 10 {
+        push("alerts.attempts".into(), "must be between 1 and 10".into());
+    }
+    for (i, t) in s.alerts.targets.iter().enumerate() {
+        let key = format!("alerts.targets.{i}.secret");
+        match (t.kind, &t.secret) {
+            (AlertTargetKind::Webhook, None) => push(
+                key,
+                "a webhook target needs a signing secret: secret = { env = \"VAR\" } (16 characters or more)"
+                    .into(),
+            ),
+            (AlertTargetKind::Webhook, Some(secret)) => {
+                if let Err(e) = secret.resolve_min(MIN_WEBHOOK_SECRET) {
+                    push(key, e.to_string());
+                }
+            }
+            (AlertTargetKind::Slack, Some(_)) => push(
+                key,
+                "a slack target is not signed; remove `secret` (the URL itself is the credential)".into(),
+            ),
+            (AlertTargetKind::Slack, None) => {}
+        }
+    }
 }
 
 /// Finds which source a dotted key came from and the line it stands on, by looking for the
@@ -777,6 +890,42 @@ mod tests {
         assert!(text[0].contains("crosswalk.toml:2: `sync.page_sise`: unknown key"), "{text:?}");
         assert!(text[1].contains(":7: `systems.hubspot.token`"), "{text:?}");
         assert!(text[1].contains("CROSSWALK_TEST_SURELY_UNSET_VAR is not set"), "{text:?}");
+    }
+
+    #[test]
+    fn alert_targets_follow_the_url_rules_and_webhooks_need_a_readable_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.secret");
+        std::fs::write(&empty, "\n").unwrap();
+        let text = format!(
+            "[breaker]\nfailures = 0\n\n[alerts]\nlag_above = \"30m\"\nretries = 2\n\n\
+             [[alerts.targets]]\nkind = \"webhook\"\nurl = \"http://alerts.example.com/hook\"\n\
+             secret = {{ file = \"{}\" }}\n\n[[alerts.targets]]\nkind = \"webhook\"\nurl = \"https://ok.example.com\"\n\n\
+             [[alerts.targets]]\nkind = \"slack\"\nurl = \"https://hooks.slack.example.com/services/x\"\n",
+            empty.display()
+        );
+        let loaded = load_text(&text);
+        let keys: Vec<&str> = loaded.problems.iter().map(|p| p.key.as_str()).collect();
+        let text: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+        for key in [
+            "breaker.failures",
+            "alerts.retries",
+            "alerts.targets.0.secret",
+            "alerts.targets.1.secret",
+            "alerts.targets.0.url",
+        ] {
+            assert!(keys.contains(&key), "{key} in {text:?}");
+        }
+        assert_eq!(keys.len(), 5, "the slack target is fine: {text:?}");
+        assert!(text.iter().any(|t| t.contains("empty or only whitespace")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("rule: https")), "{text:?}");
+    }
+
+    #[test]
+    fn ops_defaults_hold_without_any_section() {
+        let s = load(Path::new("/nonexistent/crosswalk.toml"), false).settings.unwrap();
+        assert_eq!((s.breaker.failures, s.alerts.pair_failures, s.alerts.review_queue_above), (5, 3, 100));
+        assert!(s.alerts.targets.is_empty());
     }
 
     #[test]

@@ -165,6 +165,9 @@ fn url_settings(s: &Settings) -> Vec<(String, String, bool)> {
             out.push((format!("systems.{name}.webhook.public_url"), url.clone(), insecure));
         }
     }
+    for (i, target) in s.alerts.targets.iter().enumerate() {
+        out.push((format!("alerts.targets.{i}.url"), target.url.clone(), false));
+    }
     out
 }
 

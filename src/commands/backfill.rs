@@ -155,6 +155,7 @@ fn sliced(result: Result<Vec<crate::sync::BackfillReport>, crate::sync::SyncErro
                 match &p.status {
                     PairStatus::Done => format!("finished: {counts}"),
                     PairStatus::Skipped { holder } => format!("skipped: {holder} is running it"),
+                    PairStatus::Paused { reason } => format!("skipped, paused: {reason}"),
                     PairStatus::Incomplete { reason } => format!("not finished ({reason}): {counts}"),
                     PairStatus::Failed { reason } => {
                         outcome = Outcome::ActionNeeded;

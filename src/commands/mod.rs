@@ -8,6 +8,7 @@ pub mod demo;
 pub mod explain;
 pub mod init;
 pub mod migrate;
+pub mod resume;
 pub mod review;
 pub mod run;
 pub mod serve;

@@ -20,7 +20,8 @@ use crate::store::RunKind;
 use crate::sync::StopSignal;
 
 use super::Outcome;
-use super::sync::{engine, summary};
+use super::sync::{engine_with_ops, summary};
+use crate::ops::metrics::{self, Metrics};
 
 /// What the scheduler did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -119,40 +120,59 @@ pub fn period(settings: &Settings, every: Option<Duration>) -> Duration {
     every.unwrap_or(settings.sync.interval.0)
 }
 
-/// Runs the scheduled cycle every `every` (else `sync.interval`) until a signal.
-pub async fn run(settings: &Settings, every: Option<Duration>, pairs: &[String]) -> Outcome {
+/// Runs the scheduled cycle every `every` (else `sync.interval`) until a signal; with
+/// `metrics_listen`, serves `GET /metrics` there meanwhile.
+pub async fn run(
+    settings: &Settings,
+    every: Option<Duration>,
+    pairs: &[String],
+    metrics_listen: Option<&str>,
+) -> Outcome {
     let every = period(settings, every);
     if every.is_zero() {
         eprintln!("error: the interval must be longer than zero: set sync.interval or --every (e.g. 5m)");
         return Outcome::ActionNeeded;
     }
-    let (engine, _store) = match engine(settings).await {
+    let shared = Arc::new(Metrics::new());
+    let (engine, store, ops) = match engine_with_ops(settings, Some(shared.clone())).await {
         Ok(e) => e,
         Err(reason) => {
             eprintln!("error: {reason}");
             return Outcome::ActionNeeded;
         }
     };
+    if let Some(addr) = metrics_listen {
+        match metrics::listen(addr, shared, store, connector_api::SystemClock::shared()).await {
+            Ok((bound, _task)) => info!(addr = %bound, "metrics at http://{bound}/metrics"),
+            Err(e) => {
+                eprintln!(
+                    "error: --metrics-listen {addr}: cannot listen there: {e}; pick a free address such as 127.0.0.1:9464"
+                );
+                return Outcome::ActionNeeded;
+            }
+        }
+    }
     if let Some(unknown) = pairs.iter().find(|p| !engine.pair_names().contains(p)) {
         eprintln!("error: no pair named `{unknown}`; configured pairs: {}", engine.pair_names().join(", "));
         return Outcome::ActionNeeded;
     }
-    let engine = Arc::new(engine);
+    let (engine, ops) = (Arc::new(engine), Arc::new(ops));
     let stop = engine.stop_signal();
     let stopped = Arc::new(Notify::new());
     on_signals(stop.clone(), stopped.clone());
     info!(every = %humantime::format_duration(every), "scheduler started");
     let pairs = pairs.to_vec();
     let stats = schedule(every, stop, stopped, || {
-        let (engine, pairs) = (engine.clone(), pairs.clone());
+        let (engine, ops, pairs) = (engine.clone(), ops.clone(), pairs.clone());
         async move {
-            match engine.run(RunKind::Scheduled, &pairs, false).await {
+            match ops.cycle(&engine, RunKind::Scheduled, &pairs, false).await {
                 Ok(report) => print!("{}", summary(&report, false)),
                 Err(e) => eprintln!("error: run failed: {e}"),
             }
         }
     })
     .await;
+    ops.notifier().flush_within(crate::ops::FLUSH_LIMIT).await;
     eprintln!(
         "stopped cleanly after {} cycle(s) ({} tick(s) skipped while a cycle was running); checkpoints are saved",
         stats.started, stats.skipped

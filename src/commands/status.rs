@@ -70,6 +70,8 @@ pub struct StatusReport {
     pub streams: Vec<StreamStatus>,
     /// Each configured system, probed; `None` when not probed.
     pub systems: Option<Vec<SystemStatus>>,
+    /// Every system's circuit breaker the store has a row for; an open one pauses its pairs.
+    pub breakers: Vec<crate::store::BreakerState>,
 }
 
 /// One stream's saved position and how far behind it is.
@@ -120,6 +122,7 @@ pub async fn gather(
         queue,
         streams,
         systems: None,
+        breakers: store.breakers().await?,
     })
 }
 

@@ -7,9 +7,12 @@
 use std::sync::Arc;
 
 use connector_api::SystemClock;
+use connector_api::http::{HttpTransport, ReqwestTransport};
 
 use crate::ids::IdGen;
 use crate::mapping::{self, PairMapping};
+use crate::ops::metrics::Metrics;
+use crate::ops::{Ops, OpsConfig};
 use crate::registry;
 use crate::settings::Settings;
 use crate::store::{self, RunKind, Store};
@@ -46,6 +49,39 @@ fn hostname() -> String {
 
 /// Loads the mappings, opens and migrates the store and builds the engine.
 pub async fn engine(settings: &Settings) -> Result<(Engine, Arc<dyn Store>), String> {
+    engine_with(settings, None).await.map(|(e, s, _)| (e, s))
+}
+
+/// [`engine`] with the circuit breaker, alerts and metrics around it: each system's requests
+/// counted by `metrics` (a fresh one when `None`), paused pairs skipped.
+pub async fn engine_with_ops(
+    settings: &Settings,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<(Engine, Arc<dyn Store>, Ops), String> {
+    let metrics = metrics.unwrap_or_default();
+    let (engine, store, pairs) = engine_with(settings, Some(metrics.clone())).await?;
+    let clock = SystemClock::shared();
+    let transport: Arc<dyn HttpTransport> = Arc::new(
+        ReqwestTransport::new(crate::ops::PROBE_LIMIT)
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+    );
+    let config = OpsConfig {
+        breaker: settings.breaker.clone(),
+        alerts: settings.alerts.clone(),
+        systems: settings.systems.clone(),
+        pairs,
+        transport,
+        seed: IdGen::from_entropy(clock.clone()).next().as_u128() as u64,
+    };
+    let ops = Ops::new(store.clone(), clock, metrics, config).map_err(|e| e.to_string())?;
+    let engine = engine.with_gate(ops.gate());
+    Ok((engine, store, ops))
+}
+
+async fn engine_with(
+    settings: &Settings,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<(Engine, Arc<dyn Store>, Vec<PairMapping>), String> {
     let pairs: Vec<PairMapping> = mapping::load_dir(&settings.sync.mappings_dir).map_err(|errors| {
         let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!("{} (run `crosswalk check`)", list.join("; "))
@@ -55,7 +91,12 @@ pub async fn engine(settings: &Settings) -> Result<(Engine, Arc<dyn Store>), Str
     let clock = SystemClock::shared();
     let ids = Arc::new(IdGen::from_entropy(clock.clone()));
     let seed = ids.next().as_u128() as u64;
-    let systems = registry::build_all(settings, &pairs, clock.clone(), seed).map_err(|e| e.to_string())?;
+    let wrap = |system: &str, t: Arc<dyn HttpTransport>| match &metrics {
+        Some(m) => m.transport(system, t),
+        None => t,
+    };
+    let systems =
+        registry::build_all_with(settings, &pairs, clock.clone(), seed, &wrap).map_err(|e| e.to_string())?;
     let problems = mapping::fit::check(&pairs, &|system, object| {
         systems.get(system).map(|c| registry::connector_profile(c.as_ref(), object))
     });
@@ -63,12 +104,12 @@ pub async fn engine(settings: &Settings) -> Result<(Engine, Arc<dyn Store>), Str
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
         return Err(format!("{} (run `crosswalk check`)", list.join("; ")));
     }
-    Ok((Engine::new(store.clone(), systems, pairs, clock, ids, options(settings)), store))
+    Ok((Engine::new(store.clone(), systems, pairs.clone(), clock, ids, options(settings)), store, pairs))
 }
 
 /// Runs one cycle and prints what it did.
 pub async fn run(settings: &Settings, pairs: &[String], dry_run: bool) -> Outcome {
-    let (engine, _store) = match engine(settings).await {
+    let (engine, _store, ops) = match engine_with_ops(settings, None).await {
         Ok(e) => e,
         Err(reason) => {
             eprintln!("error: {reason}");
@@ -76,7 +117,10 @@ pub async fn run(settings: &Settings, pairs: &[String], dry_run: bool) -> Outcom
         }
     };
     super::run::on_signals(engine.stop_signal(), Arc::new(tokio::sync::Notify::new()));
-    match engine.run(RunKind::Manual, pairs, dry_run).await {
+    let result = ops.cycle(&engine, RunKind::Manual, pairs, dry_run).await;
+    // Alerts go out in the background; a one-shot run waits for them (each retry is bounded).
+    ops.notifier().flush_within(crate::ops::FLUSH_LIMIT).await;
+    match result {
         Ok(report) => {
             print!("{}", summary(&report, dry_run));
             outcome(&report)
@@ -108,6 +152,7 @@ pub fn summary(report: &RunReport, dry_run: bool) -> String {
             PairStatus::Done => "done".to_string(),
             PairStatus::Skipped { holder } => format!("skipped: another process ({holder}) holds this pair"),
             PairStatus::Incomplete { reason } => format!("incomplete, retried next run: {reason}"),
+            PairStatus::Paused { reason } => format!("skipped, paused: {reason}"),
             PairStatus::Failed { reason } => format!("FAILED, an operator must act: {reason}"),
         };
         out.push_str(&format!(

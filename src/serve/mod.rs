@@ -47,6 +47,8 @@ pub(crate) struct AppState {
     pub clock: SharedClock,
     /// Back-off for wrong admin tokens, per client.
     pub throttle: Arc<throttle::Throttle>,
+    /// `/metrics`: gauges from the store.
+    pub metrics: Arc<crate::ops::metrics::Metrics>,
 }
 
 /// Why the server could not start or stopped.
@@ -80,7 +82,8 @@ pub fn router_with(
     let dead_letters = crate::dead_letters::DeadLetters::new(store.clone());
     let review = ReviewService::new(store, clock.clone()).with_directory(directory);
     let throttle = Arc::new(throttle::Throttle::new(clock.clone()));
-    let state = AppState { review, dead_letters, auth, clock, throttle };
+    let metrics = Arc::new(crate::ops::metrics::Metrics::new());
+    let state = AppState { review, dead_letters, auth, clock, throttle, metrics };
     Router::new()
         .route("/", get(|| async { Redirect::to("/review") }))
         .route("/login", get(pages::login_form).post(pages::login))

@@ -120,6 +120,13 @@ pub async fn list(
         Err(e) => return review_error(e),
     };
     let message = flash.message();
+    let paused: Vec<_> = match state.review.store().breakers().await {
+        Ok(b) => b.into_iter().filter(|b| b.open).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the circuit breakers for the page");
+            Vec::new()
+        }
+    };
     let body = views::list(&views::ListPage {
         page: &page_data,
         filter: &filter,
@@ -128,6 +135,7 @@ pub async fn list(
         flash: message.as_deref(),
         now,
         dir: state.review.directory(),
+        paused: &paused,
     });
     page("Review queue", Some((&session.name, &session.csrf)), body).into_response()
 }

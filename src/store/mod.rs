@@ -25,6 +25,7 @@ mod journal;
 mod leases;
 mod links;
 mod migrate;
+mod ops;
 mod page;
 mod postgres;
 mod review;
@@ -294,4 +295,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// How many events of `source` are not processed yet, counting at most `cap` (the webhook
     /// receivers' backpressure bound): one indexed count, no payloads read.
     async fn count_pending_events(&self, source: &str, cap: usize) -> Result<usize, StoreError>;
+
+    // --- circuit breakers and alert state ----------------------------------------------
+
+    /// Every system's breaker that has a row (systems never recorded are closed), by name.
+    async fn breakers(&self) -> Result<Vec<BreakerState>, StoreError>;
+
+    /// Records one run's verdict on `system`: `Some(reason)` adds a failure and opens the
+    /// breaker when the failures reach `open_after` (1 opens it at once); `None` resets the
+    /// count of a closed breaker. An open breaker stays open either way.
+    async fn record_system_run(
+        &self,
+        system: &str,
+        failure: Option<&str>,
+        open_after: u32,
+        now: DateTime<Utc>,
+    ) -> Result<BreakerUpdate, StoreError>;
+
+    /// Closes `system`'s breaker, noting `reason`. `false` if it was not open.
+    async fn close_breaker(&self, system: &str, reason: &str, now: DateTime<Utc>)
+    -> Result<bool, StoreError>;
+
+    /// Records whether `pair` failed this run and answers its consecutive failures so far.
+    async fn record_pair_run(&self, pair: &str, failed: bool, now: DateTime<Utc>) -> Result<u32, StoreError>;
+
+    /// The state the last alert about `key` was sent for.
+    async fn alert_state(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets `key`'s alert state to `new` if it is still `expected` (`None`: no state yet).
+    /// `true` for the one caller whose change took: that caller sends the alert.
+    async fn swap_alert_state(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }

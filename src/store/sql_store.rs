@@ -259,4 +259,45 @@ impl Store for SqlStore {
     async fn count_pending_events(&self, source: &str, cap: usize) -> Result<usize, StoreError> {
         journal::count_pending_events(&self.db, source, cap).await
     }
+
+    async fn breakers(&self) -> Result<Vec<BreakerState>, StoreError> {
+        ops::breakers(&self.db).await
+    }
+
+    async fn record_system_run(
+        &self,
+        system: &str,
+        failure: Option<&str>,
+        open_after: u32,
+        now: DateTime<Utc>,
+    ) -> Result<BreakerUpdate, StoreError> {
+        ops::record_system_run(&self.db, system, failure, open_after, now).await
+    }
+
+    async fn close_breaker(
+        &self,
+        system: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        ops::close(&self.db, system, reason, now).await
+    }
+
+    async fn record_pair_run(&self, pair: &str, failed: bool, now: DateTime<Utc>) -> Result<u32, StoreError> {
+        ops::record_pair_run(&self.db, pair, failed, now).await
+    }
+
+    async fn alert_state(&self, key: &str) -> Result<Option<String>, StoreError> {
+        ops::alert_state(&self.db, key).await
+    }
+
+    async fn swap_alert_state(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        ops::swap_alert_state(&self.db, key, expected, new, now).await
+    }
 }

@@ -701,3 +701,44 @@ impl fmt::Display for MigrationReport {
         Ok(())
     }
 }
+
+/// One system's circuit breaker. Open means its pairs are paused: skipped by every worker until
+/// a probe finds the system answering again or `crosswalk resume SYSTEM` closes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BreakerState {
+    /// The configured system name.
+    pub system: String,
+    /// Whether the system's pairs are paused.
+    pub open: bool,
+    /// Consecutive failed runs against the system (reset by a good run or a close).
+    pub failures: u32,
+    /// Why it last failed, or how it was closed (never a value or secret: the classified error).
+    pub reason: Option<String>,
+    /// When it opened; `None` while closed.
+    pub opened_at: Option<DateTime<Utc>>,
+    /// When the row last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl BreakerState {
+    /// A breaker the store has no row for: closed, no failures.
+    pub fn closed(system: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            system: system.into(),
+            open: false,
+            failures: 0,
+            reason: None,
+            opened_at: None,
+            updated_at: now,
+        }
+    }
+}
+
+/// What [`Store::record_system_run`](super::Store::record_system_run) left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerUpdate {
+    /// The breaker after the run was recorded.
+    pub state: BreakerState,
+    /// True when this call opened it (exactly one caller sees this for each opening).
+    pub opened: bool,
+}

@@ -41,6 +41,13 @@ pub trait ProgressSink: Send + Sync {
     fn page(&self, pair: &str, side: Side, total: &PageStats, newest: Option<DateTime<Utc>>);
 }
 
+/// Asked before each pair of a run whether it may run (the hook of `ops::breaker`).
+#[async_trait::async_trait]
+pub trait PairGate: Send + Sync {
+    /// `Some(reason)` to skip `pair` this run.
+    async fn paused(&self, pair: &crate::mapping::PairMapping) -> Option<String>;
+}
+
 /// What a pair run reads and where it keeps its checkpoints.
 #[derive(Debug, Clone)]
 pub(crate) enum RunMode {

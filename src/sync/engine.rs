@@ -15,7 +15,7 @@ use crate::store::{Lease, NewRun, RunKind, RunOutcome, Store, StoreError, Stream
 
 use super::caps::RunCaps;
 use super::context::{PairContext, incremental_stream};
-use super::control::{ProgressSink, RunMode, StopSignal};
+use super::control::{PairGate, ProgressSink, RunMode, StopSignal};
 use super::error::SyncError;
 use super::lease::{self, Claim, Claimant};
 use super::options::SyncOptions;
@@ -32,6 +32,7 @@ pub struct Engine {
     pub(crate) opts: SyncOptions,
     stop: StopSignal,
     progress: Option<Arc<dyn ProgressSink>>,
+    gate: Option<Arc<dyn PairGate>>,
 }
 
 /// One pair's part of the run being made.
@@ -62,7 +63,14 @@ impl Engine {
             opts,
             stop: StopSignal::new(),
             progress: None,
+            gate: None,
         }
+    }
+
+    /// Asks `gate` before each pair whether it may run; a paused pair is reported, not run.
+    pub fn with_gate(mut self, gate: Arc<dyn PairGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// Reports every committed page to `sink` (e.g. a progress bar).
@@ -142,6 +150,12 @@ impl Engine {
         if self.stop.is_requested() {
             let reason = "stopped on request before this pair started".to_string();
             return PairReport::new(name, PairStatus::Incomplete { reason });
+        }
+        if let Some(gate) = &self.gate
+            && let Some(reason) = gate.paused(run.pair).await
+        {
+            info!(pair = %name, %reason, "skipped: paused");
+            return PairReport::new(name, PairStatus::Paused { reason });
         }
         let report = self.run_pair(&run, windows).await;
         match &report.status {

@@ -44,7 +44,7 @@ mod settle;
 pub mod webhook_events;
 
 pub use backfill::{BackfillReport, BackfillSpec, backfill_id, slices, write_capacity};
-pub use control::{BackfillState, ProgressSink, StopSignal};
+pub use control::{BackfillState, PairGate, ProgressSink, StopSignal};
 pub use engine::Engine;
 pub use error::SyncError;
 pub use options::SyncOptions;

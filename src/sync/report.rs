@@ -55,6 +55,12 @@ pub enum PairStatus {
         /// Why.
         reason: String,
     },
+    /// A gate (the circuit breaker of one of its systems, `ops::breaker`) paused the pair; it
+    /// was not run.
+    Paused {
+        /// Why, naming the system.
+        reason: String,
+    },
     /// The pair stopped on an error an operator must look at.
     Failed {
         /// Why.
@@ -116,7 +122,8 @@ impl RunReport {
 /// partial when some failed or stopped early, ok otherwise.
 pub(crate) fn run_status(reports: &[PairReport]) -> RunStatus {
     let failed = reports.iter().filter(|r| matches!(r.status, PairStatus::Failed { .. })).count();
-    let partial = reports.iter().any(|r| matches!(r.status, PairStatus::Incomplete { .. }));
+    let partial =
+        reports.iter().any(|r| matches!(r.status, PairStatus::Incomplete { .. } | PairStatus::Paused { .. }));
     if failed > 0 && failed == reports.len() {
         RunStatus::Failed
     } else if failed > 0 || partial {
@@ -141,6 +148,8 @@ mod tests {
         assert_eq!(run_status(&[failed(), ended(PairStatus::Done)]), RunStatus::Partial);
         let stopped = ended(PairStatus::Incomplete { reason: "cap".into() });
         assert_eq!(run_status(&[stopped, ended(PairStatus::Done)]), RunStatus::Partial);
+        let paused = ended(PairStatus::Paused { reason: "breaker".into() });
+        assert_eq!(run_status(&[paused, ended(PairStatus::Done)]), RunStatus::Partial, "a paused pair did not sync");
         let skipped = ended(PairStatus::Skipped { holder: "h".into() });
         assert_eq!(run_status(&[skipped, ended(PairStatus::Done)]), RunStatus::Ok);
     }

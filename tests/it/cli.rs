@@ -115,3 +115,35 @@ fn every_command_has_help() {
         assert!(text.contains("Usage: crosswalk"), "{cmd}: {text}");
     }
 }
+
+/// `crosswalk resume SYSTEM` closes an open breaker once, says when there is nothing to resume,
+/// and names the configured systems for an unknown one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_closes_an_open_breaker_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mappings")).unwrap();
+    let db = dir.path().join("state.db");
+    let url = format!("sqlite://{}", db.display());
+    std::fs::write(
+        dir.path().join("crosswalk.toml"),
+        format!("[store]\nurl = \"{url}\"\n\n[systems.crm]\nkind = \"memory\"\n"),
+    )
+    .unwrap();
+    let store = crosswalk::store::open(&format!("{url}?mode=rwc")).await.expect("open store");
+    store.migrate().await.unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc();
+    assert!(store.record_system_run("crm", Some("401"), 1, at).await.unwrap().opened);
+
+    let (code, text) = crosswalk(dir.path(), &["resume", "crm"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("closed the circuit breaker of `crm`"), "{text}");
+    assert!(store.breakers().await.unwrap().iter().all(|b| !b.open), "closed in the store");
+    let (code, text) = crosswalk(dir.path(), &["resume", "crm"]);
+    assert_eq!((code, text.contains("is not open; nothing to resume")), (0, true), "{text}");
+    let (code, text) = crosswalk(dir.path(), &["resume", "nope"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("no system named `nope`; configured systems: crm"), "{text}");
+    let (code, text) = crosswalk(dir.path(), &["resume", "--help"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("circuit breaker"), "{text}");
+}

@@ -276,3 +276,21 @@ async fn bulk_offers_only_fitting_decisions_and_previews_before_recording() {
     }
     assert_eq!(ts.store.review_item(ids[2]).await.unwrap().unwrap().state, ReviewState::Open);
 }
+
+/// A system whose circuit breaker is open is named on the review page, with the way out; once
+/// closed, the banner is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_breaker_shows_as_a_paused_banner_until_it_closes() {
+    let ts = crate::support::TestStore::sqlite().await;
+    let t = connector_api::ManualClock::at_epoch().now();
+    let app = app(ts.store.clone(), connector_api::ManualClock::at_epoch().shared());
+    let cookie = login(&app).await;
+    assert!(!call(&app, page_get("/review", &cookie)).await.body.contains("Paused:"));
+    ts.store.record_system_run("crm_b", Some("<b>401</b>"), 1, t).await.unwrap();
+    let page = call(&app, page_get("/review", &cookie)).await;
+    assert!(page.body.contains("Paused: crm_b"), "{}", page.body);
+    assert!(page.body.contains("crosswalk resume crm_b"), "{}", page.body);
+    assert!(page.body.contains("&lt;b&gt;401&lt;/b&gt;"), "the reason is escaped: {}", page.body);
+    ts.store.close_breaker("crm_b", "resumed", t).await.unwrap();
+    assert!(!call(&app, page_get("/review", &cookie)).await.body.contains("Paused:"));
+}

@@ -7,6 +7,7 @@
 mod journal;
 mod leases;
 mod links;
+mod ops;
 mod review;
 mod review_search;
 
@@ -70,6 +71,10 @@ store_suite!(
     journal::decisions_newest_first,
     journal::intents_lifecycle,
     journal::event_dedupe,
+    ops::breaker_opens_after_n_failures_and_a_good_run_resets,
+    ops::breaker_auth_opens_at_once_and_one_worker_sees_it_open,
+    ops::pair_streaks_count_and_reset,
+    ops::alert_state_changes_once_per_state,
 );
 
 /// A fixed origin for test time; `at(s)` is `s` seconds after it.

@@ -270,4 +270,45 @@ impl Store for CrashStore {
         self.alive()?;
         self.inner.count_pending_events(source, cap).await
     }
+    async fn breakers(&self) -> Result<Vec<BreakerState>, StoreError> {
+        self.alive()?;
+        self.inner.breakers().await
+    }
+    async fn record_system_run(
+        &self,
+        system: &str,
+        failure: Option<&str>,
+        open_after: u32,
+        now: DateTime<Utc>,
+    ) -> Result<BreakerUpdate, StoreError> {
+        self.alive()?;
+        self.inner.record_system_run(system, failure, open_after, now).await
+    }
+    async fn close_breaker(
+        &self,
+        system: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.alive()?;
+        self.inner.close_breaker(system, reason, now).await
+    }
+    async fn record_pair_run(&self, pair: &str, failed: bool, now: DateTime<Utc>) -> Result<u32, StoreError> {
+        self.alive()?;
+        self.inner.record_pair_run(pair, failed, now).await
+    }
+    async fn alert_state(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.alive()?;
+        self.inner.alert_state(key).await
+    }
+    async fn swap_alert_state(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.alive()?;
+        self.inner.swap_alert_state(key, expected, new, now).await
+    }
 }

@@ -36,11 +36,30 @@ pub fn text(r: &StatusReport) -> String {
             "  (`crosswalk dead-letters list` shows them; `retry ID` or `discard ID` acts on one)"
         );
     }
+    breakers(&mut s, &r.breakers);
     match &r.systems {
         None => s.push_str("\nSystems: not probed\n"),
         Some(systems) => self::systems(&mut s, systems),
     }
     s
+}
+
+fn breakers(s: &mut String, breakers: &[crate::store::BreakerState]) {
+    let open: Vec<_> = breakers.iter().filter(|b| b.open).collect();
+    if open.is_empty() {
+        s.push_str("Circuit breakers: all closed\n");
+        return;
+    }
+    for b in open {
+        let _ = writeln!(
+            s,
+            "Circuit breaker OPEN for `{}` since {}: its pairs are paused ({}); it closes when the system answers again, or run `crosswalk resume {}`",
+            b.system,
+            short_time(b.opened_at),
+            b.reason.as_deref().unwrap_or("repeated failures"),
+            b.system
+        );
+    }
 }
 
 fn time(t: DateTime<Utc>) -> String {

@@ -21,6 +21,8 @@ pub struct ListPage<'a> {
     pub flash: Option<&'a str>,
     pub now: DateTime<Utc>,
     pub dir: &'a Directory,
+    /// The open circuit breakers (their systems' pairs are paused).
+    pub paused: &'a [crate::store::BreakerState],
 }
 
 /// The query string of `filter` (without paging), with `kind` in place of the filter's.
@@ -61,6 +63,17 @@ pub fn list(p: &ListPage<'_>) -> Markup {
     html! {
         h1 { "Review queue" }
         (flash(p.flash))
+        @for b in p.paused {
+            section.card.paused role="status" {
+                p {
+                    strong { "Paused: " (b.system) }
+                    " — its circuit breaker is open"
+                    @if let Some(reason) = &b.reason { " (" (reason) ")" }
+                    ". Its pairs are skipped until it answers again or "
+                    code { "crosswalk resume " (b.system) } " is run."
+                }
+            }
+        }
         (chips(p))
         (filters(p))
         @if p.page.items.is_empty() {

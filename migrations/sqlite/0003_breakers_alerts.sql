@@ -1,0 +1,22 @@
+-- Circuit breakers per system, failure streaks per pair and the last alert state per subject,
+-- shared by every worker of one store (see src/ops/).
+CREATE TABLE breakers (
+    system     TEXT    PRIMARY KEY,
+    open       INTEGER NOT NULL,
+    failures   INTEGER NOT NULL,
+    reason     TEXT,
+    opened_at  TEXT,
+    updated_at TEXT    NOT NULL
+);
+
+CREATE TABLE pair_streaks (
+    pair       TEXT    PRIMARY KEY,
+    failures   INTEGER NOT NULL,
+    updated_at TEXT    NOT NULL
+);
+
+CREATE TABLE alert_states (
+    key        TEXT PRIMARY KEY,
+    state      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
