@@ -9,16 +9,17 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod ids;
-pub mod mapping;
 pub mod progress;
-pub mod reconcile;
 pub mod registry;
 pub mod remote_check;
 pub mod review;
 pub mod serve;
 pub mod settings;
 pub mod settings_urls;
-pub mod side;
-pub mod store;
 pub mod sync;
 pub mod telemetry;
+
+// The pure core and the state store are crates of their own (Cargo keeps I/O out of the core and
+// SQL inside the store); re-exported so `crate::mapping`, `crosswalk::store`, ... keep working.
+pub use crosswalk_core::{mapping, reconcile, side};
+pub use crosswalk_store as store;
