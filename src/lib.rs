@@ -16,8 +16,10 @@ pub mod review;
 pub mod serve;
 pub mod settings;
 pub mod settings_urls;
+pub mod status;
 pub mod sync;
 pub mod telemetry;
+pub mod webhook_settings;
 
 // The pure core and the state store are crates of their own (Cargo keeps I/O out of the core and
 // SQL inside the store); re-exported so `crate::mapping`, `crosswalk::store`, ... keep working.

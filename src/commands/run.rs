@@ -19,7 +19,8 @@ use crate::store::RunKind;
 use crate::sync::StopSignal;
 
 use super::Outcome;
-use super::sync::{engine, summary};
+use super::sync::engine;
+use crate::status::run_summary;
 
 /// What the scheduler did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,7 +141,7 @@ pub async fn run(settings: &Settings, every: Duration, pairs: &[String]) -> Outc
         let (engine, pairs) = (engine.clone(), pairs.clone());
         async move {
             match engine.run(RunKind::Scheduled, &pairs, false).await {
-                Ok(report) => print!("{}", summary(&report, false)),
+                Ok(report) => print!("{}", run_summary(&report, false)),
                 Err(e) => eprintln!("error: run failed: {e}"),
             }
         }
