@@ -88,6 +88,7 @@ pub enum Command {
         slices: Option<u32>,
     },
     /// Serve one of the bundled API simulators on 127.0.0.1 until Ctrl-C.
+    #[cfg(feature = "sim")]
     #[command(after_long_help = crate::commands::sim::HELP)]
     Sim {
         /// Which API.
@@ -113,7 +114,23 @@ pub enum Command {
         listen: Option<String>,
     },
     /// Run two sync cycles against the three bundled simulators, seeded, with a throw-away store.
+    #[cfg(feature = "sim")]
     Demo,
+    /// Not in this build (built without the `sim` feature): says so instead of "unrecognized
+    /// subcommand", since the README's quick start begins with `crosswalk demo`.
+    #[cfg(not(feature = "sim"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Sim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+    /// Not in this build (built without the `sim` feature); see `Sim` above.
+    #[cfg(not(feature = "sim"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
     /// Show the last runs, the lag per stream, the review queue, dead letters and each system's
     /// health and remaining API budgets.
     Status(crate::commands::status::StatusArgs),

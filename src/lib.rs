@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod commands;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod ids;
 pub mod progress;
