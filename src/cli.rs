@@ -164,3 +164,34 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("`{s}` is not an interval ({e}); use e.g. 5m, 90s or 1h"))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command};
+
+    fn listed(name: &str) -> bool {
+        Cli::command().get_subcommands().any(|c| c.get_name() == name && !c.is_hide_set())
+    }
+
+    #[cfg(feature = "sim")]
+    #[test]
+    fn with_the_sim_feature_sim_and_demo_are_listed() {
+        assert!(listed("sim") && listed("demo"));
+        assert!(matches!(Cli::try_parse_from(["crosswalk", "demo"]).map(|c| c.command), Ok(Command::Demo)));
+    }
+
+    #[cfg(not(feature = "sim"))]
+    #[test]
+    fn without_the_sim_feature_sim_and_demo_are_hidden_but_still_parse() {
+        assert!(!listed("sim") && !listed("demo"), "help must not offer what the build lacks");
+        let parsed = Cli::try_parse_from(["crosswalk", "sim", "hubspot", "--port", "1"]).map(|c| c.command);
+        assert!(matches!(parsed, Ok(Command::Sim { ref args }) if args == &["hubspot", "--port", "1"]));
+        assert!(matches!(
+            Cli::try_parse_from(["crosswalk", "demo"]).map(|c| c.command),
+            Ok(Command::Demo { .. })
+        ));
+        assert!(crate::commands::NO_SIMULATORS.contains("without the `sim` feature"));
+    }
+}
