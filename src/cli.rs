@@ -114,6 +114,7 @@ pub enum Command {
         slices: Option<u32>,
     },
     /// Serve one of the bundled API simulators on 127.0.0.1 until Ctrl-C.
+    #[cfg(feature = "sim")]
     #[command(after_long_help = crate::commands::sim::HELP)]
     Sim {
         /// Which API.
@@ -144,7 +145,23 @@ pub enum Command {
         listen: Option<String>,
     },
     /// Run two sync cycles against the three bundled simulators, seeded, with a throw-away store.
+    #[cfg(feature = "sim")]
     Demo,
+    /// Not in this build (built without the `sim` feature): says so instead of "unrecognized
+    /// subcommand", since the README's quick start begins with `crosswalk demo`.
+    #[cfg(not(feature = "sim"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Sim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+    /// Not in this build (built without the `sim` feature); see `Sim` above.
+    #[cfg(not(feature = "sim"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
     /// Show the last runs, the lag per stream, the review queue, dead letters and each system's
     /// health and remaining API budgets.
     Status(crate::commands::status::StatusArgs),
@@ -177,4 +194,35 @@ impl Cli {
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("`{s}` is not an interval ({e}); use e.g. 5m, 90s or 1h"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command};
+
+    fn listed(name: &str) -> bool {
+        Cli::command().get_subcommands().any(|c| c.get_name() == name && !c.is_hide_set())
+    }
+
+    #[cfg(feature = "sim")]
+    #[test]
+    fn with_the_sim_feature_sim_and_demo_are_listed() {
+        assert!(listed("sim") && listed("demo"));
+        assert!(matches!(Cli::try_parse_from(["crosswalk", "demo"]).map(|c| c.command), Ok(Command::Demo)));
+    }
+
+    #[cfg(not(feature = "sim"))]
+    #[test]
+    fn without_the_sim_feature_sim_and_demo_are_hidden_but_still_parse() {
+        assert!(!listed("sim") && !listed("demo"), "help must not offer what the build lacks");
+        let parsed = Cli::try_parse_from(["crosswalk", "sim", "hubspot", "--port", "1"]).map(|c| c.command);
+        assert!(matches!(parsed, Ok(Command::Sim { ref args }) if args == &["hubspot", "--port", "1"]));
+        assert!(matches!(
+            Cli::try_parse_from(["crosswalk", "demo"]).map(|c| c.command),
+            Ok(Command::Demo { .. })
+        ));
+        assert!(crate::commands::NO_SIMULATORS.contains("without the `sim` feature"));
+    }
 }

@@ -8,12 +8,11 @@
 pub mod cli;
 pub mod commands;
 pub mod dead_letters;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod ids;
-pub mod mapping;
 pub mod ops;
 pub mod progress;
-pub mod reconcile;
 pub mod registry;
 pub mod remote_check;
 pub mod review;
@@ -21,7 +20,12 @@ pub mod serve;
 pub mod settings;
 pub mod settings_needs;
 pub mod settings_urls;
-pub mod side;
-pub mod store;
+pub mod status;
 pub mod sync;
 pub mod telemetry;
+pub mod webhook_settings;
+
+// The pure core and the state store are crates of their own (Cargo keeps I/O out of the core and
+// SQL inside the store); re-exported so `crate::mapping`, `crosswalk::store`, ... keep working.
+pub use crosswalk_core::{mapping, reconcile, side};
+pub use crosswalk_store as store;

@@ -60,6 +60,7 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
             };
             commands::backfill::run(settings, &spec, *dry_run).await
         }
+        #[cfg(feature = "sim")]
         Command::Sim { system, port, schema } => {
             let opts = commands::sim::SimOptions { port: *port, schema: schema.clone() };
             commands::sim::run(*system, &opts).await
@@ -67,7 +68,13 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
         Command::Review { command } => commands::review::run(settings, command).await,
         Command::DeadLetters { command } => commands::dead_letters::run(settings, command).await,
         Command::Serve { listen } => commands::serve::run(settings, listen.as_deref()).await,
+        #[cfg(feature = "sim")]
         Command::Demo => commands::demo::run().await,
+        #[cfg(not(feature = "sim"))]
+        Command::Sim { .. } | Command::Demo { .. } => {
+            eprintln!("error: {}", commands::NO_SIMULATORS);
+            Outcome::ActionNeeded
+        }
         Command::Status(args) => commands::status::run(settings, args).await,
         Command::Explain { system, record_id, limit, json } => {
             commands::explain::run(settings, system, record_id, *limit, *json).await

@@ -260,7 +260,7 @@ pub struct WlcroSettings {
 }
 
 /// The WhiteLabelCRO webhook signature scheme. Every key is optional and defaults to the spec's
-/// suggestion; `serve::webhooks::signature_scheme` reads and checks them.
+/// suggestion; `webhook_settings::signature_scheme` reads and checks them.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct WlcroWebhookSettings {
     /// The signature header (`X-Webhook-Signature`).
@@ -310,7 +310,7 @@ fn default_hubspot_unique() -> String {
 
 /// A HubSpot system's webhook receiver (`POST /webhooks/hubspot`): the extra client secrets
 /// (`webhook_secrets`, for a rotation's overlap, beside `webhook_secret`) and the
-/// `[systems.NAME.webhook]` table. `serve::hubspot_webhooks` reads and checks them.
+/// `[systems.NAME.webhook]` table. `webhook_settings::check_settings` checks them.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct HubspotWebhookSettings {
     /// Client secrets besides `webhook_secret`; any of them may sign a delivery.
@@ -762,7 +762,7 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
     crate::settings_urls::validate(s, &mut push);
     for (name, system) in &s.systems {
         if let SystemSettings::Whitelabelcro(w) = system
-            && let Err(problems) = crate::serve::webhooks::signature_scheme(w)
+            && let Err(problems) = crate::webhook_settings::signature_scheme(w)
         {
             problems
                 .into_iter()
@@ -770,7 +770,7 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
         }
     }
     for (name, hook) in &s.hubspot_webhooks {
-        if let Err((key, message)) = crate::serve::hubspot_webhooks::check_settings(hook) {
+        if let Err((key, message)) = crate::webhook_settings::check_settings(hook) {
             push(format!("systems.{name}.webhook.{key}"), message);
         }
     }

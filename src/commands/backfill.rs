@@ -16,7 +16,7 @@ use crate::sync::{BackfillSpec, PairStatus};
 
 use super::Outcome;
 use super::run::on_signals;
-use super::sync::summary;
+use crate::status::run_summary;
 
 /// Parses `2026-01-31` (midnight UTC) or an RFC 3339 time.
 pub fn parse_date(s: &str) -> Result<DateTime<Utc>, String> {
@@ -111,7 +111,7 @@ pub async fn run(settings: &Settings, spec: &BackfillSpec, dry_run: bool) -> Out
         return super::sync::outcome(&run);
     }
     let verb = if report.resumed { "resumed" } else { "started" };
-    print!("{}", summary(&run, false));
+    print!("{}", run_summary(&run, false));
     match run.pairs.first().map(|p| &p.status) {
         Some(PairStatus::Done) => {
             println!("backfill {} of {range} {verb} and finished (attempt {})", state.id, state.attempts)

@@ -4,6 +4,7 @@ pub mod backfill;
 pub mod check;
 pub mod check_remote;
 pub mod dead_letters;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod explain;
 pub mod init;
@@ -12,6 +13,7 @@ pub mod resume;
 pub mod review;
 pub mod run;
 pub mod serve;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod status;
 pub mod sync;
@@ -40,6 +42,11 @@ pub const COMMAND_NEEDS: [(&str, &[Need]); 3] = [
     ("serve", &[Need::Credentials, Need::Serve]),
     ("migrate, review, explain, dead-letters, status --no-probe", &[]),
 ];
+
+/// What `crosswalk sim` and `crosswalk demo` say in a build without the `sim` feature.
+#[cfg(not(feature = "sim"))]
+pub const NO_SIMULATORS: &str = "this build has no simulators (built without the `sim` feature); \
+     use a default build (`cargo build --release`) to run `crosswalk sim` and `crosswalk demo`";
 
 /// How a command ended, as an exit code an operator or a scheduler can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -369,7 +369,7 @@ async fn apply(settings: &Settings, service: &ReviewService, command: &ReviewCom
     println!("applying {} resolved item(s) in pair(s) {}", waiting.len(), todo.join(", "));
     match engine.run(RunKind::Manual, &todo, false).await {
         Ok(report) => {
-            print!("{}", super::sync::summary(&report, false));
+            print!("{}", crate::status::run_summary(&report, false));
             super::sync::outcome(&report)
         }
         Err(e) => fail(&e.to_string()),

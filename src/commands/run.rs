@@ -20,8 +20,9 @@ use crate::store::RunKind;
 use crate::sync::StopSignal;
 
 use super::Outcome;
-use super::sync::{engine_with_ops, summary};
+use super::sync::engine_with_ops;
 use crate::ops::metrics::{self, Metrics};
+use crate::status::run_summary;
 
 /// What the scheduler did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -166,7 +167,7 @@ pub async fn run(
         let (engine, ops, pairs) = (engine.clone(), ops.clone(), pairs.clone());
         async move {
             match ops.cycle(&engine, RunKind::Scheduled, &pairs, false).await {
-                Ok(report) => print!("{}", summary(&report, false)),
+                Ok(report) => print!("{}", run_summary(&report, false)),
                 Err(e) => eprintln!("error: run failed: {e}"),
             }
         }

@@ -19,11 +19,11 @@ use std::sync::Arc;
 use connector_api::http::{HttpTransport, ReqwestTransport};
 use connector_api::{SharedClock, SystemClock};
 
-use crate::commands::status;
-use crate::commands::sync::summary;
 use crate::ids::IdGen;
 use crate::mapping::{self, PairMapping};
 use crate::registry;
+use crate::status;
+use crate::status::run_summary;
 use crate::store::{self, ReviewFilter, ReviewItem, ReviewState, RunKind};
 use crate::sync::{Engine, PairStatus, RunReport, SyncOptions};
 
@@ -247,7 +247,7 @@ async fn cycles(
         };
         let backfill = engine.backfill(&spec, false).await?;
         if let Some(report) = backfill.run {
-            write!(out, "{}", summary(&report, false))?;
+            write!(out, "{}", run_summary(&report, false))?;
             check_failed(&report, 0)?;
             runs.push(report);
         }
@@ -257,7 +257,7 @@ async fn cycles(
         marks.push(sims.snapshot());
         let report = engine.run(RunKind::Manual, &[], false).await?;
         writeln!(out, "Cycle {cycle} (a scheduled run)")?;
-        write!(out, "{}", summary(&report, false))?;
+        write!(out, "{}", run_summary(&report, false))?;
         writeln!(out)?;
         check_failed(&report, cycle)?;
         runs.push(report);

@@ -1,6 +1,6 @@
 //! What the demo prints after the cycles: "what changed" judged from the simulators' own records
 //! and request logs, and the open review queue as a compact table. The status block is
-//! `crosswalk status`'s own ([`crate::commands::status`]).
+//! `crosswalk status`'s own ([`crate::status`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

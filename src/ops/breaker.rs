@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use connector_api::SharedClock;
 use tracing::{info, warn};
 
-use crate::commands::status::probe::{Health, SystemStatus};
+use crate::status::probe::{Health, SystemStatus};
 use crate::mapping::PairMapping;
 use crate::settings::BreakerSettings;
 use crate::store::{BreakerState, Store, StoreError};

@@ -25,7 +25,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::commands::status::probe;
+use crate::status::probe;
 use crate::store::{ReviewFilter, ReviewKind, ReviewState, RunStatus, Store, StoreError};
 use crate::sync::{PairStatus, RunReport};
 

@@ -15,7 +15,7 @@ use connector_api::SharedClock;
 use connector_api::http::HttpTransport;
 use tracing::warn;
 
-use crate::commands::status::probe;
+use crate::status::probe;
 use crate::mapping::PairMapping;
 use crate::settings::{AlertSettings, BreakerSettings, SystemSettings};
 use crate::store::{RunKind, Store};

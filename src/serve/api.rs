@@ -280,7 +280,7 @@ pub async fn reopen(
 /// `GET /api/status`: the same object as `crosswalk status --json` (the last 10 runs, streams
 /// and their lag, the queue, dead letters), without probing the systems (`systems` is `null`).
 pub async fn status(State(state): State<AppState>, _admin: ApiAdmin) -> Result<Response, ApiError> {
-    let report = crate::commands::status::gather(state.review.store(), &state.clock, 10)
+    let report = crate::status::gather(state.review.store(), &state.clock, 10)
         .await
         .map_err(|e| ApiError::from(ReviewError::Store(e)))?;
     Ok(Json(report).into_response())

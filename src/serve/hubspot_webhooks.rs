@@ -39,9 +39,10 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::webhooks::{HookError, read_body, refused};
-use crate::settings::{HubspotWebhookSettings, Settings, SystemSettings};
+use crate::settings::{Settings, SystemSettings};
 use crate::store::{Store, StoreError};
 use crate::sync::webhook_events::EventHint;
+use crate::webhook_settings::check_settings;
 
 /// `serve.max_pending` when a receiver is built without settings.
 pub const DEFAULT_MAX_PENDING: usize = 100_000;
@@ -157,35 +158,6 @@ impl HubspotReceiver {
     /// `router` with this receiver behind `POST /webhooks/hubspot`.
     pub fn attach(self, router: Router) -> Router {
         router.layer(Extension(Arc::new(self)))
-    }
-}
-
-/// Checks `[systems.NAME.webhook]` of a HubSpot system; the tolerance it gives, or the bad key
-/// and what is wrong.
-pub fn check_settings(h: &HubspotWebhookSettings) -> Result<Duration, (&'static str, String)> {
-    if let Some(url) = &h.public_url {
-        let ok = url.parse::<Uri>().ok().is_some_and(|u| {
-            matches!(u.scheme_str(), Some("http" | "https"))
-                && u.host().is_some()
-                && u.query().is_none()
-                && u.path().trim_end_matches('/').is_empty()
-        });
-        if !ok {
-            return Err((
-                "public_url",
-                format!(
-                    "`{url}` is not a base URL like `https://sync.example.com` (scheme and host, no path)"
-                ),
-            ));
-        }
-    }
-    match &h.tolerance {
-        None => Ok(DEFAULT_TOLERANCE),
-        Some(t) => match humantime::parse_duration(t) {
-            Ok(d) if !d.is_zero() => Ok(d),
-            Ok(_) => Err(("tolerance", "must be more than zero (HubSpot always sends a timestamp)".into())),
-            Err(e) => Err(("tolerance", format!("`{t}` is not a duration like `5m`: {e}"))),
-        },
     }
 }
 

@@ -25,21 +25,20 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Extension;
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use connector_api::SharedClock;
-use connector_whitelabelcro::webhook::{
-    DigestEncoding, KeyMode, SignatureScheme, SignedString, WebhookVerifier,
-};
+use connector_whitelabelcro::webhook::WebhookVerifier;
 use connector_whitelabelcro::wire::Envelope;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::hubspot_webhooks::{PendingGate, busy_response};
-use crate::settings::{Settings, SystemSettings, WlcroSettings};
+use crate::settings::{Settings, SystemSettings};
 use crate::store::{Store, StoreError};
 use crate::sync::webhook_events::EventHint;
+use crate::webhook_settings::signature_scheme;
 
 /// The objects whose changes a WhiteLabelCRO event can name.
 const OBJECTS: [&str; 3] = ["people", "clients", "leads"];
@@ -126,49 +125,6 @@ impl WlcroReceiver {
     pub fn attach(self, router: Router) -> Router {
         router.layer(Extension(Arc::new(self)))
     }
-}
-
-/// The signature scheme configured for `w`, or every bad key with what is wrong.
-pub fn signature_scheme(w: &WlcroSettings) -> Result<SignatureScheme, Vec<(&'static str, String)>> {
-    let c = &w.webhook;
-    let mut scheme = SignatureScheme::default();
-    let mut problems = Vec::new();
-    let mut header = |key: &'static str, value: &Option<String>, into: &mut String| {
-        if let Some(v) = value {
-            match HeaderName::from_bytes(v.trim().as_bytes()) {
-                Ok(h) => *into = h.as_str().to_string(),
-                Err(_) => problems.push((key, format!("`{v}` is not an HTTP header name"))),
-            }
-        }
-    };
-    header("signature_header", &c.signature_header, &mut scheme.header);
-    header("timestamp_header", &c.timestamp_header, &mut scheme.timestamp_header);
-    if let Some(p) = &c.signature_prefix {
-        scheme.prefix = p.clone();
-    }
-    match c.digest.as_deref() {
-        None | Some("hex") => {}
-        Some("base64") => scheme.encoding = DigestEncoding::Base64,
-        Some(other) => problems.push(("digest", format!("`{other}` is not `hex` or `base64`"))),
-    }
-    match c.key.as_deref() {
-        None | Some("raw") => {}
-        Some("base64_decoded") => scheme.key_mode = KeyMode::Base64Decoded,
-        Some(other) => problems.push(("key", format!("`{other}` is not `raw` or `base64_decoded`"))),
-    }
-    match c.signed.as_deref() {
-        None | Some("body") => {}
-        Some("timestamp.body") => scheme.signed = SignedString::TimestampDotBody,
-        Some(other) => problems.push(("signed", format!("`{other}` is not `body` or `timestamp.body`"))),
-    }
-    if let Some(t) = &c.tolerance {
-        match humantime::parse_duration(t) {
-            Ok(d) if d.is_zero() => scheme.tolerance = None,
-            Ok(d) => scheme.tolerance = Some(d),
-            Err(e) => problems.push(("tolerance", format!("`{t}` is not a duration like `5m` or `0s`: {e}"))),
-        }
-    }
-    if problems.is_empty() { Ok(scheme) } else { Err(problems) }
 }
 
 const NOT_CONFIGURED: &str = "no WhiteLabelCRO webhook secrets are configured (systems.NAME.webhook_secrets)";

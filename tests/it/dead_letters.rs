@@ -83,12 +83,12 @@ async fn a_quarantined_delivery_is_retried_once_and_a_discarded_one_stays_discar
     let (w, _app) = world_with_two_dead_letters().await;
 
     // `status` counts them by reason.
-    let report = crosswalk::commands::status::gather(&w.store, &w.clock.shared(), 1).await.unwrap();
+    let report = crosswalk::status::gather(&w.store, &w.clock.shared(), 1).await.unwrap();
     let json = serde_json::to_value(&report).unwrap();
     let reasons = json["dead_letters_by_reason"].as_object().expect("by reason").clone();
     assert_eq!((json["dead_letters"].as_u64(), reasons.len()), (Some(2), 1), "{json}");
     assert_eq!(reasons.values().next().and_then(serde_json::Value::as_u64), Some(2));
-    let text = crosswalk::commands::status::render::text(&report);
+    let text = crosswalk::status::render::text(&report);
     assert!(text.contains("Dead letters: 2 open") && text.contains("new_status"), "{text}");
 
     // Listed with reason, source and the record it named.

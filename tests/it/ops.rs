@@ -270,13 +270,13 @@ async fn the_breaker_opens_after_n_failing_runs_pauses_the_pair_and_closes_when_
         panic!("the pair is paused: {:?}", paused.pairs[0].status)
     };
     assert!(reason.contains("`hubspot`") && reason.contains("crosswalk resume hubspot"), "{reason}");
-    let summary = crosswalk::commands::sync::summary(&paused, false);
+    let summary = crosswalk::status::run_summary(&paused, false);
     assert!(summary.contains("skipped, paused: system `hubspot`"), "{summary}");
     let seen: Vec<_> = env.world.sims.hubspot.requests().into_iter().skip(mark).collect();
     assert!(!seen.is_empty(), "the probe asked HubSpot");
     assert!(seen.iter().all(|r| r.method == "GET" && !r.path.contains("search") && !is_write(r)), "{seen:?}");
-    let status = crosswalk::commands::status::gather(&env.store.store, &env.clock.shared(), 5).await.unwrap();
-    let text = crosswalk::commands::status::render::text(&status);
+    let status = crosswalk::status::gather(&env.store.store, &env.clock.shared(), 5).await.unwrap();
+    let text = crosswalk::status::render::text(&status);
     assert!(text.contains("Circuit breaker OPEN for `hubspot`"), "{text}");
     // Neither this process nor another worker (or a restart) repeats the alert.
     let other = ops(

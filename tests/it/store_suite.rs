@@ -148,7 +148,7 @@ async fn unknown_scheme_is_a_bad_url() {
 #[test]
 fn migration_files_match_across_backends() {
     let names = |dir: &str| -> BTreeSet<String> {
-        std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+        std::fs::read_dir(format!("{}/crates/store/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
             .expect("migrations dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect()

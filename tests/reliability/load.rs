@@ -368,7 +368,7 @@ const L2_MAPPED: usize = 10_000;
 const L2_LINKED: usize = 40;
 const L2_CONFLICTED: usize = 10;
 
-/// The store's link queries, as `src/store/links.rs` writes them (checked against its source
+/// The store's link queries, as `crates/store/src/links.rs` writes them (checked against its source
 /// below, so a change there fails here instead of leaving this test explaining a stale query).
 const SELECT_LINKS: &str = "SELECT l.id, l.pair, l.left_id, l.right_id, l.base, l.left_hash, l.right_hash, \
      l.low_confidence, l.created_at, l.updated_at, l.left_verified_at, l.right_verified_at \
@@ -376,7 +376,7 @@ const SELECT_LINKS: &str = "SELECT l.id, l.pair, l.left_id, l.right_id, l.base, 
 const BY_LEFT_ID: &str = " WHERE l.pair = $1 AND l.left_id = $2";
 const BY_RIGHT_ID: &str = " WHERE l.pair = $1 AND l.right_id = $2";
 const BY_KEY: &str = " WHERE l.id IN (SELECT k.link_id FROM link_keys k WHERE k.pair = $1 AND k.side = $2 AND k.field = $3 AND k.value = $4) ORDER BY l.id";
-const LINKS_SOURCE: &str = include_str!("../../src/store/links.rs");
+const LINKS_SOURCE: &str = include_str!("../../crates/store/src/links.rs");
 
 /// The queries to explain: (what, SQL, bind values).
 fn l2_queries() -> Vec<(&'static str, String, Vec<&'static str>)> {
@@ -417,7 +417,7 @@ fn l2_queries_match_the_store() -> Vec<String> {
     ] {
         if !source.contains(&squash(fragment)) {
             v.push(format!(
-                "L2: src/store/links.rs no longer contains `{fragment}`: update the explained queries"
+                "L2: crates/store/src/links.rs no longer contains `{fragment}`: update the explained queries"
             ));
         }
     }
@@ -534,7 +534,7 @@ async fn l2_open(sim: &Sim) -> (u64, Vec<String>) {
 ///
 /// 1. the store's mapping lookups — by external record id (one and a page of them) and by
 ///    normalised email (identity keys) — are served by an index on this backend, from the
-///    query plan of the exact SQL in `src/store/links.rs`;
+///    query plan of the exact SQL in `crates/store/src/links.rs`;
 /// 2. review-queue listing is paginated: no page is longer than its limit (the service clamps a
 ///    huge limit to `MAX_PAGE`), and walking the pages visits every open item exactly once;
 /// 3. dedupe with standing conflicts: 10 linked records whose conflicts are already queued are

@@ -5,16 +5,17 @@
 //! changes ([`record`]), the pull progress guard ([`progress`]), writes and their per-item
 //! outcomes ([`write`]), error classes ([`error`]), the [`Connector`] trait itself
 //! ([`connector`]), what a remote says about its schema and scopes ([`schema`]), the injected
-//! [`Clock`] ([`clock`]) and the shared HTTP client with its transport seam ([`http`]).
+//! [`Clock`] ([`clock`]) and the shared HTTP client with its transport seam ([`http`]). The
+//! records, writes, errors, schemas, progress guard and the trait are defined in
+//! `connector-model`, which depends on no runtime or HTTP crate, and re-exported here unchanged;
+//! the clock and the HTTP client stay here because they need tokio and reqwest.
 
 pub mod clock;
-pub mod connector;
-pub mod error;
 pub mod http;
-pub mod progress;
-pub mod record;
-pub mod schema;
-pub mod write;
+
+/// The contract's data and trait, defined in `connector-model` (no runtime or HTTP crate) and
+/// re-exported here so every `connector_api::...` path stays valid.
+pub use connector_model::{connector, error, progress, record, schema, write};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use connector::{Capabilities, Connector, ObjectCaps, PullPage, PullRequest, RateBucket};

@@ -82,7 +82,7 @@ async fn s3_a_key_missing_a_scope_is_refused_clearly_and_a_new_key_finishes_the_
     let refused: Vec<_> = log[from..].iter().filter(|r| r.status == 403).collect();
     assert!(!refused.is_empty(), "the write was refused for the missing scope: {:?}", &log[from..]);
     assert_eq!(world.sims.wlcro.records()["clients"], before, "nothing was written to WhiteLabelCRO");
-    let text = crosswalk::commands::sync::summary(&report, false);
+    let text = crosswalk::status::run_summary(&report, false);
     assert!(text.contains("wlcro"), "the failure names the system:\n{text}");
     assert!(!text.contains("read-only-key-1111") && !format!("{report:?}").contains("read-only-key-1111"));
     let failed = report.pairs.iter().find(|p| p.pair.contains("hubspot")).expect("hubspot pair");

@@ -100,8 +100,7 @@ impl Rig {
         match result {
             Ok(report) => {
                 outputs.push((format!("{label}: report"), format!("{report:?}")));
-                outputs
-                    .push((format!("{label}: summary"), crosswalk::commands::sync::summary(&report, false)));
+                outputs.push((format!("{label}: summary"), crosswalk::status::run_summary(&report, false)));
                 Some(report)
             }
             Err(e) => {

@@ -10,7 +10,7 @@ pub mod transform;
 
 use std::collections::BTreeMap;
 
-use connector_api::FieldMap;
+use connector_model::FieldMap;
 use serde_json::Value;
 
 pub use fit::{FitProblem, ObjectProfile};

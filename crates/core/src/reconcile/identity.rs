@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use connector_api::{FieldMap, IdentityKey};
+use connector_model::{FieldMap, IdentityKey};
 
 use crate::mapping::transform::{normalise_email, value_text};
 use crate::mapping::{PairMapping, Side};

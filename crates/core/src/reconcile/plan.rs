@@ -3,7 +3,7 @@
 //! other side; and the [`Plan`] that aggregates them per target and checks the safety caps.
 
 use chrono::{DateTime, Utc};
-use connector_api::{FieldMap, IdentityKey};
+use connector_model::{FieldMap, IdentityKey};
 
 use super::merge::{ConflictWhy, FieldOutcome, KeepReason, MergeCtx, WriteReason, merge_field};
 use crate::mapping::{CanonMap, Caps, CreationRule, PairMapping, RuleKind, Side};

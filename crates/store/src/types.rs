@@ -68,7 +68,7 @@ macro_rules! text_enum {
     };
 }
 
-pub use crate::side::Side;
+pub use crosswalk_core::side::Side;
 
 text_enum!(
     /// Why a run was started.

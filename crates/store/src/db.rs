@@ -51,8 +51,8 @@ impl Tx {
 macro_rules! on_db {
     ($db:expr, $p:ident => $body:expr) => {
         match $db {
-            $crate::store::db::Db::Sqlite($p) => $body,
-            $crate::store::db::Db::Postgres($p) => $body,
+            $crate::db::Db::Sqlite($p) => $body,
+            $crate::db::Db::Postgres($p) => $body,
         }
     };
 }
@@ -61,11 +61,11 @@ macro_rules! on_db {
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
         match $tx {
-            $crate::store::db::Tx::Sqlite(t) => {
+            $crate::db::Tx::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::store::db::Tx::Postgres(t) => {
+            $crate::db::Tx::Postgres(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -79,9 +79,9 @@ macro_rules! bind_args {
         let mut q = $q;
         for arg in $args {
             q = match arg {
-                $crate::store::db::Arg::Text(v) => q.bind(v.as_str()),
-                $crate::store::db::Arg::Int(v) => q.bind(*v),
-                $crate::store::db::Arg::Ts(v) => q.bind(*v),
+                $crate::db::Arg::Text(v) => q.bind(v.as_str()),
+                $crate::db::Arg::Int(v) => q.bind(*v),
+                $crate::db::Arg::Ts(v) => q.bind(*v),
             };
         }
         q

@@ -1,0 +1,138 @@
+//! What crosswalk reports about its own state, shared by `crosswalk status`, `GET /api/status`
+//! and `crosswalk demo`: the last runs (with their counts and watermark windows), the lag of
+//! every stream, the review queue, dead letters, and each configured system's health and
+//! remaining API budgets; and a run's readable account ([`run_summary`]).
+//!
+//! [`gather`] reads the store; [`probe::probe_all`] asks the systems; [`render::text`] is the
+//! table. The same [`StatusReport`] is what `status --json` prints, what `GET /api/status`
+//! answers (without the probe: `systems` is `null`) and what `crosswalk demo` shows at its end.
+//! The command itself (flags, exit codes) is `commands::status`.
+
+pub mod probe;
+pub mod render;
+mod summary;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_api::SharedClock;
+use connector_api::http::{HttpTransport, ReqwestTransport};
+use serde::Serialize;
+
+use crate::ids::IdGen;
+use crate::mapping;
+use crate::review::{QueueStatus, ReviewError, ReviewService};
+use crate::settings::Settings;
+use crate::store::{Backend, Store, StoreError, StreamKey};
+
+pub use probe::{Budget, Health, SystemStatus};
+pub use summary::run_summary;
+
+/// The version of the [`StatusReport`] JSON shape. Fields may be added within a version;
+/// renaming or removing one bumps it.
+pub const FORMAT: u32 = 1;
+
+/// How long one system may take to answer the probe before it is reported `unreachable`.
+pub const PROBE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Everything `status` reports. The queue fields (`open_by_kind`, `open_total`,
+/// `resolved_waiting`, `dead_letters`, `recent_runs`) sit at the top level, as `/api/status`
+/// has always answered them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusReport {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// When the report was made (the clock the lags are measured against).
+    pub generated_at: DateTime<Utc>,
+    /// The store's backend.
+    pub store: Backend,
+    /// The review queue, dead letters and the latest runs.
+    #[serde(flatten)]
+    pub queue: QueueStatus,
+    /// Every saved stream checkpoint with its lag.
+    pub streams: Vec<StreamStatus>,
+    /// Each configured system, probed; `None` when not probed.
+    pub systems: Option<Vec<SystemStatus>>,
+    /// Every system's circuit breaker the store has a row for; an open one pauses its pairs.
+    pub breakers: Vec<crate::store::BreakerState>,
+}
+
+/// One stream's saved position and how far behind it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamStatus {
+    /// `pair:<name>` for a pair's incremental stream, or a backfill's scope.
+    #[serde(flatten)]
+    pub stream: StreamKey,
+    /// The window of changes the last committed page covered.
+    pub window_from: Option<DateTime<Utc>>,
+    pub window_to: Option<DateTime<Utc>>,
+    /// Seconds from `window_to` (the newest change applied) to `generated_at`; `None` when the
+    /// last page saw no change. On a quiet stream this grows although nothing waits:
+    /// `committed_at` says when the stream was last read to its end.
+    pub lag_seconds: Option<i64>,
+    /// When the checkpoint was last committed.
+    pub committed_at: DateTime<Utc>,
+}
+
+/// Reads the store part of the report (`systems` is left `None`): the latest `runs` runs, the
+/// queue, dead letters and every checkpoint's lag measured at `clock.now()`.
+pub async fn gather(
+    store: &Arc<dyn Store>,
+    clock: &SharedClock,
+    runs: usize,
+) -> Result<StatusReport, StoreError> {
+    let now = clock.now();
+    let queue = ReviewService::new(store.clone(), clock.clone()).status(runs).await.map_err(|e| match e {
+        ReviewError::Store(e) => e,
+        other => StoreError::Query(other.to_string()),
+    })?;
+    let streams = store
+        .list_checkpoints()
+        .await?
+        .into_iter()
+        .map(|c| StreamStatus {
+            lag_seconds: c.window_to.map(|to| (now - to).num_seconds().max(0)),
+            stream: c.stream,
+            window_from: c.window_from,
+            window_to: c.window_to,
+            committed_at: c.updated_at,
+        })
+        .collect();
+    Ok(StatusReport {
+        format: FORMAT,
+        generated_at: now,
+        store: store.backend(),
+        queue,
+        streams,
+        systems: None,
+        breakers: store.breakers().await?,
+    })
+}
+
+/// Probes the configured systems. Mappings that do not load only narrow what the connectors
+/// would read; the probe does not need them.
+pub async fn probe_configured(settings: &Settings, clock: SharedClock) -> Vec<SystemStatus> {
+    if settings.systems.is_empty() {
+        return Vec::new();
+    }
+    let pairs = mapping::load_dir(&settings.sync.mappings_dir).unwrap_or_default();
+    let transport: Arc<dyn HttpTransport> = match ReqwestTransport::new(PROBE_LIMIT) {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            return settings
+                .systems
+                .iter()
+                .map(|(name, s)| SystemStatus {
+                    name: name.clone(),
+                    kind: s.kind().to_string(),
+                    health: Health::Error,
+                    message: Some(e.to_string()),
+                    budgets: Vec::new(),
+                })
+                .collect();
+        }
+    };
+    let seed = IdGen::from_entropy(clock.clone()).next().as_u128() as u64;
+    probe::probe_all(&settings.systems, &pairs, clock, seed, transport, PROBE_LIMIT).await
+}
