@@ -52,6 +52,9 @@ pub enum Command {
         /// Print the plan (creates, updates with old → new values, conflicts) and write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print the summary as one JSON document on stdout (the shape is in the README).
+        #[arg(long)]
+        json: bool,
     },
     /// Run the sync cycle every interval until SIGINT/SIGTERM (the scheduler as one process).
     Run {
@@ -61,6 +64,9 @@ pub enum Command {
         /// Only this pair (repeatable); all pairs when absent.
         #[arg(long = "pair", value_name = "PAIR")]
         pairs: Vec<String>,
+        /// Print each cycle's summary as one line of JSON on stdout (the shape is in the README).
+        #[arg(long)]
+        json: bool,
     },
     /// Read a pair's whole history (or a range) through the reconciler, resumably.
     Backfill {
@@ -86,6 +92,10 @@ pub enum Command {
         /// same arguments share them (needs --since and --until).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
         slices: Option<u32>,
+        /// Print the summary as one JSON document on stdout (one line per slice with --slices;
+        /// the shape is in the README).
+        #[arg(long)]
+        json: bool,
     },
     /// Serve one of the bundled API simulators on 127.0.0.1 until Ctrl-C.
     #[command(after_long_help = crate::commands::sim::HELP)]

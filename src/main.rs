@@ -28,9 +28,9 @@ async fn main() {
     }
     let Some(settings) = loaded.settings.as_ref().filter(|_| loaded.problems.is_empty()) else {
         for p in &loaded.problems {
-            eprintln!("error: {p}");
+            telemetry::fail(&p.to_string());
         }
-        eprintln!("the configuration has problems; `crosswalk check` lists them all");
+        telemetry::say("the configuration has problems; `crosswalk check` lists them all");
         std::process::exit(2);
     };
     std::process::exit(dispatch(&cli.command, settings).await.exit_code());
@@ -40,9 +40,9 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
     match command {
         Command::Check { .. } => Outcome::Ok,
         Command::Migrate => commands::migrate::run(settings).await,
-        Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
-        Command::Run { every, pairs } => commands::run::run(settings, *every, pairs).await,
-        Command::Backfill { pair, since, until, dry_run, max_creates, restart, slices } => {
+        Command::Sync { pairs, dry_run, json } => commands::sync::run(settings, pairs, *dry_run, *json).await,
+        Command::Run { every, pairs, json } => commands::run::run(settings, *every, pairs, *json).await,
+        Command::Backfill { pair, since, until, dry_run, max_creates, restart, slices, json } => {
             let spec = crosswalk::sync::BackfillSpec {
                 pair: pair.clone(),
                 since: *since,
@@ -51,7 +51,7 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
                 restart: *restart,
                 slices: *slices,
             };
-            commands::backfill::run(settings, &spec, *dry_run).await
+            commands::backfill::run(settings, &spec, *dry_run, *json).await
         }
         Command::Sim { system, port, schema } => {
             let opts = commands::sim::SimOptions { port: *port, schema: schema.clone() };

@@ -11,6 +11,7 @@ pub mod run;
 pub mod serve;
 pub mod sim;
 pub mod status;
+pub mod summary;
 pub mod sync;
 
 /// How a command ended, as an exit code an operator or a scheduler can act on.

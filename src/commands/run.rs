@@ -19,7 +19,9 @@ use crate::store::RunKind;
 use crate::sync::StopSignal;
 
 use super::Outcome;
+use super::summary::RunSummary;
 use super::sync::{engine, summary};
+use crate::telemetry;
 
 /// What the scheduler did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,11 +80,11 @@ pub fn on_signals(stop: StopSignal, stopped: Arc<Notify>) {
             wait_for_signal().await;
             count += 1;
             if count > 1 {
-                eprintln!("second signal: exiting now; the page in flight is read again by the next run");
+                telemetry::say("second signal: exiting now; the page in flight is read again by the next run");
                 std::process::exit(130);
             }
-            eprintln!(
-                "stopping: finishing the current page and saving its checkpoint (signal again to exit at once)"
+            telemetry::say(
+                "stopping: ending the current wait or page; what is committed stays, the rest is read again by the next run (signal again to exit at once)",
             );
             stop.request();
             stopped.notify_waiters();
@@ -114,20 +116,21 @@ async fn wait_for_signal() {
 }
 
 /// Runs the scheduled cycle every `every` until a signal.
-pub async fn run(settings: &Settings, every: Duration, pairs: &[String]) -> Outcome {
+pub async fn run(settings: &Settings, every: Duration, pairs: &[String], json: bool) -> Outcome {
     if every.is_zero() {
-        eprintln!("error: --every must be longer than zero (e.g. 5m)");
+        telemetry::fail("--every must be longer than zero (e.g. 5m)");
         return Outcome::ActionNeeded;
     }
     let (engine, _store) = match engine(settings).await {
         Ok(e) => e,
         Err(reason) => {
-            eprintln!("error: {reason}");
+            telemetry::fail(&reason);
             return Outcome::ActionNeeded;
         }
     };
     if let Some(unknown) = pairs.iter().find(|p| !engine.pair_names().contains(p)) {
-        eprintln!("error: no pair named `{unknown}`; configured pairs: {}", engine.pair_names().join(", "));
+        let known = engine.pair_names().join(", ");
+        telemetry::fail(&format!("no pair named `{unknown}`; configured pairs: {known}"));
         return Outcome::ActionNeeded;
     }
     let engine = Arc::new(engine);
@@ -140,16 +143,17 @@ pub async fn run(settings: &Settings, every: Duration, pairs: &[String]) -> Outc
         let (engine, pairs) = (engine.clone(), pairs.clone());
         async move {
             match engine.run(RunKind::Scheduled, &pairs, false).await {
+                Ok(report) if json => println!("{}", RunSummary::of("run", &report, false).to_line()),
                 Ok(report) => print!("{}", summary(&report, false)),
-                Err(e) => eprintln!("error: run failed: {e}"),
+                Err(e) => telemetry::fail(&format!("run failed: {e}")),
             }
         }
     })
     .await;
-    eprintln!(
+    telemetry::say(&format!(
         "stopped cleanly after {} cycle(s) ({} tick(s) skipped while a cycle was running); checkpoints are saved",
         stats.started, stats.skipped
-    );
+    ));
     Outcome::Ok
 }
 

@@ -16,6 +16,8 @@ use crate::store::{self, RunKind, Store};
 use crate::sync::{Engine, PairStatus, RunReport, SyncOptions};
 
 use super::Outcome;
+use super::summary::RunSummary;
+use crate::telemetry;
 
 /// Engine options from settings.
 pub fn options(settings: &Settings) -> SyncOptions {
@@ -66,23 +68,27 @@ pub async fn engine(settings: &Settings) -> Result<(Engine, Arc<dyn Store>), Str
     Ok((Engine::new(store.clone(), systems, pairs, clock, ids, options(settings)), store))
 }
 
-/// Runs one cycle and prints what it did.
-pub async fn run(settings: &Settings, pairs: &[String], dry_run: bool) -> Outcome {
+/// Runs one cycle and prints what it did (`json`: as one JSON document, see [`RunSummary`]).
+pub async fn run(settings: &Settings, pairs: &[String], dry_run: bool, json: bool) -> Outcome {
     let (engine, _store) = match engine(settings).await {
         Ok(e) => e,
         Err(reason) => {
-            eprintln!("error: {reason}");
+            telemetry::fail(&reason);
             return Outcome::ActionNeeded;
         }
     };
     super::run::on_signals(engine.stop_signal(), Arc::new(tokio::sync::Notify::new()));
     match engine.run(RunKind::Manual, pairs, dry_run).await {
         Ok(report) => {
-            print!("{}", summary(&report, dry_run));
+            if json {
+                println!("{}", RunSummary::of("sync", &report, dry_run).to_line());
+            } else {
+                print!("{}", summary(&report, dry_run));
+            }
             outcome(&report)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            telemetry::fail(&e.to_string());
             Outcome::ActionNeeded
         }
     }

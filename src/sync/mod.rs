@@ -197,6 +197,10 @@ impl Engine {
         ids: Arc<IdGen>,
         opts: SyncOptions,
     ) -> Self {
+        let stop = StopSignal::new();
+        for connector in systems.values() {
+            connector.stop_on(stop.token());
+        }
         Self {
             store,
             systems,
@@ -204,7 +208,7 @@ impl Engine {
             clock,
             ids,
             opts,
-            stop: StopSignal::new(),
+            stop,
             progress: None,
         }
     }
@@ -273,7 +277,10 @@ impl Engine {
                     });
                     continue;
                 }
-                let report = self.run_pair(pair, &run_id, started_at, dry_run, &mode, &mut windows).await;
+                let report = self
+                    .run_pair(pair, &run_id, started_at, dry_run, &mode, &mut windows)
+                    .instrument(info_span!("pair", pair = %pair.name))
+                    .await;
                 match &report.status {
                     PairStatus::Skipped { holder } => {
                         info!(pair = %pair.name, %holder, "skipped: another process holds this pair's lease")
