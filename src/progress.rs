@@ -68,6 +68,9 @@ pub fn eta(i: EtaInput) -> Option<Duration> {
     Some(Duration::from_secs_f64(observed.max(quota)))
 }
 
+/// Per side: (expected records, write capacity of the system that side's records are written to).
+pub type Plan = BTreeMap<Side, (Option<u64>, Option<f64>)>;
+
 /// One phase as the sink tracks it.
 #[derive(Debug, Clone)]
 struct Phase {
@@ -83,7 +86,7 @@ pub struct BackfillProgress {
     bar: ProgressBar,
     clock: SharedClock,
     /// Per side: (expected records, write capacity of the *other* side, where its writes go).
-    plan: Mutex<BTreeMap<Side, (Option<u64>, Option<f64>)>>,
+    plan: Mutex<Plan>,
     phase: Mutex<Option<Phase>>,
     last: Mutex<PageStats>,
     plain: bool,
@@ -130,7 +133,7 @@ impl BackfillProgress {
     }
 
     /// Sets the expected counts and write capacities once they are known (see [`Self::new`]).
-    pub fn set_plan(&self, plan: BTreeMap<Side, (Option<u64>, Option<f64>)>) {
+    pub fn set_plan(&self, plan: Plan) {
         *self.plan.lock().expect("progress lock") = plan;
     }
 

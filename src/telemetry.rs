@@ -37,7 +37,9 @@ pub fn init(format: LogFormat, level: &str) {
     let writer = BoxMakeWriter::new(std::io::stderr);
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let result = match format {
-        LogFormat::Human => builder.with_target(false).with_ansi(colour(std::env::var_os("NO_COLOR"))).try_init(),
+        LogFormat::Human => {
+            builder.with_target(false).with_ansi(colour(std::env::var_os("NO_COLOR"))).try_init()
+        }
         LogFormat::Json => {
             builder.with_ansi(false).fmt_fields(JsonFields::new()).event_format(JsonLines).try_init()
         }
@@ -85,7 +87,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let meta = event.metadata();
         let mut line = Map::new();
         let now = connector_api::SystemClock.now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);

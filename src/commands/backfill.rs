@@ -15,10 +15,10 @@ use crate::settings::Settings;
 use crate::sync::{BackfillSpec, PairStatus};
 
 use super::Outcome;
-use super::summary::RunSummary;
-use crate::telemetry;
 use super::run::on_signals;
+use super::summary::RunSummary;
 use super::sync::summary;
+use crate::telemetry;
 
 /// Parses `2026-01-31` (midnight UTC) or an RFC 3339 time.
 pub fn parse_date(s: &str) -> Result<DateTime<Utc>, String> {
@@ -150,7 +150,8 @@ fn sliced(
         }
     };
     if json {
-        let failed = reports.iter().filter_map(|r| r.run.as_ref()).any(|r| super::sync::outcome(r) != Outcome::Ok);
+        let failed =
+            reports.iter().filter_map(|r| r.run.as_ref()).any(|r| super::sync::outcome(r) != Outcome::Ok);
         for r in &reports {
             println!("{}", RunSummary::of_backfill(r, dry_run).to_line());
         }

@@ -1,10 +1,10 @@
 //! `crosswalk run --every 5m`: the scheduled cycle, in a loop.
 //!
 //! A tick that comes while the previous cycle is still running is skipped and logged (the next
-//! tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly: the running cycle finishes
-//! the page it is on, commits it with its checkpoint and ends; then the process exits 0. A
-//! second signal exits at once (130) — the checkpoint of the page in flight is simply not saved,
-//! and the next run reads it again.
+//! tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly within seconds: the running
+//! cycle ends at its next page boundary, or at once when it waits (the connectors' HTTP clients
+//! stop on the same signal and send nothing more; that page's checkpoint stays and the next run
+//! reads it again); then the process exits 0. A second signal exits at once (130).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -80,7 +80,9 @@ pub fn on_signals(stop: StopSignal, stopped: Arc<Notify>) {
             wait_for_signal().await;
             count += 1;
             if count > 1 {
-                telemetry::say("second signal: exiting now; the page in flight is read again by the next run");
+                telemetry::say(
+                    "second signal: exiting now; the page in flight is read again by the next run",
+                );
                 std::process::exit(130);
             }
             telemetry::say(

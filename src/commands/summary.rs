@@ -128,7 +128,9 @@ impl PairSummary {
     fn of(p: &PairReport) -> Self {
         let (status, reason) = match &p.status {
             PairStatus::Done => ("done", None),
-            PairStatus::Skipped { holder } => ("skipped", Some(format!("another process ({holder}) holds this pair"))),
+            PairStatus::Skipped { holder } => {
+                ("skipped", Some(format!("another process ({holder}) holds this pair")))
+            }
             PairStatus::Incomplete { reason } => ("incomplete", Some(reason.clone())),
             PairStatus::Failed { reason } => ("failed", Some(reason.clone())),
         };

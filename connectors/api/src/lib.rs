@@ -22,7 +22,7 @@ pub use error::{ConnectorError, ErrorClass};
 pub use progress::PullTrail;
 pub use record::{Change, ChangeKind, Checkpoint, FieldMap, IdentityKey, Quarantined, Record};
 pub use schema::{AccessNeed, FieldSchema, FieldType, MissingScope, ObjectSchema};
-pub use write::{Write, WriteOp, WriteOutcome, WriteResult};
 /// The stop handed to connectors ([`Connector::stop_on`]); re-exported so they need no
 /// dependency of their own.
 pub use tokio_util::sync::CancellationToken;
+pub use write::{Write, WriteOp, WriteOutcome, WriteResult};

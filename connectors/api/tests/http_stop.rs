@@ -182,8 +182,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 #[tokio::test(flavor = "current_thread")]
 async fn a_wait_on_a_rate_limit_over_two_seconds_is_logged_with_the_system_and_the_limit() {
     let logs = Captured::default();
-    let subscriber =
-        tracing_subscriber::fmt().with_writer(logs.clone()).with_ansi(false).with_max_level(tracing::Level::INFO).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let clock = ManualClock::at_epoch();
     let remote = Remote::new(200, None);
