@@ -65,6 +65,9 @@ pub enum Command {
         /// Print the plan (creates, updates with old → new values, conflicts) and write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print the summary as one JSON document on stdout (the shape is in the README).
+        #[arg(long)]
+        json: bool,
     },
     /// Run the sync cycle every interval until SIGINT/SIGTERM (the scheduler as one process).
     Run {
@@ -75,6 +78,9 @@ pub enum Command {
         /// Only this pair (repeatable); all pairs when absent.
         #[arg(long = "pair", value_name = "PAIR")]
         pairs: Vec<String>,
+        /// Print each cycle's summary as one line of JSON on stdout (the shape is in the README).
+        #[arg(long)]
+        json: bool,
         /// Serve Prometheus metrics at http://ADDR/metrics while running (e.g. 127.0.0.1:9464).
         #[arg(long, value_name = "ADDR")]
         metrics_listen: Option<String>,
@@ -112,6 +118,10 @@ pub enum Command {
         /// same arguments share them (needs --since and --until).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
         slices: Option<u32>,
+        /// Print the summary as one JSON document on stdout (one line per slice with --slices;
+        /// the shape is in the README).
+        #[arg(long)]
+        json: bool,
     },
     /// Serve one of the bundled API simulators on 127.0.0.1 until Ctrl-C.
     #[cfg(feature = "sim")]

@@ -32,9 +32,9 @@ async fn main() {
     let problems = loaded.problems_for(commands::needs(&cli.command));
     let Some(settings) = loaded.settings.as_ref().filter(|_| problems.is_empty()) else {
         for p in &problems {
-            eprintln!("error: {p}");
+            telemetry::fail(&p.to_string());
         }
-        eprintln!("the configuration has problems; `crosswalk check` lists them all");
+        telemetry::say("the configuration has problems; `crosswalk check` lists them all");
         std::process::exit(2);
     };
     std::process::exit(dispatch(&cli.command, settings).await.exit_code());
@@ -44,12 +44,12 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
     match command {
         Command::Check { .. } | Command::Init { .. } => Outcome::Ok,
         Command::Migrate => commands::migrate::run(settings).await,
-        Command::Sync { pairs, dry_run } => commands::sync::run(settings, pairs, *dry_run).await,
-        Command::Run { every, pairs, metrics_listen } => {
-            commands::run::run(settings, *every, pairs, metrics_listen.as_deref()).await
+        Command::Sync { pairs, dry_run, json } => commands::sync::run(settings, pairs, *dry_run, *json).await,
+        Command::Run { every, pairs, metrics_listen, json } => {
+            commands::run::run(settings, *every, pairs, metrics_listen.as_deref(), *json).await
         }
         Command::Resume { system } => commands::resume::run(settings, system).await,
-        Command::Backfill { pair, since, until, dry_run, max_creates, restart, slices } => {
+        Command::Backfill { pair, since, until, dry_run, max_creates, restart, slices, json } => {
             let spec = crosswalk::sync::BackfillSpec {
                 pair: pair.clone(),
                 since: *since,
@@ -58,7 +58,7 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
                 restart: *restart,
                 slices: *slices,
             };
-            commands::backfill::run(settings, &spec, *dry_run).await
+            commands::backfill::run(settings, &spec, *dry_run, *json).await
         }
         #[cfg(feature = "sim")]
         Command::Sim { system, port, schema } => {

@@ -7,6 +7,10 @@
 //! ride on a full rate-limit bucket and the observed rate is far above what the limit allows:
 //! 10,000 creates into WhiteLabelCRO at 100 writes a minute show about 100 minutes from the first
 //! page on.
+//!
+//! The display starts before anything is read ([`BackfillProgress::starting`]): counting the
+//! records and the first page can take minutes behind a rate limit, and a blank screen for that
+//! long reads as a hang.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -52,6 +56,9 @@ pub fn eta(i: EtaInput) -> Option<Duration> {
     Some(Duration::from_secs_f64(observed.max(quota)))
 }
 
+/// Per side: (expected records, write capacity of the system that side's records are written to).
+pub type Plan = BTreeMap<Side, (Option<u64>, Option<f64>)>;
+
 /// One phase as the sink tracks it.
 #[derive(Debug, Clone)]
 struct Phase {
@@ -67,7 +74,7 @@ pub struct BackfillProgress {
     bar: ProgressBar,
     clock: SharedClock,
     /// Per side: (expected records, write capacity of the *other* side, where its writes go).
-    plan: BTreeMap<Side, (Option<u64>, Option<f64>)>,
+    plan: Mutex<Plan>,
     phase: Mutex<Option<Phase>>,
     last: Mutex<PageStats>,
     plain: bool,
@@ -91,11 +98,31 @@ impl BackfillProgress {
         Self {
             bar,
             clock,
-            plan,
+            plan: Mutex::new(plan),
             phase: Mutex::new(None),
             last: Mutex::new(PageStats::default()),
             plain: !terminal,
         }
+    }
+
+    /// Draws the first line at once, before anything is read: the bar with `pair` and what
+    /// comes first on a terminal, a log line otherwise.
+    pub fn starting(&self, pair: &str) {
+        if self.plain {
+            tracing::info!(
+                pair,
+                "backfill starting: counting the records to read, then reading the first page; a line follows every page"
+            );
+        } else {
+            self.bar.set_prefix(pair.to_string());
+            self.bar.set_message("counting the records to read, then reading the first page");
+            self.bar.enable_steady_tick(Duration::from_millis(250));
+        }
+    }
+
+    /// Sets the expected counts and write capacities once they are known (see [`Self::new`]).
+    pub fn set_plan(&self, plan: Plan) {
+        *self.plan.lock().expect("progress lock") = plan;
     }
 
     /// Clears the bar.
@@ -109,7 +136,8 @@ impl ProgressSink for BackfillProgress {
         let now = self.clock.now();
         let mut guard = self.phase.lock().expect("progress lock");
         if guard.as_ref().is_none_or(|p| p.side != side) {
-            let (expected, capacity) = self.plan.get(&side).copied().unwrap_or((None, None));
+            let plan = self.plan.lock().expect("progress lock").get(&side).copied();
+            let (expected, capacity) = plan.unwrap_or((None, None));
             // The page just processed opened this phase: it starts from the totals before it.
             let base = self.last.lock().expect("progress lock").clone();
             *guard = Some(Phase { side, started: now, base, total: expected, capacity });

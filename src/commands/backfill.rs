@@ -16,7 +16,9 @@ use crate::sync::{BackfillSpec, PairStatus};
 
 use super::Outcome;
 use super::run::on_signals;
+use super::summary::RunSummary;
 use crate::status::run_summary;
+use crate::telemetry;
 
 /// Parses `2026-01-31` (midnight UTC) or an RFC 3339 time.
 pub fn parse_date(s: &str) -> Result<DateTime<Utc>, String> {
@@ -41,49 +43,53 @@ fn range(state: &crate::sync::BackfillState) -> String {
 /// How many diff lines of a dry run's plan are printed.
 const SAMPLE_LINES: usize = 40;
 
-/// Runs the backfill and prints what it did.
-pub async fn run(settings: &Settings, spec: &BackfillSpec, dry_run: bool) -> Outcome {
+/// Runs the backfill and prints what it did (`json`: as one JSON document, see
+/// [`RunSummary`]).
+pub async fn run(settings: &Settings, spec: &BackfillSpec, dry_run: bool, json: bool) -> Outcome {
     if let (Some(since), Some(until)) = (spec.since, spec.until)
         && since > until
     {
-        eprintln!("error: --since {since} is after --until {until}; swap them");
+        telemetry::fail(&format!("--since {since} is after --until {until}; swap them"));
         return Outcome::ActionNeeded;
     }
     let (engine, _store) = match super::sync::engine(settings).await {
         Ok(e) => e,
         Err(reason) => {
-            eprintln!("error: {reason}");
+            telemetry::fail(&reason);
             return Outcome::ActionNeeded;
         }
     };
     if !engine.pair_names().contains(&spec.pair) {
-        eprintln!(
-            "error: no pair named `{}`; configured pairs: {}",
-            spec.pair,
-            engine.pair_names().join(", ")
-        );
+        let known = engine.pair_names().join(", ");
+        telemetry::fail(&format!("no pair named `{}`; configured pairs: {known}", spec.pair));
         return Outcome::ActionNeeded;
     }
-    let plan = engine.backfill_outlook(spec).await;
-    let progress =
-        Arc::new(BackfillProgress::new(SystemClock::shared(), plan, std::io::stderr().is_terminal()));
+    // Drawn before the outlook and the first page, which can wait minutes on a rate limit.
+    let terminal = std::io::stderr().is_terminal() && !telemetry::json();
+    let progress = Arc::new(BackfillProgress::new(SystemClock::shared(), Default::default(), terminal));
+    progress.starting(&spec.pair);
     let engine = engine.with_progress(progress.clone());
     let stopped = Arc::new(Notify::new());
     on_signals(engine.stop_signal(), stopped);
+    progress.set_plan(engine.backfill_outlook(spec).await);
     if spec.slices.is_some() {
         let result = engine.backfill_slices(spec, dry_run).await;
         progress.finish();
-        return sliced(result);
+        return sliced(result, dry_run, json);
     }
     let result = engine.backfill(spec, dry_run).await;
     progress.finish();
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            telemetry::fail(&e.to_string());
             return Outcome::ActionNeeded;
         }
     };
+    if json {
+        println!("{}", RunSummary::of_backfill(&report, dry_run).to_line());
+        return report.run.as_ref().map_or(Outcome::Ok, super::sync::outcome);
+    }
     let state = &report.state;
     let range = range(state);
     let Some(run) = report.run else {
@@ -129,15 +135,28 @@ pub async fn run(settings: &Settings, spec: &BackfillSpec, dry_run: bool) -> Out
     super::sync::outcome(&run)
 }
 
-/// One line per slice of a sliced backfill; exit 1 only if a slice failed.
-fn sliced(result: Result<Vec<crate::sync::BackfillReport>, crate::sync::SyncError>) -> Outcome {
+/// One line per slice of a sliced backfill (`json`: one JSON document per line); exit 1 only if
+/// a slice failed.
+fn sliced(
+    result: Result<Vec<crate::sync::BackfillReport>, crate::sync::SyncError>,
+    dry_run: bool,
+    json: bool,
+) -> Outcome {
     let reports = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            telemetry::fail(&e.to_string());
             return Outcome::ActionNeeded;
         }
     };
+    if json {
+        let failed =
+            reports.iter().filter_map(|r| r.run.as_ref()).any(|r| super::sync::outcome(r) != Outcome::Ok);
+        for r in &reports {
+            println!("{}", RunSummary::of_backfill(r, dry_run).to_line());
+        }
+        return if failed { Outcome::ActionNeeded } else { Outcome::Ok };
+    }
     let mut outcome = Outcome::Ok;
     for r in &reports {
         let s = &r.state;

@@ -16,6 +16,7 @@ pub mod serve;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod status;
+pub mod summary;
 pub mod sync;
 
 use crate::settings::Need;

@@ -2,10 +2,10 @@
 //! `--every` overrides it.
 //!
 //! A tick that comes while the previous cycle is still running is skipped and logged (the next
-//! tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly: the running cycle finishes
-//! the page it is on, commits it with its checkpoint and ends; then the process exits 0. A
-//! second signal exits at once (130) — the checkpoint of the page in flight is simply not saved,
-//! and the next run reads it again.
+//! tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly within seconds: the running
+//! cycle ends at its next page boundary, or at once when it waits (the connectors' HTTP clients
+//! stop on the same signal and send nothing more; that page's checkpoint stays and the next run
+//! reads it again); then the process exits 0. A second signal exits at once (130).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,9 +20,11 @@ use crate::store::RunKind;
 use crate::sync::StopSignal;
 
 use super::Outcome;
+use super::summary::RunSummary;
 use super::sync::engine_with_ops;
 use crate::ops::metrics::{self, Metrics};
 use crate::status::run_summary;
+use crate::telemetry;
 
 /// What the scheduler did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,11 +83,13 @@ pub fn on_signals(stop: StopSignal, stopped: Arc<Notify>) {
             wait_for_signal().await;
             count += 1;
             if count > 1 {
-                eprintln!("second signal: exiting now; the page in flight is read again by the next run");
+                telemetry::say(
+                    "second signal: exiting now; the page in flight is read again by the next run",
+                );
                 std::process::exit(130);
             }
-            eprintln!(
-                "stopping: finishing the current page and saving its checkpoint (signal again to exit at once)"
+            telemetry::say(
+                "stopping: ending the current wait or page; what is committed stays, the rest is read again by the next run (signal again to exit at once)",
             );
             stop.request();
             stopped.notify_waiters();
@@ -128,17 +132,18 @@ pub async fn run(
     every: Option<Duration>,
     pairs: &[String],
     metrics_listen: Option<&str>,
+    json: bool,
 ) -> Outcome {
     let every = period(settings, every);
     if every.is_zero() {
-        eprintln!("error: the interval must be longer than zero: set sync.interval or --every (e.g. 5m)");
+        telemetry::fail("the interval must be longer than zero: set sync.interval or --every (e.g. 5m)");
         return Outcome::ActionNeeded;
     }
     let shared = Arc::new(Metrics::new());
     let (engine, store, ops) = match engine_with_ops(settings, Some(shared.clone())).await {
         Ok(e) => e,
         Err(reason) => {
-            eprintln!("error: {reason}");
+            telemetry::fail(&reason);
             return Outcome::ActionNeeded;
         }
     };
@@ -154,7 +159,8 @@ pub async fn run(
         }
     }
     if let Some(unknown) = pairs.iter().find(|p| !engine.pair_names().contains(p)) {
-        eprintln!("error: no pair named `{unknown}`; configured pairs: {}", engine.pair_names().join(", "));
+        let known = engine.pair_names().join(", ");
+        telemetry::fail(&format!("no pair named `{unknown}`; configured pairs: {known}"));
         return Outcome::ActionNeeded;
     }
     let (engine, ops) = (Arc::new(engine), Arc::new(ops));
@@ -167,17 +173,18 @@ pub async fn run(
         let (engine, ops, pairs) = (engine.clone(), ops.clone(), pairs.clone());
         async move {
             match ops.cycle(&engine, RunKind::Scheduled, &pairs, false).await {
+                Ok(report) if json => println!("{}", RunSummary::of("run", &report, false).to_line()),
                 Ok(report) => print!("{}", run_summary(&report, false)),
-                Err(e) => eprintln!("error: run failed: {e}"),
+                Err(e) => telemetry::fail(&format!("run failed: {e}")),
             }
         }
     })
     .await;
     ops.notifier().flush_within(crate::ops::FLUSH_LIMIT).await;
-    eprintln!(
+    telemetry::say(&format!(
         "stopped cleanly after {} cycle(s) ({} tick(s) skipped while a cycle was running); checkpoints are saved",
         stats.started, stats.skipped
-    );
+    ));
     Outcome::Ok
 }
 

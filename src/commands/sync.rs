@@ -20,6 +20,8 @@ use crate::store::{self, RunKind, Store};
 use crate::sync::{Engine, PairStatus, RunReport, SyncOptions};
 
 use super::Outcome;
+use super::summary::RunSummary;
+use crate::telemetry;
 
 /// Engine options from settings.
 pub fn options(settings: &Settings) -> SyncOptions {
@@ -108,12 +110,12 @@ async fn engine_with(
     Ok((Engine::new(store.clone(), systems, pairs.clone(), clock, ids, options(settings)), store, pairs))
 }
 
-/// Runs one cycle and prints what it did.
-pub async fn run(settings: &Settings, pairs: &[String], dry_run: bool) -> Outcome {
+/// Runs one cycle and prints what it did (`json`: as one JSON document, see [`RunSummary`]).
+pub async fn run(settings: &Settings, pairs: &[String], dry_run: bool, json: bool) -> Outcome {
     let (engine, _store, ops) = match engine_with_ops(settings, None).await {
         Ok(e) => e,
         Err(reason) => {
-            eprintln!("error: {reason}");
+            telemetry::fail(&reason);
             return Outcome::ActionNeeded;
         }
     };
@@ -123,11 +125,15 @@ pub async fn run(settings: &Settings, pairs: &[String], dry_run: bool) -> Outcom
     ops.notifier().flush_within(crate::ops::FLUSH_LIMIT).await;
     match result {
         Ok(report) => {
-            print!("{}", run_summary(&report, dry_run));
+            if json {
+                println!("{}", RunSummary::of("sync", &report, dry_run).to_line());
+            } else {
+                print!("{}", run_summary(&report, dry_run));
+            }
             outcome(&report)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            telemetry::fail(&e.to_string());
             Outcome::ActionNeeded
         }
     }

@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use connector_api::SharedClock;
 use tracing::{info, warn};
 
-use crate::status::probe::{Health, SystemStatus};
 use crate::mapping::PairMapping;
 use crate::settings::BreakerSettings;
+use crate::status::probe::{Health, SystemStatus};
 use crate::store::{BreakerState, Store, StoreError};
 use crate::sync::{PairGate, PairStatus, RunReport};
 

@@ -15,9 +15,9 @@ use connector_api::SharedClock;
 use connector_api::http::HttpTransport;
 use tracing::warn;
 
-use crate::status::probe;
 use crate::mapping::PairMapping;
 use crate::settings::{AlertSettings, BreakerSettings, SystemSettings};
+use crate::status::probe;
 use crate::store::{RunKind, Store};
 use crate::sync::{Engine, PairStatus, RunReport, SyncError};
 

@@ -3,9 +3,10 @@
 //! range with its own checkpoints, and that backfill's saved state).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
+use connector_api::StopToken;
 use serde::{Deserialize, Serialize};
 
 use crate::mapping::Side;
@@ -14,9 +15,12 @@ use crate::store::{Lease, PageCommit, StreamKey};
 use super::report::PageStats;
 
 /// A request to stop at the next page boundary: the page being processed is finished and
-/// committed with its checkpoint, then the pair reports "stopped" and the run ends.
+/// committed with its checkpoint, then the pair reports "stopped" and the run ends. The same
+/// token is handed to every connector ([`Connector::stop_on`](connector_api::Connector::stop_on)),
+/// so waits inside a page (rate limits, back-offs, reads in flight) end at once: the page is
+/// then left uncommitted for the next run instead of finished.
 #[derive(Debug, Clone, Default)]
-pub struct StopSignal(Arc<AtomicBool>);
+pub struct StopSignal(StopToken);
 
 impl StopSignal {
     /// A signal nobody has raised yet.
@@ -24,14 +28,24 @@ impl StopSignal {
         Self::default()
     }
 
-    /// Asks the run to stop after its current page.
+    /// Asks the run to stop: after its current page, or at once when it is waiting.
     pub fn request(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.cancel();
     }
 
     /// True once [`StopSignal::request`] was called.
     pub fn is_requested(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.is_cancelled()
+    }
+
+    /// The token connectors stop on.
+    pub fn token(&self) -> StopToken {
+        self.0.clone()
+    }
+
+    /// Resolves once the stop is requested.
+    pub async fn requested(&self) {
+        self.0.cancelled().await;
     }
 }
 

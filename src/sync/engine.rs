@@ -54,6 +54,10 @@ impl Engine {
         ids: Arc<IdGen>,
         opts: SyncOptions,
     ) -> Self {
+        let stop = StopSignal::new();
+        for connector in systems.values() {
+            connector.stop_on(stop.token());
+        }
         Self {
             store,
             systems,
@@ -61,7 +65,7 @@ impl Engine {
             clock,
             ids,
             opts,
-            stop: StopSignal::new(),
+            stop,
             progress: None,
             gate: None,
         }
@@ -157,7 +161,7 @@ impl Engine {
             info!(pair = %name, %reason, "skipped: paused");
             return PairReport::new(name, PairStatus::Paused { reason });
         }
-        let report = self.run_pair(&run, windows).await;
+        let report = self.run_pair(&run, windows).instrument(info_span!("pair", pair = %name)).await;
         match &report.status {
             PairStatus::Skipped { holder } => {
                 info!(pair = %name, %holder, "skipped: another process holds this pair's lease")

@@ -149,7 +149,11 @@ mod tests {
         let stopped = ended(PairStatus::Incomplete { reason: "cap".into() });
         assert_eq!(run_status(&[stopped, ended(PairStatus::Done)]), RunStatus::Partial);
         let paused = ended(PairStatus::Paused { reason: "breaker".into() });
-        assert_eq!(run_status(&[paused, ended(PairStatus::Done)]), RunStatus::Partial, "a paused pair did not sync");
+        assert_eq!(
+            run_status(&[paused, ended(PairStatus::Done)]),
+            RunStatus::Partial,
+            "a paused pair did not sync"
+        );
         let skipped = ended(PairStatus::Skipped { holder: "h".into() });
         assert_eq!(run_status(&[skipped, ended(PairStatus::Done)]), RunStatus::Ok);
     }

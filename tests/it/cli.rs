@@ -147,3 +147,39 @@ async fn resume_closes_an_open_breaker_once() {
     assert_eq!(code, 0);
     assert!(text.contains("circuit breaker"), "{text}");
 }
+
+/// Human logs are coloured only on a terminal, and never with `NO_COLOR`: the binary runs under
+/// `script` (a pseudo-terminal) and with its stderr captured.
+#[cfg(unix)]
+#[test]
+fn logs_are_coloured_only_on_a_terminal_and_never_with_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[store]\nurl = \"sqlite://{}\"\n", dir.path().join("s.db").display());
+    std::fs::write(dir.path().join("crosswalk.toml"), config).unwrap();
+    let bin = env!("CARGO_BIN_EXE_crosswalk");
+    let on_terminal = |no_color: Option<&str>| {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &format!("{bin} -v migrate"), "/dev/null"]).current_dir(dir.path());
+        cmd.env_remove("CROSSWALK_CONFIG").env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let out = cmd.output().expect("script(1) runs the binary on a pseudo-terminal");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains("DEBUG"), "debug lines were logged: {coloured}");
+    assert!(coloured.contains("\u{1b}["), "colour on a terminal: {coloured:?}");
+    let plain = on_terminal(Some("1"));
+    assert!(plain.contains("DEBUG") && !plain.contains("\u{1b}["), "NO_COLOR=1: {plain:?}");
+
+    let captured = Command::new(bin)
+        .args(["-v", "migrate"])
+        .current_dir(dir.path())
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&captured.stderr);
+    assert!(stderr.contains("DEBUG") && !stderr.contains('\u{1b}'), "captured stderr: {stderr:?}");
+}

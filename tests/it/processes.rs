@@ -328,3 +328,158 @@ async fn a_backfill_of_3000_people_with_the_shipped_caps_finishes_without_holdin
     };
     assert_eq!(store.list_review(&held).await.expect("review"), Vec::new(), "nothing held back");
 }
+
+/// Collects the child's stderr lines as they come (the child keeps running).
+fn stderr_lines(child: &mut Child) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use std::io::BufRead;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().expect("lines").push(line);
+        }
+    });
+    lines
+}
+
+/// Every line is one JSON object; answers them.
+fn json_lines(lines: &[String]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert!(v.is_object(), "not an object: {l}");
+            v
+        })
+        .collect()
+}
+
+/// WhiteLabelCRO answers every request 429 with `Retry-After: 90`.
+fn throttle_for_90_s(p: &Proc) {
+    p.world.sims.wlcro.set_faults(FaultConfig {
+        rate_429: 1.0,
+        retry_after_secs: Some(90),
+        ..FaultConfig::default()
+    });
+}
+
+/// SIGTERM while a cycle waits out a 90-second `Retry-After` ends the process within 5 s: the
+/// wait is cut before anything more is sent, nothing is written after the signal, and the page
+/// is left whole for the next run (no checkpoint moved, nothing created). The JSON log says
+/// which limit it waited on, with the run's id and the pair at the top level of every line.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_long_rate_limit_wait_stops_within_5_s_and_leaves_the_page_for_the_next_run() {
+    let p = Proc::start(36, 10, true).await;
+    let store = p.store().await;
+    let before = store.list_checkpoints().await.expect("checkpoints");
+    let contacts_before = p.contacts().len();
+    throttle_for_90_s(&p);
+    let (hs0, wl0) = (p.world.sims.hubspot.requests().len(), p.world.sims.wlcro.requests().len());
+    let mut child = p.spawn(&["--log-format", "json", "run", "--every", "5m", "--json"]);
+    let lines = stderr_lines(&mut child);
+    until("the cycle waits on WhiteLabelCRO's read limit", || {
+        lines.lock().expect("lines").iter().any(|l| l.contains("s for WhiteLabelCRO's read limit"))
+    })
+    .await;
+    let signalled = std::time::Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
+    let out = wait(child);
+    let took = signalled.elapsed();
+    eprintln!("stopped {took:?} after SIGTERM");
+    assert!(took < Duration::from_secs(5), "stopped {took:?} after SIGTERM");
+    assert_eq!(out.status.code(), Some(0));
+
+    let lines = lines.lock().expect("lines").clone();
+    let logged = json_lines(&lines);
+    let waiting = logged
+        .iter()
+        .find(|l| l["message"].as_str().is_some_and(|m| m.contains("WhiteLabelCRO's read limit")))
+        .expect("the wait is logged");
+    let message = waiting["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("waiting 90 s for WhiteLabelCRO's read limit, "), "{message}");
+    assert!(waiting["run_id"].is_string(), "run_id at the top level: {waiting}");
+    assert_eq!(waiting["pair"], PAIR, "pair at the top level: {waiting}");
+    assert!(
+        logged.iter().any(|l| l["message"].as_str().is_some_and(|m| m.starts_with("stopping:"))),
+        "{lines:?}"
+    );
+
+    let summary: crosswalk::commands::summary::RunSummary =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())
+            .expect("one JSON summary on stdout");
+    assert_eq!(summary.command, "run");
+    assert_eq!(
+        Some(summary.run_id.clone().unwrap_or_default()),
+        waiting["run_id"].as_str().map(String::from)
+    );
+    assert_eq!(summary.pairs.len(), 1);
+    assert_eq!(summary.pairs[0].status, "incomplete", "{summary:?}");
+
+    let writes = |log: Vec<sim_core::LoggedRequest>, from: usize| {
+        log.into_iter().skip(from).filter(crosswalk::demo::report::is_write).count()
+    };
+    assert_eq!(writes(p.world.sims.hubspot.requests(), hs0), 0, "nothing written to HubSpot");
+    assert_eq!(writes(p.world.sims.wlcro.requests(), wl0), 0, "nothing written to WhiteLabelCRO");
+    let after = store.list_checkpoints().await.expect("checkpoints");
+    assert_eq!(after, before, "no checkpoint moved: the page is read again by the next run");
+    assert_eq!(p.contacts().len(), contacts_before, "nothing created");
+
+    // The next run, unthrottled, reads the page whole and finishes the work once.
+    p.world.sims.wlcro.set_faults(FaultConfig::default());
+    let next = p.command(&["sync"]).output().expect("sync");
+    assert!(next.status.success(), "{}", text(&next));
+    assert_once_each(&p.contacts());
+}
+
+/// The backfill's first progress line comes before its first page is pulled: here every read
+/// waits on a 90-second `Retry-After`, and the line is there while no page has been read.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_says_it_started_before_its_first_page_is_pulled() {
+    let p = Proc::start(37, 10, false).await;
+    throttle_for_90_s(&p);
+    let mut child = p.spawn(&["--log-format", "json", "backfill", "--pair", PAIR]);
+    let lines = stderr_lines(&mut child);
+    let starting =
+        |l: &serde_json::Value| l["message"].as_str().is_some_and(|m| m.starts_with("backfill starting"));
+    until("the backfill's first line", || json_lines(&lines.lock().expect("lines")).iter().any(starting))
+        .await;
+    let served = p.world.sims.wlcro.requests().iter().filter(|r| r.status == 200).count();
+    assert_eq!(served, 0, "no page was read yet");
+    let logged = json_lines(&lines.lock().expect("lines"));
+    let first = logged.iter().find(|l| starting(l)).expect("the line");
+    assert_eq!(first["pair"], PAIR);
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
+    let out = wait(child);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(p.contacts().is_empty(), "nothing created");
+}
+
+/// `sync --json` prints one JSON document whose counts agree with the simulators; `--log-format
+/// json` keeps stderr to JSON objects only; human logs on a captured stderr have no colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_json_summary_agrees_with_the_simulators_and_logs_are_plain_off_a_terminal() {
+    let p = Proc::start(38, 50, true).await;
+    let out = p.command(&["--log-format", "json", "sync", "--json"]).output().expect("sync");
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr: Vec<String> = String::from_utf8_lossy(&out.stderr).lines().map(str::to_string).collect();
+    let logged = json_lines(&stderr);
+    let done = logged.iter().find(|l| l["message"] == "pair done").expect("a pair-done line");
+    assert!(done["run_id"].is_string() && done["pair"] == PAIR, "{done}");
+    let summary: crosswalk::commands::summary::RunSummary =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("one JSON document");
+    assert_eq!(summary.command, "sync");
+    assert_eq!(summary.run_id.as_deref(), done["run_id"].as_str());
+    let pair = &summary.pairs[0];
+    assert_eq!((pair.pair.as_str(), pair.status.as_str()), (PAIR, "done"));
+    assert_eq!(pair.counts.created as usize, p.contacts().len(), "created = contacts the simulator holds");
+    assert_once_each(&p.contacts());
+
+    let human = p.command(&["sync"]).output().expect("sync");
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(stderr.contains("pair done"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no ANSI codes when stderr is not a terminal: {stderr:?}");
+}

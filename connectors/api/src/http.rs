@@ -12,7 +12,7 @@ pub mod ratelimit;
 pub mod redact;
 
 pub use classify::{ErrorInfo, ResponseClassifier};
-pub use client::{ClientPolicy, ClientStats, HttpClient, RequestSpec};
+pub use client::{ClientPolicy, ClientStats, HttpClient, LONG_WAIT, RequestSpec, is_stopped, stopped};
 pub use ratelimit::{BucketPolicy, RateLimiter, ServerQuota};
 pub use redact::Redactor;
 

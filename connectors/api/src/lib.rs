@@ -19,6 +19,9 @@ pub use connector_model::{connector, error, progress, record, schema, write};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use connector::{Capabilities, Connector, ObjectCaps, PullPage, PullRequest, RateBucket};
+/// The stop handed to connectors ([`Connector::stop_on`]); re-exported so they need no
+/// dependency of their own.
+pub use connector_model::StopToken;
 pub use error::{ConnectorError, ErrorClass};
 pub use progress::PullTrail;
 pub use record::{Change, ChangeKind, Checkpoint, FieldMap, IdentityKey, Quarantined, Record};

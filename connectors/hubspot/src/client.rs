@@ -83,6 +83,7 @@ impl Api {
             ..ClientPolicy::default()
         };
         let http = HttpClient::new(transport, clock.clone(), seed, policy)
+            .with_system("HubSpot")
             .with_redactor(Redactor::new([token]))
             .with_classifier(Arc::new(Classifier));
         let day = clock.now().date_naive();

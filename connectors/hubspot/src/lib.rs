@@ -339,6 +339,10 @@ impl Connector for HubspotConnector {
         apply::apply(self, Object::parse(object)?, writes).await
     }
 
+    fn stop_on(&self, stop: connector_api::StopToken) {
+        self.api.http.stop_on(stop);
+    }
+
     async fn health(&self) -> Result<(), ConnectorError> {
         let url = format!("{}/crm/v3/objects/contacts?limit=1", self.api.base);
         self.api.get_json::<wire::Collection>(url, None).await.map(|_| ())

@@ -162,6 +162,14 @@ pub trait Connector: Send + Sync {
     /// Checks the credentials and that the remote answers.
     async fn health(&self) -> Result<(), ConnectorError>;
 
+    /// Stops on `stop` (the engine hands its SIGINT/SIGTERM stop here once): after it is
+    /// cancelled no request is sent any more, and waits on rate limits, back-offs and reads in
+    /// flight end at once with a transient error (see `HttpClient::stop_on`). A connector
+    /// without waits of its own (an in-memory one) may ignore it, which is the default.
+    fn stop_on(&self, stop: crate::StopToken) {
+        let _ = stop;
+    }
+
     /// The configured fields of `object` the remote stopped returning although they were asked
     /// for (a property deleted or renamed: schema drift), as of this connector's latest reads;
     /// a field is dropped from the list as soon as a read returns it again. The engine holds

@@ -15,6 +15,7 @@ pub mod error;
 pub mod progress;
 pub mod record;
 pub mod schema;
+pub mod stop;
 pub mod write;
 
 pub use connector::{Capabilities, Connector, ObjectCaps, PullPage, PullRequest, RateBucket};
@@ -22,4 +23,5 @@ pub use error::{ConnectorError, ErrorClass};
 pub use progress::PullTrail;
 pub use record::{Change, ChangeKind, Checkpoint, FieldMap, IdentityKey, Quarantined, Record};
 pub use schema::{AccessNeed, FieldSchema, FieldType, MissingScope, ObjectSchema};
+pub use stop::StopToken;
 pub use write::{Write, WriteOp, WriteOutcome, WriteResult};

@@ -31,7 +31,7 @@ struct Session {
 
 /// One org's REST API, authenticated on demand.
 pub struct Api {
-    http: HttpClient,
+    pub(crate) http: HttpClient,
     budget: Budget,
     login_url: String,
     client_id: String,

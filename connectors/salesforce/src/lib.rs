@@ -115,6 +115,7 @@ impl SalesforceConnector {
             policy.buckets.push(BucketPolicy::new(api::BUCKET, 10_000, Duration::from_secs(1)));
         }
         let http = HttpClient::new(transport, clock, seed, policy)
+            .with_system("Salesforce")
             .with_redactor(Redactor::default())
             .with_classifier(Arc::new(BudgetObserver(budget.clone())));
         let api = Api::new(http, budget, config.clone());
@@ -330,6 +331,10 @@ impl Connector for SalesforceConnector {
 
     async fn missing_scopes(&self, needs: &[AccessNeed]) -> Result<Vec<MissingScope>, ConnectorError> {
         describe::missing_scopes(&self.api, needs).await
+    }
+
+    fn stop_on(&self, stop: connector_api::StopToken) {
+        self.api.http.stop_on(stop);
     }
 
     async fn health(&self) -> Result<(), ConnectorError> {

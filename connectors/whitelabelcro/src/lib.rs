@@ -212,6 +212,7 @@ impl WlcroConnector {
         ];
         policy.pace_from_headers = true;
         let http = HttpClient::new(transport, clock.clone(), seed, policy)
+            .with_system("WhiteLabelCRO")
             .with_redactor(Redactor::new([secret]))
             .with_classifier(Arc::new(WlcroClassifier));
         Ok(Self { cfg, http, clock, key, kinds: Default::default() })
@@ -299,6 +300,10 @@ impl Connector for WlcroConnector {
     }
 
     /// `GET /api/v1/events?limit=1` (§1 suggestion: needs only `events:read`).
+    fn stop_on(&self, stop: connector_api::StopToken) {
+        self.http.stop_on(stop);
+    }
+
     async fn health(&self) -> Result<(), ConnectorError> {
         let url = format!("{}/api/v1/events?limit=1", self.base());
         self.http.send(self.authed(RequestSpec::get(url).bucket("read"))).await.map(|_| ())

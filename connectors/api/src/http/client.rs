@@ -3,6 +3,12 @@
 //! Every connector sends through it. Retries happen here and nowhere else; all waiting goes
 //! through the injected clock (so a `ManualClock` test runs instantly), jitter comes from a
 //! seeded rng, and every error leaving it has passed the [`Redactor`].
+//!
+//! A stop (SIGINT/SIGTERM, handed in with [`HttpClient::stop_on`]) cuts every wait: a request
+//! pacing on a rate limit or backing off before a retry returns [`stopped`] without being sent,
+//! and a read in flight is abandoned. A write already sent is waited for, so its outcome is
+//! known. A wait on a rate limit longer than [`LONG_WAIT`] is logged with the system, the
+//! limit and how long.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -16,11 +22,30 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::classify::{ResponseClassifier, classify};
+use crate::StopToken;
+
 use super::ratelimit::{BucketPolicy, RateLimiter, ServerQuota};
 use super::redact::Redactor;
 use super::{HttpTransport, Response, TransportFailure};
 use crate::clock::SharedClock;
 use crate::error::ConnectorError;
+
+/// A wait on a rate limit longer than this is logged (at info) with the system and the limit.
+pub const LONG_WAIT: Duration = Duration::from_secs(2);
+
+/// The error of a request cut by a stop before it was sent: transient, so the engine leaves the
+/// page for the next run (its checkpoint does not move).
+pub fn stopped(what: &str) -> ConnectorError {
+    ConnectorError::Transient {
+        message: format!("{what}: not sent, the run was stopped on request; the next run reads it again"),
+        retry_after: None,
+    }
+}
+
+/// Whether `err` is the error of [`stopped`].
+pub fn is_stopped(err: &ConnectorError) -> bool {
+    matches!(err, ConnectorError::Transient { message, .. } if message.ends_with("the run was stopped on request; the next run reads it again"))
+}
 
 /// The header carrying the per-logical-request id (the same on every attempt).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -210,6 +235,8 @@ pub struct HttpClient {
     redactor: Redactor,
     classifier: Option<Arc<dyn ResponseClassifier>>,
     counters: Counters,
+    /// Raised to stop: cuts waits and reads in flight (see the module docs).
+    stop: Mutex<StopToken>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -236,7 +263,20 @@ impl HttpClient {
             redactor: Redactor::default(),
             classifier: None,
             counters: Counters::default(),
+            stop: Mutex::new(StopToken::new()),
         }
+    }
+
+    /// Names the system in log lines ("waiting 38 s for WhiteLabelCRO's read limit, 60/min").
+    pub fn with_system(mut self, display_name: impl Into<String>) -> Self {
+        self.limiter.set_system(display_name.into());
+        self
+    }
+
+    /// Stops on `token`: once it is cancelled, no request is sent any more and every wait
+    /// (pacing, back-off, a read in flight) ends at once with [`stopped`].
+    pub fn stop_on(&self, token: StopToken) {
+        *self.stop.lock().expect("stop lock") = token;
     }
 
     /// Uses `redactor` (which the connector keeps a clone of, to add refreshed tokens).
@@ -281,13 +321,17 @@ impl HttpClient {
         let request_id = self.next_request_id();
         let shown = self.redactor.redact(&spec.log_as.clone().unwrap_or_else(|| strip_query(&spec.url)));
         let what = describe(&spec.method, &shown);
+        let stop = self.stop.lock().expect("stop lock").clone();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let failure = match self.attempt(&spec, &request_id, attempt, &shown, &what).await {
+            let failure = match self.attempt(&spec, &request_id, attempt, &what, &stop).await {
                 Ok(resp) => return Ok(resp),
                 Err(f) => f,
             };
+            if stop.is_cancelled() && failure.not_sent {
+                return Err(stopped(&what));
+            }
             let err = self.redactor.redact_error(failure.error);
             let retryable = err.is_retryable() && (spec.idempotent || failure.not_sent);
             let wait = self.backoff(attempt, &err);
@@ -299,7 +343,15 @@ impl HttpClient {
                 return Err(err);
             }
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
-            self.clock.sleep(wait).await;
+            if err.class() == crate::error::ErrorClass::Throttled
+                && let Some(bucket) = spec.buckets.first()
+            {
+                self.limiter.log_wait(bucket, wait, "the server answered 429");
+            }
+            tokio::select! {
+                () = self.clock.sleep(wait) => {}
+                () = stop.cancelled() => return Err(stopped(&what)),
+            }
         }
     }
 
@@ -321,20 +373,40 @@ impl HttpClient {
         spec: &RequestSpec,
         request_id: &str,
         attempt: u32,
-        shown: &str,
         what: &str,
+        stop: &StopToken,
     ) -> Result<Response, TransportFailure> {
         let protocol = |message: String| TransportFailure {
             error: ConnectorError::Protocol { message },
             not_sent: true,
         };
-        self.limiter.acquire(&spec.buckets).await.map_err(|e| protocol(format!("{what}: {e}")))?;
+        let cut = || TransportFailure { error: stopped(what), not_sent: true };
+        if stop.is_cancelled() {
+            return Err(cut());
+        }
+        // Dropping a pacing wait takes no slot: a slot is recorded only when it is admitted.
+        tokio::select! {
+            acquired = self.limiter.acquire(&spec.buckets) => {
+                acquired.map_err(|e| protocol(format!("{what}: {e}")))?;
+            }
+            () = stop.cancelled() => return Err(cut()),
+        }
         let req = spec.build(request_id).map_err(|e| protocol(format!("{what}: {e}")))?;
         let started = self.clock.now();
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         // A real-time bound on I/O, not a wait: it never fires for in-process transports, and
         // a hung socket must not hang a run whatever clock the caller injected.
-        let sent = tokio::time::timeout(self.policy.request_timeout, self.transport.send_checked(req)).await;
+        let sending = tokio::time::timeout(self.policy.request_timeout, self.transport.send_checked(req));
+        let sent = if is_read(&spec.method) {
+            // A read in flight is abandoned on a stop: it changes nothing remotely.
+            tokio::select! {
+                sent = sending => sent,
+                () = stop.cancelled() => return Err(cut()),
+            }
+        } else {
+            // A write already sent is waited for, so its outcome is known and settled.
+            sending.await
+        };
         let resp = match sent {
             Err(_) => {
                 let message = format!("{what}: no response within {:?}", self.policy.request_timeout);
@@ -349,8 +421,8 @@ impl HttpClient {
         let now = self.clock.now();
         let status = resp.status();
         let elapsed_ms = (now - started).num_milliseconds();
-        tracing::debug!(request_id = %request_id, method = %spec.method, url = %shown, status = status.as_u16(),
-            attempt, elapsed_ms, "http request");
+        tracing::debug!(request_id = %request_id, what, status = status.as_u16(), attempt, elapsed_ms,
+            "http request");
         if self.policy.pace_from_headers
             && let Some(first) = spec.buckets.first()
         {
@@ -427,6 +499,11 @@ fn redirect_error(status: StatusCode, headers: &HeaderMap, what: &str) -> Option
         status.as_u16()
     );
     Some(ConnectorError::Misconfigured { message })
+}
+
+/// GET and HEAD change nothing remotely, so one in flight may be abandoned.
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
 }
 
 /// The URL without its query (which may carry tokens or emails).

@@ -121,6 +121,8 @@ struct Fixed {
 #[derive(Debug)]
 struct Bucket {
     limit: usize,
+    /// The configured window (without the margin), for log lines.
+    window: Duration,
     span_ns: i64,
     sent: VecDeque<i64>,
     blocked_until: Option<DateTime<Utc>>,
@@ -181,6 +183,14 @@ impl Bucket {
         }
     }
 
+    /// The limit in force, for people: `60/min`, or the server's own when it stated one.
+    fn describe(&self) -> String {
+        match self.fixed {
+            Some(f) => per(f.limit as usize, f.window),
+            None => per(self.limit, self.window),
+        }
+    }
+
     /// Takes the server's count, answered at `now`.
     fn observe(&mut self, quota: ServerQuota, now: DateTime<Utc>) {
         self.server = Some(quota);
@@ -209,6 +219,8 @@ impl Bucket {
 pub struct RateLimiter {
     clock: SharedClock,
     buckets: Mutex<BTreeMap<String, Bucket>>,
+    /// The system's display name, for log lines.
+    system: String,
 }
 
 /// A request named a bucket the client was not configured with.
@@ -225,6 +237,7 @@ impl RateLimiter {
                 let span = b.window + margin;
                 let bucket = Bucket {
                     limit: b.limit as usize,
+                    window: b.window,
                     span_ns: i64::try_from(span.as_nanos()).unwrap_or(i64::MAX / 4),
                     sent: VecDeque::new(),
                     blocked_until: None,
@@ -235,20 +248,51 @@ impl RateLimiter {
                 (b.name.clone(), bucket)
             })
             .collect();
-        Self { clock, buckets: Mutex::new(map) }
+        Self { clock, buckets: Mutex::new(map), system: "the remote system".into() }
+    }
+
+    /// Names the system in log lines (its display name: `WhiteLabelCRO`).
+    pub fn set_system(&mut self, display_name: String) {
+        self.system = display_name;
+    }
+
+    /// Logs a wait on `bucket` when it is longer than [`LONG_WAIT`](super::LONG_WAIT), as
+    /// "waiting 38 s for WhiteLabelCRO's read limit, 60/min"; `why` adds the cause when it is
+    /// not the pacing itself (a 429).
+    pub fn log_wait(&self, bucket: &str, wait: Duration, why: &str) {
+        if wait <= super::LONG_WAIT {
+            return;
+        }
+        let limit = self.buckets.lock().expect("limiter lock").get(bucket).map(Bucket::describe);
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let limit = limit.map(|l| format!(", {l}")).unwrap_or_default();
+        let why = if why.is_empty() { String::new() } else { format!(" ({why})") };
+        tracing::info!(
+            system = %self.system,
+            bucket,
+            wait_secs = secs,
+            "waiting {secs} s for {}'s {bucket} limit{limit}{why}",
+            self.system
+        );
     }
 
     /// Waits (on the clock) until every named bucket admits one more send, and records it in all
     /// of them at once, so a multi-bucket request never holds a slot it cannot use.
+    /// A wait longer than [`LONG_WAIT`](super::LONG_WAIT) is logged once per call.
     pub async fn acquire(&self, names: &[String]) -> Result<(), UnknownBucket> {
+        let mut logged = false;
         loop {
-            let wait = {
+            let (wait, longest) = {
                 let mut map = self.buckets.lock().expect("limiter lock");
                 let now = self.clock.now();
                 let mut wait = Duration::ZERO;
+                let mut longest = None;
                 for n in names {
                     let b = map.get_mut(n).ok_or_else(|| UnknownBucket(n.clone()))?;
-                    wait = wait.max(b.wait(now));
+                    let w = b.wait(now);
+                    if w > wait {
+                        (wait, longest) = (w, Some(n));
+                    }
                 }
                 if wait.is_zero() {
                     for n in names {
@@ -256,8 +300,12 @@ impl RateLimiter {
                     }
                     return Ok(());
                 }
-                wait
+                (wait, longest)
             };
+            if !logged && let Some(bucket) = longest {
+                self.log_wait(bucket, wait, "");
+                logged = wait > super::LONG_WAIT;
+            }
             self.clock.sleep(wait).await;
         }
     }
@@ -279,6 +327,19 @@ impl RateLimiter {
             b.observe(quota, now);
         }
     }
+}
+
+/// `60/min`, `100/10s`, `5/s`, `250000/day`.
+fn per(limit: usize, window: Duration) -> String {
+    let unit = match window.as_secs() {
+        1 if window.subsec_nanos() == 0 => "s".to_string(),
+        60 if window.subsec_nanos() == 0 => "min".to_string(),
+        3600 if window.subsec_nanos() == 0 => "h".to_string(),
+        86_400 if window.subsec_nanos() == 0 => "day".to_string(),
+        s if window.subsec_nanos() == 0 => format!("{s}s"),
+        _ => format!("{}ms", window.as_millis()),
+    };
+    format!("{limit}/{unit}")
 }
 
 fn ns(t: DateTime<Utc>) -> i64 {
