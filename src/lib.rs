@@ -10,7 +10,6 @@ pub mod commands;
 pub mod dead_letters;
 #[cfg(feature = "sim")]
 pub mod demo;
-pub mod ids;
 pub mod ops;
 pub mod progress;
 pub mod registry;
@@ -21,11 +20,12 @@ pub mod settings;
 pub mod settings_needs;
 pub mod settings_urls;
 pub mod status;
-pub mod sync;
 pub mod telemetry;
 pub mod webhook_settings;
 
-// The pure core and the state store are crates of their own (Cargo keeps I/O out of the core and
-// SQL inside the store); re-exported so `crate::mapping`, `crosswalk::store`, ... keep working.
+// The pure core, the state store and the engine are crates of their own (Cargo keeps I/O out of
+// the core, SQL inside the store and the CLI out of the engine); re-exported so `crate::mapping`,
+// `crosswalk::store`, `crosswalk::sync`, ... keep working.
 pub use crosswalk_core::{mapping, reconcile, side};
 pub use crosswalk_store as store;
+pub use crosswalk_engine::{ids, sync};
