@@ -14,6 +14,8 @@ pub mod http;
 pub mod progress;
 pub mod record;
 pub mod schema;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 pub mod write;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
