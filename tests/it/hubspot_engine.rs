@@ -69,8 +69,7 @@ impl Env {
             pair.create_right_to_left = crosswalk::mapping::CreationRule::LinkOnly;
         }
         let pairs = vec![pair];
-        let connectors =
-            world.connectors(&pairs, clock.shared(), SEED).expect("connectors");
+        let connectors = world.connectors(&pairs, clock.shared(), SEED).expect("connectors");
         let test_store = TestStore::sqlite().await;
         let ids = Arc::new(IdGen::new(clock.shared(), SEED));
         let opts = SyncOptions { owner: "hubspot-engine-test".into(), ..opts };

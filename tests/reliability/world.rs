@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_api::http::HttpTransport;
-use connector_api::{Clock, Connector, SharedClock};
 use connector_api::testsuite::LinkedClock;
+use connector_api::{Clock, Connector, SharedClock};
 use crosswalk::demo::{SimWorld, Sims, WorldConfig};
 use crosswalk::ids::IdGen;
 use crosswalk::mapping::PairMapping;
@@ -135,11 +135,8 @@ impl World {
         let dir = tempfile::tempdir().expect("temp dir");
         let sims = SimWorld::in_process(&cfg, [WLCRO_URL, HUBSPOT_URL, SF_LOGIN_URL], dir.path())
             .expect("secret files");
-        let clock = WorldClock {
-            master: sims.linked_clock(t0()),
-            sims: sims.sims.clone(),
-            offsets: Arc::default(),
-        };
+        let clock =
+            WorldClock { master: sims.linked_clock(t0()), sims: sims.sims.clone(), offsets: Arc::default() };
         let crash = Arc::new(CrashPoints::default());
         let net = Arc::new(SimNet::new(sims.apps().into(), clock.clone(), crash.clone(), seed));
         let pairs = crosswalk::demo::pairs().expect("the shipped pairs load");

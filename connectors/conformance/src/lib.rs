@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-pub use connector_api::testsuite::LinkedClock;
 use connector_api::FieldMap;
+pub use connector_api::testsuite::LinkedClock;
 
 pub use sims::{failed, fields_json, linked_clock, logged_calls, sim_faults};
 pub use suite::*;

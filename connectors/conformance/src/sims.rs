@@ -14,7 +14,10 @@ use crate::{DriverError, Fault, LinkedClock, LoggedCall};
 
 /// A connector clock standing at `start` whose every advance (and sleep) also moves the
 /// simulator by as much through `advance` (its clock's, or the org's own `advance`).
-pub fn linked_clock(start: DateTime<Utc>, advance: impl Fn(chrono::Duration) + Send + Sync + 'static) -> LinkedClock {
+pub fn linked_clock(
+    start: DateTime<Utc>,
+    advance: impl Fn(chrono::Duration) + Send + Sync + 'static,
+) -> LinkedClock {
     LinkedClock::new(ManualClock::new(start), move |d| {
         advance(chrono::Duration::from_std(d).expect("duration in range"))
     })

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::http::ReqwestTransport;
 use connector_api::FieldMap;
+use connector_api::http::ReqwestTransport;
 use connector_conformance::{
     self as suite, ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall, failed,
     fields_json, logged_calls, sim_faults,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::http::{ClientPolicy, ReqwestTransport};
 use connector_api::FieldMap;
+use connector_api::http::{ClientPolicy, ReqwestTransport};
 use connector_conformance::{
     self as suite, ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall, failed,
     fields_json, logged_calls, sim_faults,
@@ -77,8 +77,11 @@ impl ConformanceDriver for SfDriver {
     }
 
     async fn seed(&self, fields: FieldMap) -> DriverResult<String> {
-        let rec =
-            SeedRecord { object: Some(ObjectKind::Contact), fields: fields_json(fields), ..SeedRecord::default() };
+        let rec = SeedRecord {
+            object: Some(ObjectKind::Contact),
+            fields: fields_json(fields),
+            ..SeedRecord::default()
+        };
         self.sim.seed(vec![rec]).map_err(failed).map(|mut v| v.remove(0))
     }
 

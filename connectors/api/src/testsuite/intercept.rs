@@ -352,7 +352,9 @@ mod tests {
         let g = gate.clone();
         let c = Intercept::new(Arc::new(Fixed))
             .before(|call| match call {
-                Call::Health => Hook::Fail(ConnectorError::Transient { message: "down".into(), retry_after: None }),
+                Call::Health => {
+                    Hook::Fail(ConnectorError::Transient { message: "down".into(), retry_after: None })
+                }
                 _ => Hook::Pass,
             })
             .after(move |answer| {

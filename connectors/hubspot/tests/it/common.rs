@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use connector_api::http::ReqwestTransport;
-use connector_conformance::LinkedClock;
 use connector_api::{Change, Checkpoint, Clock, Connector, PullRequest};
+use connector_conformance::LinkedClock;
 use connector_hubspot::{HubspotConfig, HubspotConnector, RateLimits};
 use serde_json::{Map, Value, json};
 use sim_core::SimHandle;

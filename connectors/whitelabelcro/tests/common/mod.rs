@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::http::ReqwestTransport;
 use connector_api::FieldMap;
+use connector_api::http::ReqwestTransport;
 use connector_conformance::{
-    ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall, failed, linked_clock, logged_calls,
-    sim_faults,
+    ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall, failed, linked_clock,
+    logged_calls, sim_faults,
 };
 use connector_whitelabelcro::{WlcroConfig, WlcroConnector};
 use serde_json::{Map, Value};
