@@ -6,83 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use sim_core::LoggedRequest;
-use sim_hubspot::ObjectType;
 
 use crate::store::ReviewItem;
 
-/// The simulators' ground truth at one moment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    /// Live HubSpot contacts.
-    pub hubspot_contacts: usize,
-    /// Live Salesforce Contacts.
-    pub salesforce_contacts: usize,
-    /// WhiteLabelCRO clients.
-    pub wlcro_clients: usize,
-    /// `updated_utc` of every WhiteLabelCRO client, by id.
-    pub wlcro_updated: BTreeMap<i64, String>,
-    /// Every WhiteLabelCRO client's values (without `updated_utc`), by id.
-    pub wlcro_values: BTreeMap<i64, String>,
-    /// Requests logged so far, per system (`wlcro`, `hubspot`, `salesforce`).
-    pub requests: BTreeMap<&'static str, usize>,
-}
-
-/// Handles on the three running simulators.
-#[derive(Debug, Clone)]
-pub struct Sims {
-    /// WhiteLabelCRO.
-    pub wlcro: sim_whitelabelcro::SimState,
-    /// HubSpot.
-    pub hubspot: sim_hubspot::SimState,
-    /// Salesforce.
-    pub salesforce: sim_salesforce::SimState,
-}
-
-impl Sims {
-    /// Each system's request log.
-    pub fn logs(&self) -> [(&'static str, Vec<LoggedRequest>); 3] {
-        [
-            ("wlcro", self.wlcro.requests()),
-            ("hubspot", self.hubspot.requests()),
-            ("salesforce", self.salesforce.log.entries()),
-        ]
-    }
-
-    /// The ground truth now.
-    pub fn snapshot(&self) -> Snapshot {
-        let hubspot_contacts =
-            self.hubspot.records(ObjectType::Contacts).iter().filter(|r| !r.archived()).count();
-        let salesforce_contacts = self
-            .salesforce
-            .records()
-            .iter()
-            .filter(|r| r.object == sim_salesforce::ObjectKind::Contact && r.deleted_at.is_none())
-            .count();
-        let truth = self.wlcro.records();
-        let clients = truth["clients"].as_array().cloned().unwrap_or_default();
-        let wlcro_updated = clients
-            .iter()
-            .filter_map(|c| Some((c["client_id"].as_i64()?, c["updated_utc"].to_string())))
-            .collect();
-        let wlcro_values = clients
-            .iter()
-            .filter_map(|c| {
-                let mut v = c.clone();
-                v.as_object_mut()?.remove("updated_utc");
-                Some((c["client_id"].as_i64()?, v.to_string()))
-            })
-            .collect();
-        let requests = self.logs().into_iter().map(|(name, log)| (name, log.len())).collect();
-        Snapshot {
-            hubspot_contacts,
-            salesforce_contacts,
-            wlcro_clients: clients.len(),
-            wlcro_updated,
-            wlcro_values,
-            requests,
-        }
-    }
-}
+pub use crosswalk_testkit::{Sims, Snapshot};
 
 /// Requests of `log` from index `from` on that write (POST/PATCH/PUT/DELETE), excluding
 /// read-only POSTs (searches, batch reads, the OAuth token).

@@ -1,18 +1,17 @@
 //! The real engine over the WhiteLabelCRO and HubSpot simulators (loopback HTTP, the shipped
 //! `wlcro-people__hubspot-contacts` mapping, a SQLite store): HubSpot merges, echoes of our own
-//! writes, and search-index lag. Time is virtual: the engine runs on a `ManualClock`, and a
-//! transport moves every simulator's frozen clock up to it before each request, so the HubSpot
-//! connector's pacing sleeps are seen by the simulators too. Outcomes are judged from the
+//! writes, and search-index lag. Time is virtual: the engine runs on the world's linked clock,
+//! whose advances move every simulator's frozen clock too, so the HubSpot connector's pacing
+//! sleeps are seen by the simulators. Outcomes are judged from the
 //! simulators' own records and request logs.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::http::{HttpTransport, Request, ReqwestTransport, Response, TransportFailure};
-use connector_api::{Clock, ConnectorError, ManualClock};
+use connector_api::Clock;
+use connector_api::testsuite::LinkedClock;
 use crosswalk::demo::report::is_write;
 use crosswalk::demo::{SimWorld, WorldConfig};
 use crosswalk::ids::IdGen;
@@ -30,37 +29,6 @@ fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T10:00:00.000Z").expect("fixed time").to_utc()
 }
 
-/// Moves each simulator's frozen clock up to the engine's clock before every request.
-struct Synced {
-    inner: ReqwestTransport,
-    clock: ManualClock,
-    clocks: Vec<sim_core::SimClock>,
-}
-
-impl Synced {
-    fn sync(&self) {
-        let now = self.clock.now();
-        for c in &self.clocks {
-            if now > c.now() {
-                c.set(now);
-            }
-        }
-    }
-}
-
-#[async_trait]
-impl HttpTransport for Synced {
-    async fn send(&self, req: Request) -> Result<Response, ConnectorError> {
-        self.sync();
-        self.inner.send(req).await
-    }
-
-    async fn send_checked(&self, req: Request) -> Result<Response, TransportFailure> {
-        self.sync();
-        self.inner.send_checked(req).await
-    }
-}
-
 /// One client and the HubSpot contact it is linked to (both back-links set, values agreeing).
 pub(crate) struct Linked {
     pub(crate) client: i64,
@@ -69,7 +37,7 @@ pub(crate) struct Linked {
 
 pub(crate) struct Env {
     pub(crate) world: SimWorld,
-    pub(crate) clock: ManualClock,
+    pub(crate) clock: LinkedClock,
     engine: Engine,
     pub(crate) test_store: TestStore,
     _dir: tempfile::TempDir,
@@ -92,29 +60,16 @@ impl Env {
 
     async fn start_mapped(opts: SyncOptions, link_only: bool) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut cfg = WorldConfig::demo(SEED, 6000);
-        cfg.wlcro.start_time = Some(t0());
-        cfg.hubspot.start_time = Some(t0());
-        cfg.salesforce.start_time = Some(t0());
+        let cfg = WorldConfig::demo(SEED, 6000).starting_at(t0());
         let world = SimWorld::start(cfg, dir.path()).await.expect("simulators start");
-        let clock = ManualClock::new(t0());
-        let transport = Synced {
-            inner: ReqwestTransport::new(Duration::from_secs(30)).expect("transport"),
-            clock: clock.clone(),
-            clocks: vec![
-                world.sims.wlcro.clock.clone(),
-                world.sims.hubspot.clock.clone(),
-                world.sims.salesforce.clock.clone(),
-            ],
-        };
+        let clock = world.linked_clock(t0());
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/wlcro-people__hubspot-contacts.toml");
         let mut pair = crosswalk::mapping::load_file(&path).expect("shipped mapping loads");
         if link_only {
             pair.create_right_to_left = crosswalk::mapping::CreationRule::LinkOnly;
         }
         let pairs = vec![pair];
-        let connectors =
-            world.connectors_over(&pairs, clock.shared(), SEED, Arc::new(transport)).expect("connectors");
+        let connectors = world.connectors(&pairs, clock.shared(), SEED).expect("connectors");
         let test_store = TestStore::sqlite().await;
         let ids = Arc::new(IdGen::new(clock.shared(), SEED));
         let opts = SyncOptions { owner: "hubspot-engine-test".into(), ..opts };
@@ -133,10 +88,6 @@ impl Env {
     /// Moves the engine's clock and every simulator's clock.
     pub(crate) fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
-        let now = self.clock.now();
-        self.hubspot().clock.set(now);
-        self.wlcro().clock.set(now);
-        self.world.sims.salesforce.clock.set(now);
     }
 
     /// Seeds client `Ann Lee #i` on WhiteLabelCRO and its HubSpot contact, linked both ways.

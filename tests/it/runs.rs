@@ -7,18 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::{
-    Capabilities, Clock, Connector, ConnectorError, IdentityKey, PullPage, PullRequest, Record, Write,
-    WriteOutcome,
-};
+use connector_api::testsuite::{Answer, Gate, Hook, Intercept};
+use connector_api::{Clock, Connector};
 use crosswalk::ids::IdGen;
 use crosswalk::mapping::Side;
 use crosswalk::store::{RunKind, StreamKey};
 use crosswalk::sync::{BackfillSpec, Engine, PageStats, PairStatus, ProgressSink, StopSignal, SyncOptions};
 use serde_json::Value;
-use tokio::sync::Notify;
 
 use crate::sync_engine::{World, fields};
 
@@ -218,54 +214,13 @@ async fn since_and_until_limit_the_backfill_to_a_range() {
     assert_eq!(created, middle.into_iter().collect(), "only the records changed inside the range");
 }
 
-/// A connector whose pulls wait at a gate while it is closed: a process paused mid-run.
-struct Gated {
-    inner: Arc<dyn Connector>,
-    closed: std::sync::atomic::AtomicBool,
-    entered: Notify,
-    open: Notify,
-}
-
-impl Gated {
-    /// A gate that closes on the first pull (after reading its page).
-    fn new(inner: Arc<dyn Connector>) -> Arc<Gated> {
-        Arc::new(Gated { inner, closed: true.into(), entered: Notify::new(), open: Notify::new() })
-    }
-}
-
-#[async_trait]
-impl Connector for Gated {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn pull(&self, req: PullRequest<'_>) -> Result<PullPage, ConnectorError> {
-        let page = self.inner.pull(req).await;
-        if self.closed.swap(false, Ordering::SeqCst) {
-            self.entered.notify_one();
-            self.open.notified().await;
-        }
-        page
-    }
-    async fn fetch(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ConnectorError> {
-        self.inner.fetch(object, ids).await
-    }
-    async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {
-        self.inner.find(object, key).await
-    }
-    async fn find_many(
-        &self,
-        object: &str,
-        field: &str,
-        values: &[String],
-    ) -> Result<std::collections::BTreeMap<String, Vec<Record>>, ConnectorError> {
-        self.inner.find_many(object, field, values).await
-    }
-    async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {
-        self.inner.apply(object, writes).await
-    }
-    async fn health(&self) -> Result<(), ConnectorError> {
-        self.inner.health().await
-    }
+/// The connector `inner` whose first pull waits at `gate` (after reading its page): a process
+/// paused mid-run.
+fn gated(inner: Arc<dyn Connector>, gate: &Gate) -> Arc<dyn Connector> {
+    let gate = gate.clone();
+    Intercept::new(inner)
+        .after(move |answer| if matches!(answer, Answer::Pull(_)) { gate.hold() } else { Hook::Pass })
+        .shared()
 }
 
 #[tokio::test]
@@ -275,7 +230,8 @@ async fn a_process_paused_past_its_lease_cannot_write_or_commit_after_another_to
     let ids = seed_clients(&w, 0, 4);
     w.clock.advance(Duration::from_secs(300));
 
-    let gated = Gated::new(w.conn_a.clone());
+    let gate = Gate::new();
+    let gated = gated(w.conn_a.clone(), &gate);
     let make = |left: Arc<dyn Connector>, owner: &str, seed: u64| {
         engine_over(&w, left, seed, SyncOptions { owner: owner.into(), ..opts.clone() })
     };
@@ -286,7 +242,7 @@ async fn a_process_paused_past_its_lease_cannot_write_or_commit_after_another_to
         let paused = paused.clone();
         tokio::spawn(async move { paused.run(RunKind::Scheduled, &[], false).await })
     };
-    gated.entered.notified().await;
+    gate.entered().await;
     // Process A holds the lease and has read its first page; it is paused for two minutes.
     w.clock.advance(Duration::from_secs(120));
     let b_report = other.run(RunKind::Scheduled, &[], false).await.expect("B runs");
@@ -294,7 +250,7 @@ async fn a_process_paused_past_its_lease_cannot_write_or_commit_after_another_to
     let checkpoints_after_b = w.store.list_checkpoints().await.expect("checkpoints");
     let writes_after_b = w.writes();
 
-    gated.open.notify_one();
+    gate.open();
     let a_report = task.await.expect("join").expect("A's run returns a report");
     assert!(
         matches!(&a_report.pairs[0].status, PairStatus::Failed { reason } if reason.contains("lease")),
@@ -317,7 +273,8 @@ async fn two_engines_at_once_on_one_store_run_each_pair_exactly_once() {
     let w = World::with(18, |_| {}, small_pages()).await;
     seed_clients(&w, 0, 6);
     w.clock.advance(Duration::from_secs(300));
-    let gated = Gated::new(w.conn_a.clone());
+    let gate = Gate::new();
+    let gated = gated(w.conn_a.clone(), &gate);
     let first = Arc::new(engine_over(
         &w,
         gated.clone(),
@@ -328,14 +285,14 @@ async fn two_engines_at_once_on_one_store_run_each_pair_exactly_once() {
         let first = first.clone();
         tokio::spawn(async move { first.run(RunKind::Scheduled, &[], false).await })
     };
-    gated.entered.notified().await;
+    gate.entered().await;
     let second = w.engine.run(RunKind::Scheduled, &[], false).await.expect("second");
     assert_eq!(
         second.pairs[0].status,
         PairStatus::Skipped { holder: "host-a:1".into() },
         "the second process skips the pair and says who holds it"
     );
-    gated.open.notify_one();
+    gate.open();
     let first = task.await.expect("join").expect("first");
     assert_eq!(first.pairs[0].status, PairStatus::Done);
     assert_eq!(right_back_links(&w).len(), 6);
@@ -390,7 +347,8 @@ async fn two_workers_share_the_slices_of_one_backfill_and_each_slice_runs_once()
         w.clock.advance(Duration::from_secs(3600));
     }
     let sliced = BackfillSpec { since: Some(t0), until: Some(w.clock.now()), slices: Some(4), ..spec() };
-    let gated = Gated::new(w.conn_a.clone());
+    let gate = Gate::new();
+    let gated = gated(w.conn_a.clone(), &gate);
     let first = Arc::new(engine_over(
         &w,
         gated.clone(),
@@ -402,11 +360,11 @@ async fn two_workers_share_the_slices_of_one_backfill_and_each_slice_runs_once()
         tokio::spawn(async move { first.backfill_slices(&sliced, false).await })
     };
     // Worker A is inside slice 1; worker B skips it and runs slices 2–4.
-    gated.entered.notified().await;
+    gate.entered().await;
     let second =
         engine_over(&w, w.conn_a.clone(), 2, SyncOptions { owner: "host-b:2".into(), ..small_pages() });
     let b = second.backfill_slices(&sliced, false).await.expect("worker B");
-    gated.open.notify_one();
+    gate.open();
     let a = task.await.expect("join").expect("worker A");
 
     let status = |r: &crosswalk::sync::BackfillReport| r.run.as_ref().map(|run| run.pairs[0].status.clone());

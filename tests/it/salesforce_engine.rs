@@ -8,9 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::{Clock, ManualClock, SharedClock};
+use connector_api::testsuite::LinkedClock;
 use crosswalk::demo::{SimWorld, Sims, WorldConfig};
 use crosswalk::ids::IdGen;
 use crosswalk::mapping;
@@ -29,45 +28,11 @@ fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").expect("valid time").to_utc()
 }
 
-/// One virtual clock for the engine, the connectors and the three simulators: whatever moves
-/// it (the test, or a connector's pacing and backoff) moves all of them.
-#[derive(Clone)]
-struct WorldClock {
-    manual: ManualClock,
-    sims: Sims,
-}
-
-impl std::fmt::Debug for WorldClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WorldClock").field("now", &self.manual.now()).finish()
-    }
-}
-
-impl WorldClock {
-    fn advance(&self, d: Duration) {
-        self.manual.advance(d);
-        let d = chrono::Duration::from_std(d).expect("small duration");
-        self.sims.wlcro.clock.advance(d);
-        self.sims.hubspot.clock.advance(d);
-        self.sims.salesforce.clock.advance(d);
-    }
-}
-
-#[async_trait]
-impl Clock for WorldClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.manual.now()
-    }
-
-    async fn sleep(&self, d: Duration) {
-        self.advance(d);
-        tokio::task::yield_now().await;
-    }
-}
-
 struct Harness {
     world: SimWorld,
-    clock: WorldClock,
+    /// One virtual clock for the engine, the connectors and the three simulators: whatever
+    /// moves it (the test, or a connector's pacing and backoff) moves all of them.
+    clock: LinkedClock,
     store: TestStore,
     engine: Engine,
     _dir: tempfile::TempDir,
@@ -76,16 +41,13 @@ struct Harness {
 impl Harness {
     async fn new() -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = WorldConfig::demo(5, 6000);
-        config.wlcro.start_time = Some(t0());
+        let mut config = WorldConfig::demo(5, 6000).starting_at(t0());
         config.wlcro.webhook_jitter = false;
-        config.hubspot.start_time = Some(t0());
-        config.salesforce.start_time = Some(t0());
         let world = SimWorld::start(config, dir.path()).await.expect("simulators start");
-        let clock = WorldClock { manual: ManualClock::new(t0()), sims: world.sims.clone() };
+        let clock = world.linked_clock(t0());
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(MAPPING);
         let pair = mapping::load_file(&path).expect("the shipped mapping loads");
-        let shared: SharedClock = Arc::new(clock.clone());
+        let shared = clock.shared();
         let connectors =
             world.connectors(std::slice::from_ref(&pair), shared.clone(), 5).expect("connectors");
         let store = TestStore::sqlite().await;

@@ -8,11 +8,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use connector_api::{
-    Capabilities, Connector, ConnectorError, FieldMap, IdentityKey, PullPage, PullRequest, Record, Write,
-    WriteOutcome,
-};
+use connector_api::testsuite::{Answer, Hook, Intercept};
+use connector_api::{Connector, FieldMap};
 use crosswalk::mapping::Side;
 use crosswalk::store::ReviewKind;
 use crosswalk::sync::SyncOptions;
@@ -23,45 +20,20 @@ use rand_chacha::ChaCha8Rng;
 
 use super::sync_engine::{World, fields};
 
-/// Delivers each pulled page shuffled, with some changes duplicated.
-struct Chaos {
-    inner: Arc<dyn Connector>,
-    rng: Mutex<ChaCha8Rng>,
-}
-
-#[async_trait]
-impl Connector for Chaos {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn pull(&self, req: PullRequest<'_>) -> Result<PullPage, ConnectorError> {
-        let mut page = self.inner.pull(req).await?;
-        let mut rng = self.rng.lock().expect("rng");
-        let dups: Vec<_> = page.changes.iter().filter(|_| rng.random_bool(0.3)).cloned().collect();
-        page.changes.extend(dups);
-        page.changes.shuffle(&mut *rng);
-        Ok(page)
-    }
-    async fn fetch(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ConnectorError> {
-        self.inner.fetch(object, ids).await
-    }
-    async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {
-        self.inner.find(object, key).await
-    }
-    async fn find_many(
-        &self,
-        object: &str,
-        field: &str,
-        values: &[String],
-    ) -> Result<std::collections::BTreeMap<String, Vec<Record>>, ConnectorError> {
-        self.inner.find_many(object, field, values).await
-    }
-    async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {
-        self.inner.apply(object, writes).await
-    }
-    async fn health(&self) -> Result<(), ConnectorError> {
-        self.inner.health().await
-    }
+/// Delivers each pulled page of `inner` shuffled, with some changes duplicated.
+fn chaos(inner: Arc<dyn Connector>, seed: u64) -> Arc<dyn Connector> {
+    let rng = Mutex::new(ChaCha8Rng::seed_from_u64(seed));
+    Intercept::new(inner)
+        .after(move |answer| {
+            if let Answer::Pull(page) = answer {
+                let mut rng = rng.lock().expect("rng");
+                let dups: Vec<_> = page.changes.iter().filter(|_| rng.random_bool(0.3)).cloned().collect();
+                page.changes.extend(dups);
+                page.changes.shuffle(&mut *rng);
+            }
+            Hook::Pass
+        })
+        .shared()
 }
 
 #[derive(Debug, Clone)]
@@ -124,10 +96,7 @@ async fn scenario(seed: u64, left: usize, right: usize, shared: usize, ops: &[Op
         seed,
         |_| {},
         SyncOptions::default().creating_on_first_sync(),
-        |inner, n| {
-            Arc::new(Chaos { inner, rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ n)) })
-                as Arc<dyn Connector>
-        },
+        |inner, n| chaos(inner, seed ^ n),
     )
     .await;
     for i in 0..left {

@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request as AxumRequest, State};
@@ -20,10 +19,8 @@ use axum::http::{Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use connector_api::{
-    Capabilities, Change, Connector, ConnectorError, IdentityKey, ManualClock, PullPage, PullRequest, Record,
-    SharedClock, Write, WriteOutcome,
-};
+use connector_api::testsuite::{Answer, Gate, Hook, Intercept};
+use connector_api::{Connector, ManualClock, SharedClock};
 use connector_whitelabelcro::webhook::{SignatureScheme, WebhookVerifier};
 use crosswalk::ids::IdGen;
 use crosswalk::serve::hubspot_webhooks::HubspotReceiver;
@@ -39,7 +36,6 @@ use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 use sim_hubspot::ObjectType;
 use sim_hubspot::webhooks::{SignedBatch, WebhookEvent, sign_batch};
-use tokio::sync::oneshot;
 use tower::ServiceExt;
 
 use crate::harness::{Outcome, Sim, run_scenario, sync_options};
@@ -490,71 +486,17 @@ fn everywhere(truth: &Truth, who: (i64, u64, &str), fields: [&str; 3], value: &s
         .collect()
 }
 
-/// The HubSpot connector of one process, stalled after its first read (a pulled page or a
-/// fetch by id) that holds the record `watch`, until the test releases it: a poller that read
-/// v1 and paused.
-struct Gated {
-    inner: Arc<dyn Connector>,
-    watch: String,
-    stalled: Mutex<Option<oneshot::Sender<()>>>,
-    release: Mutex<Option<oneshot::Receiver<()>>>,
-}
-
-impl Gated {
-    /// The first time only: says so, and waits for the release.
-    async fn stall(&self) {
-        let stalled = self.stalled.lock().expect("gate").take();
-        if let Some(tx) = stalled {
-            let _ = tx.send(());
-            let release = self.release.lock().expect("gate").take();
-            if let Some(rx) = release {
-                let _ = rx.await;
-            }
-        }
-    }
-}
-
-#[async_trait]
-impl Connector for Gated {
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn pull(&self, req: PullRequest<'_>) -> Result<PullPage, ConnectorError> {
-        let page = self.inner.pull(req).await?;
-        if page.changes.iter().any(|c: &Change| c.id == self.watch) {
-            self.stall().await;
-        }
-        Ok(page)
-    }
-
-    async fn fetch(&self, object: &str, ids: &[String]) -> Result<Vec<Record>, ConnectorError> {
-        let records = self.inner.fetch(object, ids).await?;
-        if records.iter().any(|r| r.id == self.watch) {
-            self.stall().await;
-        }
-        Ok(records)
-    }
-
-    async fn find(&self, object: &str, key: &IdentityKey) -> Result<Vec<Record>, ConnectorError> {
-        self.inner.find(object, key).await
-    }
-    async fn find_many(
-        &self,
-        object: &str,
-        field: &str,
-        values: &[String],
-    ) -> Result<std::collections::BTreeMap<String, Vec<Record>>, ConnectorError> {
-        self.inner.find_many(object, field, values).await
-    }
-
-    async fn apply(&self, object: &str, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, ConnectorError> {
-        self.inner.apply(object, writes).await
-    }
-
-    async fn health(&self) -> Result<(), ConnectorError> {
-        self.inner.health().await
-    }
+/// The HubSpot connector of one process, stalled at `gate` after its first read (a pulled page
+/// or a fetch by id) that holds the record `watch`, until the test opens the gate: a poller that
+/// read v1 and paused.
+fn gated(inner: Arc<dyn Connector>, watch: String, gate: &Gate) -> Arc<dyn Connector> {
+    let gate = gate.clone();
+    Intercept::new(inner)
+        .after(move |answer| {
+            let read = matches!(answer, Answer::Pull(_) | Answer::Fetch(_));
+            if read && answer.holds(&watch) { gate.hold() } else { Hook::Pass }
+        })
+        .shared()
 }
 
 // --- F7 --------------------------------------------------------------------------------------
@@ -587,17 +529,10 @@ fn f07_webhook_racing_the_poller() {
         deliver_hubspot(&sim, &app, &mut v).await;
         sim.world.clock.advance(Duration::from_secs(60));
 
-        let (stalled_tx, stalled_rx) = oneshot::channel();
-        let (release_tx, release_rx) = oneshot::channel();
+        let gate = Gate::new();
         let mut connectors = sim.world.connectors(1000);
         let inner = connectors.remove("hubspot").expect("hubspot connector");
-        let gated = Gated {
-            inner,
-            watch: hs.to_string(),
-            stalled: Mutex::new(Some(stalled_tx)),
-            release: Mutex::new(Some(release_rx)),
-        };
-        connectors.insert("hubspot".into(), Arc::new(gated));
+        connectors.insert("hubspot".into(), gated(inner, hs.to_string(), &gate));
         let ids = Arc::new(IdGen::new(clock.clone(), seed ^ 0xf7f7));
         let poller = Engine::new(
             store.clone(),
@@ -617,7 +552,7 @@ fn f07_webhook_racing_the_poller() {
                 v.push(format!("the poller never read v1 (run ended: {})", r.is_ok()));
                 false
             }
-            s = stalled_rx => s.is_ok(),
+            () = gate.entered() => true,
         };
         if stalled {
             sim.hs_edit(hs, &[("firstname", "Vtwo")]);
@@ -638,7 +573,7 @@ fn f07_webhook_racing_the_poller() {
                 Err(e) => v.push(format!("the second process failed: {e}")),
             }
             sim.world.net.set_phase("race");
-            let _ = release_tx.send(());
+            gate.open();
             match run.await {
                 Ok(r) => v.extend(
                     r.pairs

@@ -9,13 +9,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_api::http::HttpTransport;
+use connector_api::testsuite::LinkedClock;
 use connector_api::{Clock, Connector, SharedClock};
-use crosswalk::demo::world::secret_file;
-use crosswalk::demo::{Sims, WorldConfig};
+use crosswalk::demo::{SimWorld, Sims, WorldConfig};
 use crosswalk::ids::IdGen;
 use crosswalk::mapping::PairMapping;
 use crosswalk::registry;
-use crosswalk::settings::{HubspotSettings, SalesforceSettings, SystemSettings, WlcroSettings};
+use crosswalk::settings::SystemSettings;
 use crosswalk::store::Store;
 use crosswalk::sync::{Engine, SyncOptions};
 use sim_core::SimClock;
@@ -34,84 +34,66 @@ pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").expect("valid").to_utc()
 }
 
-#[derive(Debug)]
-struct ClockState {
-    master: DateTime<Utc>,
-    app_offset: chrono::Duration,
-    sims: Vec<(&'static str, SimClock, chrono::Duration)>,
-}
-
-/// The one virtual clock: the engine reads `master + app offset`; every simulator's frozen clock
-/// moves with it (plus its own offset). Sleeps advance it instantly.
+/// The one virtual clock: the engine reads true time plus its own skew; every simulator's frozen
+/// clock moves with true time (a [`LinkedClock`]), plus its own skew. Sleeps advance it instantly.
 #[derive(Debug, Clone)]
 pub struct WorldClock {
-    inner: Arc<Mutex<ClockState>>,
+    master: LinkedClock,
+    sims: Sims,
+    /// The skew of crosswalk's own clock, and of each simulator's.
+    offsets: Arc<Mutex<(chrono::Duration, BTreeMap<String, chrono::Duration>)>>,
 }
 
 impl WorldClock {
-    fn new(start: DateTime<Utc>, sims: Vec<(&'static str, SimClock)>) -> Self {
-        let sims = sims.into_iter().map(|(n, c)| (n, c, chrono::Duration::zero())).collect();
-        Self {
-            inner: Arc::new(Mutex::new(ClockState {
-                master: start,
-                app_offset: chrono::Duration::zero(),
-                sims,
-            })),
+    fn sim(&self, system: &str) -> Option<SimClock> {
+        let [wlcro, hubspot, salesforce] = self.sims.clocks();
+        match system {
+            "wlcro" => Some(wlcro),
+            "hubspot" => Some(hubspot),
+            "salesforce" => Some(salesforce),
+            _ => None,
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
-        self.inner.lock().expect("world clock lock")
     }
 
     /// True time.
     pub fn master(&self) -> DateTime<Utc> {
-        self.lock().master
+        self.master.now()
     }
 
     /// Moves true time (and every simulator) forward.
     pub fn advance(&self, d: Duration) {
-        let d = chrono::Duration::from_std(d).expect("duration in range");
-        let mut s = self.lock();
-        s.master += d;
-        for (_, c, _) in &s.sims {
-            c.advance(d);
-        }
+        self.master.advance(d);
     }
 
     /// The skew of crosswalk's own clock.
     pub fn set_app_offset(&self, d: chrono::Duration) {
-        self.lock().app_offset = d;
+        self.offsets.lock().expect("world clock lock").0 = d;
     }
 
     /// The skew of one simulator's clock.
     pub fn set_sim_offset(&self, system: &str, d: chrono::Duration) {
-        let mut s = self.lock();
-        for (n, c, off) in &mut s.sims {
-            if *n == system {
-                c.set_offset(d);
-                *off = d;
-            }
+        if let Some(c) = self.sim(system) {
+            c.set_offset(d);
+            self.offsets.lock().expect("world clock lock").1.insert(system.to_string(), d);
         }
     }
 
     /// One simulator's skew.
     pub fn sim_offset(&self, system: &str) -> chrono::Duration {
-        self.lock().sims.iter().find(|(n, _, _)| *n == system).map_or(chrono::Duration::zero(), |s| s.2)
+        let offsets = self.offsets.lock().expect("world clock lock");
+        offsets.1.get(system).copied().unwrap_or_else(chrono::Duration::zero)
     }
 
     /// One simulator's time now.
     pub fn sim_now(&self, system: &str) -> DateTime<Utc> {
-        let s = self.lock();
-        s.sims.iter().find(|(n, _, _)| *n == system).map_or(s.master, |(_, c, _)| c.now())
+        self.sim(system).map_or_else(|| self.master(), |c| c.now())
     }
 }
 
 #[async_trait]
 impl Clock for WorldClock {
     fn now(&self) -> DateTime<Utc> {
-        let s = self.lock();
-        s.master + s.app_offset
+        self.master.now() + self.offsets.lock().expect("world clock lock").0
     }
 
     async fn sleep(&self, d: Duration) {
@@ -148,36 +130,22 @@ impl World {
         cfg.hubspot.start_time = Some(t0());
         cfg.salesforce.start_time = Some(t0());
         tweak(&mut cfg);
-        let wlcro = sim_whitelabelcro::SimState::new(&cfg.wlcro);
-        let hubspot = sim_hubspot::SimState::new(cfg.hubspot.clone());
-        let salesforce = sim_salesforce::SimState::new(cfg.salesforce.clone());
         // The connector only sends its token to the login host or an https Salesforce domain, so
         // the in-process instance lives on the login host.
-        salesforce.set_instance_url(SF_LOGIN_URL.to_string());
-        let clock = WorldClock::new(
-            t0(),
-            vec![
-                ("wlcro", wlcro.clock.clone()),
-                ("hubspot", hubspot.clock.clone()),
-                ("salesforce", salesforce.clock.clone()),
-            ],
-        );
-        let crash = Arc::new(CrashPoints::default());
-        let routes = vec![
-            (WLCRO_URL.to_string(), "wlcro", sim_whitelabelcro::app(wlcro.clone())),
-            (HUBSPOT_URL.to_string(), "hubspot", sim_hubspot::app(hubspot.clone())),
-            (SF_LOGIN_URL.to_string(), "salesforce", sim_salesforce::app(salesforce.clone())),
-        ];
-        let net = Arc::new(SimNet::new(routes, clock.clone(), crash.clone(), seed));
         let dir = tempfile::tempdir().expect("temp dir");
-        let systems = settings(&cfg, dir.path());
+        let sims = SimWorld::in_process(&cfg, [WLCRO_URL, HUBSPOT_URL, SF_LOGIN_URL], dir.path())
+            .expect("secret files");
+        let clock =
+            WorldClock { master: sims.linked_clock(t0()), sims: sims.sims.clone(), offsets: Arc::default() };
+        let crash = Arc::new(CrashPoints::default());
+        let net = Arc::new(SimNet::new(sims.apps().into(), clock.clone(), crash.clone(), seed));
         let pairs = crosswalk::demo::pairs().expect("the shipped pairs load");
         World {
-            sims: Sims { wlcro, hubspot, salesforce },
+            sims: sims.sims.clone(),
             clock,
             net,
             crash,
-            systems,
+            systems: sims.systems.clone(),
             pairs,
             seed,
             _dir: dir,
@@ -206,49 +174,4 @@ impl World {
         let ids = Arc::new(IdGen::new(clock.clone(), self.seed ^ (incarnation << 32)));
         Engine::new(store, self.connectors(incarnation), self.pairs.clone(), clock, ids, opts)
     }
-}
-
-fn settings(cfg: &WorldConfig, dir: &std::path::Path) -> BTreeMap<String, SystemSettings> {
-    let hs_token = cfg.hubspot.tokens.first().cloned().unwrap_or_default();
-    let secret = |name: &str, value: &str| secret_file(dir, name, value).expect("secret file");
-    [
-        (
-            "wlcro",
-            SystemSettings::Whitelabelcro(WlcroSettings {
-                base_url: WLCRO_URL.into(),
-                api_key: secret("wlcro.key", &sim_whitelabelcro::SimConfig::default_key()),
-                webhook_secrets: Vec::new(),
-                overlap: None,
-                read_per_minute: cfg.wlcro_per_minute,
-                write_per_minute: cfg.wlcro_per_minute,
-                webhook: Default::default(),
-            }),
-        ),
-        (
-            "hubspot",
-            SystemSettings::Hubspot(HubspotSettings {
-                base_url: HUBSPOT_URL.into(),
-                token: secret("hubspot.token", &hs_token),
-                webhook_secret: None,
-                unique_property: "wlcro_client_id".into(),
-                overlap: None,
-            }),
-        ),
-        (
-            "salesforce",
-            SystemSettings::Salesforce(SalesforceSettings {
-                login_url: SF_LOGIN_URL.into(),
-                client_id: cfg.salesforce.client_id.clone(),
-                client_secret: secret("salesforce.secret", &cfg.salesforce.client_secret),
-                api_version: "62.0".into(),
-                external_id_field: "WLCRO_Id__c".into(),
-                reserve_share: 0.2,
-                overlap: None,
-                allowed_instance_hosts: vec![SF_LOGIN_URL.into()],
-            }),
-        ),
-    ]
-    .into_iter()
-    .map(|(n, s)| (n.to_string(), s))
-    .collect()
 }

@@ -16,6 +16,8 @@ pub mod http;
 /// The contract's data and trait, defined in `connector-model` (no runtime or HTTP crate) and
 /// re-exported here so every `connector_api::...` path stays valid.
 pub use connector_model::{connector, error, progress, record, schema, write};
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use connector::{Capabilities, Connector, ObjectCaps, PullPage, PullRequest, RateBucket};

@@ -6,15 +6,17 @@
 //! Used only by tests. Time is virtual: [`LinkedClock`] lets the connector's sleeps (pacing,
 //! backoff, `Retry-After`) move the backing system's clock too, so nothing waits on the wall.
 
+pub mod sims;
 pub mod suite;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::{Clock, FieldMap, ManualClock};
+use connector_api::FieldMap;
+pub use connector_api::testsuite::LinkedClock;
 
+pub use sims::{failed, fields_json, linked_clock, logged_calls, sim_faults};
 pub use suite::*;
 
 /// Why a driver operation did not happen.
@@ -95,61 +97,4 @@ pub trait ConformanceDriver: Send + Sync {
     async fn set_fault(&self, fault: Fault) -> DriverResult<()>;
     /// Makes the change source deliver duplicates and out-of-order changes (webhook-style).
     async fn duplicate_and_reorder(&self, on: bool) -> DriverResult<()>;
-}
-
-/// A connector clock whose sleeps also move another clock (the simulator's), so pacing and
-/// backoff advance both worlds in step without waiting.
-#[derive(Clone)]
-pub struct LinkedClock {
-    manual: ManualClock,
-    also: Arc<dyn Fn(Duration) + Send + Sync>,
-}
-
-impl std::fmt::Debug for LinkedClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkedClock").field("now", &self.manual.now()).finish()
-    }
-}
-
-impl LinkedClock {
-    /// `manual` drives `now`; every advance (and sleep) is also passed to `also`.
-    pub fn new(manual: ManualClock, also: impl Fn(Duration) + Send + Sync + 'static) -> Self {
-        Self { manual, also: Arc::new(also) }
-    }
-
-    /// Moves both clocks forward.
-    pub fn advance(&self, d: Duration) {
-        self.manual.advance(d);
-        (self.also)(d);
-    }
-}
-
-#[async_trait]
-impl Clock for LinkedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.manual.now()
-    }
-
-    async fn sleep(&self, d: Duration) {
-        self.advance(d);
-        tokio::task::yield_now().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Mutex;
-
-    #[tokio::test]
-    async fn linked_clock_sleeps_move_both_clocks() {
-        let other = Arc::new(Mutex::new(Duration::ZERO));
-        let o = other.clone();
-        let clock = LinkedClock::new(ManualClock::at_epoch(), move |d| *o.lock().unwrap() += d);
-        let t0 = clock.now();
-        clock.sleep(Duration::from_secs(5)).await;
-        clock.advance(Duration::from_secs(2));
-        assert_eq!(clock.now() - t0, chrono::Duration::seconds(7));
-        assert_eq!(*other.lock().unwrap(), Duration::from_secs(7));
-    }
 }

@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use connector_api::FieldMap;
 use connector_api::http::ReqwestTransport;
-use connector_api::{FieldMap, ManualClock};
 use connector_conformance::{
-    self as suite, ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall,
+    self as suite, ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall, failed,
+    fields_json, logged_calls, sim_faults,
 };
 use connector_hubspot::{HubspotConfig, HubspotConnector};
-use serde_json::{Map, Value};
-use sim_core::{FaultConfig, SimHandle};
+use serde_json::Value;
+use sim_core::SimHandle;
 use sim_hubspot::{ObjectType, Schema, SimConfig, SimState};
 
 const TOKEN: &str = "pat-na1-conformance";
@@ -48,10 +49,8 @@ async fn world(object: ObjectType) -> World {
         ..SimConfig::default()
     };
     let (handle, sim) = sim_hubspot::start(cfg).await.expect("sim starts");
-    let linked = sim.clone();
-    let clock = LinkedClock::new(ManualClock::new(t0()), move |d| {
-        linked.clock.advance(chrono::Duration::from_std(d).expect("small duration"));
-    });
+    let linked = sim.clock.clone();
+    let clock = suite::linked_clock(t0(), move |d| linked.advance(d));
     let config = HubspotConfig::new(handle.base_url(), TOKEN.to_string().into(), UNIQUE);
     let transport = Arc::new(ReqwestTransport::new(Duration::from_secs(10)).expect("transport"));
     let connector =
@@ -61,14 +60,6 @@ async fn world(object: ObjectType) -> World {
         ObjectType::Companies => "companies",
     };
     World { driver: HsDriver { sim, clock, object, name, _handle: handle }, connector }
-}
-
-fn failed(e: impl std::fmt::Debug) -> DriverError {
-    DriverError::Failed(format!("{e:?}"))
-}
-
-fn to_map(fields: FieldMap) -> Map<String, Value> {
-    fields.into_iter().collect()
 }
 
 #[async_trait]
@@ -108,18 +99,18 @@ impl ConformanceDriver for HsDriver {
     }
 
     async fn seed(&self, fields: FieldMap) -> DriverResult<String> {
-        let ids = self.sim.seed(self.object, &[to_map(fields)]).map_err(failed)?;
+        let ids = self.sim.seed(self.object, &[fields_json(fields)]).map_err(failed)?;
         Ok(ids[0].to_string())
     }
 
     async fn external_edit(&self, id: &str, fields: FieldMap) -> DriverResult<()> {
         let id = id.parse::<u64>().map_err(failed)?;
-        self.sim.external_edit(self.object, id, &to_map(fields)).map(|_| ()).map_err(failed)
+        self.sim.external_edit(self.object, id, &fields_json(fields)).map(|_| ()).map_err(failed)
     }
 
     /// Seeded in one call on the frozen clock: every record carries the same millisecond.
     async fn same_timestamp_burst(&self, n: usize) -> DriverResult<Vec<String>> {
-        let recs: Vec<_> = (0..n).map(|i| to_map(self.sample(10_000 + i as u32))).collect();
+        let recs: Vec<_> = (0..n).map(|i| fields_json(self.sample(10_000 + i as u32))).collect();
         let ids = self.sim.seed(self.object, &recs).map_err(failed)?;
         Ok(ids.iter().map(u64::to_string).collect())
     }
@@ -151,17 +142,7 @@ impl ConformanceDriver for HsDriver {
     }
 
     async fn request_log(&self) -> Vec<LoggedCall> {
-        self.sim
-            .requests()
-            .into_iter()
-            .map(|e| LoggedCall {
-                method: e.method,
-                path: e.path,
-                status: e.status,
-                at: e.at,
-                retry_after: e.retry_after.map(Duration::from_secs),
-            })
-            .collect()
+        logged_calls(self.sim.requests())
     }
 
     async fn clear_log(&self) {
@@ -171,16 +152,7 @@ impl ConformanceDriver for HsDriver {
     /// HubSpot documents no `Retry-After` on REST 429s (spec §10); the storm sends one anyway, so
     /// the check can hold the connector to it.
     async fn set_fault(&self, fault: Fault) -> DriverResult<()> {
-        let cfg = match fault {
-            Fault::None => FaultConfig::default(),
-            Fault::ThrottleStorm { retry_after } => FaultConfig {
-                rate_429: 1.0,
-                retry_after_secs: Some(retry_after.as_secs()),
-                ..FaultConfig::default()
-            },
-            Fault::Maintenance => FaultConfig { maintenance: true, ..FaultConfig::default() },
-        };
-        self.sim.set_faults(cfg);
+        self.sim.set_faults(sim_faults(fault));
         Ok(())
     }
 
@@ -193,36 +165,12 @@ impl ConformanceDriver for HsDriver {
     }
 }
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod contacts {
-            use super::*;
-            $(#[tokio::test]
-            async fn $name() {
-                let w = world(ObjectType::Contacts).await;
-                suite::$name(&w.driver, &w.connector).await;
-            })*
-        }
-        mod companies {
-            use super::*;
-            $(#[tokio::test]
-            async fn $name() {
-                let w = world(ObjectType::Companies).await;
-                suite::$name(&w.driver, &w.connector).await;
-            })*
-        }
-    };
+mod contacts {
+    use super::*;
+    connector_conformance::conformance_checks!(world(ObjectType::Contacts));
 }
 
-conformance!(
-    paging_exactly_once,
-    future_checkpoint_returns_nothing,
-    idempotent_create_replay,
-    tie_at_page_boundary,
-    rewind_rereads_overlap,
-    duplicate_and_reordered_events,
-    throttle_storm_is_polite,
-    maintenance_503_recovers,
-    silent_edit_found_by_fetch,
-    find_many_agrees_with_find,
-);
+mod companies {
+    use super::*;
+    connector_conformance::conformance_checks!(world(ObjectType::Companies));
+}

@@ -6,15 +6,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use connector_api::FieldMap;
 use connector_api::http::{ClientPolicy, ReqwestTransport};
-use connector_api::{FieldMap, ManualClock};
 use connector_conformance::{
-    self as suite, ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall,
+    self as suite, ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall, failed,
+    fields_json, logged_calls, sim_faults,
 };
 use connector_salesforce::{SalesforceConfig, SalesforceConnector};
 use secrecy::SecretString;
-use serde_json::{Map, Value};
-use sim_core::{FaultConfig, SimHandle};
+use serde_json::Value;
+use sim_core::SimHandle;
 use sim_salesforce::{ExternalEdit, ObjectKind, SeedRecord, SimState};
 
 #[path = "support/mod.rs"]
@@ -36,9 +37,7 @@ struct World {
 async fn world() -> World {
     let (handle, sim) = sim_salesforce::start(sim_config()).await.unwrap();
     let org = sim.clone();
-    let clock = LinkedClock::new(ManualClock::new(t0()), move |d| {
-        org.advance(chrono::Duration::from_std(d).expect("small duration"));
-    });
+    let clock = suite::linked_clock(t0(), move |d| org.advance(d));
     let mut cfg = SalesforceConfig::new(
         handle.base_url(),
         "sim-consumer-key",
@@ -50,14 +49,6 @@ async fn world() -> World {
     let transport = Arc::new(ReqwestTransport::new(Duration::from_secs(10)).unwrap());
     let connector = SalesforceConnector::new(cfg, transport, Arc::new(clock.clone()), 9);
     World { driver: SfDriver { sim, clock, _handle: handle }, connector }
-}
-
-fn failed(e: impl std::fmt::Debug) -> DriverError {
-    DriverError::Failed(format!("{e:?}"))
-}
-
-fn to_map(fields: FieldMap) -> Map<String, Value> {
-    fields.into_iter().collect()
 }
 
 #[async_trait]
@@ -86,13 +77,16 @@ impl ConformanceDriver for SfDriver {
     }
 
     async fn seed(&self, fields: FieldMap) -> DriverResult<String> {
-        let rec =
-            SeedRecord { object: Some(ObjectKind::Contact), fields: to_map(fields), ..SeedRecord::default() };
+        let rec = SeedRecord {
+            object: Some(ObjectKind::Contact),
+            fields: fields_json(fields),
+            ..SeedRecord::default()
+        };
         self.sim.seed(vec![rec]).map_err(failed).map(|mut v| v.remove(0))
     }
 
     async fn external_edit(&self, id: &str, fields: FieldMap) -> DriverResult<()> {
-        let edit = ExternalEdit { id: id.into(), fields: to_map(fields), ..ExternalEdit::default() };
+        let edit = ExternalEdit { id: id.into(), fields: fields_json(fields), ..ExternalEdit::default() };
         self.sim.edit(edit).map_err(failed)
     }
 
@@ -100,7 +94,7 @@ impl ConformanceDriver for SfDriver {
         let recs = (0..n)
             .map(|i| SeedRecord {
                 object: Some(ObjectKind::Contact),
-                fields: to_map(self.sample(10_000 + i as u32)),
+                fields: fields_json(self.sample(10_000 + i as u32)),
                 ..SeedRecord::default()
             })
             .collect();
@@ -132,18 +126,7 @@ impl ConformanceDriver for SfDriver {
     }
 
     async fn request_log(&self) -> Vec<LoggedCall> {
-        self.sim
-            .log
-            .entries()
-            .into_iter()
-            .map(|e| LoggedCall {
-                method: e.method,
-                path: e.path,
-                status: e.status,
-                at: e.at,
-                retry_after: e.retry_after.map(Duration::from_secs),
-            })
-            .collect()
+        logged_calls(self.sim.log.entries())
     }
 
     async fn clear_log(&self) {
@@ -151,16 +134,7 @@ impl ConformanceDriver for SfDriver {
     }
 
     async fn set_fault(&self, fault: Fault) -> DriverResult<()> {
-        let cfg = match fault {
-            Fault::None => FaultConfig::default(),
-            Fault::ThrottleStorm { retry_after } => FaultConfig {
-                rate_429: 1.0,
-                retry_after_secs: Some(retry_after.as_secs()),
-                ..FaultConfig::default()
-            },
-            Fault::Maintenance => FaultConfig { maintenance: true, ..FaultConfig::default() },
-        };
-        self.sim.faults.set(cfg);
+        self.sim.faults.set(sim_faults(fault));
         Ok(())
     }
 
@@ -169,25 +143,4 @@ impl ConformanceDriver for SfDriver {
     }
 }
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        $(#[tokio::test]
-        async fn $name() {
-            let w = world().await;
-            suite::$name(&w.driver, &w.connector).await;
-        })*
-    };
-}
-
-conformance!(
-    paging_exactly_once,
-    future_checkpoint_returns_nothing,
-    idempotent_create_replay,
-    tie_at_page_boundary,
-    rewind_rereads_overlap,
-    duplicate_and_reordered_events,
-    throttle_storm_is_polite,
-    maintenance_503_recovers,
-    silent_edit_found_by_fetch,
-    find_many_agrees_with_find,
-);
+connector_conformance::conformance_checks!(world());

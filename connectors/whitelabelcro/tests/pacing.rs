@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use connector_api::http::ReqwestTransport;
-use connector_api::{Connector, FieldMap, IdentityKey, ManualClock, Write, WriteOp};
-use connector_conformance::LinkedClock;
+use connector_api::{Connector, FieldMap, IdentityKey, Write, WriteOp};
+use connector_conformance::linked_clock;
 use connector_whitelabelcro::{WlcroConfig, WlcroConnector};
 use serde_json::json;
 use sim_whitelabelcro::{RateLimitConfig, SimConfig, start};
@@ -38,9 +38,7 @@ async fn creates_follow_the_servers_stated_window_without_a_429() {
         ..RateLimitConfig::default()
     });
     let sim_clock = state.clock.clone();
-    let clock = LinkedClock::new(ManualClock::new(t0()), move |d| {
-        sim_clock.advance(chrono::Duration::from_std(d).expect("small"))
-    });
+    let clock = linked_clock(t0(), move |d| sim_clock.advance(d));
     let cfg = WlcroConfig::new(handle.base_url(), SimConfig::default_key().into());
     assert_eq!(cfg.write_per_minute, 100, "configured with the documented minute quota");
     let transport = Arc::new(ReqwestTransport::new(Duration::from_secs(10)).unwrap());

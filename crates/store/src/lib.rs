@@ -32,6 +32,8 @@ mod review;
 mod runs;
 mod sql_store;
 mod sqlite;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 mod types;
 
 use std::sync::Arc;

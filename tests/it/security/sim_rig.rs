@@ -6,54 +6,25 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::{Clock, Connector, ManualClock, SharedClock};
+use connector_api::Connector;
+use connector_api::testsuite::LinkedClock;
 use crosswalk::demo::world::SimWorld;
 use crosswalk::ids::IdGen;
 use crosswalk::store::{self, RunKind, Store};
 use crosswalk::sync::{Engine, RunReport, SyncOptions};
-use sim_core::SimClock;
 
 /// The simulated present.
 pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-02-03T12:00:00Z").expect("valid").to_utc()
 }
 
-/// The engine's clock: its sleeps (pacing, backoff, `Retry-After`) move the simulators' clocks
-/// by the same amount, so nothing waits on the wall clock.
-#[derive(Debug, Clone)]
-pub struct WorldClock {
-    manual: ManualClock,
-    sims: Vec<SimClock>,
-}
-
-impl WorldClock {
-    /// Moves the engine's and every simulator's clock forward.
-    pub fn advance(&self, d: Duration) {
-        self.manual.advance(d);
-        for c in &self.sims {
-            c.advance(chrono::Duration::from_std(d).expect("small"));
-        }
-    }
-}
-
-#[async_trait]
-impl Clock for WorldClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.manual.now()
-    }
-
-    async fn sleep(&self, d: Duration) {
-        self.advance(d);
-        tokio::task::yield_now().await;
-    }
-}
-
 /// A store, the linked clock and the demo pairs over a started [`SimWorld`].
 pub struct Rig {
     pub store: Arc<dyn Store>,
-    pub clock: WorldClock,
+    /// The engine's clock: its sleeps (pacing, backoff, `Retry-After`) move the simulators'
+    /// clocks by the same amount, so nothing waits on the wall clock.
+    pub clock: LinkedClock,
     pub pairs: Vec<crosswalk::mapping::PairMapping>,
     pub ids: Arc<IdGen>,
 }
@@ -61,16 +32,8 @@ pub struct Rig {
 impl Rig {
     /// Sets every simulator clock to [`t0`] and opens a fresh SQLite store in `dir`.
     pub async fn new(world: &SimWorld, dir: &Path) -> Rig {
-        let sims = vec![
-            world.sims.wlcro.clock.clone(),
-            world.sims.hubspot.clock.clone(),
-            world.sims.salesforce.clock.clone(),
-        ];
-        for c in &sims {
-            c.set(t0());
-        }
-        let clock = WorldClock { manual: ManualClock::new(t0()), sims };
-        let shared: SharedClock = Arc::new(clock.clone());
+        let clock = world.linked_clock(t0());
+        let shared = clock.shared();
         let db = dir.join("state.db");
         let store = store::open(&format!("sqlite://{}", db.display())).await.expect("store");
         store.migrate().await.expect("migrate");
@@ -80,7 +43,7 @@ impl Rig {
 
     /// An engine over freshly built connectors (credentials as `world.systems` names them now).
     pub fn engine(&self, world: &SimWorld) -> Engine {
-        let shared: SharedClock = Arc::new(self.clock.clone());
+        let shared = self.clock.shared();
         let connectors: std::collections::BTreeMap<String, Arc<dyn Connector>> =
             world.connectors(&self.pairs, shared.clone(), 11).expect("connectors");
         let opts =

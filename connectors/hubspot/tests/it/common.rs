@@ -1,15 +1,14 @@
-//! Shared test set-up: a frozen-clock simulator, a connector on a `ManualClock`, and a transport
-//! that moves the simulator's clock up to the connector's before each request, so pacing waits
-//! (virtual) are seen by the simulator's rate limiter too.
+//! Shared test set-up: a frozen-clock simulator and a connector on a clock linked to it, so
+//! pacing waits (virtual) are seen by the simulator's rate limiter too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use connector_api::http::{HttpTransport, Request, ReqwestTransport, Response, TransportFailure};
-use connector_api::{Change, Checkpoint, Clock, Connector, ConnectorError, ManualClock, PullRequest};
+use connector_api::http::ReqwestTransport;
+use connector_api::{Change, Checkpoint, Clock, Connector, PullRequest};
+use connector_conformance::LinkedClock;
 use connector_hubspot::{HubspotConfig, HubspotConnector, RateLimits};
 use serde_json::{Map, Value, json};
 use sim_core::SimHandle;
@@ -22,39 +21,10 @@ pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T10:00:00.000Z").unwrap().to_utc()
 }
 
-/// Moves the simulator's frozen clock up to the connector's clock before every request.
-pub struct Synced {
-    inner: ReqwestTransport,
-    clock: ManualClock,
-    sim: SimState,
-}
-
-impl Synced {
-    fn sync(&self) {
-        let now = self.clock.now();
-        if now > self.sim.clock.now() {
-            self.sim.clock.set(now);
-        }
-    }
-}
-
-#[async_trait]
-impl HttpTransport for Synced {
-    async fn send(&self, req: Request) -> Result<Response, ConnectorError> {
-        self.sync();
-        self.inner.send(req).await
-    }
-
-    async fn send_checked(&self, req: Request) -> Result<Response, TransportFailure> {
-        self.sync();
-        self.inner.send_checked(req).await
-    }
-}
-
 pub struct World {
     pub _handle: SimHandle,
     pub sim: SimState,
-    pub clock: ManualClock,
+    pub clock: LinkedClock,
     pub conn: HubspotConnector,
 }
 
@@ -62,7 +32,6 @@ impl World {
     /// Moves both clocks forward.
     pub fn advance(&self, d: Duration) {
         self.clock.advance(d);
-        self.sim.clock.set(self.clock.now());
     }
 
     pub fn seed_contacts(&self, n: usize, tag: &str) -> Vec<u64> {
@@ -135,12 +104,9 @@ pub async fn world_seeded(sim_limits: RateLimitConfig, conn_limits: RateLimits, 
     };
     let (handle, sim) = sim_hubspot::start(cfg).await.expect("sim starts");
     sim.set_search_lag(0, 0);
-    let clock = ManualClock::new(t0());
-    let transport = Synced {
-        inner: ReqwestTransport::new(Duration::from_secs(30)).unwrap(),
-        clock: clock.clone(),
-        sim: sim.clone(),
-    };
+    let sim_clock = sim.clock.clone();
+    let clock = connector_conformance::linked_clock(t0(), move |d| sim_clock.advance(d));
+    let transport = ReqwestTransport::new(Duration::from_secs(30)).unwrap();
     let mut config = HubspotConfig::new(handle.base_url(), TOKEN.to_string().into(), UNIQUE);
     config.properties = BTreeMap::from([
         ("contacts".to_string(), vec!["email".to_string(), "firstname".to_string()]),

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::DateTime;
-use connector_api::ManualClock;
 use connector_api::http::ReqwestTransport;
-use connector_conformance::LinkedClock;
+use connector_conformance::linked_clock;
 use connector_whitelabelcro::{WlcroConfig, WlcroConnector};
 use sim_core::SimHandle;
 use sim_whitelabelcro::{RateLimitConfig, SeedRecord, SimConfig, SimState, start};
@@ -35,9 +34,7 @@ pub async fn seeded(n: usize) -> (SimHandle, SimState, WlcroConnector) {
         }
     }
     let sim_clock = state.clock.clone();
-    let clock = LinkedClock::new(ManualClock::new(state.now()), move |d| {
-        sim_clock.advance(chrono::Duration::from_std(d).expect("small"))
-    });
+    let clock = linked_clock(state.now(), move |d| sim_clock.advance(d));
     let mut cfg = WlcroConfig::new(handle.base_url(), SimConfig::default_key().into());
     cfg.read_per_minute = 1_000_000_000;
     let transport = Arc::new(ReqwestTransport::new(Duration::from_secs(30)).expect("transport"));

@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use connector_api::FieldMap;
 use connector_api::http::ReqwestTransport;
-use connector_api::{FieldMap, ManualClock};
-use connector_conformance::{ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall};
+use connector_conformance::{
+    ConformanceDriver, DriverError, DriverResult, Fault, LinkedClock, LoggedCall, failed, linked_clock,
+    logged_calls, sim_faults,
+};
 use connector_whitelabelcro::{WlcroConfig, WlcroConnector};
 use serde_json::{Map, Value};
-use sim_core::{FaultConfig, SimHandle};
+use sim_core::SimHandle;
 use sim_whitelabelcro::{SeedRecord, SimConfig, SimState, start};
 
 /// The frozen start time of every test.
@@ -41,9 +44,7 @@ pub async fn world(lead: bool) -> World {
 pub async fn world_with(lead: bool, tweak: impl FnOnce(&mut WlcroConfig)) -> World {
     let (handle, state) = start(SimConfig::frozen(7, t0())).await.expect("sim starts");
     let sim_clock = state.clock.clone();
-    let clock = LinkedClock::new(ManualClock::new(t0()), move |d| {
-        sim_clock.advance(chrono::Duration::from_std(d).expect("small"))
-    });
+    let clock = linked_clock(t0(), move |d| sim_clock.advance(d));
     let mut cfg = WlcroConfig::new(handle.base_url(), SimConfig::default_key().into());
     tweak(&mut cfg);
     let transport = Arc::new(ReqwestTransport::new(Duration::from_secs(10)).unwrap());
@@ -64,10 +65,6 @@ fn seed_record(f: &FieldMap) -> SeedRecord {
         external_id: text(f, "external_id"),
         ..SeedRecord::default()
     }
-}
-
-fn failed(e: impl std::fmt::Display) -> DriverError {
-    DriverError::Failed(e.to_string())
 }
 
 impl WlcroDriver {
@@ -144,15 +141,7 @@ impl ConformanceDriver for WlcroDriver {
     }
 
     async fn request_log(&self) -> Vec<LoggedCall> {
-        let log = self.state.requests().into_iter();
-        log.map(|r| LoggedCall {
-            method: r.method,
-            path: r.path,
-            status: r.status,
-            at: r.at,
-            retry_after: r.retry_after.map(Duration::from_secs),
-        })
-        .collect()
+        logged_calls(self.state.requests())
     }
 
     async fn clear_log(&self) {
@@ -161,13 +150,9 @@ impl ConformanceDriver for WlcroDriver {
 
     async fn set_fault(&self, fault: Fault) -> DriverResult<()> {
         match fault {
-            Fault::None => self.state.set_faults(FaultConfig::default()),
+            Fault::None => self.state.set_faults(sim_faults(fault)),
             Fault::Maintenance => self.state.set_maintenance(true),
-            Fault::ThrottleStorm { retry_after } => self.state.set_faults(FaultConfig {
-                rate_429: 1.0,
-                retry_after_secs: Some(retry_after.as_secs()),
-                ..FaultConfig::default()
-            }),
+            storm @ Fault::ThrottleStorm { .. } => self.state.set_faults(sim_faults(storm)),
         }
         Ok(())
     }
