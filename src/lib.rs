@@ -27,5 +27,5 @@ pub mod webhook_settings;
 // the core, SQL inside the store and the CLI out of the engine); re-exported so `crate::mapping`,
 // `crosswalk::store`, `crosswalk::sync`, ... keep working.
 pub use crosswalk_core::{mapping, reconcile, side};
-pub use crosswalk_store as store;
 pub use crosswalk_engine::{ids, sync};
+pub use crosswalk_store as store;
