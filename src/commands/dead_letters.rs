@@ -9,7 +9,7 @@ use connector_api::{Clock, SystemClock};
 
 use crate::dead_letters::{DeadLetterError, DeadLetters, Done};
 use crate::settings::Settings;
-use crate::store::{self, DeadLetter, DeadLetterFilter, DeadLetterSource, DeadLetterStatus};
+use crate::store::{DeadLetter, DeadLetterFilter, DeadLetterSource, DeadLetterStatus};
 
 use super::Outcome;
 
@@ -63,13 +63,10 @@ pub enum DeadLetterCommand {
 
 /// Runs one `dead-letters` subcommand.
 pub async fn run(settings: &Settings, command: &DeadLetterCommand) -> Outcome {
-    let store = match store::open(&settings.store.url).await {
+    let store = match super::open_store(settings).await {
         Ok(s) => s,
-        Err(e) => return fail(&e.to_string()),
+        Err(outcome) => return outcome,
     };
-    if let Err(e) = store.migrate().await {
-        return fail(&e.to_string());
-    }
     let service = DeadLetters::new(store);
     match execute(&service, command, SystemClock.now()).await {
         Ok(text) => {

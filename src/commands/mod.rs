@@ -67,3 +67,17 @@ impl Outcome {
         }
     }
 }
+
+/// Opens the configured store and brings its schema up to date; on failure says why (the
+/// operator must act) and answers the outcome to exit with.
+pub async fn open_store(
+    settings: &crate::settings::Settings,
+) -> Result<std::sync::Arc<dyn crate::store::Store>, Outcome> {
+    let failed = |e: crate::store::StoreError| {
+        crate::telemetry::fail(&e.to_string());
+        Outcome::ActionNeeded
+    };
+    let store = crate::store::open(&settings.store.url).await.map_err(failed)?;
+    store.migrate().await.map_err(failed)?;
+    Ok(store)
+}

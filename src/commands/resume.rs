@@ -12,7 +12,6 @@ use connector_api::http::{HttpTransport, ReqwestTransport};
 use crate::ops::metrics::Metrics;
 use crate::ops::{Ops, OpsConfig};
 use crate::settings::Settings;
-use crate::store;
 
 use super::Outcome;
 
@@ -23,17 +22,10 @@ pub async fn run(settings: &Settings, system: &str) -> Outcome {
         eprintln!("error: no system named `{system}`; configured systems: {}", known.join(", "));
         return Outcome::ActionNeeded;
     }
-    let store = match store::open(&settings.store.url).await {
+    let store = match super::open_store(settings).await {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Outcome::ActionNeeded;
-        }
+        Err(outcome) => return outcome,
     };
-    if let Err(e) = store.migrate().await {
-        eprintln!("error: {e}");
-        return Outcome::ActionNeeded;
-    }
     let transport: Arc<dyn HttpTransport> = match ReqwestTransport::new(crate::ops::PROBE_LIMIT) {
         Ok(t) => Arc::new(t),
         Err(e) => {

@@ -10,7 +10,7 @@ use connector_api::SystemClock;
 
 use crate::review::{ResolveReport, ResolveRequest, ReviewError, ReviewService, render};
 use crate::settings::Settings;
-use crate::store::{self, ResolveAction, ReviewFilter, ReviewKind, ReviewSort, ReviewState, RunKind};
+use crate::store::{ResolveAction, ReviewFilter, ReviewKind, ReviewSort, ReviewState, RunKind};
 
 use super::Outcome;
 
@@ -188,13 +188,10 @@ impl ResolveArgs {
 
 /// Runs one `review` subcommand; confirmation answers are read from stdin.
 pub async fn run(settings: &Settings, command: &ReviewCommand) -> Outcome {
-    let store = match store::open(&settings.store.url).await {
+    let store = match super::open_store(settings).await {
         Ok(s) => s,
-        Err(e) => return fail(&e.to_string()),
+        Err(outcome) => return outcome,
     };
-    if let Err(e) = store.migrate().await {
-        return fail(&e.to_string());
-    }
     let directory = crate::review::names::Directory::from_settings(settings);
     let service = ReviewService::new(store, SystemClock::shared()).with_directory(directory);
     let stdin = std::io::stdin();

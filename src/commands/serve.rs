@@ -9,7 +9,6 @@ use crate::serve::hubspot_webhooks::HubspotReceiver;
 use crate::serve::webhooks::WlcroReceiver;
 use crate::serve::{self, AdminAuth};
 use crate::settings::Settings;
-use crate::store;
 
 use super::Outcome;
 
@@ -29,17 +28,10 @@ pub async fn run(settings: &Settings, listen: Option<&str>) -> Outcome {
             return Outcome::ActionNeeded;
         }
     };
-    let store = match store::open(&settings.store.url).await {
+    let store = match super::open_store(settings).await {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Outcome::ActionNeeded;
-        }
+        Err(outcome) => return outcome,
     };
-    if let Err(e) = store.migrate().await {
-        eprintln!("error: {e}");
-        return Outcome::ActionNeeded;
-    }
     let clock = SystemClock::shared();
     let hooks = match WlcroReceiver::from_settings(settings, store.clone(), clock.clone()) {
         Ok(hooks) => hooks,

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connector_api::{Connector, ConnectorError, Record, SharedClock};
+use connector_api::{Connector, ConnectorError, Quarantined, Record, SharedClock};
 
 use crate::mapping::{PairMapping, Side};
-use crate::store::{Lease, PageCommit, PageCommitResult, Store, StreamKey};
+use crate::store::{DeadLetterSource, Lease, NewDeadLetter, PageCommit, PageCommitResult, Store, StreamKey};
 
 use super::caps::RunCaps;
 use super::control::{BackfillRun, ProgressSink, RunMode, StopSignal};
@@ -171,6 +171,23 @@ impl PairContext {
     /// A new commit under this pair's lease, stamped now.
     pub fn new_commit(&self) -> PageCommit {
         PageCommit::new(self.lease.clone(), self.run_id.clone(), self.clock.now())
+    }
+
+    /// A dead letter of `side` for the malformed item `q`, from a pull (no event) or a webhook
+    /// delivery (its event id).
+    pub fn dead_letter(&self, side: Side, q: Quarantined, event_id: Option<String>) -> NewDeadLetter {
+        let ep = self.pair.endpoint(side);
+        NewDeadLetter {
+            pair: Some(self.pair.name.clone()),
+            system: ep.system.clone(),
+            object: ep.object.clone(),
+            record_id: q.id,
+            reason: q.reason,
+            payload: q.raw,
+            run_id: self.run_id.clone(),
+            source: if event_id.is_some() { DeadLetterSource::Webhook } else { DeadLetterSource::Pull },
+            event_id,
+        }
     }
 
     /// The records of `ids` on `side` that are linked in this pair already.

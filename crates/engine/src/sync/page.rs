@@ -17,7 +17,7 @@ use connector_api::{Change, ChangeKind, Quarantined};
 
 use crate::mapping::Side;
 use crate::reconcile::{self, Plan};
-use crate::store::{CheckpointUpdate, Link, NewDeadLetter, PageCommit};
+use crate::store::{CheckpointUpdate, Link, PageCommit};
 
 use super::caps::ItemCtx;
 use super::context::PairContext;
@@ -62,7 +62,7 @@ pub(crate) async fn process(
     stats.run.pulled += input.changes.len() as u64;
     stats.quarantined += input.quarantined.len() as u64;
     let mut commit = ctx.new_commit();
-    commit.dead_letters = dead_letters(ctx, side, input.quarantined);
+    commit.dead_letters = input.quarantined.into_iter().map(|q| ctx.dead_letter(side, q, None)).collect();
 
     let changes = latest_per_record(input.changes);
     let Linked { links, resolved } = link_page(ctx, side, &changes, &mut commit, stats).await?;
@@ -93,24 +93,6 @@ pub(crate) async fn process(
     }
     ctx.commit(commit).await?;
     Ok(PageOutcome { incomplete })
-}
-
-/// The page's malformed items, as dead letters.
-fn dead_letters(ctx: &PairContext, side: Side, quarantined: Vec<Quarantined>) -> Vec<NewDeadLetter> {
-    let ep = ctx.pair.endpoint(side);
-    quarantined
-        .into_iter()
-        .map(|q| NewDeadLetter {
-            pair: Some(ctx.pair.name.clone()),
-            system: ep.system.clone(),
-            object: ep.object.clone(),
-            record_id: q.id,
-            reason: q.reason,
-            payload: q.raw,
-            run_id: ctx.run_id.clone(),
-            ..NewDeadLetter::default()
-        })
-        .collect()
 }
 
 /// Links the page's records: merges re-pointed, identity resolved for the unlinked ones, new

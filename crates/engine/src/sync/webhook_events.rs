@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
 use crate::mapping::Side;
-use crate::store::{DeadLetterSource, NewDeadLetter};
 
 use super::context::PairContext;
 use super::error::SyncError;
@@ -123,20 +122,8 @@ async fn reconcile_side(
     // Unreadable deliveries become dead letters in the same commit that marks them processed.
     let mut commit = ctx.new_commit();
     report.stats.quarantined += quarantined.len() as u64;
-    commit.dead_letters = quarantined
-        .into_iter()
-        .map(|(event_id, q)| NewDeadLetter {
-            pair: Some(ctx.pair.name.clone()),
-            system: ep.system.clone(),
-            object: ep.object.clone(),
-            record_id: q.id,
-            reason: q.reason,
-            payload: q.raw,
-            run_id: ctx.run_id.clone(),
-            source: DeadLetterSource::Webhook,
-            event_id: Some(event_id),
-        })
-        .collect();
+    commit.dead_letters =
+        quarantined.into_iter().map(|(event_id, q)| ctx.dead_letter(side, q, Some(event_id))).collect();
     commit.seen_events = consumed.into_iter().map(|e| (e.source, e.event_id)).collect();
     ctx.commit(commit).await?;
     Ok(None)
