@@ -15,7 +15,7 @@ use crate::settings::Settings;
 use crate::sync::{BackfillSpec, PairStatus};
 
 use super::Outcome;
-use super::run::on_signals;
+use super::signals::on_signals;
 use super::summary::RunSummary;
 use crate::status::run_summary;
 use crate::telemetry;

@@ -13,6 +13,7 @@ pub mod resume;
 pub mod review;
 pub mod run;
 pub mod serve;
+pub mod signals;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod status;

@@ -119,7 +119,7 @@ pub async fn run(settings: &Settings, pairs: &[String], dry_run: bool, json: boo
             return Outcome::ActionNeeded;
         }
     };
-    super::run::on_signals(engine.stop_signal(), Arc::new(tokio::sync::Notify::new()));
+    super::signals::on_signals(engine.stop_signal(), Arc::new(tokio::sync::Notify::new()));
     let result = ops.cycle(&engine, RunKind::Manual, pairs, dry_run).await;
     // Alerts go out in the background; a one-shot run waits for them (each retry is bounded).
     ops.notifier().flush_within(crate::ops::FLUSH_LIMIT).await;
