@@ -53,6 +53,11 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     system: String,
     class: String,
@@ -119,6 +124,7 @@ pub struct Metrics {
     queue: Family<PairLabel, Gauge>,
     review_open: Family<KindLabel, Gauge>,
     dead_letters: Gauge,
+    dead_by_reason: Family<ReasonLabel, Gauge>,
     last_success: Family<PairLabel, Gauge>,
     breaker_open: Family<SystemLabel, Gauge>,
     budget: Family<BudgetLabels, Gauge>,
@@ -162,6 +168,7 @@ impl Metrics {
             queue: Family::default(),
             review_open: Family::default(),
             dead_letters: Gauge::default(),
+            dead_by_reason: Family::default(),
             last_success: Family::default(),
             breaker_open: Family::default(),
             budget: Family::default(),
@@ -192,7 +199,12 @@ impl Metrics {
         );
         r.register("crosswalk_review_queue_depth", "Open review items, per pair.", m.queue.clone());
         r.register("crosswalk_review_open_items", "Open review items, by kind.", m.review_open.clone());
-        r.register("crosswalk_dead_letters", "Dead letters recorded.", m.dead_letters.clone());
+        r.register("crosswalk_dead_letters", "Open dead letters.", m.dead_letters.clone());
+        r.register(
+            "crosswalk_dead_letters_by_reason",
+            "Open dead letters, by reason (the same groups as `crosswalk status`).",
+            m.dead_by_reason.clone(),
+        );
         r.register(
             "crosswalk_last_success_timestamp_seconds",
             "When the pair last finished a run cleanly (Unix time).",
@@ -342,6 +354,12 @@ impl Metrics {
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         self.dead_letters.set(i64::try_from(store.count_dead_letters().await?).unwrap_or(i64::MAX));
+        self.dead_by_reason.clear();
+        for (reason, n) in store.count_dead_letters_by_reason().await? {
+            self.dead_by_reason
+                .get_or_create(&ReasonLabel { reason })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
         self.breaker_open.clear();
         for b in store.breakers().await? {
             self.breaker_open.get_or_create(&SystemLabel { system: b.system }).set(i64::from(b.open));

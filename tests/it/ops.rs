@@ -470,5 +470,10 @@ async fn metrics_parse_and_the_counters_move_with_the_work_of_two_runs() {
                     && s.labels.get("stream") == Some("people"))
         );
     }
+    // Open dead letters, in total and by reason, as the store holds them.
+    open_review_items(&env.store, 0, env.clock.now()).await;
+    let m = Scraped::get(&url, env.clock.now()).await;
+    assert_eq!(m.sum("crosswalk_dead_letters", &[]), 1.0);
+    assert_eq!(m.sum("crosswalk_dead_letters_by_reason", &[("reason", "unparseable")]), 1.0);
     env.finish().await;
 }
