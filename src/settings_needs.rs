@@ -19,6 +19,8 @@ pub enum Need {
     Credentials,
     /// What only `serve` uses: `serve.admin_token`, webhook secrets, a HubSpot `public_url`.
     Serve,
+    /// The signing secrets of the alert targets (`sync`, `run` and `resume` send alerts).
+    Alerts,
 }
 
 impl fmt::Display for Need {
@@ -26,6 +28,7 @@ impl fmt::Display for Need {
         f.write_str(match self {
             Self::Credentials => "the systems' API credentials",
             Self::Serve => "the admin server's token and webhook secrets",
+            Self::Alerts => "the alert targets' signing secrets",
         })
     }
 }
@@ -75,6 +78,11 @@ pub fn requirements(s: &Settings) -> Vec<Requirement> {
         if has_hubspot_secret(s, name, hook) {
             let url = hook.public_url.clone().unwrap_or_else(|| "not set".into());
             add(Need::Serve, format!("systems.{name}.webhook.public_url"), url);
+        }
+    }
+    for (i, t) in s.alerts.targets.iter().enumerate() {
+        if let Some(secret) = &t.secret {
+            add(Need::Alerts, format!("alerts.targets.{i}.secret"), from_of(secret));
         }
     }
     match &s.serve.admin_token {
@@ -127,6 +135,13 @@ pub(crate) fn problems(
         && let Err(e) = token.resolve_min(MIN_ADMIN_TOKEN)
     {
         push(Need::Serve, "serve.admin_token".into(), e.to_string());
+    }
+    for (i, t) in s.alerts.targets.iter().enumerate() {
+        if let Some(secret) = &t.secret
+            && let Err(e) = secret.resolve_min(MIN_WEBHOOK_SECRET)
+        {
+            push(Need::Alerts, format!("alerts.targets.{i}.secret"), e.to_string());
+        }
     }
     out
 }

@@ -29,7 +29,10 @@ pub fn needs(command: &crate::cli::Command) -> &'static [Need] {
     match command {
         // `status --no-probe` reads only the store.
         C::Status(args) if args.no_probe => &[],
-        C::Sync { .. } | C::Run { .. } | C::Backfill { .. } | C::Status(_) => &[Need::Credentials],
+        // Cycles send alerts (breaker, failing pairs, queue, lag); `resume` says a breaker closed.
+        C::Sync { .. } | C::Run { .. } => &[Need::Credentials, Need::Alerts],
+        C::Resume { .. } => &[Need::Alerts],
+        C::Backfill { .. } | C::Status(_) => &[Need::Credentials],
         // Only the store: a retry stores a hint that the next run (with the credentials) uses.
         C::DeadLetters { .. } => &[],
         C::Serve { .. } => &[Need::Credentials, Need::Serve],
@@ -39,8 +42,10 @@ pub fn needs(command: &crate::cli::Command) -> &'static [Need] {
 }
 
 /// The commands `check` reports on, with what each needs (same table as [`needs`]).
-pub const COMMAND_NEEDS: [(&str, &[Need]); 3] = [
-    ("sync, run, backfill, status", &[Need::Credentials]),
+pub const COMMAND_NEEDS: [(&str, &[Need]); 5] = [
+    ("sync, run", &[Need::Credentials, Need::Alerts]),
+    ("backfill, status", &[Need::Credentials]),
+    ("resume", &[Need::Alerts]),
     ("serve", &[Need::Credentials, Need::Serve]),
     ("migrate, review, explain, dead-letters, status --no-probe", &[]),
 ];

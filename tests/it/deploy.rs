@@ -33,11 +33,11 @@ fn sim_credentials() -> BTreeMap<&'static str, String> {
     ])
 }
 
-/// The environment variables `check` says the `sync, run, backfill, status` commands require.
+/// The environment variables `check` says the `sync` and `run` commands require.
 fn sync_requires(check_output: &str) -> Vec<String> {
     let line = check_output
         .lines()
-        .find(|l| l.trim_start().starts_with("sync, run, backfill, status:"))
+        .find(|l| l.trim_start().starts_with("sync, run:"))
         .expect("check reports what sync requires");
     line.split("environment variable ").skip(1).map(|s| s.split(')').next().unwrap().to_string()).collect()
 }
