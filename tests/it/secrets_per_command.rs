@@ -72,8 +72,7 @@ async fn sync_needs_only_the_credentials_and_serve_needs_its_own_secrets() {
     let (code, text) = crosswalk_env(dir.path(), &credentials(), &["check"]);
     assert_eq!(code, 1, "check validates everything: {text}");
     assert!(text.contains("WLCRO_WEBHOOK_SECRET is not set") && text.contains("(needed by serve)"), "{text}");
-    let sync_line =
-        text.lines().find(|l| l.trim_start().starts_with("sync, run:")).expect("sync line");
+    let sync_line = text.lines().find(|l| l.trim_start().starts_with("sync, run:")).expect("sync line");
     assert!(sync_line.contains("systems.wlcro.api_key (environment variable WLCRO_API_KEY)"), "{sync_line}");
     assert!(!sync_line.contains("webhook"), "sync requires no webhook secret: {sync_line}");
     let serve_line = text.lines().find(|l| l.trim_start().starts_with("serve:")).expect("serve line");
