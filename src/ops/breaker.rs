@@ -91,10 +91,11 @@ impl Breaker {
                 continue;
             }
             let share = if t.attempts == 0 { 0.0 } else { t.failed as f64 / t.attempts as f64 };
-            let (failure, open_after) = if t.auth_refused > 0 {
+            let refused = report.pairs.iter().any(|p| p.refused_credentials.as_deref() == Some(system));
+            let (failure, open_after) = if t.auth_refused > 0 || refused {
                 (
                     Some(format!(
-                        "`{system}` refused the credentials (401); fix them, then `crosswalk resume {system}`"
+                        "`{system}` refused the credentials; fix them, then `crosswalk resume {system}`"
                     )),
                     1,
                 )
@@ -170,11 +171,11 @@ impl PairGate for Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::{PageStats, PairReport};
+    use crate::sync::PairReport;
     use connector_api::ManualClock;
 
     fn report(status: PairStatus) -> RunReport {
-        let pair = PairReport { pair: "p".into(), status, stats: PageStats::default(), plan: String::new() };
+        let pair = PairReport { status, ..PairReport::new("p", PairStatus::Done) };
         RunReport { run_id: "r".into(), pairs: vec![pair], status: crate::store::RunStatus::Partial }
     }
 
@@ -215,11 +216,29 @@ mod tests {
         assert!(b.open().await.unwrap().is_empty());
         let t = b.record(&incomplete, &pairs, &traffic(&[("wlcro", 2, 0, 1)])).await.unwrap();
         assert_eq!(t.len(), 1, "{t:?}");
-        assert!(t[0].opened && t[0].system == "wlcro" && t[0].reason.contains("401"), "{t:?}");
+        assert!(
+            t[0].opened && t[0].system == "wlcro" && t[0].reason.contains("refused the credentials"),
+            "{t:?}"
+        );
         let gate = b.paused(&pairs[0]).await.expect("the pair is paused");
         assert!(gate.contains("`wlcro`") && gate.contains("crosswalk resume wlcro"), "{gate}");
         assert_eq!(b.resume("wlcro", "tester").await.unwrap().map(|t| t.opened), Some(false));
         assert!(b.paused(&pairs[0]).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn credentials_refused_without_a_401_open_at_once_too() {
+        let b = breaker(5).await;
+        let pairs = [pair()];
+        // Salesforce answers a refused client secret 400 invalid_grant: no 401 in the traffic,
+        // but the connector classed it as auth and the pair says which system.
+        let mut failed =
+            report(PairStatus::Failed { reason: "system `hubspot`: credentials refused".into() });
+        failed.pairs[0].refused_credentials = Some("hubspot".into());
+        let t = b.record(&failed, &pairs, &traffic(&[("hubspot", 1, 0, 0)])).await.unwrap();
+        assert_eq!(t.len(), 1, "opened by the first such run: {t:?}");
+        assert!(t[0].opened && t[0].system == "hubspot", "{t:?}");
+        assert!(b.paused(&pairs[0]).await.is_some());
     }
 
     #[tokio::test]

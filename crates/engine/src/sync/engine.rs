@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use connector_api::{Connector, SharedClock};
+use connector_api::{Connector, ErrorClass, SharedClock};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::ids::IdGen;
@@ -196,6 +196,11 @@ impl Engine {
         match self.pair_context(run, lease.clone()).await {
             Ok(ctx) => {
                 if let Err(e) = self.run_leased(&ctx, run, &mut report, windows).await {
+                    if let SyncError::Connector { system, source } = &e
+                        && source.class() == ErrorClass::Auth
+                    {
+                        report.refused_credentials = Some(system.clone());
+                    }
                     report.status = failure_status(e);
                 }
             }

@@ -79,12 +79,22 @@ pub struct PairReport {
     pub stats: PageStats,
     /// The dry-run plan, rendered (empty unless dry-run).
     pub plan: String,
+    /// The system whose credentials were refused, when that stopped the pair (an auth error of
+    /// any shape: a 401, Salesforce's `invalid_grant`, a key without a scope); the circuit
+    /// breaker opens at once on it.
+    pub refused_credentials: Option<String>,
 }
 
 impl PairReport {
     /// A report of `pair` that has done nothing yet.
     pub fn new(pair: &str, status: PairStatus) -> Self {
-        Self { pair: pair.to_string(), status, stats: PageStats::default(), plan: String::new() }
+        Self {
+            pair: pair.to_string(),
+            status,
+            stats: PageStats::default(),
+            plan: String::new(),
+            refused_credentials: None,
+        }
     }
 }
 
