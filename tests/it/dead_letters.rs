@@ -1,6 +1,7 @@
 //! The redrive procedure: a correctly signed but unreadable WhiteLabelCRO delivery becomes a dead
 //! letter listed with its reason; retried, the next run re-reads the record it names and syncs
-//! it exactly once (judged from the fake systems' records and write logs); a second retry and
+//! it exactly once (judged from the fake systems' records and write logs, and once more from the
+//! WhiteLabelCRO and HubSpot simulators' records and request logs); a second retry and
 //! later runs change nothing; a discarded letter stays discarded and is never processed.
 
 use axum::http::StatusCode;
@@ -236,4 +237,64 @@ fn dead_letters_and_each_subcommand_have_help() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success() && text.contains("Usage: crosswalk dead-letters"), "{args:?}: {text}");
     }
+}
+
+/// The same redrive judged from the simulators: an unreadable signed delivery about a linked
+/// WhiteLabelCRO client (edited silently, so only a re-read finds the edit) is dead-lettered;
+/// retried, the next run re-reads the client from the WhiteLabelCRO simulator and the HubSpot
+/// simulator's contact takes the edit with exactly one write; later runs write nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_delivery_reaches_the_hubspot_simulator_exactly_once() {
+    use crate::hubspot_engine::Env;
+    let opts = SyncOptions { sweep_budget: 0, ..SyncOptions::default().creating_on_first_sync() };
+    let env = Env::start_with(opts).await;
+    let linked = env.seed_linked(1, true);
+    env.run().await;
+    env.advance(10);
+    env.run().await;
+    let first_name = |env: &Env| env.contact(linked.contact).properties.get("firstname").cloned();
+    assert_eq!(first_name(&env).as_deref(), Some("Ann"));
+
+    // A plain edit in WhiteLabelCRO's UI: no event, and no sweep in this world.
+    let edit = serde_json::json!({ "first_name": "Anna" });
+    env.wlcro().ui_edit(linked.client, edit.as_object().unwrap()).expect("ui edit");
+    env.advance(10);
+    env.run().await;
+    assert_eq!(first_name(&env).as_deref(), Some("Ann"), "nothing found the silent edit");
+
+    let store = env.test_store.store.clone();
+    let app = receiver("wlcro", store.clone(), env.clock.shared(), &[SECRET])
+        .attach(serve_api::app(store.clone(), env.clock.shared()));
+    let body = unreadable_status_event(70001, linked.client);
+    let now = env.clock.now().timestamp();
+    let reply = call(&app, delivery(&body, Some(sign(SECRET, body.as_bytes())), now)).await;
+    assert_eq!((reply.status, reply.json()["status"].as_str()), (StatusCode::ACCEPTED, Some("quarantined")));
+    env.advance(10);
+    env.run().await;
+    assert_eq!(first_name(&env).as_deref(), Some("Ann"), "an unreadable delivery changes nothing");
+
+    let service = DeadLetters::new(store.clone());
+    let letters = store.find_dead_letters(&Default::default()).await.unwrap();
+    let client = linked.client.to_string();
+    let letter = letters.iter().find(|d| d.record_id.as_deref() == Some(client.as_str())).expect("listed");
+    assert!(letter.reason.contains("new_status"), "{}", letter.reason);
+    let retry = DeadLetterCommand::Retry { id: letter.id, by: "ops".into() };
+    assert!(execute(&service, &retry, env.clock.now()).await.unwrap().contains("retried"));
+
+    let marks = env.marks();
+    env.advance(10);
+    env.run().await;
+    assert_eq!(
+        first_name(&env).as_deref(),
+        Some("Anna"),
+        "the retried letter's client was re-read and synced"
+    );
+    let (hubspot, wlcro) = env.writes_since(marks);
+    assert_eq!((hubspot.len(), wlcro.len()), (1, 0), "one write, to the HubSpot contact: {hubspot:?}");
+    env.advance(10);
+    env.run().await;
+    let (hubspot, wlcro) = env.writes_since(marks);
+    assert_eq!((hubspot.len(), wlcro.len()), (1, 0), "processed exactly once");
+    assert_eq!(store.dead_letter(letter.id).await.unwrap().unwrap().status, DeadLetterStatus::Retried);
+    env.finish().await;
 }

@@ -54,7 +54,7 @@ impl Env {
         Self::start_mapped(SyncOptions::default().creating_on_first_sync(), true).await
     }
 
-    async fn start_with(opts: SyncOptions) -> Env {
+    pub(crate) async fn start_with(opts: SyncOptions) -> Env {
         Self::start_mapped(opts, false).await
     }
 
