@@ -1,7 +1,8 @@
 //! One scheduled cycle with N (default 10,000) changed records on each side of the
 //! WhiteLabelCRO ⇄ HubSpot pair, against the bundled simulators over loopback HTTP (no
 //! artificial latency), on SQLite and on PostgreSQL. Prints wall time, records/s, the requests
-//! each simulator answered and the peak RSS (VmHWM) of the cycle.
+//! each simulator answered, the peak RSS (VmHWM) of the cycle and the CPU time the process spent
+//! on it (less sensitive than the wall time to other work on the machine).
 //!
 //! Set-up (not measured): N WhiteLabelCRO clients and N HubSpot contacts, pre-linked both ways
 //! with equal values, stamped 30 minutes ago; one initial cycle links them (its figures are
@@ -252,6 +253,29 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time this process has used so far (user + system, every thread, the in-process
+/// simulators included), from `/proc/self/stat`; `None` where it is not readable. Unlike the
+/// wall time it barely moves when other processes share the cores.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    Some((ticks(11)? + ticks(12)?) / CLOCK_TICKS)
+}
+
+/// `sysconf(_SC_CLK_TCK)` on Linux.
+const CLOCK_TICKS: f64 = 100.0;
+
+fn cpu_since(start: Option<f64>) -> String {
+    match (start, cpu_secs()) {
+        (Some(a), Some(b)) => format!("{:.2} s CPU", b - a),
+        _ => "CPU time not readable".into(),
+    }
+}
+
 fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
@@ -289,11 +313,12 @@ async fn bench(backend: &str, url: &str, n: usize) {
     let engine =
         Engine::new(store.clone(), connectors(&world, &pairs, clock.clone()), pairs, clock, ids, opts);
 
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_secs());
     let first = engine.run(RunKind::Scheduled, &[], false).await.expect("initial cycle");
     println!(
-        "{backend}: initial cycle (links {n} pre-linked pairs) {:.2?}; {}",
+        "{backend}: initial cycle (links {n} pre-linked pairs) {:.2?} ({}); {}",
         t.elapsed(),
+        cpu_since(cpu),
         describe(&first)
     );
     spacer(&world, contacts[0]);
@@ -303,9 +328,10 @@ async fn bench(backend: &str, url: &str, n: usize) {
     change(&world, &clients, &contacts);
     let before = request_counts(&world);
     let reset = reset_peak_rss();
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_secs());
     let cycle = engine.run(RunKind::Scheduled, &[], false).await.expect("measured cycle");
     let wall = t.elapsed();
+    let cpu = cpu_since(cpu);
     let peak = vm_hwm_kib();
     let after = request_counts(&world);
 
@@ -324,7 +350,7 @@ async fn bench(backend: &str, url: &str, n: usize) {
 
     let changed = 2 * n;
     println!(
-        "{backend}: scheduled cycle with {n} changes per side: {:.2?} wall, {:.0} changed records/s ({} pulled records/s)",
+        "{backend}: scheduled cycle with {n} changes per side: {:.2?} wall ({cpu}), {:.0} changed records/s ({} pulled records/s)",
         wall,
         changed as f64 / wall.as_secs_f64(),
         (cycle.pairs[0].stats.run.pulled as f64 / wall.as_secs_f64()).round()
