@@ -2,9 +2,10 @@
 //! persisted webhook events (deduplicated by source and event id).
 
 use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
-use super::db::{Db, Ts, Tx, limit_arg, on_db, on_tx, to_u64};
+use super::db::{Arg, Db, Ts, Tx, bind_args, limit_arg, on_db, on_tx, to_u64};
 use super::{
     DEAD_LETTER_PAYLOAD_MAX, DeadLetter, Decision, Lease, NewDeadLetter, NewDecision, StoreError,
     StoredEvent, WriteIntent, leases,
@@ -160,6 +161,43 @@ pub(crate) async fn record_event(
         .rows_affected());
     tx.commit().await?;
     Ok(done == 1)
+}
+
+/// Rows per `INSERT` of [`record_events`] (two parameters each, plus two shared).
+const EVENT_ROWS: usize = 200;
+
+pub(crate) async fn record_events(
+    db: &Db,
+    source: &str,
+    events: &[(String, String)],
+    received_at: DateTime<Utc>,
+) -> Result<Vec<bool>, StoreError> {
+    // The first copy of an id within the delivery is the one stored; later copies are replays.
+    let mut first = std::collections::HashSet::new();
+    let unique: Vec<&(String, String)> = events.iter().filter(|(id, _)| first.insert(id.as_str())).collect();
+    let mut stored = std::collections::HashSet::new();
+    let mut tx = db.begin_write().await?;
+    for chunk in unique.chunks(EVENT_ROWS) {
+        let rows: Vec<String> =
+            (0..chunk.len()).map(|i| format!("($1, ${}, $2, ${})", 3 + 2 * i, 4 + 2 * i)).collect();
+        let sql = format!(
+            "INSERT INTO seen_events (source, event_id, received_at, payload) VALUES {} \
+             ON CONFLICT (source, event_id) DO NOTHING RETURNING event_id",
+            rows.join(", ")
+        );
+        let mut args = vec![Arg::Text(source.to_owned()), Arg::Ts(Ts::from(received_at))];
+        for (id, payload) in chunk {
+            args.push(Arg::Text(id.clone()));
+            args.push(Arg::Text(payload.clone()));
+        }
+        let ids: Vec<String> = on_tx!(&mut tx, c => {
+            bind_args!(sqlx::query_scalar(AssertSqlSafe(sql.clone())), &args).fetch_all(c).await?
+        });
+        stored.extend(ids);
+    }
+    tx.commit().await?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(events.iter().map(|(id, _)| seen.insert(id.as_str()) && stored.contains(id)).collect())
 }
 
 pub(crate) async fn pending_events(

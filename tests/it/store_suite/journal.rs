@@ -286,3 +286,28 @@ pub async fn event_dedupe(t: &TestStore) {
     assert!(!s.record_event("wlcro", "feed-9", at(20), "{}").await.unwrap(), "already seen");
     assert_eq!(s.pending_events("hubspot", 10).await.unwrap().len(), 1);
 }
+
+pub async fn a_delivery_is_recorded_at_once_and_deduplicated_within_it(t: &TestStore) {
+    let s = &*t.store;
+    assert!(s.record_event("hubspot", "9", at(1), "earlier delivery").await.unwrap());
+    let ev = |id: &str, body: &str| (id.to_string(), body.to_string());
+    let mut batch: Vec<(String, String)> =
+        (0..150).map(|i| ev(&format!("b{i}"), &format!("{{\"n\":{i}}}"))).collect();
+    batch.insert(3, ev("9", "replay of an earlier delivery"));
+    batch.push(ev("b7", "a second copy within the delivery"));
+    let fresh = s.record_events("hubspot", &batch, at(5)).await.unwrap();
+    assert_eq!(fresh.len(), batch.len(), "one flag per event, in order");
+    assert!(!fresh[3], "an id stored by an earlier delivery is a replay");
+    assert!(!fresh[151], "the second copy of an id within the delivery is a replay");
+    assert_eq!(fresh.iter().filter(|f| **f).count(), 150);
+    let pending = s.pending_events("hubspot", 500).await.unwrap();
+    assert_eq!(pending.len(), 151);
+    let b7 = pending.iter().find(|e| e.event_id == "b7").unwrap();
+    assert_eq!((b7.payload.as_str(), b7.received_at), (r#"{"n":7}"#, at(5)), "the first copy is stored");
+    let nine = pending.iter().find(|e| e.event_id == "9").unwrap();
+    assert_eq!(nine.payload, "earlier delivery", "a replay changes nothing");
+    // Ids are per source; the same batch again is all replays; an empty delivery is nothing.
+    assert_eq!(s.record_events("wlcro", &batch[..2], at(6)).await.unwrap(), [true, true]);
+    assert!(s.record_events("hubspot", &batch, at(7)).await.unwrap().iter().all(|f| !f));
+    assert!(s.record_events("hubspot", &[], at(8)).await.unwrap().is_empty());
+}
