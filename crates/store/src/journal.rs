@@ -7,8 +7,8 @@ use sqlx::types::Json;
 
 use super::db::{Arg, Db, Ts, Tx, bind_args, limit_arg, on_db, on_tx, to_u64};
 use super::{
-    DEAD_LETTER_PAYLOAD_MAX, DeadLetter, Decision, Lease, NewDeadLetter, NewDecision, StoreError,
-    StoredEvent, WriteIntent, leases,
+    DEAD_LETTER_PAYLOAD_MAX, DeadLetter, Decision, FRESHNESS_KEEP, FreshnessSample, Lease, NewDeadLetter,
+    NewDecision, StoreError, StoredEvent, WriteIntent, leases,
 };
 
 pub(crate) async fn add_dead_letter(
@@ -232,6 +232,36 @@ pub(crate) async fn mark_event(
          SET processed_at = COALESCE(seen_events.processed_at, excluded.processed_at)";
     on_tx!(tx, c => sqlx::query(SQL).bind(source).bind(event_id).bind(Ts::from(at)).execute(c).await?.rows_affected());
     Ok(())
+}
+
+/// Inserts freshness samples and prunes each pair's samples older than [`FRESHNESS_KEEP`].
+pub(crate) async fn add_freshness(tx: &mut Tx, samples: &[FreshnessSample]) -> Result<(), StoreError> {
+    const INSERT: &str = "INSERT INTO freshness (pair, path, millis, at) VALUES ($1, $2, $3, $4)";
+    const PRUNE: &str = "DELETE FROM freshness WHERE pair = $1 AND at < $2";
+    let mut newest: std::collections::BTreeMap<&str, DateTime<Utc>> = std::collections::BTreeMap::new();
+    for s in samples {
+        on_tx!(tx, c => sqlx::query(INSERT)
+            .bind(&s.pair)
+            .bind(&s.path)
+            .bind(s.millis)
+            .bind(Ts::from(s.at))
+            .execute(c)
+            .await?
+            .rows_affected());
+        let at = newest.entry(s.pair.as_str()).or_insert(s.at);
+        *at = (*at).max(s.at);
+    }
+    for (pair, at) in newest {
+        let cutoff = Ts::from(at - FRESHNESS_KEEP);
+        on_tx!(tx, c => sqlx::query(PRUNE).bind(pair).bind(cutoff).execute(c).await?.rows_affected());
+    }
+    Ok(())
+}
+
+pub(crate) async fn freshness(db: &Db, pair: &str, limit: usize) -> Result<Vec<FreshnessSample>, StoreError> {
+    const SQL: &str = "SELECT pair, path, millis, at FROM freshness WHERE pair = $1 \
+         ORDER BY at DESC, id DESC LIMIT $2";
+    Ok(on_db!(db, p => sqlx::query_as(SQL).bind(pair).bind(limit_arg(limit)).fetch_all(p).await?))
 }
 
 #[cfg(test)]

@@ -302,6 +302,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         received_at: DateTime<Utc>,
     ) -> Result<Vec<bool>, StoreError>;
 
+    /// The newest `limit` freshness samples of `pair` (both paths), newest first; kept for
+    /// [`FRESHNESS_KEEP`].
+    async fn freshness(&self, pair: &str, limit: usize) -> Result<Vec<FreshnessSample>, StoreError>;
+
     /// Persisted events of `source` not processed yet, oldest first.
     async fn pending_events(&self, source: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
 

@@ -261,6 +261,10 @@ impl Store for SqlStore {
         journal::record_events(&self.db, source, events, received_at).await
     }
 
+    async fn freshness(&self, pair: &str, limit: usize) -> Result<Vec<FreshnessSample>, StoreError> {
+        journal::freshness(&self.db, pair, limit).await
+    }
+
     async fn pending_events(&self, source: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         journal::pending_events(&self.db, source, limit).await
     }

@@ -2,8 +2,8 @@
 
 use crosswalk::store::{
     DEAD_LETTER_PAYLOAD_MAX, DeadLetterChange, DeadLetterFilter, DeadLetterSource, DeadLetterStatus,
-    NewDeadLetter, NewDecision, NewRun, Redrive, RunCounts, RunKind, RunOutcome, RunStatus, Side, StoreError,
-    StreamKey, StreamWindow, WriteIntent,
+    FRESHNESS_KEEP, FreshnessSample, NewDeadLetter, NewDecision, NewRun, Redrive, RunCounts, RunKind,
+    RunOutcome, RunStatus, Side, StoreError, StreamKey, StreamWindow, WriteIntent,
 };
 use serde_json::json;
 
@@ -310,4 +310,29 @@ pub async fn a_delivery_is_recorded_at_once_and_deduplicated_within_it(t: &TestS
     assert_eq!(s.record_events("wlcro", &batch[..2], at(6)).await.unwrap(), [true, true]);
     assert!(s.record_events("hubspot", &batch, at(7)).await.unwrap().iter().all(|f| !f));
     assert!(s.record_events("hubspot", &[], at(8)).await.unwrap().is_empty());
+}
+
+pub async fn freshness_samples_are_committed_with_the_page_and_pruned_after_a_week(t: &TestStore) {
+    let s = &*t.store;
+    let lease = lease(s).await;
+    let sample = |pair: &str, path: &str, millis: i64, secs: i64| FreshnessSample {
+        pair: pair.into(),
+        path: path.into(),
+        millis,
+        at: at(secs),
+    };
+    commit(s, &lease, |p| {
+        p.freshness = vec![sample("people", "poll", 90_000, 100), sample("people", "webhook", 1_500, 200)];
+        p.freshness.push(sample("deals", "poll", 7, 150));
+    })
+    .await
+    .unwrap();
+    let got = s.freshness("people", 10).await.unwrap();
+    assert_eq!(got, [sample("people", "webhook", 1_500, 200), sample("people", "poll", 90_000, 100)]);
+    assert_eq!(s.freshness("people", 1).await.unwrap().len(), 1, "the newest up to the limit");
+    // A week and a bit later a new sample prunes the pair's old ones, not another pair's.
+    let later = 200 + FRESHNESS_KEEP.num_seconds() + 50;
+    commit(s, &lease, |p| p.freshness = vec![sample("people", "poll", 2_000, later)]).await.unwrap();
+    assert_eq!(s.freshness("people", 10).await.unwrap(), [sample("people", "poll", 2_000, later)]);
+    assert_eq!(s.freshness("deals", 10).await.unwrap().len(), 1);
 }
