@@ -516,17 +516,19 @@ async fn one_run_serve_process_runs_cycles_serves_healthz_takes_a_signed_webhook
     .await;
 
     let http = reqwest::Client::new();
+    // The real time, as the server's clock reads it (the signature's timestamp is checked).
+    let now = || connector_api::Clock::now(&*connector_api::SystemClock::shared());
     let health = http.get(format!("http://{addr}/healthz")).send().await.expect("healthz");
     assert_eq!(health.status(), 200);
     let body = serde_json::json!({
-        "id": 7001, "type": "client.status_changed", "createdUtc": chrono::Utc::now().to_rfc3339(),
+        "id": 7001, "type": "client.status_changed", "createdUtc": now().to_rfc3339(),
         "companyId": 17, "payload": {"client_id": 3, "previous_status": "On Hold", "new_status": "Active Client"},
     })
     .to_string();
     let hook = http
         .post(format!("http://{addr}/webhooks/wlcro"))
         .header("content-type", "application/json")
-        .header("x-webhook-timestamp", chrono::Utc::now().timestamp().to_string())
+        .header("x-webhook-timestamp", now().timestamp().to_string())
         .header("x-webhook-signature", crate::webhooks::sign(secret, body.as_bytes()))
         .body(body)
         .send()
@@ -553,7 +555,7 @@ async fn one_run_serve_process_runs_cycles_serves_healthz_takes_a_signed_webhook
     assert!(std::net::TcpStream::connect(&addr).is_err(), "the server stopped with the scheduler");
     let store = p.store().await;
     assert!(
-        !store.record_event("wlcro", "7001", chrono::Utc::now(), "{}").await.expect("store"),
+        !store.record_event("wlcro", "7001", now(), "{}").await.expect("store"),
         "the delivery was stored in the store the cycles use"
     );
 }
