@@ -163,8 +163,10 @@ pub(crate) async fn record_event(
     Ok(done == 1)
 }
 
-/// Rows per `INSERT` of [`record_events`] (two parameters each, plus two shared).
-const EVENT_ROWS: usize = 200;
+/// Rows per `INSERT` of [`record_events`] (two parameters each, plus two shared). Kept small:
+/// one 100-row message (≈ 30 KB) stalled ≈ 40 ms on PostgreSQL over TCP (Nagle against the
+/// server's delayed ACK; BENCHMARKS.md), four of 25 rows in the same transaction do not.
+const EVENT_ROWS: usize = 25;
 
 pub(crate) async fn record_events(
     db: &Db,
