@@ -70,6 +70,11 @@ pub enum Command {
         json: bool,
     },
     /// Run the sync cycle every interval until SIGINT/SIGTERM (the scheduler as one process).
+    ///
+    /// With --serve the same process also serves what `crosswalk serve` does (the admin pages,
+    /// the JSON API, the webhook receivers, /healthz and /metrics) over one store connection
+    /// pool and one metrics registry: a small deployment needs one process. A signal stops both
+    /// cleanly. Separate `run` and `serve` processes on one store work as before.
     Run {
         /// How often a cycle starts, e.g. `5m` (default: `sync.interval`); a tick while a cycle
         /// still runs is skipped.
@@ -82,8 +87,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Serve Prometheus metrics at http://ADDR/metrics while running (e.g. 127.0.0.1:9464).
-        #[arg(long, value_name = "ADDR")]
+        #[arg(long, value_name = "ADDR", conflicts_with = "serve")]
         metrics_listen: Option<String>,
+        /// Also run the admin server in this process (pages, API, webhook receivers, /healthz,
+        /// /metrics), as `crosswalk serve` would; needs `serve.admin_token`.
+        #[arg(long)]
+        serve: bool,
+        /// Where --serve listens, e.g. 0.0.0.0:8080 (default: `serve.listen`).
+        #[arg(long, value_name = "ADDR", requires = "serve")]
+        listen: Option<String>,
     },
     /// Close a system's circuit breaker by hand: its paused pairs run again from the next run.
     ///

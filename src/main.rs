@@ -45,8 +45,16 @@ async fn dispatch(command: &Command, settings: &Settings) -> Outcome {
         Command::Check { .. } | Command::Init { .. } => Outcome::Ok,
         Command::Migrate => commands::migrate::run(settings).await,
         Command::Sync { pairs, dry_run, json } => commands::sync::run(settings, pairs, *dry_run, *json).await,
-        Command::Run { every, pairs, metrics_listen, json } => {
-            commands::run::run(settings, *every, pairs, metrics_listen.as_deref(), *json).await
+        Command::Run { every, pairs, metrics_listen, serve, listen, json } => {
+            let args = commands::run::RunArgs {
+                every: *every,
+                pairs: pairs.clone(),
+                metrics_listen: metrics_listen.clone(),
+                serve: *serve,
+                listen: listen.clone(),
+                json: *json,
+            };
+            commands::run::run(settings, &args).await
         }
         Command::Resume { system } => commands::resume::run(settings, system).await,
         Command::Backfill { pair, since, until, dry_run, max_creates, restart, slices, json } => {

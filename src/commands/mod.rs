@@ -30,6 +30,8 @@ pub fn needs(command: &crate::cli::Command) -> &'static [Need] {
         // `status --no-probe` reads only the store.
         C::Status(args) if args.no_probe => &[],
         // Cycles send alerts (breaker, failing pairs, queue, lag); `resume` says a breaker closed.
+        // `run --serve` is both: the cycles' and the server's secrets.
+        C::Run { serve: true, .. } => &[Need::Credentials, Need::Alerts, Need::Serve],
         C::Sync { .. } | C::Run { .. } => &[Need::Credentials, Need::Alerts],
         C::Resume { .. } => &[Need::Alerts],
         C::Backfill { .. } | C::Status(_) => &[Need::Credentials],
@@ -42,11 +44,12 @@ pub fn needs(command: &crate::cli::Command) -> &'static [Need] {
 }
 
 /// The commands `check` reports on, with what each needs (same table as [`needs`]).
-pub const COMMAND_NEEDS: [(&str, &[Need]); 5] = [
+pub const COMMAND_NEEDS: [(&str, &[Need]); 6] = [
     ("sync, run", &[Need::Credentials, Need::Alerts]),
     ("backfill, status", &[Need::Credentials]),
     ("resume", &[Need::Alerts]),
     ("serve", &[Need::Credentials, Need::Serve]),
+    ("run --serve", &[Need::Credentials, Need::Alerts, Need::Serve]),
     ("migrate, review, explain, dead-letters, status --no-probe", &[]),
 ];
 

@@ -6,6 +6,11 @@
 //! cycle ends at its next page boundary, or at once when it waits (the connectors' HTTP clients
 //! stop on the same signal and send nothing more; that page's checkpoint stays and the next run
 //! reads it again); then the process exits 0. A second signal exits at once (130).
+//!
+//! With `--serve` the same process also runs the admin server of `crosswalk serve` (pages, JSON
+//! API, webhook receivers, `/healthz`, `/metrics`) over the scheduler's store pool and metrics
+//! registry: one process for a small deployment. The signal stops both: the server finishes
+//! the requests in flight, the scheduler its cycle.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -81,20 +86,38 @@ pub fn period(settings: &Settings, every: Option<Duration>) -> Duration {
     every.unwrap_or(settings.sync.interval.0)
 }
 
+/// What `run` was asked for beyond the interval.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    /// `--every`: overrides `sync.interval`.
+    pub every: Option<Duration>,
+    /// `--pair`: only these pairs (all when empty).
+    pub pairs: Vec<String>,
+    /// `--metrics-listen`: serve `GET /metrics` there.
+    pub metrics_listen: Option<String>,
+    /// `--serve`: the admin server, webhook receivers and `/metrics` in this process.
+    pub serve: bool,
+    /// `--listen`: where `--serve` listens (else `serve.listen`).
+    pub listen: Option<String>,
+    /// `--json`: one summary line of JSON per cycle.
+    pub json: bool,
+}
+
 /// Runs the scheduled cycle every `every` (else `sync.interval`) until a signal; with
-/// `metrics_listen`, serves `GET /metrics` there meanwhile.
-pub async fn run(
-    settings: &Settings,
-    every: Option<Duration>,
-    pairs: &[String],
-    metrics_listen: Option<&str>,
-    json: bool,
-) -> Outcome {
-    let every = period(settings, every);
+/// `metrics_listen`, serves `GET /metrics` there meanwhile; with `serve`, the whole admin server
+/// (pages, API, webhook receivers, `/healthz`, `/metrics`) over the same store pool and metrics
+/// registry, stopped gracefully by the same signal.
+pub async fn run(settings: &Settings, args: &RunArgs) -> Outcome {
+    let every = period(settings, args.every);
     if every.is_zero() {
         telemetry::fail("the interval must be longer than zero: set sync.interval or --every (e.g. 5m)");
         return Outcome::ActionNeeded;
     }
+    // The admin token first: `--serve` without one refuses before any cycle runs.
+    let auth = match args.serve.then(|| super::serve::admin_auth(settings)).transpose() {
+        Ok(auth) => auth,
+        Err(outcome) => return outcome,
+    };
     let shared = Arc::new(Metrics::new());
     let (engine, store, ops) = match engine_with_ops(settings, Some(shared.clone())).await {
         Ok(e) => e,
@@ -103,8 +126,14 @@ pub async fn run(
             return Outcome::ActionNeeded;
         }
     };
-    if let Some(addr) = metrics_listen {
-        match metrics::listen(addr, shared, store, connector_api::SystemClock::shared()).await {
+    if let Some(unknown) = args.pairs.iter().find(|p| !engine.pair_names().contains(p)) {
+        let known = engine.pair_names().join(", ");
+        telemetry::fail(&format!("no pair named `{unknown}`; configured pairs: {known}"));
+        return Outcome::ActionNeeded;
+    }
+    if let Some(addr) = &args.metrics_listen {
+        match metrics::listen(addr, shared.clone(), store.clone(), connector_api::SystemClock::shared()).await
+        {
             Ok((bound, _task)) => info!(addr = %bound, "metrics at http://{bound}/metrics"),
             Err(e) => {
                 eprintln!(
@@ -114,17 +143,23 @@ pub async fn run(
             }
         }
     }
-    if let Some(unknown) = pairs.iter().find(|p| !engine.pair_names().contains(p)) {
-        let known = engine.pair_names().join(", ");
-        telemetry::fail(&format!("no pair named `{unknown}`; configured pairs: {known}"));
-        return Outcome::ActionNeeded;
-    }
     let (engine, ops) = (Arc::new(engine), Arc::new(ops));
     let stop = engine.stop_signal();
+    let server = match auth {
+        Some(auth) => {
+            let web =
+                Web { settings, listen: args.listen.as_deref(), auth, store: store.clone(), metrics: shared };
+            match web.start(stop.clone()).await {
+                Ok(server) => Some(server),
+                Err(outcome) => return outcome,
+            }
+        }
+        None => None,
+    };
     let stopped = Arc::new(Notify::new());
     on_signals(stop.clone(), stopped.clone());
     info!(every = %humantime::format_duration(every), "scheduler started");
-    let pairs = pairs.to_vec();
+    let (pairs, json) = (args.pairs.clone(), args.json);
     let stats = schedule(every, stop, stopped, || {
         let (engine, ops, pairs) = (engine.clone(), ops.clone(), pairs.clone());
         async move {
@@ -136,12 +171,56 @@ pub async fn run(
         }
     })
     .await;
+    let served = match server {
+        Some(task) => task.await.unwrap_or_else(|e| Err(format!("the admin server stopped: {e}"))),
+        None => Ok(()),
+    };
     ops.notifier().flush_within(crate::ops::FLUSH_LIMIT).await;
     telemetry::say(&format!(
         "stopped cleanly after {} cycle(s) ({} tick(s) skipped while a cycle was running); checkpoints are saved",
         stats.started, stats.skipped
     ));
-    Outcome::Ok
+    match served {
+        Ok(()) => Outcome::Ok,
+        Err(why) => {
+            telemetry::fail(&why);
+            Outcome::ActionNeeded
+        }
+    }
+}
+
+/// `run --serve`'s admin server: the scheduler's store pool and metrics registry, and the
+/// Notify its receivers wake after storing a fresh delivery.
+struct Web<'a> {
+    settings: &'a Settings,
+    listen: Option<&'a str>,
+    auth: crate::serve::AdminAuth,
+    store: Arc<dyn crate::store::Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl Web<'_> {
+    /// Binds the address and serves until `stop` is raised (then finishes the requests in
+    /// flight); an address that cannot be bound is refused before the first cycle.
+    async fn start(self, stop: StopSignal) -> Result<tokio::task::JoinHandle<Result<(), String>>, Outcome> {
+        let deliveries = Arc::new(Notify::new());
+        let shared = crate::serve::Shared { metrics: self.metrics, deliveries: deliveries.clone() };
+        let app = super::serve::app(self.settings, self.store, self.auth, shared)?;
+        let listen = self.listen.unwrap_or(&self.settings.serve.listen).to_string();
+        let listener = crate::serve::bind(&listen).await.map_err(|e| {
+            eprintln!("error: {e}; pick a free address with --listen (e.g. 127.0.0.1:8080)");
+            Outcome::ActionNeeded
+        })?;
+        super::serve::announce(&listen, &app, "SIGINT/SIGTERM stops it and the scheduler");
+        // micro-sync worker starts here: a task spawned with `deliveries` (woken once per
+        // delivery that stored a fresh event), the engine and `stop`, e.g.
+        // `tokio::spawn(crosswalk_engine::sync::micro::run(engine.clone(), deliveries, stop.clone()))`.
+        let _ = &deliveries;
+        Ok(tokio::spawn(async move {
+            let shutdown = async move { stop.requested().await };
+            crate::serve::serve_until(listener, app, shutdown).await.map_err(|e| e.to_string())
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ pub fn options(settings: &Settings) -> SyncOptions {
         // A pair's first sync in a store creates nothing: `crosswalk backfill` does, bounded by
         // its dry-run plan and `--max-creates`.
         first_sync_creates: false,
+        path: crate::sync::SyncPath::Poll,
     }
 }
 

@@ -38,6 +38,19 @@ struct PairLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PathLabels {
+    pair: String,
+    /// `poll` or `webhook`.
+    path: String,
+}
+
+/// Seconds from a source's change to the other side's write: a webhook path lands in the
+/// first buckets, a poll within the interval (5 min by default) plus the run.
+fn freshness_histogram() -> Histogram {
+    Histogram::new([1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0])
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SystemLabel {
     system: String,
 }
@@ -120,6 +133,7 @@ pub struct Metrics {
     throttled: Family<SystemLabel, Counter>,
     retries: Family<SystemLabel, Counter>,
     run_duration: Histogram,
+    freshness: Family<PathLabels, Histogram, fn() -> Histogram>,
     lag: Family<StreamLabels, Gauge>,
     queue: Family<PairLabel, Gauge>,
     review_open: Family<KindLabel, Gauge>,
@@ -164,6 +178,7 @@ impl Metrics {
             throttled: Family::default(),
             retries: Family::default(),
             run_duration: run_duration.clone(),
+            freshness: Family::new_with_constructor(freshness_histogram as fn() -> Histogram),
             lag: Family::default(),
             queue: Family::default(),
             review_open: Family::default(),
@@ -192,6 +207,11 @@ impl Metrics {
         r.register("crosswalk_api_throttled", "429 answers, per system.", m.throttled.clone());
         r.register("crosswalk_api_retries", "Requests that were retries, per system.", m.retries.clone());
         r.register("crosswalk_run_duration_seconds", "How long runs took.", run_duration);
+        r.register(
+            "crosswalk_freshness_seconds",
+            "Seconds from a source record's change (its own modified time) to the write to the other side, per pair and path (poll or webhook).",
+            m.freshness.clone(),
+        );
         r.register(
             "crosswalk_stream_lag_seconds",
             "Seconds from a stream's newest applied change to now.",
@@ -235,6 +255,10 @@ impl Metrics {
             self.created.get_or_create(&l).inc_by(c.created);
             self.updated.get_or_create(&l).inc_by(c.updated);
             self.conflicts.get_or_create(&l).inc_by(c.conflicts);
+            for (path, millis) in &p.stats.freshness {
+                let labels = PathLabels { pair: p.pair.clone(), path: path.as_str().into() };
+                self.freshness.get_or_create(&labels).observe(*millis as f64 / 1000.0);
+            }
             match p.status {
                 PairStatus::Done => {
                     self.last_success_at

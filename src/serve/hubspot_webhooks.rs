@@ -11,23 +11,25 @@
 //! 3. more than `serve.max_pending` unprocessed events stored for the source → 503 with
 //!    `Retry-After` and nothing stored: HubSpot retries a failed batch, so refusing loses nothing,
 //!    while acknowledging and then dropping would;
-//! 4. the batch (a JSON array of up to 100 events) is stored event by event, each once per
-//!    `eventId` (`Store::record_event`, unique on (system, event id)), as an
+//! 4. the batch (a JSON array of up to 100 events) is stored in one transaction
+//!    (`Store::record_events`, one commit per delivery), each event once per `eventId` (unique
+//!    on (system, event id), a repeat within the batch included), as an
 //!    [`EventHint::Changes`] naming the contact or company (merges name the survivor and the
 //!    merged ids). HubSpot events only notify: the next run re-reads the named records by id and
 //!    never uses `propertyValue`. An event that cannot be read is stored as a quarantined hint
 //!    (a dead letter in the next run) and the rest of the batch proceeds → 202 when anything new
 //!    was stored, 200 when every event was a replay.
 //!
-//! A store failure midway answers 503: the sender retries the whole batch and the events already
-//! stored come back as duplicates.
+//! A store failure answers 503 and stores nothing of the batch: the sender retries the whole
+//! batch. A delivery that stored at least one fresh event wakes the micro-sync worker
+//! (`AppState::deliveries`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Extension;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -36,6 +38,7 @@ use connector_hubspot::webhook::{DEFAULT_TOLERANCE, verify_v3_any};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::webhooks::{HookError, read_body, refused};
@@ -242,6 +245,7 @@ struct Tally {
 
 /// `POST /webhooks/hubspot`.
 pub(crate) async fn hubspot(
+    State(state): State<super::AppState>,
     receiver: Option<Extension<Arc<HubspotReceiver>>>,
     method: Method,
     uri: Uri,
@@ -251,7 +255,7 @@ pub(crate) async fn hubspot(
     let Some(Extension(rx)) = receiver else {
         return HookError::NotConfigured(NOT_CONFIGURED).into_response();
     };
-    match receive(&rx, &method, &uri, &headers, body).await {
+    match receive(&rx, &state.deliveries, &method, &uri, &headers, body).await {
         Ok(t) => {
             let word = if t.accepted + t.quarantined > 0 { "accepted" } else { "duplicate" };
             let status = if word == "accepted" { StatusCode::ACCEPTED } else { StatusCode::OK };
@@ -265,6 +269,7 @@ pub(crate) async fn hubspot(
 
 async fn receive(
     rx: &HubspotReceiver,
+    deliveries: &Notify,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -290,15 +295,22 @@ async fn receive(
     if !rx.gate.admit(rx.store.as_ref(), &rx.source, events.len(), now).await? {
         return Err(HookError::Busy);
     }
+    let rows = events
+        .iter()
+        .map(|(id, hint)| Ok((id.clone(), serde_json::to_string(hint)?)))
+        .collect::<Result<Vec<_>, serde_json::Error>>()
+        .map_err(|e| HookError::Read(e.to_string()))?;
+    let fresh = rx.store.record_events(&rx.source, &rows, now).await?;
     let mut tally = Tally::default();
-    for (event_id, hint) in &events {
-        let payload = serde_json::to_string(hint).map_err(|e| HookError::Read(e.to_string()))?;
-        let fresh = rx.store.record_event(&rx.source, event_id, now, &payload).await?;
+    for ((_, hint), fresh) in events.iter().zip(fresh) {
         match (fresh, hint) {
             (false, _) => tally.duplicates += 1,
             (true, EventHint::Quarantined(_)) => tally.quarantined += 1,
             (true, EventHint::Changes { .. }) => tally.accepted += 1,
         }
+    }
+    if tally.accepted + tally.quarantined > 0 {
+        deliveries.notify_one();
     }
     info!(source = %rx.source, events = events.len(), accepted = tally.accepted, duplicates = tally.duplicates,
         quarantined = tally.quarantined, "webhook batch");

@@ -26,6 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use connector_api::SharedClock;
+use tokio::sync::Notify;
 
 pub use api::ApiError;
 pub use auth::AdminAuth;
@@ -47,8 +48,22 @@ pub(crate) struct AppState {
     pub clock: SharedClock,
     /// Back-off for wrong admin tokens, per client.
     pub throttle: Arc<throttle::Throttle>,
-    /// `/metrics`: gauges from the store.
+    /// `/metrics`: gauges from the store (and, in `run --serve`, the scheduler's counters).
     pub metrics: Arc<crate::ops::metrics::Metrics>,
+    /// Woken (`notify_one`) by a webhook receiver after it committed a delivery that stored at
+    /// least one fresh event: the micro-sync worker of `run --serve` waits on it.
+    pub deliveries: Arc<Notify>,
+}
+
+/// What the web server shares with the rest of its process: `run --serve` passes the
+/// scheduler's metrics registry and the Notify its micro-sync worker waits on; `serve` alone
+/// gets fresh ones ([`Shared::default`]).
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    /// The registry `/metrics` encodes.
+    pub metrics: Arc<crate::ops::metrics::Metrics>,
+    /// Notified once per delivery that stored a fresh event.
+    pub deliveries: Arc<Notify>,
 }
 
 /// Why the server could not start or stopped.
@@ -79,11 +94,22 @@ pub fn router_with(
     clock: SharedClock,
     directory: Directory,
 ) -> Router {
+    router_sharing(store, auth, clock, directory, Shared::default())
+}
+
+/// [`router_with`] over the metrics registry and the deliveries Notify of `shared`.
+pub fn router_sharing(
+    store: Arc<dyn Store>,
+    auth: AdminAuth,
+    clock: SharedClock,
+    directory: Directory,
+    shared: Shared,
+) -> Router {
     let dead_letters = crate::dead_letters::DeadLetters::new(store.clone());
     let review = ReviewService::new(store, clock.clone()).with_directory(directory);
     let throttle = Arc::new(throttle::Throttle::new(clock.clone()));
-    let metrics = Arc::new(crate::ops::metrics::Metrics::new());
-    let state = AppState { review, dead_letters, auth, clock, throttle, metrics };
+    let Shared { metrics, deliveries } = shared;
+    let state = AppState { review, dead_letters, auth, clock, throttle, metrics, deliveries };
     Router::new()
         .route("/", get(|| async { Redirect::to("/review") }))
         .route("/login", get(pages::login_form).post(pages::login))
@@ -143,35 +169,62 @@ async fn guard(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Serves [`router`] on `listen` until Ctrl-C.
-pub async fn run(
-    listen: &str,
-    store: Arc<dyn Store>,
-    auth: AdminAuth,
-    clock: SharedClock,
-    wlcro_hooks: Option<webhooks::WlcroReceiver>,
-    hubspot_hooks: Option<hubspot_webhooks::HubspotReceiver>,
-    directory: Directory,
-) -> Result<(), ServeError> {
-    let listener = tokio::net::TcpListener::bind(listen)
+/// The server's parts: the store, the admin token, the clock, the receivers configured, the
+/// names of the pairs' systems and what it shares with its process.
+#[derive(Debug)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub auth: AdminAuth,
+    pub clock: SharedClock,
+    pub wlcro_hooks: Option<webhooks::WlcroReceiver>,
+    pub hubspot_hooks: Option<hubspot_webhooks::HubspotReceiver>,
+    pub directory: Directory,
+    pub shared: Shared,
+}
+
+impl App {
+    /// The whole router, receivers attached.
+    pub fn router(self) -> Router {
+        let app = router_sharing(self.store, self.auth, self.clock, self.directory, self.shared);
+        let app = match self.wlcro_hooks {
+            Some(hooks) => hooks.attach(app),
+            None => app,
+        };
+        match self.hubspot_hooks {
+            Some(hooks) => hooks.attach(app),
+            None => app,
+        }
+    }
+}
+
+/// Binds `listen`, or says why not.
+pub async fn bind(listen: &str) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|source| ServeError::Bind { addr: listen.to_string(), source })?;
+        .map_err(|source| ServeError::Bind { addr: listen.to_string(), source })
+}
+
+/// Serves [`router`] on `listen` until Ctrl-C.
+pub async fn run(listen: &str, app: App) -> Result<(), ServeError> {
+    let listener = bind(listen).await?;
+    serve_until(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in flight
+/// (graceful shutdown) and returns.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "admin server listening");
-    let app = router_with(store, auth, clock, directory);
-    let app = match wlcro_hooks {
-        Some(hooks) => hooks.attach(app),
-        None => app,
-    };
-    let app = match hubspot_hooks {
-        Some(hooks) => hooks.attach(app),
-        None => app,
-    };
     // The peer address feeds the wrong-token back-off (`throttle`).
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    axum::serve(listener, app.router().into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
 }

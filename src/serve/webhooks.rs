@@ -9,9 +9,10 @@
 //!    at debug) and nothing stored;
 //!    then, above `serve.max_pending` unprocessed events of the system → 503 with `Retry-After`
 //!    and nothing stored (the sender retries; see `hubspot_webhooks::PendingGate`);
-//! 3. the event is read and persisted once per event id (`Store::record_event`, unique on
-//!    (system, event id)) as an [`EventHint`] for the next run → 202 `{"status":"accepted"}`, or
-//!    200 `{"status":"duplicate"}` for a replay;
+//! 3. the event is read and persisted once per event id (`Store::record_events`, unique on
+//!    (system, event id)) as an [`EventHint`] for the next run → 202 `{"status":"accepted"}`
+//!    (which wakes the micro-sync worker: `AppState::deliveries`), or 200
+//!    `{"status":"duplicate"}` for a replay;
 //! 4. a correctly signed body that is not a readable event is persisted as a quarantined hint
 //!    (the next run turns it into a dead letter with the reason) → 202 `{"status":"quarantined"}`:
 //!    a 4xx would only make the sender retry the same bytes for 17 hours and trip its circuit
@@ -24,7 +25,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::Extension;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use connector_api::SharedClock;
@@ -32,6 +33,7 @@ use connector_whitelabelcro::webhook::WebhookVerifier;
 use connector_whitelabelcro::wire::Envelope;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::hubspot_webhooks::{PendingGate, busy_response};
@@ -193,6 +195,7 @@ pub(super) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> 
 
 /// `POST /webhooks/wlcro`.
 pub(crate) async fn wlcro(
+    State(state): State<super::AppState>,
     receiver: Option<Extension<Arc<WlcroReceiver>>>,
     headers: HeaderMap,
     body: Body,
@@ -200,7 +203,7 @@ pub(crate) async fn wlcro(
     let Some(Extension(rx)) = receiver else {
         return HookError::NotConfigured(NOT_CONFIGURED).into_response();
     };
-    match receive(&rx, &headers, body).await {
+    match receive(&rx, &state.deliveries, &headers, body).await {
         Ok((status, word)) => (status, axum::Json(json!({"status": word}))).into_response(),
         Err(e) => refused(&rx.source, e),
     }
@@ -208,6 +211,7 @@ pub(crate) async fn wlcro(
 
 async fn receive(
     rx: &WlcroReceiver,
+    deliveries: &Notify,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, &'static str), HookError> {
@@ -219,7 +223,11 @@ async fn receive(
     }
     let (event_id, hint) = hint_of(rx, headers, &body, now);
     let payload = serde_json::to_string(&hint).map_err(|e| HookError::Read(e.to_string()))?;
-    let fresh = rx.store.record_event(&rx.source, &event_id, now, &payload).await?;
+    let fresh = rx.store.record_events(&rx.source, &[(event_id.clone(), payload)], now).await?;
+    let fresh = fresh.first().copied().unwrap_or(false);
+    if fresh {
+        deliveries.notify_one();
+    }
     let word = match (&hint, fresh) {
         (_, false) => "duplicate",
         (EventHint::Quarantined(_), true) => "quarantined",

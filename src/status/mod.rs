@@ -56,6 +56,44 @@ pub struct StatusReport {
     pub systems: Option<Vec<SystemStatus>>,
     /// Every system's circuit breaker the store has a row for; an open one pauses its pairs.
     pub breakers: Vec<crate::store::BreakerState>,
+    /// Per pair with a checkpoint: how fresh its writes were (the newest samples).
+    pub freshness: Vec<PairFreshness>,
+}
+
+/// How many of a pair's newest freshness samples `status` summarises.
+pub const FRESHNESS_WINDOW: usize = 1000;
+
+/// A pair's freshness over its newest samples (at most [`FRESHNESS_WINDOW`], both paths): the
+/// seconds from a source record's change (its own modified time) to the write to the other side.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairFreshness {
+    pub pair: String,
+    /// Samples summarised (0: no write with a known change time yet; the quantiles are `None`).
+    pub samples: usize,
+    /// Of which by a micro-sync woken by a webhook (the rest by polling runs).
+    pub webhook_samples: usize,
+    pub p50_seconds: Option<f64>,
+    pub p99_seconds: Option<f64>,
+}
+
+impl PairFreshness {
+    /// The summary of `samples` (any order).
+    pub fn of(pair: &str, samples: &[crate::store::FreshnessSample]) -> Self {
+        let mut millis: Vec<i64> = samples.iter().map(|s| s.millis).collect();
+        millis.sort_unstable();
+        // Nearest rank: the smallest sample with at least p of all samples at or below it.
+        let at = |p: f64| {
+            let rank = ((p * millis.len() as f64).ceil() as usize).clamp(1, millis.len().max(1));
+            millis.get(rank - 1).map(|ms| *ms as f64 / 1000.0)
+        };
+        Self {
+            pair: pair.to_string(),
+            samples: millis.len(),
+            webhook_samples: samples.iter().filter(|s| s.path == "webhook").count(),
+            p50_seconds: at(0.5),
+            p99_seconds: at(0.99),
+        }
+    }
 }
 
 /// One stream's saved position and how far behind it is.
@@ -87,9 +125,14 @@ pub async fn gather(
         ReviewError::Store(e) => e,
         other => StoreError::Query(other.to_string()),
     })?;
-    let streams = store
-        .list_checkpoints()
-        .await?
+    let checkpoints = store.list_checkpoints().await?;
+    let pairs: std::collections::BTreeSet<&str> =
+        checkpoints.iter().filter_map(|c| c.stream.scope.strip_prefix("pair:")).collect();
+    let mut freshness = Vec::new();
+    for pair in pairs {
+        freshness.push(PairFreshness::of(pair, &store.freshness(pair, FRESHNESS_WINDOW).await?));
+    }
+    let streams = checkpoints
         .into_iter()
         .map(|c| StreamStatus {
             lag_seconds: c.window_to.map(|to| (now - to).num_seconds().max(0)),
@@ -107,6 +150,7 @@ pub async fn gather(
         streams,
         systems: None,
         breakers: store.breakers().await?,
+        freshness,
     })
 }
 

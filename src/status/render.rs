@@ -8,13 +8,14 @@ use chrono::{DateTime, Utc};
 
 use crate::store::{RunRecord, StreamWindow};
 
-use super::{StatusReport, StreamStatus, SystemStatus};
+use super::{PairFreshness, StatusReport, StreamStatus, SystemStatus};
 
 /// The whole report.
 pub fn text(r: &StatusReport) -> String {
     let mut s = format!("Status at {} (store: {})\n", time(r.generated_at), r.store);
     runs(&mut s, &r.queue.recent_runs, r.generated_at);
     streams(&mut s, &r.streams);
+    freshness(&mut s, &r.freshness);
     let q = &r.queue;
     let kinds: Vec<String> =
         q.open_by_kind.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
@@ -142,6 +143,25 @@ fn streams(s: &mut String, streams: &[StreamStatus]) {
             format!("{} .. {}", short_time(st.window_from), short_time(st.window_to)),
             lag,
             short_time(Some(st.committed_at)),
+        );
+    }
+}
+
+fn freshness(s: &mut String, pairs: &[PairFreshness]) {
+    if pairs.is_empty() {
+        return;
+    }
+    s.push_str("\nFreshness (source change -> write to the other side, newest samples)\n");
+    let secs = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}s"));
+    for f in pairs {
+        let _ = writeln!(
+            s,
+            "  {:<48} p50 {:>9}  p99 {:>9}  ({} writes, {} by webhook)",
+            f.pair,
+            secs(f.p50_seconds),
+            secs(f.p99_seconds),
+            f.samples,
+            f.webhook_samples
         );
     }
 }

@@ -7,6 +7,7 @@ mod crm_setup;
 mod dead_letters;
 mod demo;
 mod deploy;
+mod freshness;
 mod hubspot_engine;
 mod ops;
 mod processes;

@@ -483,3 +483,79 @@ async fn sync_json_summary_agrees_with_the_simulators_and_logs_are_plain_off_a_t
     assert!(stderr.contains("pair done"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "no ANSI codes when stderr is not a terminal: {stderr:?}");
 }
+
+/// A port nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// One `run --every 5m --serve` process: while its first cycle runs, the same process answers
+/// `/healthz`, accepts a signed WhiteLabelCRO delivery (stored in the store the cycles use) and
+/// serves `/metrics` with the cycle's request counters (one registry); SIGTERM stops both, exit 0.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_run_serve_process_runs_cycles_serves_healthz_takes_a_signed_webhook_and_stops_cleanly() {
+    let p = Proc::start(33, 10, true).await;
+    p.slow_down(20);
+    let (token, secret) = ("an-admin-token-long-enough-0123456789", crate::webhooks::SECRET);
+    std::fs::write(p.path().join("admin.token"), token).expect("token");
+    std::fs::write(p.path().join("hook.secret"), secret).expect("secret");
+    let file = p.path().join("crosswalk.toml");
+    let conf = std::fs::read_to_string(&file).expect("config").replace(
+        "[systems.wlcro]\n",
+        &format!("[systems.wlcro]\nwebhook_secrets = [{{ file = {:?} }}]\n", p.path().join("hook.secret")),
+    );
+    let conf = format!("[serve]\nadmin_token = {{ file = {:?} }}\n\n{conf}", p.path().join("admin.token"));
+    std::fs::write(&file, conf).expect("config");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = p.spawn(&["run", "--every", "5m", "--serve", "--listen", &addr]);
+    let hubspot = p.world.sims.hubspot.clone();
+    until("the first cycle has written some contacts", || {
+        !hubspot.records(sim_hubspot::ObjectType::Contacts).is_empty()
+    })
+    .await;
+
+    let http = reqwest::Client::new();
+    // The real time, as the server's clock reads it (the signature's timestamp is checked).
+    let now = || connector_api::Clock::now(&*connector_api::SystemClock::shared());
+    let health = http.get(format!("http://{addr}/healthz")).send().await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let body = serde_json::json!({
+        "id": 7001, "type": "client.status_changed", "createdUtc": now().to_rfc3339(),
+        "companyId": 17, "payload": {"client_id": 3, "previous_status": "On Hold", "new_status": "Active Client"},
+    })
+    .to_string();
+    let hook = http
+        .post(format!("http://{addr}/webhooks/wlcro"))
+        .header("content-type", "application/json")
+        .header("x-webhook-timestamp", now().timestamp().to_string())
+        .header("x-webhook-signature", crate::webhooks::sign(secret, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(hook.status(), 202, "{:?}", hook.text().await);
+    let metrics = http.get(format!("http://{addr}/metrics")).send().await.expect("metrics");
+    let metrics = metrics.text().await.expect("metrics text");
+    let requests = metrics
+        .lines()
+        .find(|l| l.starts_with("crosswalk_api_requests_total{") && l.contains("system=\"wlcro\""))
+        .unwrap_or_else(|| panic!("the cycle's requests are in the server's registry: {metrics}"));
+    assert!(!requests.ends_with(" 0"), "{requests}");
+    assert!(
+        p.contacts().len() < CLIENTS,
+        "the cycle was still running, so this tests one process doing both"
+    );
+
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(kill.success());
+    let out = wait(child);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("stopped cleanly"), "{}", text(&out));
+    assert!(std::net::TcpStream::connect(&addr).is_err(), "the server stopped with the scheduler");
+    let store = p.store().await;
+    assert!(
+        !store.record_event("wlcro", "7001", now(), "{}").await.expect("store"),
+        "the delivery was stored in the store the cycles use"
+    );
+}

@@ -69,9 +69,16 @@ async fn sync_needs_only_the_credentials_and_serve_needs_its_own_secrets() {
         assert!(text.contains(&format!("`{key}`")), "serve names {key}: {text}");
     }
 
+    let (code, text) =
+        crosswalk_env(dir.path(), &credentials(), &["run", "--serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 2, "run --serve needs what serve needs too: {text}");
+    assert!(text.contains("`serve.admin_token`"), "run --serve names serve.admin_token: {text}");
     let (code, text) = crosswalk_env(dir.path(), &credentials(), &["check"]);
     assert_eq!(code, 1, "check validates everything: {text}");
-    assert!(text.contains("WLCRO_WEBHOOK_SECRET is not set") && text.contains("(needed by serve)"), "{text}");
+    assert!(
+        text.contains("WLCRO_WEBHOOK_SECRET is not set") && text.contains("(needed by serve, run --serve)"),
+        "{text}"
+    );
     let sync_line = text.lines().find(|l| l.trim_start().starts_with("sync, run:")).expect("sync line");
     assert!(sync_line.contains("systems.wlcro.api_key (environment variable WLCRO_API_KEY)"), "{sync_line}");
     assert!(!sync_line.contains("webhook"), "sync requires no webhook secret: {sync_line}");
@@ -99,7 +106,7 @@ fn check_reports_serves_public_url_and_other_commands_start() {
     assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("`systems.hubspot.webhook.public_url`: required with webhook secrets")
-            && text.contains("(needed by serve)"),
+            && text.contains("(needed by serve, run --serve)"),
         "{text}"
     );
     let (code, text) = crosswalk_env(dir.path(), &env, &["migrate"]);

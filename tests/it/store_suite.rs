@@ -71,6 +71,8 @@ store_suite!(
     journal::decisions_newest_first,
     journal::intents_lifecycle,
     journal::event_dedupe,
+    journal::a_delivery_is_recorded_at_once_and_deduplicated_within_it,
+    journal::freshness_samples_are_committed_with_the_page_and_pruned_after_a_week,
     ops::breaker_opens_after_n_failures_and_a_good_run_resets,
     ops::breaker_auth_opens_at_once_and_one_worker_sees_it_open,
     ops::pair_streaks_count_and_reset,

@@ -224,6 +224,59 @@ async fn hubspot_receiver_stores_a_signed_batch_once_and_a_replay_is_a_duplicate
     assert!(named("13").is_empty(), "a deal names nothing a pair syncs");
 }
 
+/// A delivery that stored a fresh event wakes `deliveries` (the micro-sync worker's Notify)
+/// once, after its commit; a replay, a refused delivery and a batch of only duplicates do not.
+/// A 100-event batch with a repeated id inside is stored in one go, the repeat a duplicate.
+#[tokio::test]
+async fn a_fresh_delivery_wakes_the_deliveries_notify_once_and_a_replay_does_not() {
+    let t = TestStore::sqlite().await;
+    let clock = ManualClock::new(t0());
+    let shared = serve::Shared::default();
+    let auth =
+        AdminAuth::new(&SecretString::from("admin-token-for-webhook-tests"), ChaCha20Rng::seed_from_u64(9));
+    let router = serve::router_sharing(
+        t.store.clone(),
+        auth,
+        clock.shared(),
+        crosswalk::review::names::Directory::default(),
+        shared.clone(),
+    );
+    let router = hubspot_rx(t.store.clone(), clock.shared(), &[HS_SECRET], 1000).attach(router);
+    let app = wlcro_rx(t.store.clone(), clock.shared(), 1000).attach(router);
+    // A zero timeout polls `notified()` once: ready only when a permit is stored.
+    let woken = || tokio::time::timeout(Duration::ZERO, shared.deliveries.notified());
+    assert!(woken().await.is_err(), "nothing delivered yet");
+
+    let mut events: Vec<WebhookEvent> =
+        (0..99).map(|i| hs_event(100 + i, "contact.propertyChange", 500 + i, t0(), None)).collect();
+    events.push(hs_event(100, "contact.propertyChange", 500, t0(), None));
+    let ts = t0().timestamp_millis();
+    let first = call(&app, hs_request(&sign_batch(HS_SECRET, &hook_url(), ts, events.clone()))).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{:?}", first.body);
+    assert_eq!((first.count("accepted"), first.count("duplicates")), (99, 1), "the repeat within the batch");
+    assert_eq!(pending(t.store.as_ref(), "hubspot").await.len(), 99);
+    assert!(woken().await.is_ok(), "a fresh batch wakes the worker");
+    assert!(woken().await.is_err(), "once per delivery, not once per event");
+
+    let replay = call(&app, hs_request(&sign_batch(HS_SECRET, &hook_url(), ts, events))).await;
+    assert_eq!(replay.status, StatusCode::OK, "{:?}", replay.body);
+    assert!(woken().await.is_err(), "a batch of replays wakes nothing");
+    let forged = call(&app, hs_raw(HOOK, "[]", Some("forged"), ts)).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    assert!(woken().await.is_err(), "a refused delivery wakes nothing");
+
+    let body =
+        serde_json::to_vec(&json!({"id": 900, "type": "client.updated", "createdUtc": t0().to_rfc3339(),
+        "companyId": 1, "payload": {"client_id": 5}}))
+        .expect("json");
+    let wl = call(&app, wl_request(&body, t0().timestamp())).await;
+    assert_eq!(wl.status, StatusCode::ACCEPTED, "{:?}", wl.body);
+    assert!(woken().await.is_ok(), "the WhiteLabelCRO receiver wakes it too");
+    let again = call(&app, wl_request(&body, t0().timestamp())).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    assert!(woken().await.is_err(), "its replay does not");
+}
+
 /// Wrong secret, tampered body, stale or future timestamp, another URL or method signed, no
 /// signature: 401 each, and nothing is stored. During a rotation both secrets verify.
 #[tokio::test]

@@ -291,6 +291,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         payload: &str,
     ) -> Result<bool, StoreError>;
 
+    /// Persists one delivery's events — `(event id, payload)` each — in one transaction (one
+    /// commit however many events), all received at `received_at`. Returns, per event in
+    /// order, `true` when it was stored and `false` for a replay: an id seen before, or a
+    /// second copy of an id earlier in the same delivery (the first copy is the one stored).
+    async fn record_events(
+        &self,
+        source: &str,
+        events: &[(String, String)],
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError>;
+
+    /// The newest `limit` freshness samples of `pair` (both paths), newest first; kept for
+    /// [`FRESHNESS_KEEP`].
+    async fn freshness(&self, pair: &str, limit: usize) -> Result<Vec<FreshnessSample>, StoreError>;
+
     /// Persisted events of `source` not processed yet, oldest first.
     async fn pending_events(&self, source: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
 

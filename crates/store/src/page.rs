@@ -48,6 +48,7 @@ async fn apply(tx: &mut Tx, page: &PageCommit) -> Result<PageCommitResult, Store
     for key in &page.intents_done {
         journal::finish_intent(tx, key, at).await?;
     }
+    journal::add_freshness(tx, &page.freshness).await?;
     if let Some((stream, checkpoint, from, to)) = &page.checkpoint {
         runs::save_checkpoint(tx, stream, checkpoint, (*from, *to), at).await?;
     }

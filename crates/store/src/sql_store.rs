@@ -252,6 +252,19 @@ impl Store for SqlStore {
         journal::record_event(&self.db, source, event_id, received_at, payload).await
     }
 
+    async fn record_events(
+        &self,
+        source: &str,
+        events: &[(String, String)],
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        journal::record_events(&self.db, source, events, received_at).await
+    }
+
+    async fn freshness(&self, pair: &str, limit: usize) -> Result<Vec<FreshnessSample>, StoreError> {
+        journal::freshness(&self.db, pair, limit).await
+    }
+
     async fn pending_events(&self, source: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         journal::pending_events(&self.db, source, limit).await
     }

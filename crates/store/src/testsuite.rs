@@ -90,6 +90,8 @@ layered! {
     RecordIntents: record_intents(lease: &Lease, intents: &[WriteIntent]) -> Result<usize, StoreError>;
     PendingIntents: pending_intents(pair: &str) -> Result<Vec<WriteIntent>, StoreError>;
     RecordEvent: record_event(source: &str, event_id: &str, received_at: DateTime<Utc>, payload: &str) -> Result<bool, StoreError>;
+    RecordEvents: record_events(source: &str, events: &[(String, String)], received_at: DateTime<Utc>) -> Result<Vec<bool>, StoreError>;
+    Freshness: freshness(pair: &str, limit: usize) -> Result<Vec<FreshnessSample>, StoreError>;
     PendingEvents: pending_events(source: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
     CountPendingEvents: count_pending_events(source: &str, cap: usize) -> Result<usize, StoreError>;
     FindDeadLetters: find_dead_letters(filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError>;

@@ -612,6 +612,22 @@ pub struct StoredEvent {
     pub payload: String,
 }
 
+/// How long after a source's change the engine's write to the other side succeeded: one
+/// sample of a pair's freshness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct FreshnessSample {
+    pub pair: String,
+    /// `poll` (a scheduled or manual run) or `webhook` (a micro-sync woken by a delivery).
+    pub path: String,
+    /// From the change's own time (the record's modified time) to the write, in milliseconds.
+    pub millis: i64,
+    /// When the write succeeded.
+    pub at: DateTime<Utc>,
+}
+
+/// How long freshness samples are kept: a page commit of a pair prunes its older ones.
+pub const FRESHNESS_KEEP: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
 /// A stream's new checkpoint in a page commit: (stream, checkpoint, window from, window to).
 pub type CheckpointUpdate = (StreamKey, serde_json::Value, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -640,6 +656,8 @@ pub struct PageCommit {
     pub seen_events: Vec<(String, String)>,
     /// Idempotency keys of write intents that are now done.
     pub intents_done: Vec<String>,
+    /// Freshness of the writes this page made (older samples of the same pairs are pruned).
+    pub freshness: Vec<FreshnessSample>,
 }
 
 impl PageCommit {
@@ -659,6 +677,7 @@ impl PageCommit {
             decisions: Vec::new(),
             seen_events: Vec::new(),
             intents_done: Vec::new(),
+            freshness: Vec::new(),
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use crosswalk::store::{
     DEAD_LETTER_PAYLOAD_MAX, DeadLetterChange, DeadLetterFilter, DeadLetterSource, DeadLetterStatus,
-    NewDeadLetter, NewDecision, NewRun, Redrive, RunCounts, RunKind, RunOutcome, RunStatus, Side, StoreError,
-    StreamKey, StreamWindow, WriteIntent,
+    FRESHNESS_KEEP, FreshnessSample, NewDeadLetter, NewDecision, NewRun, Redrive, RunCounts, RunKind,
+    RunOutcome, RunStatus, Side, StoreError, StreamKey, StreamWindow, WriteIntent,
 };
 use serde_json::json;
 
@@ -285,4 +285,54 @@ pub async fn event_dedupe(t: &TestStore) {
     assert_eq!(s.count_pending_events("wlcro", 10).await.unwrap(), 1, "processed events are not pending");
     assert!(!s.record_event("wlcro", "feed-9", at(20), "{}").await.unwrap(), "already seen");
     assert_eq!(s.pending_events("hubspot", 10).await.unwrap().len(), 1);
+}
+
+pub async fn a_delivery_is_recorded_at_once_and_deduplicated_within_it(t: &TestStore) {
+    let s = &*t.store;
+    assert!(s.record_event("hubspot", "9", at(1), "earlier delivery").await.unwrap());
+    let ev = |id: &str, body: &str| (id.to_string(), body.to_string());
+    let mut batch: Vec<(String, String)> =
+        (0..150).map(|i| ev(&format!("b{i}"), &format!("{{\"n\":{i}}}"))).collect();
+    batch.insert(3, ev("9", "replay of an earlier delivery"));
+    batch.push(ev("b7", "a second copy within the delivery"));
+    let fresh = s.record_events("hubspot", &batch, at(5)).await.unwrap();
+    assert_eq!(fresh.len(), batch.len(), "one flag per event, in order");
+    assert!(!fresh[3], "an id stored by an earlier delivery is a replay");
+    assert!(!fresh[151], "the second copy of an id within the delivery is a replay");
+    assert_eq!(fresh.iter().filter(|f| **f).count(), 150);
+    let pending = s.pending_events("hubspot", 500).await.unwrap();
+    assert_eq!(pending.len(), 151);
+    let b7 = pending.iter().find(|e| e.event_id == "b7").unwrap();
+    assert_eq!((b7.payload.as_str(), b7.received_at), (r#"{"n":7}"#, at(5)), "the first copy is stored");
+    let nine = pending.iter().find(|e| e.event_id == "9").unwrap();
+    assert_eq!(nine.payload, "earlier delivery", "a replay changes nothing");
+    // Ids are per source; the same batch again is all replays; an empty delivery is nothing.
+    assert_eq!(s.record_events("wlcro", &batch[..2], at(6)).await.unwrap(), [true, true]);
+    assert!(s.record_events("hubspot", &batch, at(7)).await.unwrap().iter().all(|f| !f));
+    assert!(s.record_events("hubspot", &[], at(8)).await.unwrap().is_empty());
+}
+
+pub async fn freshness_samples_are_committed_with_the_page_and_pruned_after_a_week(t: &TestStore) {
+    let s = &*t.store;
+    let lease = lease(s).await;
+    let sample = |pair: &str, path: &str, millis: i64, secs: i64| FreshnessSample {
+        pair: pair.into(),
+        path: path.into(),
+        millis,
+        at: at(secs),
+    };
+    commit(s, &lease, |p| {
+        p.freshness = vec![sample("people", "poll", 90_000, 100), sample("people", "webhook", 1_500, 200)];
+        p.freshness.push(sample("deals", "poll", 7, 150));
+    })
+    .await
+    .unwrap();
+    let got = s.freshness("people", 10).await.unwrap();
+    assert_eq!(got, [sample("people", "webhook", 1_500, 200), sample("people", "poll", 90_000, 100)]);
+    assert_eq!(s.freshness("people", 1).await.unwrap().len(), 1, "the newest up to the limit");
+    // A week and a bit later a new sample prunes the pair's old ones, not another pair's.
+    let later = 200 + FRESHNESS_KEEP.num_seconds() + 50;
+    commit(s, &lease, |p| p.freshness = vec![sample("people", "poll", 2_000, later)]).await.unwrap();
+    assert_eq!(s.freshness("people", 10).await.unwrap(), [sample("people", "poll", 2_000, later)]);
+    assert_eq!(s.freshness("deals", 10).await.unwrap().len(), 1);
 }

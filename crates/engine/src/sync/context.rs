@@ -11,12 +11,15 @@ use chrono::{DateTime, Utc};
 use connector_api::{Connector, ConnectorError, Quarantined, Record, SharedClock};
 
 use crate::mapping::{PairMapping, Side};
-use crate::store::{DeadLetterSource, Lease, NewDeadLetter, PageCommit, PageCommitResult, Store, StreamKey};
+use crate::store::{
+    DeadLetterSource, FreshnessSample, Lease, NewDeadLetter, PageCommit, PageCommitResult, Store, StreamKey,
+};
 
 use super::caps::RunCaps;
 use super::control::{BackfillRun, ProgressSink, RunMode, StopSignal};
 use super::error::SyncError;
 use super::options::SyncOptions;
+use super::report::PageStats;
 
 /// Everything one pair's cycle needs.
 pub(crate) struct PairContext {
@@ -71,6 +74,28 @@ impl PairContext {
             Side::Right => self.modified_times[1],
         };
         real.then_some(at)
+    }
+
+    /// A freshness sample for a write that just succeeded: from `changed` (the source record's
+    /// own modified time, when its connector reports real ones; else no sample) to now, on the
+    /// engine's path ([`SyncOptions::path`]). Stored with the page and counted in `stats`.
+    pub fn record_freshness(
+        &self,
+        changed: Option<DateTime<Utc>>,
+        commit: &mut PageCommit,
+        stats: &mut PageStats,
+    ) {
+        let Some(changed) = changed else { return };
+        let now = self.clock.now();
+        let millis = (now - changed).num_milliseconds().max(0);
+        let path = self.opts.path;
+        stats.freshness.push((path, millis.unsigned_abs()));
+        commit.freshness.push(FreshnessSample {
+            pair: self.pair.name.clone(),
+            path: path.as_str().to_string(),
+            millis,
+            at: now,
+        });
     }
 
     /// The remote fields `side`'s system takes in writes but never returns.

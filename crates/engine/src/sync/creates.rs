@@ -144,7 +144,8 @@ async fn created(
         return Ok(());
     }
     if written.created {
-        stats.run.created += 1
+        stats.run.created += 1;
+        ctx.record_freshness(resolved.create_times.get(&plan.source_id).copied(), commit, stats);
     } else {
         stats.run.linked += 1
     }

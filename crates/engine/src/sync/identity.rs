@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use connector_api::{Change, FieldMap};
 
 use crate::mapping::{CanonMap, Side};
@@ -32,6 +33,8 @@ pub(crate) struct Resolved {
     pub creates: Vec<CreatePlan>,
     /// The source's content hash per create, for the new link.
     pub create_hashes: BTreeMap<String, String>,
+    /// The source's modified time per create (when real), for its freshness.
+    pub create_times: BTreeMap<String, DateTime<Utc>>,
     /// Links to move to a record of this side whose partner's back-link names it: the link and
     /// the record it moves to.
     pub relinks: Vec<(Link, String)>,
@@ -262,6 +265,7 @@ fn plan_create(
         return;
     }
     out.create_hashes.insert(id.to_string(), canon_hash(canon));
+    out.create_times.extend(view.modified_at.map(|at| (id.to_string(), at)));
     out.creates.push(plan);
 }
 

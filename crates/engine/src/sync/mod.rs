@@ -47,5 +47,5 @@ pub use backfill::{BackfillReport, BackfillSpec, backfill_id, slices, write_capa
 pub use control::{BackfillState, PairGate, ProgressSink, StopSignal};
 pub use engine::Engine;
 pub use error::SyncError;
-pub use options::SyncOptions;
+pub use options::{SyncOptions, SyncPath};
 pub use report::{PageStats, PairReport, PairStatus, RunReport};

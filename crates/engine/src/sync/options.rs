@@ -24,6 +24,30 @@ pub struct SyncOptions {
     /// Whether a scheduled run of a pair that has never synced in this store may create records
     /// (off by default: such a run only links, and says to run a backfill first).
     pub first_sync_creates: bool,
+    /// Which path this engine's writes take, recorded with each freshness sample: `Poll` for
+    /// the scheduled and manual runs; the micro-sync worker sets `Webhook`.
+    pub path: SyncPath,
+}
+
+/// The path a change took to the other side, for freshness (`crosswalk_freshness_seconds`'s
+/// `path` label and the store's samples).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SyncPath {
+    /// A run that pulled the change (scheduled, manual, backfill).
+    #[default]
+    Poll,
+    /// A micro-sync woken by a webhook delivery.
+    Webhook,
+}
+
+impl SyncPath {
+    /// `poll` or `webhook`, as stored and labelled.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Poll => "poll",
+            Self::Webhook => "webhook",
+        }
+    }
 }
 
 impl SyncOptions {
@@ -50,6 +74,7 @@ impl Default for SyncOptions {
             sweep_budget: 100,
             owner: "crosswalk".to_string(),
             first_sync_creates: false,
+            path: SyncPath::Poll,
         }
     }
 }

@@ -20,6 +20,10 @@ pub struct PageStats {
     /// Records with no match that were not created because the pair has never synced in this
     /// store (a backfill creates them).
     pub first_sync_not_created: u64,
+    /// Freshness of the writes made: per write, the milliseconds from the source record's
+    /// modified time to the write's success, and the path it took (for the metrics histogram;
+    /// the store keeps the same samples).
+    pub freshness: Vec<(super::options::SyncPath, u64)>,
 }
 
 impl PageStats {
@@ -36,6 +40,7 @@ impl PageStats {
         self.swept += o.swept;
         self.held += o.held;
         self.first_sync_not_created += o.first_sync_not_created;
+        self.freshness.extend_from_slice(&o.freshness);
     }
 }
 

@@ -118,6 +118,7 @@ fn settle_write(
         Some(Ok(_)) => {
             s.succeeded.push(target);
             stats.run.updated += 1;
+            ctx.record_freshness(modified(ctx, p, target.other()), commit, stats);
             commit.intents_done.push(key.to_string());
             let record_id = p.link.record_id(target);
             let mut logged = decisions(ctx, p.link.id, target, record_id, &p.plan, target.other());
