@@ -8,6 +8,7 @@ mod dead_letters;
 mod demo;
 mod deploy;
 mod hubspot_engine;
+mod micro_sync;
 mod ops;
 mod processes;
 mod reconcile_table;
