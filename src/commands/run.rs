@@ -1,5 +1,6 @@
 //! `crosswalk run [--every 5m]`: the scheduled cycle, in a loop, every `sync.interval` unless
-//! `--every` overrides it.
+//! `--every` overrides it, and beside it (unless `sync.micro_sync = false`) the webhook
+//! micro-sync worker, which syncs the records stored webhook deliveries name within seconds.
 //!
 //! A tick that comes while the previous cycle is still running is skipped and logged (the next
 //! tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly within seconds: the running
@@ -17,7 +18,8 @@ use tracing::{info, warn};
 
 use crate::settings::Settings;
 use crate::store::RunKind;
-use crate::sync::StopSignal;
+use crate::sync::micro::{self, MicroOptions, MicroStats};
+use crate::sync::{Engine, StopSignal};
 
 use super::Outcome;
 use super::signals::on_signals;
@@ -81,6 +83,22 @@ pub fn period(settings: &Settings, every: Option<Duration>) -> Duration {
     every.unwrap_or(settings.sync.interval.0)
 }
 
+/// Starts the webhook micro-sync worker beside the scheduler unless `sync.micro_sync` is off.
+/// `wake` is notified by the webhook receivers of this process after they store a delivery
+/// (without any, the worker still finds another process's deliveries by polling the store);
+/// it stops on the engine's stop signal.
+pub fn start_micro(
+    settings: &Settings,
+    engine: &Arc<Engine>,
+    wake: Arc<Notify>,
+) -> Option<tokio::task::JoinHandle<MicroStats>> {
+    if !settings.sync.micro_sync {
+        return None;
+    }
+    let (engine, stop) = (engine.clone(), engine.stop_signal());
+    Some(tokio::spawn(micro::run(engine, wake, stop, MicroOptions::default())))
+}
+
 /// Runs the scheduled cycle every `every` (else `sync.interval`) until a signal; with
 /// `metrics_listen`, serves `GET /metrics` there meanwhile.
 pub async fn run(
@@ -124,6 +142,7 @@ pub async fn run(
     let stopped = Arc::new(Notify::new());
     on_signals(stop.clone(), stopped.clone());
     info!(every = %humantime::format_duration(every), "scheduler started");
+    let micro = start_micro(settings, &engine, Arc::new(Notify::new()));
     let pairs = pairs.to_vec();
     let stats = schedule(every, stop, stopped, || {
         let (engine, ops, pairs) = (engine.clone(), ops.clone(), pairs.clone());
@@ -136,6 +155,9 @@ pub async fn run(
         }
     })
     .await;
+    if let Some(worker) = micro {
+        let _ = worker.await;
+    }
     ops.notifier().flush_within(crate::ops::FLUSH_LIMIT).await;
     telemetry::say(&format!(
         "stopped cleanly after {} cycle(s) ({} tick(s) skipped while a cycle was running); checkpoints are saved",
