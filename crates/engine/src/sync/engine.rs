@@ -251,7 +251,11 @@ impl Engine {
         turns.entry(name.to_string()).or_default().clone()
     }
 
-    pub(crate) async fn pair_context(&self, run: &PairRun<'_>, lease: Lease) -> Result<PairContext, SyncError> {
+    pub(crate) async fn pair_context(
+        &self,
+        run: &PairRun<'_>,
+        lease: Lease,
+    ) -> Result<PairContext, SyncError> {
         let pair = run.pair;
         let connector = |system: &str| {
             self.systems.get(system).cloned().ok_or_else(|| SyncError::UnknownSystem {

@@ -51,6 +51,8 @@ pub struct MicroOptions {
     /// that was busy).
     pub poll: Duration,
     /// Pending events read per system per step (oldest first; the rest wait for the next step).
+    /// Bounds one batch, so a scheduled run of this process waiting for the pair waits for at
+    /// most one batch's reads and writes, even in a webhook storm.
     pub max_events: usize,
 }
 
@@ -60,7 +62,7 @@ impl Default for MicroOptions {
             quiet: Duration::from_secs(1),
             max_delay: Duration::from_secs(5),
             poll: Duration::from_secs(2),
-            max_events: 1000,
+            max_events: 200,
         }
     }
 }
@@ -233,8 +235,10 @@ pub(crate) fn debounce(
             }
         }
     }
-    let ready_at: BTreeMap<String, DateTime<Utc>> =
-        seen.into_iter().map(|(id, (first, last))| (id.to_string(), (last + quiet).min(first + max_delay))).collect();
+    let ready_at: BTreeMap<String, DateTime<Utc>> = seen
+        .into_iter()
+        .map(|(id, (first, last))| (id.to_string(), (last + quiet).min(first + max_delay)))
+        .collect();
     let next = ready_at.values().filter(|at| **at > now).min().copied();
     let due = |ids: &[String]| ids.iter().all(|id| ready_at.get(id).is_none_or(|at| *at <= now));
     let ready = hints
@@ -258,8 +262,12 @@ mod tests {
     }
 
     fn hint(id: &str, record: &str, secs: i64) -> PendingHint {
-        let event =
-            StoredEvent { source: "s".into(), event_id: id.into(), received_at: at(secs), payload: String::new() };
+        let event = StoredEvent {
+            source: "s".into(),
+            event_id: id.into(),
+            received_at: at(secs),
+            payload: String::new(),
+        };
         PendingHint { event, hint: Hint::Records(vec![record.into()]) }
     }
 

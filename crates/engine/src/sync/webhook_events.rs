@@ -113,7 +113,9 @@ pub(crate) fn read_pending(
                     if others_only {
                         Hint::OtherPair
                     } else {
-                        Hint::Records(changes.into_iter().filter(|c| c.object == ep.object).map(|c| c.id).collect())
+                        Hint::Records(
+                            changes.into_iter().filter(|c| c.object == ep.object).map(|c| c.id).collect(),
+                        )
                     }
                 }
                 Ok(EventHint::Quarantined(q)) => Hint::Quarantined(q),
