@@ -4,8 +4,8 @@
 //! The simulators send their REAL signed deliveries — WhiteLabelCRO `client.status_changed`
 //! webhooks from a subscription made through its API (`deliver_due` every 200 ms), HubSpot v3
 //! batches of contact events (`deliver_webhooks` every 200 ms) — to crosswalk's real receivers
-//! (`serve::webhooks::WlcroReceiver`, `serve::hubspot_webhooks::HubspotReceiver`) served in
-//! process on loopback. A layer in front of them notifies the worker's `Notify` after each
+//! (`serve::webhooks::WlcroReceiver`, `serve::hubspot_webhooks::HubspotReceiver`) on
+//! `crosswalk serve`'s router (`serve::router`), served in process on loopback. A layer in front of them notifies the worker's `Notify` after each
 //! delivery (what `crosswalk run --serve` does) and, in the second scenario, acknowledges every
 //! 4th delivery without storing it (a lost delivery). The scheduled cycle runs beside it every
 //! `CROSSWALK_BENCH_EVERY` seconds (default 60: the shipped 5 minutes scaled 1:5).
@@ -17,8 +17,9 @@
 //! modified time; the simulators follow the system clock here) to the moment the other
 //! simulator's ground truth holds the value (polled every 100 ms, so up to 0.1 s late). Limits
 //! are real-sized, not lifted: HubSpot 100 requests / 10 s (simulator and connector), WhiteLabelCRO
-//! `CROSSWALK_BENCH_WLCRO_PER_MINUTE` (default 1,200) requests per minute per bucket; 429s
-//! are counted from both simulators' request logs.
+//! `CROSSWALK_BENCH_WLCRO_PER_MINUTE` (default 6,000, the demo's; the spec's real 60 reads a
+//! minute could not even read 500 changed clients in a minute) requests per minute per bucket;
+//! 429s are counted from both simulators' request logs.
 //!
 //! `cargo bench --bench freshness`.
 
@@ -27,7 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -40,12 +40,15 @@ use crosswalk::demo::{self, SimWorld, WorldConfig};
 use crosswalk::ids::IdGen;
 use crosswalk::mapping::{Cap, PairMapping};
 use crosswalk::registry;
+use crosswalk::serve::AdminAuth;
 use crosswalk::serve::hubspot_webhooks::HubspotReceiver;
 use crosswalk::serve::webhooks::WlcroReceiver;
 use crosswalk::settings::SystemSettings;
 use crosswalk::store::{self, RunKind, Store};
 use crosswalk::sync::micro::{self, MicroOptions};
 use crosswalk::sync::{Engine, StopSignal, SyncOptions};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 use sim_hubspot::ObjectType;
@@ -184,8 +187,12 @@ fn receivers(
     let verifier = WebhookVerifier::new(SignatureScheme::default(), wl_secrets);
     let wl = WlcroReceiver::new("wlcro", verifier, 1 << 20, store.clone(), clock.clone());
     let hs_secrets = vec![SecretString::from(secrets.1.to_string())];
-    let hs = HubspotReceiver::new("hubspot", hs_secrets, base, 1 << 20, store, clock);
-    let app = hs.attach(wl.attach(Router::new())).layer(middleware::from_fn_with_state(gate_state, gate));
+    let hs = HubspotReceiver::new("hubspot", hs_secrets, base, 1 << 20, store.clone(), clock.clone());
+    // `crosswalk serve`'s router (admin pages, API, the webhook routes) with both receivers.
+    let auth =
+        AdminAuth::new(&SecretString::from("bench-admin-token-0123456789"), ChaCha20Rng::seed_from_u64(7));
+    let router = crosswalk::serve::router(store.clone(), auth, clock.clone());
+    let app = hs.attach(wl.attach(router)).layer(middleware::from_fn_with_state(gate_state, gate));
     tokio::spawn(async move { axum::serve(listener, app).await });
 }
 
@@ -283,15 +290,24 @@ async fn scenario(
             hi += 1;
         }
     }
+    let (_, attempts) = world.sims.wlcro.deliveries();
+    let mut codes: BTreeMap<Option<u16>, usize> = BTreeMap::new();
+    for a in &attempts {
+        *codes.entry(a.status).or_default() += 1;
+    }
+    let stored = engine.store().count_pending_events("wlcro", 100_000).await.unwrap_or(0)
+        + engine.store().count_pending_events("hubspot", 100_000).await.unwrap_or(0);
+    println!("{}: WhiteLabelCRO delivery answers so far {codes:?}; events pending now {stored}", s.name);
     let end = Instant::now() + deadline;
     while arrived.len() < changed.len() && Instant::now() < end {
         observe(world, clients, contacts, &changed, &mut arrived, tag);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     stop.request();
-    if let Some(w) = worker {
-        let _ = w.await;
-    }
+    let worked = match worker {
+        Some(w) => format!("{:?}", w.await.expect("worker")),
+        None => "no worker".into(),
+    };
     let mut all: Vec<f64> = arrived.values().copied().collect();
     all.sort_by(f64::total_cmp);
     let side = |wl: bool| {
@@ -303,7 +319,7 @@ async fn scenario(
     println!(
         "{}: {} changes over {:.0?}: arrived {}/{} (lost {}), p50 {:.2} s, p99 {:.2} s, max {:.2} s; \
          WhiteLabelCRO→HubSpot p50 {:.2} s p99 {:.2} s; HubSpot→WhiteLabelCRO p50 {:.2} s p99 {:.2} s; \
-         429s {}; deliveries dropped {}",
+         429s {}; deliveries dropped {} of {}; worker {}",
         s.name,
         changed.len(),
         spread,
@@ -319,6 +335,8 @@ async fn scenario(
         percentile(&to_wl, 0.99),
         refused(world, marks),
         gate_state.dropped.load(Ordering::SeqCst),
+        gate_state.seen.load(Ordering::SeqCst),
+        worked,
     );
 }
 
@@ -371,7 +389,7 @@ fn main() {
     let changes: usize = env_or("CROSSWALK_BENCH_CHANGES", 1000);
     let spread = Duration::from_secs(env_or("CROSSWALK_BENCH_SPREAD", 60));
     let every = Duration::from_secs(env_or("CROSSWALK_BENCH_EVERY", 60));
-    let per_minute: u32 = env_or("CROSSWALK_BENCH_WLCRO_PER_MINUTE", 1200);
+    let per_minute: u32 = env_or("CROSSWALK_BENCH_WLCRO_PER_MINUTE", 6000);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(run(changes, spread, every, per_minute));
 }
