@@ -181,6 +181,14 @@ pub struct SyncSettings {
     pub lease_ttl: HumanDuration,
     /// Share (0–1) of a system's read budget that the verification sweep may spend per run.
     pub sweep_share: f64,
+    /// Whether `run` also runs the webhook micro-sync worker: records that pending webhook events
+    /// name are synced within seconds (debounced per record) instead of at the next tick.
+    #[serde(default = "yes")]
+    pub micro_sync: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One configured system; the `kind` selects the connector and its keys.

@@ -1,5 +1,6 @@
 //! `crosswalk run [--every 5m]`: the scheduled cycle, in a loop, every `sync.interval` unless
-//! `--every` overrides it.
+//! `--every` overrides it, and beside it (unless `sync.micro_sync = false`) the webhook
+//! micro-sync worker, which syncs the records stored webhook deliveries name within seconds.
 //!
 //! A tick that comes while the previous cycle is still running is skipped and logged (the next
 //! tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly within seconds: the running
@@ -22,7 +23,8 @@ use tracing::{info, warn};
 
 use crate::settings::Settings;
 use crate::store::RunKind;
-use crate::sync::StopSignal;
+use crate::sync::micro::{self, MicroOptions, MicroStats};
+use crate::sync::{Engine, StopSignal};
 
 use super::Outcome;
 use super::signals::on_signals;
@@ -103,6 +105,22 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+/// Starts the webhook micro-sync worker beside the scheduler unless `sync.micro_sync` is off.
+/// `wake` is notified by the webhook receivers of this process after they store a delivery
+/// (without any, the worker still finds another process's deliveries by polling the store);
+/// it stops on the engine's stop signal.
+pub fn start_micro(
+    settings: &Settings,
+    engine: &Arc<Engine>,
+    wake: Arc<Notify>,
+) -> Option<tokio::task::JoinHandle<MicroStats>> {
+    if !settings.sync.micro_sync {
+        return None;
+    }
+    let (engine, stop) = (engine.clone(), engine.stop_signal());
+    Some(tokio::spawn(micro::run(engine, wake, stop, MicroOptions::default())))
+}
+
 /// Runs the scheduled cycle every `every` (else `sync.interval`) until a signal; with
 /// `metrics_listen`, serves `GET /metrics` there meanwhile; with `serve`, the whole admin server
 /// (pages, API, webhook receivers, `/healthz`, `/metrics`) over the same store pool and metrics
@@ -145,10 +163,18 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> Outcome {
     }
     let (engine, ops) = (Arc::new(engine), Arc::new(ops));
     let stop = engine.stop_signal();
+    // Woken by this process's webhook receivers after each delivery that stored a fresh event.
+    let deliveries = Arc::new(Notify::new());
     let server = match auth {
         Some(auth) => {
-            let web =
-                Web { settings, listen: args.listen.as_deref(), auth, store: store.clone(), metrics: shared };
+            let web = Web {
+                settings,
+                listen: args.listen.as_deref(),
+                auth,
+                store: store.clone(),
+                metrics: shared,
+                deliveries: deliveries.clone(),
+            };
             match web.start(stop.clone()).await {
                 Ok(server) => Some(server),
                 Err(outcome) => return outcome,
@@ -159,6 +185,7 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> Outcome {
     let stopped = Arc::new(Notify::new());
     on_signals(stop.clone(), stopped.clone());
     info!(every = %humantime::format_duration(every), "scheduler started");
+    let micro = start_micro(settings, &engine, deliveries);
     let (pairs, json) = (args.pairs.clone(), args.json);
     let stats = schedule(every, stop, stopped, || {
         let (engine, ops, pairs) = (engine.clone(), ops.clone(), pairs.clone());
@@ -171,6 +198,9 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> Outcome {
         }
     })
     .await;
+    if let Some(worker) = micro {
+        let _ = worker.await;
+    }
     let served = match server {
         Some(task) => task.await.unwrap_or_else(|e| Err(format!("the admin server stopped: {e}"))),
         None => Ok(()),
@@ -197,14 +227,15 @@ struct Web<'a> {
     auth: crate::serve::AdminAuth,
     store: Arc<dyn crate::store::Store>,
     metrics: Arc<Metrics>,
+    /// Notified by the receivers; the micro-sync worker waits on it.
+    deliveries: Arc<Notify>,
 }
 
 impl Web<'_> {
     /// Binds the address and serves until `stop` is raised (then finishes the requests in
     /// flight); an address that cannot be bound is refused before the first cycle.
     async fn start(self, stop: StopSignal) -> Result<tokio::task::JoinHandle<Result<(), String>>, Outcome> {
-        let deliveries = Arc::new(Notify::new());
-        let shared = crate::serve::Shared { metrics: self.metrics, deliveries: deliveries.clone() };
+        let shared = crate::serve::Shared { metrics: self.metrics, deliveries: self.deliveries };
         let app = super::serve::app(self.settings, self.store, self.auth, shared)?;
         let listen = self.listen.unwrap_or(&self.settings.serve.listen).to_string();
         let listener = crate::serve::bind(&listen).await.map_err(|e| {
@@ -212,10 +243,6 @@ impl Web<'_> {
             Outcome::ActionNeeded
         })?;
         super::serve::announce(&listen, &app, "SIGINT/SIGTERM stops it and the scheduler");
-        // micro-sync worker starts here: a task spawned with `deliveries` (woken once per
-        // delivery that stored a fresh event), the engine and `stop`, e.g.
-        // `tokio::spawn(crosswalk_engine::sync::micro::run(engine.clone(), deliveries, stop.clone()))`.
-        let _ = &deliveries;
         Ok(tokio::spawn(async move {
             let shutdown = async move { stop.requested().await };
             crate::serve::serve_until(listener, app, shutdown).await.map_err(|e| e.to_string())

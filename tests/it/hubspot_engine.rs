@@ -38,7 +38,7 @@ pub(crate) struct Linked {
 pub(crate) struct Env {
     pub(crate) world: SimWorld,
     pub(crate) clock: LinkedClock,
-    engine: Engine,
+    pub(crate) engine: Arc<Engine>,
     pub(crate) test_store: TestStore,
     _dir: tempfile::TempDir,
 }
@@ -59,8 +59,19 @@ impl Env {
     }
 
     async fn start_mapped(opts: SyncOptions, link_only: bool) -> Env {
+        Self::start_custom(opts, link_only, 6000, |e| e).await
+    }
+
+    /// The shipped pair with WhiteLabelCRO (simulator and connector) limited to
+    /// `wlcro_per_minute` requests per minute, and the engine as `build` makes it.
+    pub(crate) async fn start_custom(
+        opts: SyncOptions,
+        link_only: bool,
+        wlcro_per_minute: u32,
+        build: impl FnOnce(Engine) -> Engine,
+    ) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
-        let cfg = WorldConfig::demo(SEED, 6000).starting_at(t0());
+        let cfg = WorldConfig::demo(SEED, wlcro_per_minute).starting_at(t0());
         let world = SimWorld::start(cfg, dir.path()).await.expect("simulators start");
         let clock = world.linked_clock(t0());
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/wlcro-people__hubspot-contacts.toml");
@@ -74,6 +85,7 @@ impl Env {
         let ids = Arc::new(IdGen::new(clock.shared(), SEED));
         let opts = SyncOptions { owner: "hubspot-engine-test".into(), ..opts };
         let engine = Engine::new(test_store.store.clone(), connectors, pairs, clock.shared(), ids, opts);
+        let engine = Arc::new(build(engine));
         Env { world, clock, engine, test_store, _dir: dir }
     }
 

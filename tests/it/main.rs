@@ -9,6 +9,7 @@ mod demo;
 mod deploy;
 mod freshness;
 mod hubspot_engine;
+mod micro_sync;
 mod ops;
 mod processes;
 mod reconcile_table;

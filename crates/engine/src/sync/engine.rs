@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use connector_api::{Connector, ErrorClass, SharedClock};
+use tokio::sync::RwLock;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::ids::IdGen;
@@ -28,20 +29,24 @@ pub struct Engine {
     pub(crate) systems: BTreeMap<String, Arc<dyn Connector>>,
     pub(crate) pairs: Vec<Arc<PairMapping>>,
     pub(crate) clock: SharedClock,
-    ids: Arc<IdGen>,
+    pub(crate) ids: Arc<IdGen>,
     pub(crate) opts: SyncOptions,
-    stop: StopSignal,
+    pub(crate) stop: StopSignal,
     progress: Option<Arc<dyn ProgressSink>>,
-    gate: Option<Arc<dyn PairGate>>,
+    pub(crate) gate: Option<Arc<dyn PairGate>>,
+    /// Per lease name: scheduled runs and backfills share it (read), a micro-sync of this
+    /// process takes it alone (write, only when free), so a run of this process waits for a
+    /// micro-sync batch to end instead of being skipped on the store lease it holds.
+    turns: std::sync::Mutex<BTreeMap<String, Arc<RwLock<()>>>>,
 }
 
 /// One pair's part of the run being made.
-struct PairRun<'a> {
-    pair: &'a Arc<PairMapping>,
-    run_id: &'a str,
-    started_at: DateTime<Utc>,
-    dry_run: bool,
-    mode: &'a RunMode,
+pub(crate) struct PairRun<'a> {
+    pub pair: &'a Arc<PairMapping>,
+    pub run_id: &'a str,
+    pub started_at: DateTime<Utc>,
+    pub dry_run: bool,
+    pub mode: &'a RunMode,
 }
 
 impl Engine {
@@ -68,6 +73,7 @@ impl Engine {
             stop,
             progress: None,
             gate: None,
+            turns: Default::default(),
         }
     }
 
@@ -180,6 +186,7 @@ impl Engine {
             RunMode::Backfill(b) if b.sliced => format!("backfill:{}", b.scope),
             _ => format!("pair:{}", run.pair.name),
         };
+        let _turn = self.turn(&lease_name).read_owned().await;
         let who = Claimant { owner: &self.opts.owner, ttl: self.opts.lease_ttl, now: self.clock.now() };
         let lease = match lease::claim(self.store.as_ref(), &lease_name, &who).await {
             Ok(Claim::Held(lease)) => lease,
@@ -238,7 +245,17 @@ impl Engine {
         Ok(())
     }
 
-    async fn pair_context(&self, run: &PairRun<'_>, lease: Lease) -> Result<PairContext, SyncError> {
+    /// This process's turn on lease `name` (see `turns`).
+    pub(crate) fn turn(&self, name: &str) -> Arc<RwLock<()>> {
+        let mut turns = self.turns.lock().expect("turns lock");
+        turns.entry(name.to_string()).or_default().clone()
+    }
+
+    pub(crate) async fn pair_context(
+        &self,
+        run: &PairRun<'_>,
+        lease: Lease,
+    ) -> Result<PairContext, SyncError> {
         let pair = run.pair;
         let connector = |system: &str| {
             self.systems.get(system).cloned().ok_or_else(|| SyncError::UnknownSystem {
@@ -292,7 +309,7 @@ impl Engine {
     }
 
     /// Every (system, object) some configured pair syncs.
-    fn handled(&self) -> BTreeSet<(String, String)> {
+    pub(crate) fn handled(&self) -> BTreeSet<(String, String)> {
         self.pairs
             .iter()
             .flat_map(|p| [p.left.clone(), p.right.clone()])

@@ -11,6 +11,7 @@
 //!
 //! | layer | modules | what they hold |
 //! |---|---|---|
+//! | 7 worker | `micro` | webhook-driven micro-syncs: debounced, batched, under the pair's lease |
 //! | 6 run | `engine`, `backfill` | the [`Engine`]: leases, pair contexts, runs, backfills |
 //! | 5 pair | `pull` | one pair's cycle: resolutions, pulls page by page, events, sweep |
 //! | 4 page | `page`, `resolutions`, `webhook_events` | one page through the stages below |
@@ -32,6 +33,7 @@ mod identity;
 mod keys;
 mod lease;
 mod link;
+pub mod micro;
 mod options;
 mod page;
 mod plan;

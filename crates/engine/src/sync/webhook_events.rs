@@ -23,7 +23,8 @@ use connector_api::{Change, Quarantined};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
-use crate::mapping::Side;
+use crate::mapping::{Endpoint, Side};
+use crate::store::StoredEvent;
 
 use super::context::PairContext;
 use super::error::SyncError;
@@ -69,37 +70,85 @@ async fn reconcile_side(
     side: Side,
     report: &mut PairReport,
 ) -> Result<Option<String>, SyncError> {
-    let ep = ctx.pair.endpoint(side).clone();
+    let ep = ctx.pair.endpoint(side);
     let pending = ctx.store.pending_events(&ep.system, ctx.opts.page_size.max(1)).await?;
-    if pending.is_empty() {
-        return Ok(None);
-    }
-    let mut ids = BTreeSet::new();
-    let mut quarantined = Vec::new();
-    // Events that name only objects another pair syncs stay pending for that pair.
-    let mut consumed = Vec::new();
-    for event in pending {
-        match serde_json::from_str::<EventHint>(&event.payload) {
-            Ok(EventHint::Changes { changes, .. }) => {
-                let others_only = !changes.is_empty()
-                    && changes.iter().all(|c| {
-                        c.object != ep.object && ctx.handled.contains(&(ep.system.clone(), c.object.clone()))
-                    });
-                if others_only {
-                    continue;
+    let hints = read_pending(ep, &ctx.handled, pending);
+    reconcile_hints(ctx, side, hints, report).await
+}
+
+/// What one pending event asks of one side of a pair.
+#[derive(Debug, Clone)]
+pub(crate) enum Hint {
+    /// Re-read these records of the side's object (none: the event touches nothing synced).
+    Records(Vec<String>),
+    /// A signed delivery that could not be read: a dead letter.
+    Quarantined(Quarantined),
+    /// Names only objects another configured pair syncs: left pending for that pair.
+    OtherPair,
+}
+
+/// One pending event and what it asks of one side.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingHint {
+    pub event: StoredEvent,
+    pub hint: Hint,
+}
+
+/// Reads the pending events of `ep`'s system as hints for that endpoint (`handled`: every
+/// (system, object) some configured pair syncs).
+pub(crate) fn read_pending(
+    ep: &Endpoint,
+    handled: &BTreeSet<(String, String)>,
+    events: Vec<StoredEvent>,
+) -> Vec<PendingHint> {
+    events
+        .into_iter()
+        .map(|event| {
+            let hint = match serde_json::from_str::<EventHint>(&event.payload) {
+                Ok(EventHint::Changes { changes, .. }) => {
+                    let others_only = !changes.is_empty()
+                        && changes.iter().all(|c| {
+                            c.object != ep.object && handled.contains(&(ep.system.clone(), c.object.clone()))
+                        });
+                    if others_only {
+                        Hint::OtherPair
+                    } else {
+                        Hint::Records(
+                            changes.into_iter().filter(|c| c.object == ep.object).map(|c| c.id).collect(),
+                        )
+                    }
                 }
-                ids.extend(changes.into_iter().filter(|c| c.object == ep.object).map(|c| c.id));
-            }
-            Ok(EventHint::Quarantined(q)) => quarantined.push((event.event_id.clone(), q)),
-            // Not written by this version's receiver: keep it readable for an admin.
-            Err(e) => quarantined.push((
-                event.event_id.clone(),
-                Quarantined {
+                Ok(EventHint::Quarantined(q)) => Hint::Quarantined(q),
+                // Not written by this version's receiver: keep it readable for an admin.
+                Err(e) => Hint::Quarantined(Quarantined {
                     id: None,
                     reason: format!("stored webhook event is not readable: {e}"),
                     raw: event.payload.chars().take(2000).collect(),
-                },
-            )),
+                }),
+            };
+            PendingHint { event, hint }
+        })
+        .collect()
+}
+
+/// Re-reads the records `hints` name on `side`, reconciles them like a verification-sweep page
+/// and marks the events processed (hints for another pair are skipped and stay pending).
+/// `Some(reason)` when the page could not be finished: the events stay pending.
+pub(crate) async fn reconcile_hints(
+    ctx: &PairContext,
+    side: Side,
+    hints: Vec<PendingHint>,
+    report: &mut PairReport,
+) -> Result<Option<String>, SyncError> {
+    let ep = ctx.pair.endpoint(side);
+    let mut ids = BTreeSet::new();
+    let mut quarantined = Vec::new();
+    let mut consumed = Vec::new();
+    for PendingHint { event, hint } in hints {
+        match hint {
+            Hint::OtherPair => continue,
+            Hint::Records(named) => ids.extend(named),
+            Hint::Quarantined(q) => quarantined.push((event.event_id.clone(), q)),
         }
         consumed.push(event);
     }
