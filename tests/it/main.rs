@@ -10,6 +10,7 @@ mod deploy;
 mod hubspot_engine;
 mod ops;
 mod processes;
+mod quiet_runs;
 mod reconcile_table;
 mod review_cli;
 mod review_pages;

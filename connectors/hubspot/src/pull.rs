@@ -1,5 +1,8 @@
 //! Incremental pulls (spec §5, §7, §8; sync-model §4).
 //!
+//! A run rewinds by the overlap from the horizon the last finished window was read to (not from
+//! the newest change), so a quiet stream costs one empty search and one recycle-bin page.
+//!
 //! The search phase reads `modified GTE t` sorted ascending, one fresh query per page (so the
 //! 10,000-result cap is never reached), with the window restarted at the last timestamp of each
 //! page, and only the results that position covers are delivered (a result past it is read by
@@ -57,9 +60,18 @@ struct Cursor {
     /// The scan in progress reads deletes up to here.
     #[serde(default)]
     del_to: i64,
+    /// The search window was last read completely up to here (the run's horizon), epoch ms: the
+    /// next run's overlap is measured back from here, not from the newest change, so a quiet
+    /// stream re-reads only the recent past instead of its last burst.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    read_to: i64,
     /// The pull in progress: requests sent and positions visited (cleared when it is done).
     #[serde(default, skip_serializing_if = "is_fresh")]
     trail: PullTrail,
+}
+
+fn is_zero(t: &i64) -> bool {
+    *t == 0
 }
 
 fn is_fresh(t: &PullTrail) -> bool {
@@ -126,7 +138,7 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
     }
     if let Some(overlap) = req.rewind {
         let back = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
-        cur.restart_at(cur.ts.saturating_sub(back).max(start));
+        cur.restart_at(cur.ts.max(cur.read_to).saturating_sub(back).max(start));
         cur.del_ts = cur.del_ts.saturating_sub(back).max(start);
         cur.trail.restart();
     }
@@ -333,6 +345,7 @@ async fn window_page(
         if let Some(&(t, _)) = keys.iter().filter(|(t, _)| *t <= bound).max() {
             advance(cur, t.max(cur.ts), &keys);
         }
+        cur.read_to = cur.read_to.max(bound);
         cur.archived = true;
         cur.after = None;
         // The recycle-bin list is read consistently (no index lag), so deletes are read to the bound.

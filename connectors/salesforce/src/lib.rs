@@ -271,7 +271,15 @@ impl Connector for SalesforceConnector {
         // A batch cut short by the server (`done: false`) ends this page early; the next page
         // re-queries from the last row, so no server cursor is ever needed.
         let full = !page.done || page.records.len() >= limit;
-        let page = pull::to_page(object, &self.fields(object), start, resume, page.records, full);
+        let page = pull::to_page(
+            object,
+            &self.fields(object),
+            start,
+            resume,
+            page.records,
+            full,
+            pull::upper_bound(&req),
+        );
         tracing::debug!(object, changes = page.changes.len(), done = page.done, "salesforce pull page");
         Ok(page)
     }

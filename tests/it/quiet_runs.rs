@@ -1,0 +1,163 @@
+//! Every API call earns its keep (issue #21): the echo of our own creates costs no read of the
+//! other side, quiet streams re-read only the overlap behind "now", and a record that matched
+//! nothing is not probed again until something that could match it changes. Judged from the
+//! simulators' request logs over loopback HTTP, the shipped mappings and a real SQLite store;
+//! one virtual clock moves the engine, the connectors and the simulators.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_api::testsuite::LinkedClock;
+use crosswalk::demo::{SimWorld, Sims, WorldConfig};
+use crosswalk::ids::IdGen;
+use crosswalk::mapping::{self, Cap, PairMapping};
+use crosswalk::store::RunKind;
+use crosswalk::sync::{Engine, PairStatus, RunReport, SyncOptions};
+use sim_core::LoggedRequest;
+
+use crate::support::TestStore;
+
+const SALESFORCE: &str = "mappings/wlcro-people__salesforce-contacts.toml";
+const HUBSPOT: &str = "mappings/wlcro-people__hubspot-contacts.toml";
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").expect("valid time").to_utc()
+}
+
+struct Harness {
+    world: SimWorld,
+    clock: LinkedClock,
+    _store: TestStore,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+}
+
+/// The shipped mapping at `path`, its safety caps lifted (the tests create hundreds at once).
+fn pair(path: &str, tweak: impl FnOnce(&mut PairMapping)) -> PairMapping {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let mut pair = mapping::load_file(&path).expect("the shipped mapping loads");
+    let none = Cap { max: None, max_pct: None };
+    pair.caps.creates = none;
+    pair.caps.overwrites = none;
+    tweak(&mut pair);
+    pair
+}
+
+impl Harness {
+    async fn new(pair: PairMapping, sweep_budget: usize) -> Harness {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = WorldConfig::demo(21, 60_000).starting_at(t0());
+        config.wlcro.webhook_jitter = false;
+        config.hubspot.rate_limits.burst_max = 1_000_000;
+        config.hubspot.rate_limits.search_max = 1_000_000;
+        let world = SimWorld::start(config, dir.path()).await.expect("simulators start");
+        let clock = world.linked_clock(t0());
+        let shared = clock.shared();
+        let connectors =
+            world.connectors(std::slice::from_ref(&pair), shared.clone(), 21).expect("connectors");
+        let store = TestStore::sqlite().await;
+        let ids = Arc::new(IdGen::new(shared.clone(), 21));
+        let opts = SyncOptions {
+            owner: "quiet-runs-test".into(),
+            sweep_budget,
+            ..SyncOptions::default().creating_on_first_sync()
+        };
+        let engine = Engine::new(store.store.clone(), connectors, vec![pair], shared, ids, opts);
+        Harness { world, clock, _store: store, engine, _dir: dir }
+    }
+
+    fn sims(&self) -> &Sims {
+        &self.world.sims
+    }
+
+    fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    /// A minute passes, then one scheduled run, which must not fail.
+    async fn run(&self) -> RunReport {
+        self.advance(60);
+        let report = self.engine.run(RunKind::Scheduled, &[], false).await.expect("run");
+        for p in &report.pairs {
+            assert!(!matches!(p.status, PairStatus::Failed { .. }), "{}: {:?}", p.pair, p.status);
+        }
+        report
+    }
+
+    /// Seeds `n` WhiteLabelCRO clients (each with its event), distinct emails.
+    fn clients(&self, n: usize, tag: &str) -> Vec<i64> {
+        (0..n)
+            .map(|i| {
+                let r = sim_whitelabelcro::SeedRecord {
+                    first_name: format!("First{i}"),
+                    last_name: format!("Last{i}"),
+                    email: format!("{tag}{i}@example.test"),
+                    phone: Some(format!("+1 555 01{:02}", i % 100)),
+                    ..Default::default()
+                };
+                self.sims().wlcro.seed_at(r, false, true, None).expect("seed client")
+            })
+            .collect()
+    }
+
+    /// Requests each simulator logged so far: (WhiteLabelCRO, HubSpot, Salesforce).
+    fn marks(&self) -> [usize; 3] {
+        self.sims().logs().map(|(_, log)| log.len())
+    }
+
+    /// The requests of each simulator since `marks`.
+    fn since(&self, marks: [usize; 3]) -> [Vec<LoggedRequest>; 3] {
+        let logs = self.sims().logs();
+        let mut i = 0;
+        logs.map(|(_, log)| {
+            let out = log.into_iter().skip(marks[i]).collect();
+            i += 1;
+            out
+        })
+    }
+}
+
+/// WhiteLabelCRO record reads by id (one search per id).
+fn wlcro_reads_by_id(log: &[LoggedRequest]) -> usize {
+    log.iter()
+        .filter(|r| {
+            r.path.ends_with("/search") && r.query.as_deref().is_some_and(|q| q.contains("client_id="))
+        })
+        .count()
+}
+
+fn describe(log: &[LoggedRequest]) -> String {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for r in log {
+        *counts.entry(format!("{} {}", r.method, r.path)).or_default() += 1;
+    }
+    format!("{counts:?}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_echo_of_our_own_creates_costs_no_read_of_the_other_side() {
+    const N: usize = 300;
+    // No verification sweep: its reads are a separate, budgeted cost (see the quiet-run test).
+    let h = Harness::new(pair(SALESFORCE, |_| {}), 0).await;
+    h.clients(N, "echo");
+    h.run().await;
+    let created = h.sims().salesforce.records().len();
+    assert_eq!(created, N, "one Salesforce contact per client");
+
+    let marks = h.marks();
+    h.run().await;
+    let [wlcro, _, salesforce] = h.since(marks);
+    assert_eq!(
+        wlcro_reads_by_id(&wlcro),
+        0,
+        "the created contacts came back as our own echo; WhiteLabelCRO: {}",
+        describe(&wlcro)
+    );
+    assert!(
+        salesforce.iter().all(|r| r.method == "GET"),
+        "the echo costs no write either: {}",
+        describe(&salesforce)
+    );
+}
