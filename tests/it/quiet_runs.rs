@@ -161,3 +161,82 @@ async fn the_echo_of_our_own_creates_costs_no_read_of_the_other_side() {
         describe(&salesforce)
     );
 }
+
+/// Seeds `n` HubSpot contacts in one millisecond (the simulator's clock is frozen), distinct
+/// emails.
+fn contacts(h: &Harness, n: usize, tag: &str) -> Vec<u64> {
+    let props: Vec<serde_json::Map<String, serde_json::Value>> = (0..n)
+        .map(|i| {
+            let mut m = serde_json::Map::new();
+            m.insert("email".into(), format!("{tag}{i}@example.test").into());
+            m.insert("firstname".into(), format!("Hub{i}").into());
+            m.insert("lastname".into(), format!("Spot{i}").into());
+            m
+        })
+        .collect();
+    h.sims().hubspot.seed(sim_hubspot::ObjectType::Contacts, &props).expect("seed contacts")
+}
+
+fn writes(log: &[LoggedRequest]) -> usize {
+    log.iter().filter(|r| crosswalk::demo::report::is_write(r)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_burst_on_one_timestamp_a_quiet_run_costs_two_requests_per_stream_plus_the_sweep() {
+    const N: usize = 450;
+    const SWEEP: usize = 10;
+    let h = Harness::new(pair(HUBSPOT, |_| {}), SWEEP).await;
+    h.clients(N, "burst");
+    contacts(&h, N, "hub");
+    let mut last = Vec::new();
+    // The burst, its echoes, then quiet runs until the overlap window (two minutes) has left
+    // the burst behind: the last one is measured.
+    for run in 0..6 {
+        let marks = h.marks();
+        h.run().await;
+        let [wlcro, hubspot, _] = h.since(marks);
+        eprintln!("run {run}: wlcro {} | hubspot {}", describe(&wlcro), describe(&hubspot));
+        last = vec![wlcro, hubspot];
+    }
+    assert_eq!(h.sims().hubspot.records(sim_hubspot::ObjectType::Contacts).len(), 2 * N);
+    let [wlcro, hubspot] = [&last[0], &last[1]];
+    assert_eq!(writes(wlcro) + writes(hubspot), 0, "converged: no writes");
+    let feed = wlcro.iter().filter(|r| r.path == "/api/v1/events").count();
+    assert!(feed <= 2, "the WhiteLabelCRO feed: {}", describe(wlcro));
+    assert!(wlcro.len() <= 2 + SWEEP, "WhiteLabelCRO: the feed plus the sweep: {}", describe(wlcro));
+    // Besides the stream, one schema look per run (`GET /crm/v3/properties`: schema drift).
+    let stream = hubspot.iter().filter(|r| !r.path.starts_with("/crm/v3/properties")).count();
+    assert!(stream <= 2, "HubSpot: one search and one recycle-bin page: {}", describe(hubspot));
+    assert!(hubspot.len() <= 3, "HubSpot: {}", describe(hubspot));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_late_inside_the_overlap_is_still_read_after_quiet_runs() {
+    let h = Harness::new(pair(SALESFORCE, |_| {}), 0).await;
+    h.clients(3, "early");
+    for _ in 0..4 {
+        h.run().await;
+    }
+    assert_eq!(h.sims().salesforce.records().len(), 3);
+    // The last run read the feed to its horizon; an event stamped 40 s before that horizon
+    // (a commit that landed late) appears only now.
+    let late_at = h.sims().wlcro.clock.now() - chrono::Duration::seconds(45);
+    let r = sim_whitelabelcro::SeedRecord {
+        first_name: "Late".into(),
+        last_name: "Comer".into(),
+        email: "late@example.test".into(),
+        ..Default::default()
+    };
+    let late = h.sims().wlcro.seed_at(r, false, true, Some(late_at)).expect("seed the late client");
+    let marks = h.marks();
+    h.run().await;
+    let [wlcro, _, _] = h.since(marks);
+    let made: Vec<_> = h
+        .sims()
+        .salesforce
+        .records()
+        .into_iter()
+        .filter(|c| c.fields.get("WLCRO_Id__c") == Some(&late.to_string()))
+        .collect();
+    assert_eq!(made.len(), 1, "the late event was read: WhiteLabelCRO {}", describe(&wlcro));
+}
