@@ -128,6 +128,12 @@ fn wlcro_reads_by_id(log: &[LoggedRequest]) -> usize {
         .count()
 }
 
+/// The number of records a test makes: `default`, or `CROSSWALK_QUIET_N` for the figures in
+/// BENCHMARKS.md (3,000 creates, a 12,000-record burst).
+fn n_or(default: usize) -> usize {
+    std::env::var("CROSSWALK_QUIET_N").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 fn describe(log: &[LoggedRequest]) -> String {
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for r in log {
@@ -138,13 +144,13 @@ fn describe(log: &[LoggedRequest]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_echo_of_our_own_creates_costs_no_read_of_the_other_side() {
-    const N: usize = 300;
+    let n = n_or(300);
     // No verification sweep: its reads are a separate, budgeted cost (see the quiet-run test).
     let h = Harness::new(pair(SALESFORCE, |_| {}), 0).await;
-    h.clients(N, "echo");
+    h.clients(n, "echo");
     h.run().await;
     let created = h.sims().salesforce.records().len();
-    assert_eq!(created, N, "one Salesforce contact per client");
+    assert_eq!(created, n, "one Salesforce contact per client");
 
     let marks = h.marks();
     h.run().await;
@@ -183,11 +189,11 @@ fn writes(log: &[LoggedRequest]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_burst_on_one_timestamp_a_quiet_run_costs_two_requests_per_stream_plus_the_sweep() {
-    const N: usize = 450;
+    let n = n_or(450);
     const SWEEP: usize = 10;
     let h = Harness::new(pair(HUBSPOT, |_| {}), SWEEP).await;
-    h.clients(N, "burst");
-    contacts(&h, N, "hub");
+    h.clients(n, "burst");
+    contacts(&h, n, "hub");
     let mut last = Vec::new();
     // The burst, its echoes, then quiet runs until the overlap window (two minutes) has left
     // the burst behind: the last one is measured.
@@ -198,7 +204,7 @@ async fn after_a_burst_on_one_timestamp_a_quiet_run_costs_two_requests_per_strea
         eprintln!("run {run}: wlcro {} | hubspot {}", describe(&wlcro), describe(&hubspot));
         last = vec![wlcro, hubspot];
     }
-    assert_eq!(h.sims().hubspot.records(sim_hubspot::ObjectType::Contacts).len(), 2 * N);
+    assert_eq!(h.sims().hubspot.records(sim_hubspot::ObjectType::Contacts).len(), 2 * n);
     let [wlcro, hubspot] = [&last[0], &last[1]];
     assert_eq!(writes(wlcro) + writes(hubspot), 0, "converged: no writes");
     let feed = wlcro.iter().filter(|r| r.path == "/api/v1/events").count();

@@ -252,6 +252,52 @@ mod tests {
         assert_eq!(fresh, FeedState::default(), "nothing delivered: nothing to rewind");
     }
 
+    fn fresh() -> FeedState {
+        FeedState::from_checkpoint(None).unwrap()
+    }
+
+    #[test]
+    fn a_finished_pull_moves_the_window_with_the_horizon_not_the_newest_event() {
+        let keep = Duration::from_secs(3600);
+        let mut st = fresh();
+        st.advance("before".into(), Some(t(0)), true, keep);
+        // A burst on one second over three pages: the ring's entry for that second moves to
+        // the last page's cursor.
+        for (i, page) in ["p1", "p2", "p3"].iter().enumerate() {
+            for id in 0..3 {
+                st.delivered(10 + i as i64 * 3 + id, t(100));
+            }
+            st.advance((*page).into(), Some(t(100)), true, keep);
+        }
+        st.read_through(t(110));
+        let mut inside = st.clone();
+        inside.rewind(Duration::from_secs(60)); // target 50: the burst is inside the overlap
+        assert_eq!(inside.cursor.as_deref(), Some("before"));
+        assert!(inside.already_delivered(10, t(100)), "re-read in the overlap, de-duplicated by id");
+        assert!(!inside.already_delivered(99, t(100)), "a late event on the burst's second is new");
+        assert!(!inside.already_delivered(98, t(60)), "a late event inside the window is new");
+
+        st.read_through(t(400)); // quiet runs later
+        st.rewind(Duration::from_secs(60)); // target 340
+        assert_eq!(st.cursor.as_deref(), Some("p3"), "past the whole burst, not into it");
+        assert!(st.already_delivered(12, t(100)), "below the window: old ground");
+        assert!(st.recent.as_ref().unwrap().ids.is_empty(), "ids older than the window are forgotten");
+        assert!(!st.already_delivered(50, t(390)), "inside the window and never delivered");
+    }
+
+    #[test]
+    fn a_checkpoint_from_before_the_id_set_keeps_the_replay_until_its_next_finished_pull() {
+        let mut st = FeedState::default();
+        st.delivered(1, t(10));
+        st.rewind(Duration::from_secs(5));
+        assert_eq!(st.replay_until, Some(t(10)));
+        assert!(!st.already_delivered(1, t(10)), "replayed, as before");
+        st.read_through(t(20));
+        assert_eq!((st.replay_until, st.read_to), (None, Some(t(20))));
+        assert!(st.already_delivered(1, t(10)), "below the new id set's floor");
+        assert!(!st.already_delivered(2, t(20)), "at the floor and never delivered");
+    }
+
     #[test]
     fn ring_is_bounded_but_still_covers_the_keep_window() {
         let mut st = FeedState::default();
@@ -274,6 +320,9 @@ mod tests {
         assert_eq!(back, st);
         let bad = Checkpoint(serde_json::json!({"cursor": 5}));
         assert!(FeedState::from_checkpoint(Some(&bad)).is_err());
-        assert_eq!(FeedState::from_checkpoint(None).unwrap(), FeedState::default());
+        assert_eq!(
+            FeedState::from_checkpoint(None).unwrap(),
+            FeedState { recent: Some(Recent::default()), ..FeedState::default() }
+        );
     }
 }
