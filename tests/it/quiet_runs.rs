@@ -246,3 +246,63 @@ async fn an_event_committed_late_inside_the_overlap_is_still_read_after_quiet_ru
         .collect();
     assert_eq!(made.len(), 1, "the late event was read: WhiteLabelCRO {}", describe(&wlcro));
 }
+
+/// WhiteLabelCRO identity probes (searches by a key other than the record id).
+fn wlcro_probes(log: &[LoggedRequest]) -> usize {
+    log.iter()
+        .filter(|r| {
+            r.path.ends_with("/search") && !r.query.as_deref().is_some_and(|q| q.contains("client_id="))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_that_matched_nothing_is_probed_again_only_when_its_keys_change() {
+    let link_only = |p: &mut PairMapping| p.create_right_to_left = crosswalk::mapping::CreationRule::LinkOnly;
+    let h = Harness::new(pair(HUBSPOT, link_only), 0).await;
+    let id = contacts(&h, 1, "alone")[0];
+    let hubspot = &h.sims().hubspot;
+    let edit = |pairs: &[(&str, &str)]| {
+        let props = pairs.iter().map(|(k, v)| ((*k).to_string(), serde_json::json!(v))).collect();
+        hubspot.external_edit(sim_hubspot::ObjectType::Contacts, id, &props).expect("edit the contact");
+    };
+    let probes_of_a_run = || async {
+        let marks = h.marks();
+        h.run().await;
+        let [wlcro, _, _] = h.since(marks);
+        (wlcro_probes(&wlcro), describe(&wlcro))
+    };
+
+    let (first, log) = probes_of_a_run().await;
+    assert!(first > 0, "the new contact is probed: {log}");
+    let (again, log) = probes_of_a_run().await;
+    assert_eq!(again, 0, "re-read in the overlap, same keys: not probed again: {log}");
+    edit(&[("firstname", "Renamed")]);
+    let (renamed, log) = probes_of_a_run().await;
+    assert_eq!(renamed, 0, "a new first name is no new identity: {log}");
+
+    edit(&[("email", "found@example.test")]);
+    let (moved, log) = probes_of_a_run().await;
+    assert!(moved > 0, "a new email is probed: {log}");
+    assert_eq!(
+        h.sims().wlcro.records()["clients"].as_array().map_or(0, Vec::len),
+        0,
+        "link only: nothing created"
+    );
+
+    let r = sim_whitelabelcro::SeedRecord {
+        first_name: "Found".into(),
+        last_name: "Later".into(),
+        email: "found@example.test".into(),
+        ..Default::default()
+    };
+    let client = h.sims().wlcro.seed_at(r, false, true, None).expect("seed the matching client");
+    h.run().await;
+    let all = hubspot.records(sim_hubspot::ObjectType::Contacts);
+    let contact = all.iter().find(|r| r.id == id).expect("the contact");
+    assert_eq!(
+        contact.properties.get("wlcro_client_id"),
+        Some(&client.to_string()),
+        "the client that appeared with its email was linked to it"
+    );
+}
