@@ -260,6 +260,15 @@ impl Connector for SalesforceConnector {
         start.trail.visit(&mark, &stream)?;
         if req.rewind.is_some() {
             self.refresh_unlisted(object).await;
+            // The server's own horizon, asked before reading: unknown (an error) leaves the
+            // read horizon where it was, so the next overlap is measured from the last row.
+            start.covered = match self.api.latest_covered(object, req.horizon).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!(object, error = %e, "salesforce latestDateCovered unavailable");
+                    None
+                }
+            };
         }
         let limit = req.limit.clamp(1, pull::MAX_PAGE);
         let q = pull::page_query(object, &self.select(object), &start, &req, limit);

@@ -49,6 +49,10 @@ pub struct Position {
     /// re-reads only the recent past instead of its last write burst.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_to: Option<DateTime<Utc>>,
+    /// The pull in progress: the server's `latestDateCovered` when it started (its own horizon:
+    /// an open transaction holds it back), which bounds what the pull may claim as read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered: Option<DateTime<Utc>>,
 }
 
 fn is_fresh(t: &PullTrail) -> bool {
@@ -83,6 +87,7 @@ impl Position {
             tombs: self.tombs.clone(),
             trail: PullTrail::default(),
             read_to: self.read_to,
+            covered: None,
         }
     }
 
@@ -204,8 +209,12 @@ pub fn to_page(
     if !full_page {
         // The pull ends here: whatever reads from this checkpoint next is a new pull.
         pos.trail = PullTrail::default();
+        // Read to the horizon, but never past what the server says is visible (a transaction
+        // still open when the pull started commits rows stamped before it); unknown: not moved.
         let second = upper.with_nanosecond(0).unwrap_or(upper);
-        pos.read_to = pos.read_to.max(Some(second));
+        if let Some(covered) = pos.covered.take() {
+            pos.read_to = pos.read_to.max(Some(second.min(covered)));
+        }
     }
     PullPage { changes, quarantined, next: pos.to_checkpoint(), newest, done: !full_page }
 }
