@@ -373,12 +373,14 @@ async fn window_page(
     // Results showing a time past the bound were edited after indexing (they sort by the index's
     // older time): they say nothing about where the page ends, or several of them at its end
     // would move the window past records not read yet.
+    // Fewer than two inside: the last two of the page, as before (the window must still move).
     let inside: Vec<(i64, u64)> = keys.iter().copied().filter(|(t, _)| *t <= bound).collect();
-    let n = inside.len();
+    let place = if inside.len() >= 2 { &inside } else { &keys };
+    let n = place.len();
     let last = match n {
         0 => cur.ts,
-        1 => inside[0].0,
-        _ => inside[n - 1].0.min(inside[n - 2].0),
+        1 => place[0].0,
+        _ => place[n - 1].0.min(place[n - 2].0),
     }
     .clamp(cur.ts, bound);
     // The final result, when it sits past the new position where its time says it belongs, is

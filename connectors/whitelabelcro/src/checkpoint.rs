@@ -5,10 +5,12 @@
 //!
 //! Cursors are opaque (§2.3), so the connector can never make one itself: the feed position only
 //! moves to a cursor the server gave. A run rewinds to the ring entry before `read_to − overlap`
-//! (the source's horizon, not the newest event: a quiet feed re-reads only its tail page) and
-//! de-duplicates by event id: an event re-read in the overlap is skipped, one never delivered (a
-//! late commit inside the window) is delivered. Everything finer (a horizon cut inside a page,
-//! the tail page re-polled at the end of the feed) is the same skip.
+//! (the source's horizon, not the newest event: a quiet feed re-reads only its tail page).
+//! Events inside that window are delivered again with their event ids (the connector contract:
+//! the engine recognises them); events below it that were delivered before are skipped, by
+//! `last` and, inside a pull, by the ids of `recent`, so one never delivered (a late commit
+//! inside the window) is still delivered. Everything finer (a horizon cut inside a page, the
+//! tail page re-polled at the end of the feed) is the same skip.
 //!
 //! Checkpoints written before `recent` existed keep the older rule (skip by `last`/`seen`, replay
 //! everything after a rewind) until their next finished pull starts the id set.
@@ -100,33 +102,35 @@ impl FeedState {
     /// `read_to − overlap` (strictly, so events at exactly that time are re-read too), or the
     /// beginning of the feed. `read_to` is where the last finished pull got to (the newest event
     /// for a checkpoint that never finished one), so a quiet feed moves its window with the
-    /// clock instead of re-reading its last burst. With the id set, what was delivered is
-    /// skipped and ids older than the window are forgotten; without it, events up to `last`
-    /// are replayed.
+    /// clock instead of re-reading its last burst. Events up to `last` are replayed: with the id
+    /// set only those inside the window (ids older than it are forgotten), without it all.
     pub fn rewind(&mut self, overlap: Duration) {
         let Some(last) = self.last else { return };
         let anchor = self.read_to.map_or(last, |r| r.max(last));
         let target = anchor - chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::MAX);
         self.cursor = self.ring.iter().rev().find(|e| e.at < target).and_then(|e| e.cursor.clone());
-        match &mut self.recent {
-            Some(r) => {
-                let floor = r.floor.map_or(target, |f| f.max(target));
-                r.floor = Some(floor);
-                r.ids = r.ids.split_off(&floor);
-                self.replay_until = None;
-            }
-            None => self.replay_until = Some(last),
+        if let Some(r) = &mut self.recent {
+            let floor = r.floor.map_or(target, |f| f.max(target));
+            r.floor = Some(floor);
+            r.ids = r.ids.split_off(&floor);
         }
+        self.replay_until = Some(last);
     }
 
     /// True when an event was already delivered and is not being replayed.
     pub fn already_delivered(&self, id: i64, at: DateTime<Utc>) -> bool {
         if let Some(r) = &self.recent {
+            let below = r.floor.is_some_and(|f| at < f);
+            if !below && self.replay_until.is_some() {
+                // Inside the overlap after a rewind: re-read, with its event id (the engine
+                // recognises an event that agrees with the base and it costs nothing).
+                return false;
+            }
             if r.ids.get(&at).is_some_and(|ids| ids.contains(&id)) {
                 return true;
             }
             // Below the window: old ground, beyond what the overlap promises to re-read.
-            return r.floor.is_some_and(|f| at < f) && self.last.is_some_and(|l| at <= l);
+            return below && self.last.is_some_and(|l| at <= l);
         }
         if self.replay_until.is_some_and(|r| at <= r) {
             return false;
@@ -273,14 +277,14 @@ mod tests {
         let mut inside = st.clone();
         inside.rewind(Duration::from_secs(60)); // target 50: the burst is inside the overlap
         assert_eq!(inside.cursor.as_deref(), Some("before"));
-        assert!(inside.already_delivered(10, t(100)), "re-read in the overlap, de-duplicated by id");
+        assert!(!inside.already_delivered(10, t(100)), "re-read in the overlap, with its event id");
         assert!(!inside.already_delivered(99, t(100)), "a late event on the burst's second is new");
         assert!(!inside.already_delivered(98, t(60)), "a late event inside the window is new");
 
         st.read_through(t(400)); // quiet runs later
         st.rewind(Duration::from_secs(60)); // target 340
         assert_eq!(st.cursor.as_deref(), Some("p3"), "past the whole burst, not into it");
-        assert!(st.already_delivered(12, t(100)), "below the window: old ground");
+        assert!(st.already_delivered(12, t(100)), "below the window: old ground, not replayed");
         assert!(st.recent.as_ref().unwrap().ids.is_empty(), "ids older than the window are forgotten");
         assert!(!st.already_delivered(50, t(390)), "inside the window and never delivered");
     }

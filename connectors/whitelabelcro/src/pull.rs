@@ -1,8 +1,9 @@
 //! `pull`: one page of the events feed (`GET /api/v1/events` with only `types`, `cursor`,
 //! `limit`, §3) turned into [`Change`]s, with the overlapping checkpoint of [`FeedState`].
 //!
-//! Each run rewinds to the overlap behind the horizon the last finished pull read to, and skips
-//! the events it delivered before by event id (see [`FeedState`]).
+//! Each run rewinds to the overlap behind the horizon the last finished pull read to (not the
+//! newest event), so a quiet feed re-reads only its tail page and delivers nothing from it
+//! (see [`FeedState`]).
 //!
 //! Every change is partial: a create event's payload lacks fields the record has (address,
 //! `external_id`, §2.2), so reading it as the whole record would look like those fields were
