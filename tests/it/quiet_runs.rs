@@ -166,6 +166,19 @@ async fn the_echo_of_our_own_creates_costs_no_read_of_the_other_side() {
         "the echo costs no write either: {}",
         describe(&salesforce)
     );
+
+    // Once the overlap (plus the minute `latestDateCovered` is truncated to) has left the creates
+    // behind, a quiet Salesforce stream costs that look and one query (besides the run's one
+    // schema look).
+    for _ in 0..3 {
+        h.run().await;
+    }
+    let marks = h.marks();
+    h.run().await;
+    let [wlcro, _, salesforce] = h.since(marks);
+    let stream = salesforce.iter().filter(|r| !r.path.ends_with("/describe")).count();
+    assert!(stream <= 2, "a quiet Salesforce stream: {}", describe(&salesforce));
+    assert!(wlcro.len() <= 2, "a quiet WhiteLabelCRO feed, no sweep: {}", describe(&wlcro));
 }
 
 /// Seeds `n` HubSpot contacts in one millisecond (the simulator's clock is frozen), distinct
