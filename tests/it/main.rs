@@ -12,6 +12,7 @@ mod hubspot_engine;
 mod micro_sync;
 mod ops;
 mod processes;
+mod quiet_runs;
 mod reconcile_table;
 mod review_cli;
 mod review_pages;

@@ -52,6 +52,7 @@ store_suite!(
     links::repoint_and_unlink,
     links::least_recently_verified_order,
     links::sql_looking_values_are_literal,
+    links::identity_misses_are_remembered_replaced_and_forgotten,
     leases::lease_exclusive_under_concurrency,
     leases::lease_expiry_renew_release,
     leases::lease_fencing,

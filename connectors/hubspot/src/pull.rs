@@ -1,5 +1,8 @@
 //! Incremental pulls (spec §5, §7, §8; sync-model §4).
 //!
+//! A run rewinds by the overlap from the horizon the last finished window was read to (not from
+//! the newest change), so a quiet stream costs one empty search and one recycle-bin page.
+//!
 //! The search phase reads `modified GTE t` sorted ascending, one fresh query per page (so the
 //! 10,000-result cap is never reached), with the window restarted at the last timestamp of each
 //! page, and only the results that position covers are delivered (a result past it is read by
@@ -57,9 +60,26 @@ struct Cursor {
     /// The scan in progress reads deletes up to here.
     #[serde(default)]
     del_to: i64,
+    /// The search window was last read completely up to here (the run's horizon), epoch ms: the
+    /// next run's overlap is measured back from here, not from the newest change, so a quiet
+    /// stream re-reads only the recent past instead of its last burst.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    read_to: i64,
+    /// The pull in progress read its search window completely up to here, epoch ms; it becomes
+    /// `read_to` when the pull ends, unless something on the way was unreadable (`dirty`): then
+    /// the next overlap is measured from the newest change again, so those records are read
+    /// once more when their answers are clean.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    reached: i64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    dirty: bool,
     /// The pull in progress: requests sent and positions visited (cleared when it is done).
     #[serde(default, skip_serializing_if = "is_fresh")]
     trail: PullTrail,
+}
+
+fn is_zero(t: &i64) -> bool {
+    *t == 0
 }
 
 fn is_fresh(t: &PullTrail) -> bool {
@@ -108,7 +128,7 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
     let start = req.since.map_or(0, ms);
     let mut cur =
         read_cursor(req.checkpoint)?.unwrap_or(Cursor { ts: start, del_ts: start, ..Cursor::default() });
-    if cur.ts > bound.saturating_add(AHEAD_LIMIT_MS) {
+    if cur.ts.max(cur.read_to) > bound.saturating_add(AHEAD_LIMIT_MS) {
         // A watermark this far past the horizon is not clock skew: it would read nothing until
         // that day comes. Clamp it (so new changes are read from now on) and say so loudly:
         // whatever changed between the true last position and now was never read.
@@ -121,12 +141,15 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
             "the hubspot watermark is ahead of the server's time; it was clamped. Changes made before it \
              may have been skipped: run a backfill over the affected period"
         );
-        cur.restart_at(bound);
+        // Back to the last horizon read, when that one is sane; else to the horizon.
+        let sane = (1..=bound).contains(&cur.read_to);
+        cur.restart_at(if sane { cur.read_to } else { bound });
+        cur.read_to = cur.read_to.min(bound);
         cur.del_ts = cur.del_ts.min(bound);
     }
     if let Some(overlap) = req.rewind {
         let back = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
-        cur.restart_at(cur.ts.saturating_sub(back).max(start));
+        cur.restart_at(cur.ts.max(cur.read_to).saturating_sub(back).max(start));
         cur.del_ts = cur.del_ts.saturating_sub(back).max(start);
         cur.trail.restart();
     }
@@ -161,8 +184,13 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
     if page.changes.is_empty() && !page.done && cur.mark() == before {
         return Err(stalled(&stream, "a page brought nothing and the window did not move"));
     }
+    cur.dirty |= !page.quarantined.is_empty();
     if page.done {
         cur.trail = PullTrail::default();
+        if !cur.dirty {
+            cur.read_to = cur.read_to.max(cur.reached);
+        }
+        (cur.reached, cur.dirty) = (0, false);
     }
     page.changes.sort_by(|a, b| (a.modified_at, &a.id).cmp(&(b.modified_at, &b.id)));
     page.newest = page.changes.iter().map(|ch| ch.modified_at).max();
@@ -333,6 +361,7 @@ async fn window_page(
         if let Some(&(t, _)) = keys.iter().filter(|(t, _)| *t <= bound).max() {
             advance(cur, t.max(cur.ts), &keys);
         }
+        cur.reached = cur.reached.max(bound);
         cur.archived = true;
         cur.after = None;
         // The recycle-bin list is read consistently (no index lag), so deletes are read to the bound.
@@ -341,11 +370,17 @@ async fn window_page(
     }
     // A full page: restart at its last timestamp (the smaller of the last two, in case the very
     // last result was re-edited after indexing and shows a newer time than its sort position).
-    let n = keys.len();
+    // Results showing a time past the bound were edited after indexing (they sort by the index's
+    // older time): they say nothing about where the page ends, or several of them at its end
+    // would move the window past records not read yet.
+    // Fewer than two inside: the last two of the page, as before (the window must still move).
+    let inside: Vec<(i64, u64)> = keys.iter().copied().filter(|(t, _)| *t <= bound).collect();
+    let place = if inside.len() >= 2 { &inside } else { &keys };
+    let n = place.len();
     let last = match n {
         0 => cur.ts,
-        1 => keys[0].0,
-        _ => keys[n - 1].0.min(keys[n - 2].0),
+        1 => place[0].0,
+        _ => place[n - 1].0.min(place[n - 2].0),
     }
     .clamp(cur.ts, bound);
     // The final result, when it sits past the new position where its time says it belongs, is

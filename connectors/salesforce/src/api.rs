@@ -245,6 +245,30 @@ impl Api {
         })
     }
 
+    /// The replication API's `latestDateCovered` for `object` at `end`: every change stamped up
+    /// to it is visible now (a transaction still open holds it back to the transaction's start).
+    /// Asked over the minute before `end` (the API's windows are whole minutes), so the answer's
+    /// id list stays short.
+    pub async fn latest_covered(
+        &self,
+        object: &str,
+        end: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ConnectorError> {
+        #[derive(serde::Deserialize)]
+        struct Updated {
+            #[serde(rename = "latestDateCovered")]
+            latest: Option<String>,
+        }
+        let minute = chrono::DurationRound::duration_trunc(end, chrono::Duration::minutes(1)).unwrap_or(end);
+        let start = minute - chrono::Duration::minutes(1);
+        let fmt = |t: chrono::DateTime<chrono::Utc>| pct(&t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        let path = format!("/sobjects/{object}/updated/?start={}&end={}", fmt(start), fmt(minute));
+        let got: Updated = self
+            .send_json(Target::Data(&path), |url| RequestSpec::get(url).log_as("GET sobjects updated"))
+            .await?;
+        Ok(got.latest.as_deref().and_then(crate::soql::parse_datetime))
+    }
+
     /// One SOQL batch: `/query` (live rows) or `/queryAll` (recycle bin too).
     pub async fn query(&self, soql: &str, all: bool) -> Result<QueryResponse, ConnectorError> {
         let path = format!("/{}?q={}", if all { "queryAll" } else { "query" }, pct(soql));

@@ -260,6 +260,15 @@ impl Connector for SalesforceConnector {
         start.trail.visit(&mark, &stream)?;
         if req.rewind.is_some() {
             self.refresh_unlisted(object).await;
+            // The server's own horizon, asked before reading: unknown (an error) leaves the
+            // read horizon where it was, so the next overlap is measured from the last row.
+            start.covered = match self.api.latest_covered(object, req.horizon).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!(object, error = %e, "salesforce latestDateCovered unavailable");
+                    None
+                }
+            };
         }
         let limit = req.limit.clamp(1, pull::MAX_PAGE);
         let q = pull::page_query(object, &self.select(object), &start, &req, limit);
@@ -271,7 +280,15 @@ impl Connector for SalesforceConnector {
         // A batch cut short by the server (`done: false`) ends this page early; the next page
         // re-queries from the last row, so no server cursor is ever needed.
         let full = !page.done || page.records.len() >= limit;
-        let page = pull::to_page(object, &self.fields(object), start, resume, page.records, full);
+        let page = pull::to_page(
+            object,
+            &self.fields(object),
+            start,
+            resume,
+            page.records,
+            full,
+            pull::upper_bound(&req),
+        );
         tracing::debug!(object, changes = page.changes.len(), done = page.done, "salesforce pull page");
         Ok(page)
     }

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use connector_api::{
     Change, ChangeKind, Checkpoint, ConnectorError, FieldMap, PullPage, PullRequest, PullTrail, Quarantined,
 };
@@ -44,6 +44,15 @@ pub struct Position {
     /// The pull in progress: requests sent and positions visited since its rewound first page.
     #[serde(default, skip_serializing_if = "is_fresh")]
     pub trail: PullTrail,
+    /// The stream was last read completely up to here (the run's horizon, to the second): the
+    /// next run's overlap is measured back from here, not from the last row, so a quiet stream
+    /// re-reads only the recent past instead of its last write burst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_to: Option<DateTime<Utc>>,
+    /// The pull in progress: the server's `latestDateCovered` when it started (its own horizon:
+    /// an open transaction holds it back), which bounds what the pull may claim as read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered: Option<DateTime<Utc>>,
 }
 
 fn is_fresh(t: &PullTrail) -> bool {
@@ -66,11 +75,20 @@ impl Position {
         Checkpoint(serde_json::to_value(self).expect("a position serialises"))
     }
 
-    /// The position a run starts from after rewinding by `overlap` (inclusive of that second).
+    /// The position a run starts from after rewinding by `overlap` (inclusive of that second)
+    /// from the later of the last row and the horizon the stream was last read to.
     pub fn rewound(&self, overlap: std::time::Duration) -> Self {
         let back = Duration::from_std(overlap).unwrap_or(Duration::MAX);
-        let ts = self.ts.map(|t| t.checked_sub_signed(back).unwrap_or(DateTime::<Utc>::MIN_UTC));
-        Self { ts, id: String::new(), tombs: self.tombs.clone(), trail: PullTrail::default() }
+        let anchor = self.ts.max(self.read_to);
+        let ts = anchor.map(|t| t.checked_sub_signed(back).unwrap_or(DateTime::<Utc>::MIN_UTC));
+        Self {
+            ts,
+            id: String::new(),
+            tombs: self.tombs.clone(),
+            trail: PullTrail::default(),
+            read_to: self.read_to,
+            covered: None,
+        }
     }
 
     /// Text naming where this position reads from, for the pull's trail.
@@ -104,7 +122,7 @@ pub fn page_query(
     }
     // Truncating the upper bounds to the second keeps them inclusive of whole-second stamps
     // without ever claiming a second not yet complete.
-    let upper = req.until.map_or(req.horizon, |u| u.min(req.horizon));
+    let upper = upper_bound(req);
     conds.push(format!("SystemModstamp <= {}", datetime_literal(upper)));
     format!(
         "SELECT {} FROM {object} WHERE {} ORDER BY SystemModstamp ASC, Id ASC LIMIT {limit}",
@@ -113,11 +131,17 @@ pub fn page_query(
     )
 }
 
+/// The upper bound of a pull's pages: the horizon, or the backfill range's end if sooner.
+pub fn upper_bound(req: &PullRequest<'_>) -> DateTime<Utc> {
+    req.until.map_or(req.horizon, |u| u.min(req.horizon))
+}
+
 /// The fields every pull selects besides the configured ones.
 pub const SYSTEM_FIELDS: &[&str] =
     &["Id", "SystemModstamp", "LastModifiedDate", "IsDeleted", "MasterRecordId"];
 
-/// Turns the rows of one page into changes and the next position.
+/// Turns the rows of one page into changes and the next position. `upper` is the page query's
+/// upper bound: a page that ends the pull has read everything up to it.
 pub fn to_page(
     object: &str,
     fields: &[String],
@@ -125,6 +149,7 @@ pub fn to_page(
     resume: Option<&Position>,
     rows: Vec<Map<String, Value>>,
     full_page: bool,
+    upper: DateTime<Utc>,
 ) -> PullPage {
     let mut changes = Vec::with_capacity(rows.len());
     let mut quarantined = Vec::new();
@@ -184,6 +209,12 @@ pub fn to_page(
     if !full_page {
         // The pull ends here: whatever reads from this checkpoint next is a new pull.
         pos.trail = PullTrail::default();
+        // Read to the horizon, but never past what the server says is visible (a transaction
+        // still open when the pull started commits rows stamped before it); unknown: not moved.
+        let second = upper.with_nanosecond(0).unwrap_or(upper);
+        if let Some(covered) = pos.covered.take() {
+            pos.read_to = pos.read_to.max(Some(second.min(covered)));
+        }
     }
     PullPage { changes, quarantined, next: pos.to_checkpoint(), newest, done: !full_page }
 }
@@ -255,14 +286,22 @@ mod tests {
             row(a, "2026-01-01T00:00:01.000+0000", true, None),
             row(b, "2026-01-01T00:00:02.000+0000", true, Some("003000000000003")),
         ];
-        let page = to_page("Contact", &["Email".into()], Position::default(), None, rows, true);
+        let page = to_page(
+            "Contact",
+            &["Email".into()],
+            Position::default(),
+            None,
+            rows,
+            true,
+            t("2026-01-02T00:00:00Z"),
+        );
         assert_eq!(page.changes[0].kind, ChangeKind::Deleted);
         assert_eq!(page.changes[1].kind, ChangeKind::Merged { survivor_id: "003000000000003AAA".into() });
         assert!(!page.done);
         let pos = Position::from_checkpoint(Some(&page.next)).unwrap();
         assert_eq!(pos.id, b);
         let rows = vec![row(a, "2026-01-01T00:01:00.000+0000", false, None)];
-        let page = to_page("Contact", &[], pos, None, rows, false);
+        let page = to_page("Contact", &[], pos, None, rows, false, t("2026-01-02T00:00:00Z"));
         assert_eq!(page.changes[0].kind, ChangeKind::Undeleted);
         assert!(page.done);
         let pos = Position::from_checkpoint(Some(&page.next)).unwrap();

@@ -1,6 +1,10 @@
 //! `pull`: one page of the events feed (`GET /api/v1/events` with only `types`, `cursor`,
 //! `limit`, §3) turned into [`Change`]s, with the overlapping checkpoint of [`FeedState`].
 //!
+//! Each run rewinds to the overlap behind the horizon the last finished pull read to (not the
+//! newest event), so a quiet feed re-reads only its tail page and delivers nothing from it
+//! (see [`FeedState`]).
+//!
 //! Every change is partial: a create event's payload lacks fields the record has (address,
 //! `external_id`, §2.2), so reading it as the whole record would look like those fields were
 //! cleared. The engine fetches the full record where it needs one. `client.status_changed`
@@ -158,6 +162,7 @@ pub(crate) async fn pull(
             continue;
         }
         st.delivered(env.id, env.created);
+        page.fresh = true;
         if req.since.is_some_and(|s| env.created < s) {
             continue;
         }
@@ -173,14 +178,14 @@ pub(crate) async fn pull(
 
     let done = match next_cursor {
         Some(cur) if !page.cut => {
-            st.advance(cur, page.max_at, c.cfg.ring_keep);
+            st.advance(cur, page.max_at, page.fresh, c.cfg.ring_keep);
             false
         }
         // End of the feed (or of this run's horizon): re-poll from the page start next time,
         // skipping what `last`/`seen` say was delivered (§2.3 suggestion).
         _ => {
             st.cursor = start;
-            st.replay_until = None;
+            st.read_through(cut_at);
             st.trail = connector_api::PullTrail::default();
             true
         }
@@ -208,6 +213,8 @@ struct Page {
     newest: Option<DateTime<Utc>>,
     max_at: Option<DateTime<Utc>>,
     cut: bool,
+    /// Something on the page was delivered for the first time.
+    fresh: bool,
 }
 
 #[cfg(test)]

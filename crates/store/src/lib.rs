@@ -25,6 +25,7 @@ mod journal;
 mod leases;
 mod links;
 mod migrate;
+mod misses;
 mod ops;
 mod page;
 mod postgres;
@@ -118,6 +119,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         field: &str,
         value: &str,
     ) -> Result<Vec<Link>, StoreError>;
+
+    /// `(record id, keys hash)` of the identity misses remembered for `record_ids` of `side`:
+    /// records whose probes matched nothing, with the hash of the keys they were probed with.
+    async fn identity_misses(
+        &self,
+        pair: &str,
+        side: Side,
+        record_ids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Remembers identity misses `(record id, keys hash)` of `side`, replacing older ones.
+    async fn remember_identity_misses(
+        &self,
+        pair: &str,
+        side: Side,
+        misses: &[(String, String)],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets the identity misses of `record_ids` of `side` (they are linked now).
+    async fn forget_identity_misses(
+        &self,
+        pair: &str,
+        side: Side,
+        record_ids: &[String],
+    ) -> Result<(), StoreError>;
 
     /// The links whose `side` record was verified longest ago (never-verified first, then
     /// oldest; ties by id), for the verification sweep.

@@ -73,6 +73,34 @@ impl Store for SqlStore {
         links::by_key(&self.db, pair, side, field, value).await
     }
 
+    async fn identity_misses(
+        &self,
+        pair: &str,
+        side: Side,
+        record_ids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        misses::misses(&self.db, pair, side, record_ids).await
+    }
+
+    async fn remember_identity_misses(
+        &self,
+        pair: &str,
+        side: Side,
+        found: &[(String, String)],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        misses::remember(&self.db, pair, side, found, at).await
+    }
+
+    async fn forget_identity_misses(
+        &self,
+        pair: &str,
+        side: Side,
+        record_ids: &[String],
+    ) -> Result<(), StoreError> {
+        misses::forget(&self.db, pair, side, record_ids).await
+    }
+
     async fn least_recently_verified(
         &self,
         pair: &str,

@@ -65,6 +65,9 @@ layered! {
     LinksByKey: links_by_key(pair: &str, side: Side, field: &str, value: &str) -> Result<Vec<Link>, StoreError>;
     LeastRecentlyVerified: least_recently_verified(pair: &str, side: Side, limit: usize) -> Result<Vec<Link>, StoreError>;
     CountLinks: count_links(pair: &str) -> Result<u64, StoreError>;
+    IdentityMisses: identity_misses(pair: &str, side: Side, record_ids: &[String]) -> Result<Vec<(String, String)>, StoreError>;
+    RememberIdentityMisses: remember_identity_misses(pair: &str, side: Side, misses: &[(String, String)], at: DateTime<Utc>) -> Result<(), StoreError>;
+    ForgetIdentityMisses: forget_identity_misses(pair: &str, side: Side, record_ids: &[String]) -> Result<(), StoreError>;
     LoadCheckpoint: load_checkpoint(stream: &StreamKey) -> Result<Option<StoredCheckpoint>, StoreError>;
     ListCheckpoints: list_checkpoints() -> Result<Vec<StoredCheckpoint>, StoreError>;
     StartRun: start_run(run: &NewRun) -> Result<(), StoreError>;

@@ -9,7 +9,7 @@ pub async fn migrate_is_idempotent(t: &TestStore) {
     let s = &*t.store;
     let again = s.migrate().await.expect("second migrate");
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.latest, 5);
+    assert_eq!(again.latest, 6);
     assert!(again.to_string().contains("up to date"), "{again}");
     assert!(s.migrate().await.expect("third migrate").applied.is_empty());
 }
@@ -251,4 +251,26 @@ pub async fn sql_looking_values_are_literal(t: &TestStore) {
     assert_eq!(s.list_review(&filter).await.unwrap()[0].reason, evil);
     assert_eq!(s.links_by_records(evil, Side::Right, &[quote.into()]).await.unwrap().len(), 1);
     assert_eq!(s.count_links(evil).await.unwrap(), 1, "the links table is still there");
+}
+
+pub async fn identity_misses_are_remembered_replaced_and_forgotten(t: &TestStore) {
+    let s = &*t.store;
+    let ids = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let miss = |id: &str, h: &str| (id.to_string(), h.to_string());
+    s.remember_identity_misses("people", Side::Right, &[miss("R1", "k1"), miss("R2", "k2")], at(1))
+        .await
+        .expect("remember");
+    s.remember_identity_misses("other", Side::Right, &[miss("R1", "x")], at(1)).await.expect("other pair");
+    s.remember_identity_misses("people", Side::Right, &[miss("R1", "k1b")], at(2)).await.expect("replace");
+    let mut found = s.identity_misses("people", Side::Right, &ids(&["R1", "R2", "R3"])).await.expect("load");
+    found.sort();
+    assert_eq!(found, vec![miss("R1", "k1b"), miss("R2", "k2")], "per pair and side, the newest hash");
+    assert!(s.identity_misses("people", Side::Left, &ids(&["R1"])).await.expect("left").is_empty());
+    s.forget_identity_misses("people", Side::Right, &ids(&["R1"])).await.expect("forget");
+    let found = s.identity_misses("people", Side::Right, &ids(&["R1", "R2"])).await.expect("load");
+    assert_eq!(found, vec![miss("R2", "k2")]);
+    assert_eq!(
+        s.identity_misses("other", Side::Right, &ids(&["R1"])).await.expect("other"),
+        vec![miss("R1", "x")]
+    );
 }

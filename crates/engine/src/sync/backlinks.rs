@@ -52,6 +52,12 @@ fn marker(link: &Link) -> String {
     format!("{}|{}", link.left_id, link.right_id)
 }
 
+/// True when the back-links of `link`'s current records are settled (written or found in place).
+pub(crate) fn settled(link: &Link) -> bool {
+    let marker = marker(link);
+    link.base.get(MARKER).cloned().flatten().is_some_and(|m| m == marker || m == format!("{marker}{OURS}"))
+}
+
 /// What `link` needs, given what each side's record holds now (`None` when that side's record
 /// was not read whole). `None` when the back-links were written for these records already.
 pub(crate) fn needed(

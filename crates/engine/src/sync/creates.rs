@@ -120,8 +120,10 @@ pub(crate) async fn settle(
     Ok(incomplete)
 }
 
-/// A create that went through: the new link, with the source's content hash (the created
-/// record's echo is judged by the base) and the back-link marker when the back-link is in place.
+/// A create that went through: the new link, with the source's content hash and the back-link
+/// marker when the back-link is in place. The created record's own hash is left to its echo:
+/// when it is pulled and agrees with the base (`plan::select`), it costs no read of the source
+/// and no plan, and its hash is stored then.
 #[allow(clippy::too_many_arguments)]
 async fn created(
     ctx: &PairContext,

@@ -21,6 +21,7 @@ use super::backlinks;
 use super::context::PairContext;
 use super::error::SyncError;
 use super::keys::{canon_hash, create_refusal};
+use super::misses;
 use super::report::PageStats;
 use super::review_items::{self, names};
 
@@ -97,6 +98,7 @@ pub(crate) async fn resolve(
         .filter(|c| c.partial)
         .filter_map(|c| full.get(&c.id).map(|f| (c.id.clone(), f.clone())))
         .collect();
+    let (unlinked, hashes) = misses::to_probe(ctx, side, unlinked, &full, stats).await?;
     let known = Known::load(ctx).await?;
     let all_probes: Vec<Vec<Probe>> = unlinked
         .iter()
@@ -104,12 +106,16 @@ pub(crate) async fn resolve(
         .collect();
     let lookups = prefetch(ctx, side.other(), &all_probes).await?;
     let mut claimed: BTreeSet<String> = BTreeSet::new();
+    let mut missed = Vec::new();
     for change in unlinked {
         let Some(fields) = full.get(&change.id) else { continue };
         let subject = Subject { change, fields };
         let probed = probe(ctx, side, &subject, &lookups, &known, &mut claimed, commit, &mut out).await?;
-        decide(ctx, side, &subject, probed, &known, &mut claimed, commit, stats, &mut out);
+        if decide(ctx, side, &subject, probed, &known, &mut claimed, commit, stats, &mut out) {
+            missed.extend(hashes.get(&change.id).map(|h| (change.id.clone(), h.clone())));
+        }
     }
+    misses::settle(ctx, side, &missed, &out.new_links).await?;
     Ok(out)
 }
 
@@ -172,6 +178,7 @@ async fn probe(
 }
 
 /// Carries out what the probes decided for `subject`: a link, an ambiguous item, or a create.
+/// True for a plain miss: nothing matched and the creation rule creates nothing.
 #[allow(clippy::too_many_arguments)]
 fn decide(
     ctx: &PairContext,
@@ -183,7 +190,7 @@ fn decide(
     commit: &mut PageCommit,
     stats: &mut PageStats,
     out: &mut Resolved,
-) {
+) -> bool {
     let id = subject.change.id.as_str();
     let canon = ctx.pair.canonical(side, subject.fields);
     let taken = if probed.decision == Match::None {
@@ -233,8 +240,12 @@ fn decide(
             stats.ambiguous += 1;
             commit.review_items.push(review_items::taken_item(ctx, side, id, taken));
         }
-        Match::None => plan_create(ctx, side, subject, &canon, known, stats, out),
+        Match::None => {
+            plan_create(ctx, side, subject, &canon, known, stats, out);
+            return ctx.pair.creation(side) != crate::mapping::CreationRule::Create;
+        }
     }
+    false
 }
 
 /// The create of an unmatched record, per the pair's creation rule — unless the same create

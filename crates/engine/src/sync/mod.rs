@@ -16,7 +16,7 @@
 //! | 5 pair | `pull` | one pair's cycle: resolutions, pulls page by page, events, sweep |
 //! | 4 page | `page`, `resolutions`, `webhook_events` | one page through the stages below |
 //! | 3 stages | `identity` → `link` → `plan` → `apply` → `creates` → `settle` | decide, commit links, plan, send, settle |
-//! | 2 shared | `send`, `backlinks`, `review_items` | writes to one side, back-links, review items |
+//! | 2 shared | `send`, `backlinks`, `review_items`, `misses` | writes to one side, back-links, review items, identity misses remembered |
 //! | 1 context | `context` | [`PairContext`](context::PairContext): one pair's run as every stage sees it |
 //! | 0 ground | `error`, `options`, `report`, `keys`, `control`, `caps`, `lease` | types, hashes, keys, caps, leases |
 
@@ -34,6 +34,7 @@ mod keys;
 mod lease;
 mod link;
 pub mod micro;
+mod misses;
 mod options;
 mod page;
 mod plan;

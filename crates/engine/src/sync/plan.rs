@@ -120,6 +120,13 @@ fn select(
                     }
                     continue;
                 }
+                if agrees_with_base(ctx, &link, side, &change, &canon) {
+                    // The echo of what crosswalk created or wrote (or a record already agreed):
+                    // nothing new here, so no read of the other side and no plan.
+                    stats.run.skipped_echo += 1;
+                    commit.link_upserts.push(agreed(&link, side, &change, &canon, sweep, ctx.clock.now()));
+                    continue;
+                }
                 if !sweep && !ctx.needs_planning(link.id, side, change.modified_at) {
                     stats.run.reread += 1;
                     continue;
@@ -134,6 +141,38 @@ fn select(
         }
     }
     works
+}
+
+/// True when `canon` (this side's values now) holds nothing the link's base does not: every
+/// field it carries equals the base (a blank equals a field the base never had), and the
+/// back-links are settled. For a whole record this is judged only while the side has no content
+/// hash yet (the record crosswalk created, whose echo is judged by the base); once it has one,
+/// the hash decides. A partial change (an event) that agrees with the base brings no news either.
+fn agrees_with_base(ctx: &PairContext, link: &Link, side: Side, change: &Change, canon: &CanonMap) -> bool {
+    if link.base.is_empty() || (!change.partial && link.hash(side).is_some()) || !backlinks::settled(link) {
+        return false;
+    }
+    let mapped = |k: &String| ctx.pair.field(k).is_some();
+    canon.iter().filter(|(k, _)| mapped(k)).all(|(k, v)| link.base.get(k).cloned().flatten() == *v)
+}
+
+/// The link update for a record that agrees with its base: this side's content hash (for a
+/// whole record) and the sweep's verification stamp.
+fn agreed(
+    link: &Link,
+    side: Side,
+    change: &Change,
+    canon: &CanonMap,
+    sweep: bool,
+    now: DateTime<Utc>,
+) -> LinkUpsert {
+    let mut up = verified(link, side, now);
+    let hash = (!change.partial).then(|| canon_hash(canon));
+    match side {
+        Side::Left => (up.left_hash, up.left_verified_at) = (hash, up.left_verified_at.filter(|_| sweep)),
+        Side::Right => (up.right_hash, up.right_verified_at) = (hash, up.right_verified_at.filter(|_| sweep)),
+    }
+    up
 }
 
 /// Plans one link against `other`, the other side's record as read now.
