@@ -36,8 +36,7 @@ pub(crate) struct Resolved {
     pub create_hashes: BTreeMap<String, String>,
     /// The source's modified time per create (when real), for its freshness.
     pub create_times: BTreeMap<String, DateTime<Utc>>,
-    /// Links to move to a record of this side whose partner's back-link names it: the link and
-    /// the record it moves to.
+    /// Links to move (and the record of this side each moves to): the partner's back-link names it.
     pub relinks: Vec<(Link, String)>,
     /// The whole records read for partial changes, so planning does not read them again.
     pub fetched: BTreeMap<String, FieldMap>,
