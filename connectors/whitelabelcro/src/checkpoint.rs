@@ -53,7 +53,8 @@ pub struct FeedState {
     #[serde(default)]
     pub ring: Vec<RingEntry>,
     /// The horizon to which the feed was last read completely (a pull that reached its end or
-    /// its horizon): the next run's overlap is measured back from here.
+    /// its horizon) with nothing delivered since: the next run's overlap is measured back from
+    /// here (else from `last`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_to: Option<DateTime<Utc>>,
     /// The events delivered inside the overlap window, by event id (`None`: a checkpoint from
@@ -145,7 +146,12 @@ impl FeedState {
     /// Records a delivered event.
     pub fn delivered(&mut self, id: i64, at: DateTime<Utc>) {
         if let Some(r) = &mut self.recent {
-            r.ids.entry(at).or_default().insert(id);
+            if r.ids.entry(at).or_default().insert(id) {
+                // New ground: until this pull reads through to its horizon, the next run's
+                // window is measured from the newest event again, so a pull stopped part-way
+                // (or one that met events older than the last horizon) re-reads from there.
+                self.read_to = None;
+            }
             self.last = self.last.max(Some(at));
             return;
         }
@@ -287,6 +293,22 @@ mod tests {
         assert!(st.already_delivered(12, t(100)), "below the window: old ground, not replayed");
         assert!(st.recent.as_ref().unwrap().ids.is_empty(), "ids older than the window are forgotten");
         assert!(!st.already_delivered(50, t(390)), "inside the window and never delivered");
+    }
+
+    #[test]
+    fn a_pull_stopped_part_way_through_events_older_than_the_horizon_reads_the_rest_next_time() {
+        let keep = Duration::from_secs(3600);
+        let mut st = fresh();
+        st.read_through(t(1000)); // an earlier run found the feed empty
+        // Events stamped long before that horizon arrive (a backdated import); the pull stops
+        // after the first page.
+        st.delivered(1, t(100));
+        st.delivered(2, t(100));
+        st.advance("p1".into(), Some(t(100)), true, keep);
+        assert_eq!(st.read_to, None, "new ground: the horizon no longer says what was read");
+        st.rewind(Duration::from_secs(60));
+        assert!(!st.already_delivered(3, t(100)), "the unread rest of the second is delivered");
+        assert!(!st.already_delivered(1, t(100)), "the page read is re-read inside the overlap");
     }
 
     #[test]
