@@ -18,7 +18,7 @@ use super::caps::RunCaps;
 use super::context::{PairContext, incremental_stream};
 use super::control::{PairGate, ProgressSink, RunMode, StopSignal};
 use super::error::SyncError;
-use super::lease::{self, Claim, Claimant};
+use super::lease::{self, Claim, Claimant, pair_lease};
 use super::options::SyncOptions;
 use super::pull;
 use super::report::{PairReport, PairStatus, RunReport, run_status};
@@ -184,11 +184,10 @@ impl Engine {
         let mut report = PairReport::new(&run.pair.name, PairStatus::Done);
         let lease_name = match run.mode {
             RunMode::Backfill(b) if b.sliced => format!("backfill:{}", b.scope),
-            _ => format!("pair:{}", run.pair.name),
+            _ => pair_lease(&run.pair.name),
         };
         let _turn = self.turn(&lease_name).read_owned().await;
-        let who = Claimant { owner: &self.opts.owner, ttl: self.opts.lease_ttl, now: self.clock.now() };
-        let lease = match lease::claim(self.store.as_ref(), &lease_name, &who).await {
+        let lease = match self.claim(&lease_name).await {
             Ok(Claim::Held(lease)) => lease,
             Ok(Claim::Busy(holder)) => {
                 let holder = holder.unwrap_or_else(|| "another process".into());
@@ -213,10 +212,21 @@ impl Engine {
             }
             Err(e) => report.status = PairStatus::Failed { reason: e.to_string() },
         }
-        if let Err(e) = self.store.release_lease(&lease).await {
-            warn!(pair = %run.pair.name, error = %e, "could not release the lease; it expires by itself");
-        }
+        self.release(&lease, &run.pair.name).await;
         report
+    }
+
+    /// Claims the lease `name` for this engine's owner, for its lease TTL from now.
+    pub(crate) async fn claim(&self, name: &str) -> Result<Claim, StoreError> {
+        let who = Claimant { owner: &self.opts.owner, ttl: self.opts.lease_ttl, now: self.clock.now() };
+        lease::claim(self.store.as_ref(), name, &who).await
+    }
+
+    /// Releases `lease`; a failure is logged (the lease expires by itself).
+    pub(crate) async fn release(&self, lease: &Lease, pair: &str) {
+        if let Err(e) = self.store.release_lease(lease).await {
+            warn!(pair = %pair, error = %e, "could not release the lease; it expires by itself");
+        }
     }
 
     /// The pair's pull under its lease; a backfill saves its state when it starts and when it

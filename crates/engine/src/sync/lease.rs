@@ -23,6 +23,11 @@ pub(crate) struct Claimant<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// The lease a pair's runs, backfills (unsliced) and micro-syncs take turns on.
+pub(crate) fn pair_lease(pair: &str) -> String {
+    format!("pair:{pair}")
+}
+
 /// Claims lease `name` for `who`, taking it over from a holder that is known to be gone.
 pub(crate) async fn claim(store: &dyn Store, name: &str, who: &Claimant<'_>) -> Result<Claim, StoreError> {
     if let Some(lease) = store.claim_lease(name, who.owner, who.ttl, who.now).await? {

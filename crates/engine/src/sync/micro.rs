@@ -36,7 +36,7 @@ use super::context::side_index;
 use super::control::{RunMode, StopSignal};
 use super::engine::{Engine, PairRun};
 use super::error::SyncError;
-use super::lease::{self, Claim, Claimant};
+use super::lease::{self, Claim};
 use super::report::{PairReport, PairStatus};
 use super::webhook_events::{self, Hint, PendingHint};
 
@@ -166,13 +166,12 @@ async fn step_pair(
     if due.iter().all(Vec::is_empty) {
         return Ok(());
     }
-    let lease_name = format!("pair:{}", pair.name);
+    let lease_name = lease::pair_lease(&pair.name);
     let Ok(_turn) = engine.turn(&lease_name).try_write_owned() else {
         out.waiting.push(format!("{}: a run of this process", pair.name));
         return Ok(());
     };
-    let who = Claimant { owner: &engine.opts.owner, ttl: engine.opts.lease_ttl, now: engine.clock.now() };
-    let lease = match lease::claim(engine.store.as_ref(), &lease_name, &who).await? {
+    let lease = match engine.claim(&lease_name).await? {
         Claim::Held(lease) => lease,
         Claim::Busy(holder) => {
             let holder = holder.unwrap_or_else(|| "another process".into());
@@ -191,9 +190,7 @@ async fn step_pair(
         }
         Err(e) => Err(e),
     };
-    if let Err(e) = engine.store.release_lease(&lease).await {
-        warn!(pair = %pair.name, error = %e, "could not release the lease; it expires by itself");
-    }
+    engine.release(&lease, &pair.name).await;
     let report = result?;
     info!(pair = %pair.name, written = report.stats.written(), conflicts = report.stats.run.conflicts,
         "micro-sync done");
