@@ -42,6 +42,7 @@ pub fn options(settings: &Settings) -> SyncOptions {
         // its dry-run plan and `--max-creates`.
         first_sync_creates: false,
         path: crate::sync::SyncPath::Poll,
+        batch_across_pages: false,
     }
 }
 

@@ -30,6 +30,12 @@ pub fn is_write(r: &LoggedRequest) -> bool {
     }
 }
 
+/// Records the requests of `log` wrote without changing any stored value, as the simulator saw
+/// it (the value before against the value after each write request).
+pub fn unchanged_writes(log: &[LoggedRequest]) -> u32 {
+    log.iter().filter_map(|r| r.effect.as_ref()).map(|e| e.unchanged).sum()
+}
+
 /// "What changed", from ground truth: counts before → after, clients updated, requests and 429s.
 pub fn what_changed(sims: &Sims, before: &Snapshot, after: &Snapshot, marks: &[Snapshot]) -> String {
     let mut s = String::from("What changed (simulators' ground truth)\n");
@@ -75,7 +81,12 @@ pub fn what_changed(sims: &Sims, before: &Snapshot, after: &Snapshot, marks: &[S
             per_cycle.push(format!("cycle {}: {} requests, {writes} writes", i + 1, slice.len()));
         }
         let throttled = log.iter().filter(|r| r.status == 429).count();
-        let _ = writeln!(s, "  {name:<11} {}; 429s received: {throttled}", per_cycle.join("; "));
+        let wasted = unchanged_writes(&log);
+        let _ = writeln!(
+            s,
+            "  {name:<11} {}; 429s received: {throttled}; records written without a change: {wasted}",
+            per_cycle.join("; ")
+        );
     }
     s
 }

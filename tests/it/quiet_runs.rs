@@ -47,6 +47,19 @@ fn pair(path: &str, tweak: impl FnOnce(&mut PairMapping)) -> PairMapping {
 
 impl Harness {
     async fn new(pair: PairMapping, sweep_budget: usize) -> Harness {
+        Self::paged(pair, sweep_budget, SyncOptions::default().page_size).await
+    }
+
+    async fn paged(pair: PairMapping, sweep_budget: usize, page_size: usize) -> Harness {
+        Self::with(pair, sweep_budget, page_size, false).await
+    }
+
+    async fn with(
+        pair: PairMapping,
+        sweep_budget: usize,
+        page_size: usize,
+        batch_across_pages: bool,
+    ) -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = WorldConfig::demo(21, 60_000).starting_at(t0());
         config.wlcro.webhook_jitter = false;
@@ -62,6 +75,8 @@ impl Harness {
         let opts = SyncOptions {
             owner: "quiet-runs-test".into(),
             sweep_budget,
+            page_size,
+            batch_across_pages,
             ..SyncOptions::default().creating_on_first_sync()
         };
         let engine = Engine::new(store.store.clone(), connectors, vec![pair], shared, ids, opts);
@@ -318,4 +333,49 @@ async fn a_contact_that_matched_nothing_is_probed_again_only_when_its_keys_chang
         Some(&client.to_string()),
         "the client that appeared with its email was linked to it"
     );
+}
+
+/// Salesforce takes 200 records per collection call; the feed gives 20 changes per page here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_spread_over_many_feed_pages_fill_the_targets_batches() {
+    let n = n_or(1_000);
+    let h = Harness::with(pair(SALESFORCE, |_| {}), 0, 20, true).await;
+    let clients = h.clients(n, "spread");
+    h.run().await;
+    h.run().await;
+    assert_eq!(h.sims().salesforce.records().len(), n, "one Salesforce contact per client");
+    for id in &clients {
+        h.sims().wlcro.ui_status(*id, "On Hold", None).expect("status change");
+    }
+
+    let marks = h.marks();
+    h.run().await;
+    let [wlcro, _, salesforce] = h.since(marks);
+    let feed = wlcro.iter().filter(|r| r.path == "/api/v1/events").count();
+    assert!(feed >= n / 20, "the changes came on {feed} feed pages: {}", describe(&wlcro));
+    let collections: Vec<&LoggedRequest> = salesforce
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.ends_with("/composite/sobjects"))
+        .collect();
+    assert!(
+        collections.len() <= n.div_ceil(200) + 1,
+        "{n} updates in {} collection calls: {}",
+        collections.len(),
+        describe(&salesforce)
+    );
+    let held: Vec<String> = h
+        .sims()
+        .salesforce
+        .records()
+        .iter()
+        .filter(|r| r.fields.get("WLCRO_Status__c").map(String::as_str) != Some("On Hold"))
+        .map(|r| r.id.clone())
+        .collect();
+    assert!(held.is_empty(), "{} contacts missed the change, e.g. {:?}", held.len(), held.first());
+
+    // Settled: the next run writes nothing.
+    let marks = h.marks();
+    h.run().await;
+    let [wlcro, _, salesforce] = h.since(marks);
+    assert_eq!(writes(&wlcro) + writes(&salesforce), 0, "{} | {}", describe(&wlcro), describe(&salesforce));
 }

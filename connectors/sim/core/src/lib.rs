@@ -13,5 +13,5 @@ pub mod server;
 
 pub use clock::SimClock;
 pub use faults::{FaultConfig, FaultGate, Injected};
-pub use log::{LoggedRequest, RequestLog, record_requests};
+pub use log::{LoggedRequest, RequestLog, WriteEffect, record_requests};
 pub use server::{SimHandle, serve};

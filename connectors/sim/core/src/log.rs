@@ -1,6 +1,9 @@
 //! The request log: every request a simulator received, with the time and the status it answered.
-//! Tests judge politeness (no request before a `Retry-After` deadline, request counts) from it.
+//! Tests judge politeness (no request before a `Retry-After` deadline, request counts) from it,
+//! and waste: a write request records what it did to the stored records ([`WriteEffect`]), so a
+//! write that changed nothing is seen by the simulator, not guessed by the client.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
@@ -26,6 +29,55 @@ pub struct LoggedRequest {
     pub status: u16,
     /// The `Retry-After` the simulator sent with this answer, in seconds.
     pub retry_after: Option<u64>,
+    /// For a request that updated existing records: how many it changed and how many it left as
+    /// they were (every value it sent was already stored). `None` for reads and creates.
+    pub effect: Option<WriteEffect>,
+}
+
+/// What one write request did to the existing records it named. A handler puts it in the
+/// response's extensions (`resp.extensions_mut().insert(effect)`); the log keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WriteEffect {
+    /// Records whose stored values changed.
+    pub changed: u32,
+    /// Records the request wrote without changing any stored value.
+    pub unchanged: u32,
+    /// The names (never the values) of the fields sent for the records that changed nothing.
+    pub unchanged_fields: BTreeSet<String>,
+}
+
+impl WriteEffect {
+    /// One record written with `fields`: `changed` says whether any stored value differs after.
+    pub fn one<'a>(changed: bool, fields: impl IntoIterator<Item = &'a String>) -> Self {
+        let mut e = Self::default();
+        e.add(changed, fields);
+        e
+    }
+
+    /// Counts one more record written with `fields`.
+    pub fn add<'a>(&mut self, changed: bool, fields: impl IntoIterator<Item = &'a String>) {
+        if changed {
+            self.changed += 1;
+        } else {
+            self.unchanged += 1;
+            self.unchanged_fields.extend(fields.into_iter().cloned());
+        }
+    }
+}
+
+/// Whether a stored record changed, comparing its JSON before and after a write while ignoring
+/// the bookkeeping fields `ignore` (modified stamps, which every write moves).
+pub fn changed(before: &serde_json::Value, after: &serde_json::Value, ignore: &[&str]) -> bool {
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            for k in ignore {
+                m.remove(*k);
+            }
+        }
+        v
+    };
+    strip(before) != strip(after)
 }
 
 /// A shared, append-only request log.
@@ -77,6 +129,8 @@ pub async fn record_requests(State(state): State<LogState>, req: Request, next: 
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    state.log.push(LoggedRequest { at, method, path, query, status: resp.status().as_u16(), retry_after });
+    let effect = resp.extensions().get::<WriteEffect>().cloned();
+    let status = resp.status().as_u16();
+    state.log.push(LoggedRequest { at, method, path, query, status, retry_after, effect });
     resp
 }

@@ -192,6 +192,7 @@ pub async fn update(
     let now = state.now_ms();
     let mut inner = state.lock();
     let (mut results, mut errors) = (Vec::new(), Vec::new());
+    let mut effect = sim_core::WriteEffect::default();
     for input in &b.inputs {
         let key = input.id.clone().unwrap_or_default();
         let id_prop = input.id_property.as_deref().or(b.id_property.as_deref());
@@ -199,14 +200,19 @@ pub async fn update(
             .store
             .resolve(object, &key, id_prop, false)
             .and_then(|id| id.ok_or_else(|| ApiError::not_found(&key)))
-            .and_then(|id| inner.store.update(object, id, &input.properties, now, Source::Api));
+            .and_then(|id| inner.store.update_tracked(object, id, &input.properties, now, Source::Api));
         match outcome {
-            Ok(rec) => results.push(render_written(&rec)),
+            Ok((rec, changed)) => {
+                effect.add(changed, input.properties.keys());
+                results.push(render_written(&rec));
+            }
             Err(e) => errors.push(item_error(&e, trace_context(input, Some(&key)))),
         }
     }
     drop(inner);
-    Ok(respond(&state, StatusCode::OK, results, errors))
+    let mut resp = respond(&state, StatusCode::OK, results, errors);
+    resp.extensions_mut().insert(effect);
+    Ok(resp)
 }
 
 /// Spec §4: partial upserts are not supported on `idProperty=email`. The item must carry every
@@ -236,14 +242,24 @@ fn check_email_upsert(store: &Store, object: ObjectType, key: &str, input: &Inpu
     )))
 }
 
-fn upsert_one(store: &mut Store, object: ObjectType, input: &Input, now: i64) -> ApiResult<Value> {
+fn upsert_one(
+    store: &mut Store,
+    object: ObjectType,
+    input: &Input,
+    now: i64,
+    effect: &mut sim_core::WriteEffect,
+) -> ApiResult<Value> {
     let key = input.id.clone().ok_or_else(|| ApiError::validation("id is required for upsert"))?;
     let id_prop = input.id_property.clone().ok_or_else(|| ApiError::validation("idProperty is required"))?;
     if id_prop == "email" {
         check_email_upsert(store, object, &key, input)?;
     }
     let (rec, new) = match store.resolve(object, &key, Some(&id_prop), false)? {
-        Some(id) => (store.update(object, id, &input.properties, now, Source::Api)?, false),
+        Some(id) => {
+            let (rec, changed) = store.update_tracked(object, id, &input.properties, now, Source::Api)?;
+            effect.add(changed, input.properties.keys());
+            (rec, false)
+        }
         None => {
             let mut props = input.properties.clone();
             props.insert(id_prop, Value::String(key));
@@ -266,14 +282,19 @@ pub async fn upsert(
     let now = state.now_ms();
     let mut inner = state.lock();
     let (mut results, mut errors) = (Vec::new(), Vec::new());
+    let mut effect = sim_core::WriteEffect::default();
     for input in &b.inputs {
-        match upsert_one(&mut inner.store, object, input, now) {
+        match upsert_one(&mut inner.store, object, input, now, &mut effect) {
             Ok(v) => results.push(v),
             Err(e) => errors.push(item_error(&e, trace_context(input, input.id.as_deref()))),
         }
     }
     drop(inner);
-    Ok(respond(&state, StatusCode::OK, results, errors))
+    let mut resp = respond(&state, StatusCode::OK, results, errors);
+    if effect != sim_core::WriteEffect::default() {
+        resp.extensions_mut().insert(effect);
+    }
+    Ok(resp)
 }
 
 /// `POST /{object}/batch/archive` → 204.

@@ -217,7 +217,7 @@ pub async fn patch(
     Path((object, key)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let object = object_type(&object)?;
     let input: WriteBody = parse_body(&body)?;
     let now = state.now_ms();
@@ -226,8 +226,10 @@ pub async fn patch(
         .store
         .resolve(object, &key, q.get("idProperty").map(String::as_str), false)?
         .ok_or_else(|| ApiError::not_found(&key))?;
-    let rec = inner.store.update(object, id, &input.properties, now, Source::Api)?;
-    Ok(Json(render_written(&rec)))
+    let (rec, changed) = inner.store.update_tracked(object, id, &input.properties, now, Source::Api)?;
+    let mut resp = Json(render_written(&rec)).into_response();
+    resp.extensions_mut().insert(sim_core::WriteEffect::one(changed, input.properties.keys()));
+    Ok(resp)
 }
 
 /// `DELETE /{object}/{id}` → 204 (archive; idempotent, unknown ids also answer 204 — the spec

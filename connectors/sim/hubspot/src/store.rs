@@ -226,12 +226,27 @@ impl Store {
         now: i64,
         source: Source,
     ) -> ApiResult<Record> {
+        self.update_tracked(object, id, input, now, source).map(|(rec, _)| rec)
+    }
+
+    /// [`Store::update`], also saying whether any stored value changed (the request log's
+    /// write effect: an update that changed nothing is a wasted request).
+    pub fn update_tracked(
+        &mut self,
+        object: ObjectType,
+        id: u64,
+        input: &Map<String, Value>,
+        now: i64,
+        source: Source,
+    ) -> ApiResult<(Record, bool)> {
         let current = self.live(object, id)?.clone();
         let values = props::validate(&self.catalog, object, Some(&current), input)?;
         self.check_unique(object, Some(id), &values)?;
         let mut rec = current;
+        let mut changed = false;
         for (name, value) in values {
             let old = rec.properties.get(&name).cloned().unwrap_or_default();
+            changed |= old != value;
             if old != value && source != Source::Seed {
                 let mut e = event(format!("{}.propertyChange", object.singular()), id, now, source.label());
                 e.property_name = Some(name.clone());
@@ -246,7 +261,7 @@ impl Store {
         }
         rec.updated_ms = now;
         self.commit(rec.clone(), now, source);
-        Ok(rec)
+        Ok((rec, changed))
     }
 
     /// Moves a record to the recycle bin (`archived=true`); absent from search once indexed.

@@ -268,6 +268,18 @@ pub fn update(
     id: &str,
     changes: &Changes,
 ) -> Result<String, ApiError> {
+    update_tracked(store, ctx, object, id, changes).map(|(id, _)| id)
+}
+
+/// [`update`], also saying whether any stored field value changed (the request log's write
+/// effect: an update that changed nothing was a wasted request).
+pub fn update_tracked(
+    store: &mut Store,
+    ctx: &WriteCtx<'_>,
+    object: ObjectKind,
+    id: &str,
+    changes: &Changes,
+) -> Result<(String, bool), ApiError> {
     let rec = live(store, object, id)?;
     check_unlocked(rec, ctx.now)?;
     check_lengths(ctx, object, changes)?;
@@ -278,10 +290,11 @@ pub fn update(
     check_unique(store, ctx, object, &fields, Some(&rid))?;
     check_duplicates(store, ctx, object, &fields, Some(&rid))?;
     let rec = store.get_mut(&rid).ok_or_else(ApiError::not_found)?;
+    let changed = rec.fields != fields;
     rec.fields = fields;
     rec.last_modified = ctx.now;
     rec.modstamp = ctx.now;
-    Ok(rid)
+    Ok((rid, changed))
 }
 
 /// Moves a live record to the recycle bin.

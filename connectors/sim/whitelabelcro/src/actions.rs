@@ -108,8 +108,15 @@ async fn update_record(call: Call, Path(raw): Path<String>, body: Bytes) -> Resp
         let id = path_id(&raw)?;
         let b = json_object(&body)?;
         let p = client_patch(&b)?;
+        let before = inner.store.clients.get(&id).map(|c| json!(c));
         let at = inner.store.update_client(ctx.who.company_id, id, p, ctx.now)?;
-        Ok(Reply::ok(json!({"success": true, "updated_utc": ts(at), "client_id": id})))
+        let after = inner.store.clients.get(&id).map(|c| json!(c));
+        let changed = match (&before, &after) {
+            (Some(b), Some(a)) => sim_core::log::changed(b, a, &["updated_utc"]),
+            _ => true,
+        };
+        Ok(Reply::ok(json!({"success": true, "updated_utc": ts(at), "client_id": id}))
+            .written(changed, b.keys()))
     })
 }
 
@@ -168,7 +175,9 @@ fn status_change(call: Call, raw: String, body: Bytes, lead_only: bool) -> Respo
         }
         opt_str(&b, "status_note")?;
         let (prev, next, at) = inner.store.change_status(company, id, status_id, Source::Api, ctx.now)?;
-        Ok(Reply::ok(json!({"previous_status": prev, "new_status": next, "updated_utc": ts(at)})))
+        let changed = prev != next;
+        Ok(Reply::ok(json!({"previous_status": prev, "new_status": next, "updated_utc": ts(at)}))
+            .written(changed, b.keys()))
     })
 }
 

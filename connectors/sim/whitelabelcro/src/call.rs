@@ -55,6 +55,8 @@ pub struct Reply {
     pub body: Option<Value>,
     /// Extra headers.
     pub headers: Vec<(&'static str, String)>,
+    /// For an update: whether it changed the stored record (the request log keeps it).
+    pub effect: Option<sim_core::WriteEffect>,
 }
 
 impl Reply {
@@ -65,12 +67,18 @@ impl Reply {
 
     /// Any status with a JSON body.
     pub fn with(status: StatusCode, body: Value) -> Self {
-        Self { status, body: Some(body), headers: Vec::new() }
+        Self { status, body: Some(body), headers: Vec::new(), effect: None }
+    }
+
+    /// The same reply, recording that the update it answers changed the stored record or not.
+    pub fn written<'a>(mut self, changed: bool, fields: impl IntoIterator<Item = &'a String>) -> Self {
+        self.effect = Some(sim_core::WriteEffect::one(changed, fields));
+        self
     }
 
     /// 204 No Content.
     pub fn no_content() -> Self {
-        Self { status: StatusCode::NO_CONTENT, body: None, headers: Vec::new() }
+        Self { status: StatusCode::NO_CONTENT, body: None, headers: Vec::new(), effect: None }
     }
 }
 
@@ -183,6 +191,9 @@ impl Call {
                     Some(b) => (reply.status, axum::Json(b)).into_response(),
                     None => reply.status.into_response(),
                 };
+                if let Some(effect) = reply.effect {
+                    resp.extensions_mut().insert(effect);
+                }
                 for (name, value) in reply.headers {
                     if let Ok(v) = HeaderValue::from_str(&value) {
                         resp.headers_mut().insert(HeaderName::from_static(name), v);

@@ -14,7 +14,7 @@
 //! | 7 worker | `micro` | webhook-driven micro-syncs: debounced, batched, under the pair's lease |
 //! | 6 run | `engine`, `backfill` | the [`Engine`]: leases, pair contexts, runs, backfills |
 //! | 5 pair | `pull` | one pair's cycle: resolutions, pulls page by page, events, sweep |
-//! | 4 page | `page`, `resolutions`, `webhook_events` | one page through the stages below |
+//! | 4 page | `batch`, `page`, `resolutions`, `webhook_events` | pages waiting for each other's writes; one page through the stages below |
 //! | 3 stages | `identity` → `link` → `plan` → `apply` → `creates` → `settle` | decide, commit links, plan, send, settle |
 //! | 2 shared | `send`, `backlinks`, `review_items`, `misses` | writes to one side, back-links, review items, identity misses remembered |
 //! | 1 context | `context` | [`PairContext`](context::PairContext): one pair's run as every stage sees it |
@@ -23,6 +23,7 @@
 mod apply;
 mod backfill;
 mod backlinks;
+mod batch;
 mod caps;
 mod context;
 mod control;

@@ -27,6 +27,10 @@ pub struct SyncOptions {
     /// Which path this engine's writes take, recorded with each freshness sample: `Poll` for
     /// the scheduled and manual runs; the micro-sync worker sets `Webhook`.
     pub path: SyncPath,
+    /// Whether pages of a stream whose records were all linked may wait for the next pages'
+    /// writes, so a batching target's calls fill (`sync::batch`). Off by default for now: with it
+    /// on, the demo's two-cycle convergence became timing-dependent (issue #21's notes).
+    pub batch_across_pages: bool,
 }
 
 /// The path a change took to the other side, for freshness (`crosswalk_freshness_seconds`'s
@@ -75,6 +79,7 @@ impl Default for SyncOptions {
             owner: "crosswalk".to_string(),
             first_sync_creates: false,
             path: SyncPath::Poll,
+            batch_across_pages: false,
         }
     }
 }

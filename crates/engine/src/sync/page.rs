@@ -19,13 +19,14 @@ use crate::mapping::Side;
 use crate::reconcile::{self, Plan};
 use crate::store::{CheckpointUpdate, Link, PageCommit};
 
+use super::batch::{self, Batch};
 use super::caps::ItemCtx;
 use super::context::PairContext;
 use super::error::SyncError;
 use super::identity::{self, Resolved};
 use super::plan::{self, PlannedLink};
 use super::report::{PageStats, PairReport};
-use super::{apply, creates, link, review_items, settle};
+use super::{apply, creates, link, review_items};
 
 /// One page to process.
 pub(crate) struct PageInput {
@@ -51,21 +52,45 @@ struct Linked {
     resolved: Resolved,
 }
 
-/// Processes one page.
+/// Processes one page on its own: written and committed before this returns.
 pub(crate) async fn process(
     ctx: &PairContext,
     input: PageInput,
     report: &mut PairReport,
 ) -> Result<PageOutcome, SyncError> {
+    process_in(ctx, input, report, &mut Batch::off()).await
+}
+
+/// Processes one page of a stream whose pages may wait in `batch` for each other's writes (see
+/// `batch`). Pages that cannot wait first flush the waiting ones, so everything is written and
+/// committed in source order.
+pub(crate) async fn process_in(
+    ctx: &PairContext,
+    input: PageInput,
+    report: &mut PairReport,
+    batch: &mut Batch,
+) -> Result<PageOutcome, SyncError> {
     let side = input.side;
-    let stats = &mut report.stats;
-    stats.run.pulled += input.changes.len() as u64;
-    stats.quarantined += input.quarantined.len() as u64;
+    report.stats.run.pulled += input.changes.len() as u64;
+    report.stats.quarantined += input.quarantined.len() as u64;
     let mut commit = ctx.new_commit();
     commit.dead_letters = input.quarantined.into_iter().map(|q| ctx.dead_letter(side, q, None)).collect();
 
     let changes = latest_per_record(input.changes);
-    let Linked { links, resolved } = link_page(ctx, side, &changes, &mut commit, stats).await?;
+    let links = links_of(ctx, side, &changes).await?;
+    // Only records linked and seen from this side before may wait: the echo of a record this
+    // run or the last one created (no content hash of this side yet) settles its first base,
+    // and is written alone, as it always was.
+    let all_linked = changes.iter().all(|c| {
+        links.get(&c.id).is_some_and(|l| l.hash(side).is_some())
+            && !matches!(c.kind, ChangeKind::Merged { .. })
+    });
+    let may_wait = !input.sweep && all_linked && batch.may_hold(links.values().map(|l| l.id));
+    if !may_wait && let Some(reason) = batch.flush(ctx, report).await? {
+        return Ok(PageOutcome { incomplete: Some(reason) });
+    }
+    let stats = &mut report.stats;
+    let Linked { links, resolved } = link_page(ctx, side, &changes, links, &mut commit, stats).await?;
     let planned =
         plan::plan_links(ctx, side, changes, &links, &resolved, input.sweep, &mut commit, stats).await?;
     let mut plan = Plan::new(&ctx.pair);
@@ -83,16 +108,40 @@ pub(crate) async fn process(
         return Ok(PageOutcome { incomplete: None });
     }
     if let Some(reason) = held_back(ctx, &plan, &planned, &mut commit) {
+        let earlier = batch.flush(ctx, report).await?;
         ctx.commit(commit).await?;
+        return Ok(PageOutcome { incomplete: Some(earlier.unwrap_or(reason)) });
+    }
+    if may_wait && resolved.creates.is_empty() && batch.worth_holding(ctx, &planned) {
+        let incomplete = batch.hold(ctx, planned, commit, input.checkpoint, input.sweep, report).await?;
+        return Ok(PageOutcome { incomplete });
+    }
+    if let Some(reason) = batch.flush(ctx, report).await? {
         return Ok(PageOutcome { incomplete: Some(reason) });
     }
     let incomplete =
-        write_and_settle(ctx, side, &planned, &resolved, input.sweep, &mut commit, stats).await?;
+        write_and_settle(ctx, side, &planned, &resolved, input.sweep, &mut commit, report).await?;
     if incomplete.is_none() {
         commit.checkpoint = input.checkpoint;
     }
     ctx.commit(commit).await?;
     Ok(PageOutcome { incomplete })
+}
+
+/// The links of the page's records, by this side's record id.
+async fn links_of(
+    ctx: &PairContext,
+    side: Side,
+    changes: &[Change],
+) -> Result<BTreeMap<String, Link>, SyncError> {
+    let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
+    Ok(ctx
+        .store
+        .links_by_records(&ctx.pair.name, side, &ids)
+        .await?
+        .into_iter()
+        .map(|l| (l.record_id(side).to_string(), l))
+        .collect())
 }
 
 /// Links the page's records: merges re-pointed, identity resolved for the unlinked ones, new
@@ -101,17 +150,10 @@ async fn link_page(
     ctx: &PairContext,
     side: Side,
     changes: &[Change],
+    mut links: BTreeMap<String, Link>,
     commit: &mut PageCommit,
     stats: &mut PageStats,
 ) -> Result<Linked, SyncError> {
-    let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
-    let mut links: BTreeMap<String, Link> = ctx
-        .store
-        .links_by_records(&ctx.pair.name, side, &ids)
-        .await?
-        .into_iter()
-        .map(|l| (l.record_id(side).to_string(), l))
-        .collect();
     // Merges first, so a survivor seen on this page is already linked when identity runs.
     link::repoint_merges(ctx, side, changes, &mut links).await?;
     let unlinked: Vec<&Change> =
@@ -165,24 +207,16 @@ async fn write_and_settle(
     resolved: &Resolved,
     sweep: bool,
     commit: &mut PageCommit,
-    stats: &mut PageStats,
+    report: &mut PairReport,
 ) -> Result<Option<String>, SyncError> {
     let open = if planned.is_empty() { BTreeMap::new() } else { review_items::open_by_link(ctx).await? };
     let executed = apply::execute(ctx, planned, &review_items::refusals(&open)).await?;
     let create_results = creates::execute(ctx, side, &resolved.creates).await?;
-    let mut incomplete = None;
-    for (i, p) in planned.iter().enumerate() {
-        let attempts = executed
-            .sent
-            .iter()
-            .filter(|s| s.link == i)
-            .map(|s| (s.target, s.key.as_str(), s.refusal.as_str(), executed.attempt(s)));
-        let items = open.get(&p.link.id).map_or(&[][..], Vec::as_slice);
-        if let Some(reason) = settle::settle_link(ctx, p, items, attempts, sweep, commit, stats) {
-            incomplete.get_or_insert(reason);
-        }
-    }
-    if let Some(reason) = creates::settle(ctx, side, resolved, create_results, commit, stats).await? {
+    let mut incomplete =
+        batch::settle_updates(ctx, planned, 0..planned.len(), &executed, &open, sweep, commit, report);
+    if let Some(reason) =
+        creates::settle(ctx, side, resolved, create_results, commit, &mut report.stats).await?
+    {
         incomplete.get_or_insert(reason);
     }
     Ok(incomplete)

@@ -7,6 +7,7 @@ use connector_api::{Change, Checkpoint, PullRequest};
 use crate::mapping::Side;
 use crate::store::StreamWindow;
 
+use super::batch::Batch;
 use super::context::PairContext;
 use super::error::SyncError;
 use super::page::{self, PageInput};
@@ -69,6 +70,8 @@ async fn pull_side(
     let mut checkpoint = saved.map(|c| Checkpoint(c.checkpoint));
     let mut rewind = Some(ctx.overlap(side));
     let (mut from, mut to) = (None::<DateTime<Utc>>, None::<DateTime<Utc>>);
+    // Pages whose updates wait for the next pages', so the target's batches fill (`batch`).
+    let mut batch = Batch::for_pull(ctx);
     loop {
         let request = PullRequest {
             object: &object,
@@ -99,7 +102,10 @@ async fn pull_side(
             )),
             sweep: false,
         };
-        let outcome = page::process(ctx, input, report).await?;
+        let mut outcome = page::process_in(ctx, input, report, &mut batch).await?;
+        if outcome.incomplete.is_none() && (page.done || ctx.stop.is_requested()) {
+            outcome.incomplete = batch.flush(ctx, report).await?;
+        }
         if let Some(progress) = &ctx.progress {
             progress.page(&ctx.pair.name, side, &report.stats, to);
         }

@@ -33,6 +33,8 @@ enum Op<'a> {
 struct Outcome {
     id: Option<String>,
     created: Option<bool>,
+    /// For an update of an existing record: whether a stored value changed, and the fields sent.
+    changed: Option<(bool, Vec<String>)>,
     error: Option<ApiError>,
 }
 
@@ -67,14 +69,14 @@ fn apply_row(
     ctx: &WriteCtx<'_>,
     op: &Op<'_>,
     row: &Map<String, Value>,
-) -> ApiResult<(String, bool)> {
+) -> ApiResult<(String, bool, Option<(bool, Vec<String>)>)> {
     let object = row_object(row)?;
     let custom = ctx.custom;
     match op {
         Op::Create => {
             let changes = writes::parse_body(object, row, custom, &[])?;
             lock_fault(inner)?;
-            Ok((writes::create(&mut inner.store, ctx, object, &changes)?, true))
+            Ok((writes::create(&mut inner.store, ctx, object, &changes)?, true, None))
         }
         Op::Update => {
             let id = row.iter().find(|(k, _)| k.eq_ignore_ascii_case("id")).and_then(|(_, v)| v.as_str());
@@ -83,7 +85,8 @@ fn apply_row(
             })?;
             let changes = writes::parse_body(object, row, custom, &["id"])?;
             lock_fault(inner)?;
-            Ok((writes::update(&mut inner.store, ctx, object, id, &changes)?, false))
+            let (id, changed) = writes::update_tracked(&mut inner.store, ctx, object, id, &changes)?;
+            Ok((id, false, Some((changed, changes.keys().cloned().collect()))))
         }
         Op::Upsert(expected, ext) => {
             if object != *expected {
@@ -108,10 +111,13 @@ fn apply_row(
             }
             lock_fault(inner)?;
             match matches.first() {
-                Some(id) => Ok((writes::update(&mut inner.store, ctx, object, id, &changes)?, false)),
+                Some(id) => {
+                    let (id, changed) = writes::update_tracked(&mut inner.store, ctx, object, id, &changes)?;
+                    Ok((id, false, Some((changed, changes.keys().cloned().collect()))))
+                }
                 None => {
                     changes.insert(ext.to_string(), Some(value.to_string()));
-                    Ok((writes::create(&mut inner.store, ctx, object, &changes)?, true))
+                    Ok((writes::create(&mut inner.store, ctx, object, &changes)?, true, None))
                 }
             }
         }
@@ -144,20 +150,26 @@ fn run(
     let mut out: Vec<Outcome> = rows
         .iter()
         .map(|row| match apply_row(&mut g, &ctx, &op, row) {
-            Ok((id, created)) => Outcome { id: Some(id), created: Some(created), error: None },
-            Err(e) => Outcome { id: None, created: None, error: Some(e) },
+            Ok((id, created, changed)) => {
+                Outcome { id: Some(id), created: Some(created), changed, error: None }
+            }
+            Err(e) => Outcome { id: None, created: None, changed: None, error: Some(e) },
         })
         .collect();
     if all_or_none && out.iter().any(|o| o.error.is_some()) {
         g.store = saved;
         for o in out.iter_mut().filter(|o| o.error.is_none()) {
-            *o = Outcome { id: None, created: None, error: Some(rolled_back()) };
+            *o = Outcome { id: None, created: None, changed: None, error: Some(rolled_back()) };
         }
     }
     out
 }
 
 fn render(out: Vec<Outcome>, with_created: bool) -> Response {
+    let mut effect = sim_core::WriteEffect::default();
+    for (changed, fields) in out.iter().filter(|o| o.error.is_none()).filter_map(|o| o.changed.as_ref()) {
+        effect.add(*changed, fields);
+    }
     let items: Vec<Value> = out
         .into_iter()
         .map(|o| {
@@ -171,7 +183,11 @@ fn render(out: Vec<Outcome>, with_created: bool) -> Response {
             v
         })
         .collect();
-    Json(items).into_response()
+    let mut resp = Json(items).into_response();
+    if effect != sim_core::WriteEffect::default() {
+        resp.extensions_mut().insert(effect);
+    }
+    resp
 }
 
 /// `POST /composite/sobjects` (create).
@@ -218,8 +234,8 @@ pub async fn delete(
     for id in &ids {
         let res = lock_fault(&mut g).and_then(|()| writes::delete(&mut g.store, now, None, id));
         out.push(match res {
-            Ok(rid) => Outcome { id: Some(rid), created: None, error: None },
-            Err(e) => Outcome { id: Some((*id).to_string()), created: None, error: Some(e) },
+            Ok(rid) => Outcome { id: Some(rid), created: None, changed: None, error: None },
+            Err(e) => Outcome { id: Some((*id).to_string()), created: None, changed: None, error: Some(e) },
         });
     }
     if all_or_none && out.iter().any(|o| o.error.is_some()) {

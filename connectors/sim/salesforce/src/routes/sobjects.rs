@@ -110,8 +110,10 @@ pub async fn update(
         allow_save: allow_save(&headers),
         enforce_lengths: inner.quirks.enforce_lengths,
     };
-    writes::update(&mut inner.store, &ctx, object, &id, &changes)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let (_, changed) = writes::update_tracked(&mut inner.store, &ctx, object, &id, &changes)?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.extensions_mut().insert(sim_core::WriteEffect::one(changed, changes.keys()));
+    Ok(resp)
 }
 
 /// `DELETE /sobjects/{Object}/{id}` → 204 (to the recycle bin).
@@ -202,11 +204,14 @@ pub async fn upsert(
     };
     match matches.first() {
         Some(id) => {
-            let id = writes::update(&mut inner.store, &ctx, object, id, &changes)?;
-            if v.major < UPSERT_200_SINCE {
-                return Ok(StatusCode::NO_CONTENT.into_response());
-            }
-            Ok(Json(json!({"id": id, "success": true, "errors": [], "created": false})).into_response())
+            let (id, changed) = writes::update_tracked(&mut inner.store, &ctx, object, id, &changes)?;
+            let mut resp = if v.major < UPSERT_200_SINCE {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                Json(json!({"id": id, "success": true, "errors": [], "created": false})).into_response()
+            };
+            resp.extensions_mut().insert(sim_core::WriteEffect::one(changed, changes.keys()));
+            Ok(resp)
         }
         None if update_only => Err(ApiError::not_found()),
         None => {
