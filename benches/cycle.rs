@@ -375,5 +375,18 @@ async fn bench(backend: &str, url: &str, n: usize) {
     println!(
         "{backend}:   ground truth: {cancelled}/{n} contacts now `other`, {moved}/{n} clients moved city"
     );
+    // The simulators' own view, value before against value after every write request: records
+    // written without a change, over the whole run (set-up cycles included) and in the measured
+    // cycle.
+    let logs = world.sims.logs();
+    let unchanged =
+        |log: &[sim_core::LoggedRequest], from: usize| demo::report::unchanged_writes(&log[from..]);
+    println!(
+        "{backend}:   records written without a change: WhiteLabelCRO {} ({} in the measured cycle), HubSpot {} ({})",
+        unchanged(&logs[0].1, 0),
+        unchanged(&logs[0].1, before[0]),
+        unchanged(&logs[1].1, 0),
+        unchanged(&logs[1].1, before[1]),
+    );
     world.stop().await;
 }

@@ -24,6 +24,9 @@ use crate::writes::{self, WriteCtx};
 /// Maximum records per collections call.
 pub const MAX_RECORDS: usize = 200;
 
+/// An update's effect on an existing record: whether a stored value changed, and the fields sent.
+type Effect = (bool, Vec<String>);
+
 enum Op<'a> {
     Create,
     Update,
@@ -34,7 +37,7 @@ struct Outcome {
     id: Option<String>,
     created: Option<bool>,
     /// For an update of an existing record: whether a stored value changed, and the fields sent.
-    changed: Option<(bool, Vec<String>)>,
+    changed: Option<Effect>,
     error: Option<ApiError>,
 }
 
@@ -69,7 +72,7 @@ fn apply_row(
     ctx: &WriteCtx<'_>,
     op: &Op<'_>,
     row: &Map<String, Value>,
-) -> ApiResult<(String, bool, Option<(bool, Vec<String>)>)> {
+) -> ApiResult<(String, bool, Option<Effect>)> {
     let object = row_object(row)?;
     let custom = ctx.custom;
     match op {
