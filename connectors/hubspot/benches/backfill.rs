@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connector_api::http::ReqwestTransport;
-use connector_api::{ChangeKind, Checkpoint, Clock, Connector, PullRequest, SystemClock};
+use connector_api::{ChangeKind, Checkpoint, Connector, PullRequest, SystemClock};
 use connector_hubspot::{HubspotConfig, HubspotConnector};
 use serde_json::{Map, Value, json};
 use sim_hubspot::{ObjectType, RateLimitConfig, Schema, SimConfig};
@@ -75,11 +75,17 @@ fn sim_role() -> Res<()> {
                     .filter(|r| r.query.as_deref().unwrap_or_default().contains("archived=true") == archived)
                     .count()
             };
-            let props = log.iter().filter(|r| r.status != 429 && r.path.starts_with("/crm/v3/properties")).count();
+            let props =
+                log.iter().filter(|r| r.status != 429 && r.path.starts_with("/crm/v3/properties")).count();
             let search = log.iter().filter(|r| r.status != 429 && r.path.ends_with("/search")).count();
             let throttled = log.iter().filter(|r| r.status == 429).count();
             let failed = log.iter().filter(|r| r.status >= 400 && r.status != 429).count();
-            println!("REQUESTS {} {} {props} {search} {throttled} {failed} {}", list(false), list(true), log.len());
+            println!(
+                "REQUESTS {} {} {props} {search} {throttled} {failed} {}",
+                list(false),
+                list(true),
+                log.len()
+            );
             std::io::stdout().flush()?;
         }
     }
@@ -146,7 +152,11 @@ struct Outcome {
 }
 
 /// Starts a fresh simulator, runs `contender` against its URL, and reads the simulator's log.
-fn against_sim(n: usize, burst: u32, contender: impl FnOnce(&str) -> Res<(usize, usize, f64)>) -> Res<Outcome> {
+fn against_sim(
+    n: usize,
+    burst: u32,
+    contender: impl FnOnce(&str) -> Res<(usize, usize, f64)>,
+) -> Res<Outcome> {
     let exe = std::env::current_exe()?;
     let mut sim = Command::new(&exe)
         .env("HS_BENCH_ROLE", "sim")
@@ -222,9 +232,19 @@ fn orchestrate(full: bool) -> Res<()> {
     println!("hubspot backfill pull of {n} contacts, each contender on a fresh simulator (real clock)");
     println!(
         "{:<22} {:<16} {:>8} {:>9} {:>6} {:>6} {:>7} {:>5} {:>6} {:>9}",
-        "contender", "sim limits", "records", "list GETs", "bin", "props", "search", "429", "total", "seconds"
+        "contender",
+        "sim limits",
+        "records",
+        "list GETs",
+        "bin",
+        "props",
+        "search",
+        "429",
+        "total",
+        "seconds"
     );
-    let tiers: &[(u32, &str)] = if full { &[(100, "free 100/10s"), (190, "pro 190/10s")] } else { &[(100, "free 100/10s")] };
+    let tiers: &[(u32, &str)] =
+        if full { &[(100, "free 100/10s"), (190, "pro 190/10s")] } else { &[(100, "free 100/10s")] };
     for &(burst, label) in tiers {
         let cw = against_sim(n, burst, crosswalk)?;
         assert_eq!((cw.records, cw.distinct), (n, n), "crosswalk read every contact once");
@@ -235,7 +255,10 @@ fn orchestrate(full: bool) -> Res<()> {
                 assert_eq!(t.distinct, n, "the tap read every contact");
                 row("tap-hubspot 4.5.0", label, &t);
             }
-            None if full => println!("{:<22} {label:<16} not installed: pip install tap-hubspot==4.5.0 (or set TAP_HUBSPOT_PYTHON)", "tap-hubspot"),
+            None if full => println!(
+                "{:<22} {label:<16} not installed: pip install tap-hubspot==4.5.0 (or set TAP_HUBSPOT_PYTHON)",
+                "tap-hubspot"
+            ),
             None => {}
         }
     }

@@ -12,6 +12,7 @@ field selected as `select_fields_by_default` does. Records go to stdout as Singe
 seconds of the sync alone go to stderr as `TAP_SECONDS s`.
 """
 
+import json
 import sys
 import time
 
@@ -30,10 +31,12 @@ def main():
     stream = next(s for s in tap_hubspot.STREAMS if s.tap_stream_id == "contacts")
     schema, mdata = tap_hubspot.load_discovered_schema(stream)
     for entry in mdata:
-        if entry["breadcrumb"] == []:
+        if tuple(entry["breadcrumb"]) == ():
             entry["metadata"]["selected"] = True
     catalog = {"streams": [{"stream": "contacts", "tap_stream_id": "contacts",
                             "schema": schema, "metadata": mdata}]}
+    # As the tap reads a catalog file: JSON (breadcrumbs become lists).
+    catalog = json.loads(json.dumps(catalog))
     # Discovery is a run of its own in real use: let its request leave the 10 s burst window.
     time.sleep(float(sys.argv[3]) if len(sys.argv) > 3 else 0.0)
     started = time.monotonic()

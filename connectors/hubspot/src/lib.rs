@@ -2,9 +2,12 @@
 //!
 //! Pulls read the search API in a sliding window on the last-modified property with an id
 //! tiebreak inside one millisecond (so the 10,000-result cap never loses or loops), then scan
-//! the recycle bin for deletes and merges ([`pull`]). Writes are batch upserts keyed on a unique
-//! custom property, batch updates and batch archives with per-item outcomes ([`apply`]). All
-//! HTTP goes through the shared [`HttpClient`]; [`webhook::verify_v3`] checks webhook signatures.
+//! the recycle bin for deletes and merges ([`pull`]); a backfill of everything walks the list
+//! API instead when that is not slower at the limits in force. Writes are batch upserts keyed on
+//! a unique custom property, batch updates and batch archives with per-item outcomes
+//! ([`apply`]). All HTTP goes through the shared [`HttpClient`], paced from the account's tier
+//! ([`RateLimits`], [`Tier`]) and then by the limits HubSpot's answers state;
+//! [`webhook::verify_v3`] checks webhook signatures.
 
 mod apply;
 mod client;

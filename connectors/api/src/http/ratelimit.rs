@@ -104,7 +104,8 @@ impl ServerQuota {
             let limit = num("x-ratelimit-limit").and_then(|l| u32::try_from(l).ok()).filter(|l| *l > 0);
             let window =
                 headers.get("x-ratelimit-window").and_then(|v| v.to_str().ok()).and_then(parse_window);
-            let quota = ServerQuota { remaining: rem.max(0) as u32, resets_at, limit, window, rolling: false };
+            let quota =
+                ServerQuota { remaining: rem.max(0) as u32, resets_at, limit, window, rolling: false };
             return Some((bucket, quota));
         }
         let rem = num("x-hubspot-ratelimit-remaining")?;

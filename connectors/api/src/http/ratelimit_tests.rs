@@ -39,7 +39,10 @@ async fn server_remaining_zero_blocks_until_reset() {
         Duration::ZERO,
     );
     let reset = clock.now() + chrono::Duration::seconds(42);
-    rl.observe("w", ServerQuota { remaining: 1, resets_at: reset, limit: None, window: None, rolling: false });
+    rl.observe(
+        "w",
+        ServerQuota { remaining: 1, resets_at: reset, limit: None, window: None, rolling: false },
+    );
     rl.acquire(&names(&["w"])).await.unwrap();
     let before = clock.now();
     rl.acquire(&names(&["w"])).await.unwrap();
@@ -129,7 +132,13 @@ fn hubspot(remaining: u32, max: u32, interval_ms: u64, now: DateTime<Utc>) -> Se
 
 /// Sends `n` requests as fast as the bucket admits them, each answered by a server counting a
 /// rolling `max` per `interval_ms` (exactly, like the simulator); returns the send times.
-async fn burst(rl: &RateLimiter, clock: &ManualClock, n: usize, max: u32, interval_ms: u64) -> Vec<DateTime<Utc>> {
+async fn burst(
+    rl: &RateLimiter,
+    clock: &ManualClock,
+    n: usize,
+    max: u32,
+    interval_ms: u64,
+) -> Vec<DateTime<Utc>> {
     let mut times: Vec<DateTime<Utc>> = Vec::new();
     for _ in 0..n {
         rl.acquire(&names(&["burst"])).await.unwrap();

@@ -86,8 +86,9 @@ async fn a_higher_tier_account_is_paced_by_what_its_server_states() {
 async fn a_burst_limit_the_user_set_is_never_raised_by_the_server() {
     let sim = RateLimitConfig { burst_max: 190, search_max: 100, ..RateLimitConfig::default() };
     let limits = RateLimits { burst_per_10s: 30, ..RateLimits::default() };
-    let w = crate::common::world_user(sim, limits, connector_hubspot::UserLimits { burst: true, daily: false })
-        .await;
+    let w =
+        crate::common::world_user(sim, limits, connector_hubspot::UserLimits { burst: true, daily: false })
+            .await;
     let ids: Vec<String> = w.seed_contacts(1, "c").iter().map(u64::to_string).collect();
     for _ in 0..70 {
         w.conn.fetch("contacts", &ids).await.unwrap();
@@ -103,7 +104,8 @@ async fn a_burst_limit_the_user_set_is_never_raised_by_the_server() {
 /// server's count is spent, without a 429.
 #[tokio::test]
 async fn the_daily_count_is_the_accounts_as_the_server_states_it() {
-    let sim = RateLimitConfig { burst_max: 1_000, search_max: 100, daily_max: 10, ..RateLimitConfig::default() };
+    let sim =
+        RateLimitConfig { burst_max: 1_000, search_max: 100, daily_max: 10, ..RateLimitConfig::default() };
     let w = world_with(sim, RateLimits::default()).await;
     let ids: Vec<String> = w.seed_contacts(1, "d").iter().map(u64::to_string).collect();
     let other = w.another_app();

@@ -139,7 +139,8 @@ async fn list_pages_with_an_opaque_cursor_and_archived_filter() {
 #[tokio::test]
 async fn list_pages_hold_ten_by_default_and_at_most_a_hundred() {
     let s = sim().await;
-    let recs: Vec<_> = (0..150).map(|i| props(json!({"firstname": format!("p{i}"), "lastname": "L"}))).collect();
+    let recs: Vec<_> =
+        (0..150).map(|i| props(json!({"firstname": format!("p{i}"), "lastname": "L"}))).collect();
     s.state.seed(ObjectType::Contacts, &recs).unwrap();
     let results = |r: &Resp| r.body["results"].as_array().unwrap().clone();
     assert_eq!(results(&s.get("/crm/v3/objects/contacts").await).len(), 10);
