@@ -138,7 +138,8 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
     let fresh = req.checkpoint.is_none();
     let mut cur =
         read_cursor(req.checkpoint)?.unwrap_or(Cursor { ts: start, del_ts: start, ..Cursor::default() });
-    if fresh && req.since.is_none() && req.until.is_some() && list::worth_listing(c, req.limit) {
+    let search_page = req.limit.min(c.config.page_limit);
+    if fresh && req.since.is_none() && req.until.is_some() && list::worth_listing(c, search_page) {
         // A backfill of everything up to its bound: every record is read whichever way.
         cur.listing = Some(list::Listing::default());
     }
