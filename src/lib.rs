@@ -23,6 +23,7 @@ pub mod remote_check;
 pub mod review;
 pub mod serve;
 pub mod settings;
+pub mod settings_hubspot;
 pub mod settings_needs;
 pub mod settings_urls;
 pub mod status;

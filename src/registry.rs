@@ -103,6 +103,11 @@ pub fn build(
                 secret("token", &s.token)?,
                 &s.unique_property,
             );
+            // Checked with the settings; a problem here is reported like a connector's.
+            let (limits, user) = crate::settings_hubspot::rate_limits(s).map_err(|(key, message)| {
+                wrap(ConnectorError::Misconfigured { message: format!("`systems.{name}.{key}`: {message}") })
+            })?;
+            (cfg.rate_limits, cfg.user_limits) = (limits, user);
             for (object, fields) in fields_read(name, pairs) {
                 cfg.properties.entry(object).or_default().extend(fields);
             }

@@ -310,6 +310,16 @@ pub struct HubspotSettings {
     pub unique_property: String,
     /// Overrides `sync.overlap` for this system.
     pub overlap: Option<HumanDuration>,
+    /// The account's tier (`free`, `starter`, `professional`, `enterprise`; default `free`):
+    /// the limits pacing starts from, until HubSpot's answers state the account's own.
+    pub tier: Option<String>,
+    /// Requests per rolling 10 s, instead of the tier's: a ceiling the server's stated limit
+    /// only lowers (see [`crate::settings_hubspot`]).
+    pub burst_per_10s: Option<u32>,
+    /// Requests per account day, instead of the tier's: a ceiling likewise.
+    pub daily: Option<u32>,
+    /// Search requests per second (5 on every tier).
+    pub search_per_second: Option<u32>,
 }
 
 fn default_hubspot_unique() -> String {
@@ -768,6 +778,7 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
         push("sync.page_size".into(), "must be between 1 and 1000".into());
     }
     crate::settings_urls::validate(s, &mut push);
+    crate::settings_hubspot::validate(s, &mut push);
     for (name, system) in &s.systems {
         if let SystemSettings::Whitelabelcro(w) = system
             && let Err(problems) = crate::webhook_settings::signature_scheme(w)

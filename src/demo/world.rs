@@ -127,6 +127,10 @@ fn settings(
                 webhook_secret: None,
                 unique_property: "wlcro_client_id".into(),
                 overlap: None,
+                tier: None,
+                burst_per_10s: None,
+                daily: None,
+                search_per_second: None,
             }),
         ),
         (

@@ -275,6 +275,10 @@ async fn an_unreachable_or_misconfigured_system_is_reported_not_fatal() {
             webhook_secret: None,
             unique_property: "wlcro_client_id".into(),
             overlap: None,
+            tier: None,
+            burst_per_10s: None,
+            daily: None,
+            search_per_second: None,
         })
     };
     let mut missing = token.clone();

@@ -1,6 +1,13 @@
 //! The connector's view of HubSpot over the shared [`HttpClient`]: auth header, rate-limit
 //! buckets (burst 10 s, search 1 s), HubSpot's 429 flavours, and the daily quota, which stops
 //! the system for the day instead of waiting for it (spec §10).
+//!
+//! The configured limits are where pacing starts. The burst bucket takes the server's
+//! `X-HubSpot-RateLimit-Max` and `-Interval-Milliseconds` from every non-search answer (the
+//! shared limiter keeps a rolling log sized to them); the day takes `-Daily` as its limit and
+//! `-Daily-Remaining` as the account's own count (other apps' requests included). A limit the
+//! user set is a ceiling the server's only lowers ([`crate::UserLimits`]). Search answers carry
+//! no such headers (spec §5), so the search bucket stays as configured.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,6 +56,8 @@ struct Daily {
     day: NaiveDate,
     sent: u64,
     exhausted: bool,
+    /// The day's limit in force: the configured one until the server states its own.
+    limit: u64,
 }
 
 /// HTTP access to one account.
@@ -57,7 +66,9 @@ pub(crate) struct Api {
     pub(crate) base: String,
     auth: HeaderValue,
     clock: SharedClock,
-    daily_limit: u64,
+    /// The configured daily limit, and whether it is a ceiling (set by the user).
+    daily_configured: u64,
+    daily_ceiling: bool,
     daily: Mutex<Daily>,
 }
 
@@ -74,12 +85,13 @@ impl Api {
         })?;
         auth.set_sensitive(true);
         let limits = &config.rate_limits;
+        let mut burst = BucketPolicy::new(BURST, limits.burst_per_10s, Duration::from_secs(10));
+        if config.user_limits.burst {
+            burst = burst.capped();
+        }
         let policy = ClientPolicy {
             request_timeout: config.request_timeout,
-            buckets: vec![
-                BucketPolicy::new(BURST, limits.burst_per_10s, Duration::from_secs(10)),
-                BucketPolicy::new(SEARCH, limits.search_per_second, Duration::from_secs(1)),
-            ],
+            buckets: vec![burst, BucketPolicy::new(SEARCH, limits.search_per_second, Duration::from_secs(1))],
             ..ClientPolicy::default()
         };
         let http = HttpClient::new(transport, clock.clone(), seed, policy)
@@ -92,9 +104,20 @@ impl Api {
             base: config.base_url.trim_end_matches('/').to_string(),
             auth,
             clock,
-            daily_limit: u64::from(limits.daily),
-            daily: Mutex::new(Daily { day, sent: 0, exhausted: false }),
+            daily_configured: u64::from(limits.daily),
+            daily_ceiling: config.user_limits.daily,
+            daily: Mutex::new(Daily { day, sent: 0, exhausted: false, limit: u64::from(limits.daily) }),
         })
+    }
+
+    /// The burst limit paced by now and its window (the server's once it stated them).
+    pub(crate) fn burst_limit(&self) -> (u32, Duration) {
+        self.http.bucket_limit(BURST).unwrap_or((0, Duration::from_secs(10)))
+    }
+
+    /// The daily limit in force (the server's once it stated one).
+    pub(crate) fn daily_limit(&self) -> u64 {
+        self.daily.lock().expect("daily lock").limit
     }
 
     /// `{base}/crm/v3/objects/{object}{rest}`.
@@ -112,9 +135,9 @@ impl Api {
         let now = self.clock.now();
         let mut d = self.daily.lock().expect("daily lock");
         if d.day != now.date_naive() {
-            *d = Daily { day: now.date_naive(), sent: 0, exhausted: false };
+            *d = Daily { day: now.date_naive(), sent: 0, exhausted: false, limit: d.limit };
         }
-        if d.exhausted || d.sent >= self.daily_limit {
+        if d.exhausted || d.sent >= d.limit {
             d.exhausted = true;
             return Err(ConnectorError::QuotaExhausted {
                 message: "hubspot daily API limit reached; stopping until it resets".into(),
@@ -125,14 +148,27 @@ impl Api {
         Ok(())
     }
 
+    /// Takes the day's numbers from an answer: `-Daily` becomes the limit (lowered to a ceiling
+    /// the user set), `-Daily-Remaining` the count sent (the account's, so other apps count).
     fn note_daily(&self, headers: Option<&HeaderMap>, err: Option<&ConnectorError>) {
-        let remaining = headers
-            .and_then(|h| h.get("x-hubspot-ratelimit-daily-remaining"))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let num = |name: &str| {
+            headers
+                .and_then(|h| h.get(name))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let stated = num("x-hubspot-ratelimit-daily").filter(|l| *l > 0);
+        let remaining = num("x-hubspot-ratelimit-daily-remaining");
         let quota_err = matches!(err, Some(ConnectorError::QuotaExhausted { .. }));
+        let mut d = self.daily.lock().expect("daily lock");
+        if let Some(stated) = stated {
+            d.limit = if self.daily_ceiling { stated.min(self.daily_configured) } else { stated };
+            if let Some(rem) = remaining {
+                d.sent = stated.saturating_sub(rem);
+            }
+        }
         if remaining == Some(0) || quota_err {
-            self.daily.lock().expect("daily lock").exhausted = true;
+            d.exhausted = true;
         }
     }
 

@@ -2,9 +2,12 @@
 //!
 //! Pulls read the search API in a sliding window on the last-modified property with an id
 //! tiebreak inside one millisecond (so the 10,000-result cap never loses or loops), then scan
-//! the recycle bin for deletes and merges ([`pull`]). Writes are batch upserts keyed on a unique
-//! custom property, batch updates and batch archives with per-item outcomes ([`apply`]). All
-//! HTTP goes through the shared [`HttpClient`]; [`webhook::verify_v3`] checks webhook signatures.
+//! the recycle bin for deletes and merges ([`pull`]); a backfill of everything walks the list
+//! API instead when that is not slower at the limits in force. Writes are batch upserts keyed on
+//! a unique custom property, batch updates and batch archives with per-item outcomes
+//! ([`apply`]). All HTTP goes through the shared [`HttpClient`], paced from the account's tier
+//! ([`RateLimits`], [`Tier`]) and then by the limits HubSpot's answers state;
+//! [`webhook::verify_v3`] checks webhook signatures.
 
 mod apply;
 mod client;
@@ -39,7 +42,10 @@ pub const MAX_BATCH: usize = 100;
 /// Search page cap (spec §5).
 pub const MAX_SEARCH_PAGE: usize = 200;
 
-/// HubSpot rate limits for this account's tier (spec §10).
+/// HubSpot rate limits for this account's tier (spec §10). They are where pacing starts: every
+/// non-search answer states the app's burst limit and window (`X-HubSpot-RateLimit-Max`,
+/// `-Interval-Milliseconds`) and the account's day (`-Daily`, `-Daily-Remaining`), and the
+/// connector paces by those from then on (see [`UserLimits`] for which way they may move).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
     /// Requests per rolling 10 s (Free/Starter 100, Pro/Enterprise 190).
@@ -52,8 +58,61 @@ pub struct RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        Self { burst_per_10s: 100, daily: 250_000, search_per_second: 5 }
+        Tier::Free.limits()
     }
+}
+
+/// A HubSpot subscription tier, for privately distributed apps (private apps, service keys),
+/// with the limits the spec (§10) gives for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// 100 / 10 s, 250,000 / day.
+    Free,
+    /// As free.
+    Starter,
+    /// 190 / 10 s, 625,000 / day (the current guidelines page; the 2024 changelog said 650,000,
+    /// so the lower figure is taken).
+    Professional,
+    /// 190 / 10 s, 1,000,000 / day.
+    Enterprise,
+}
+
+impl Tier {
+    /// The names `tier` accepts in configuration.
+    pub const NAMES: &'static str = "free, starter, professional, enterprise";
+
+    /// A tier by its configuration name (lower case).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "free" => Some(Self::Free),
+            "starter" => Some(Self::Starter),
+            "professional" => Some(Self::Professional),
+            "enterprise" => Some(Self::Enterprise),
+            _ => None,
+        }
+    }
+
+    /// The tier's published limits; search is 5 a second on every tier (spec §5).
+    pub fn limits(self) -> RateLimits {
+        let (burst_per_10s, daily) = match self {
+            Self::Free | Self::Starter => (100, 250_000),
+            Self::Professional => (190, 625_000),
+            Self::Enterprise => (190, 1_000_000),
+        };
+        RateLimits { burst_per_10s, daily, search_per_second: 5 }
+    }
+}
+
+/// Which of the [`RateLimits`] the user set as numbers. A number the user set is a ceiling: the
+/// server's stated limit lowers it but never raises it (room left for other apps on the
+/// account). A default or a tier preset is only a safe first guess, which the server's stated
+/// limit replaces either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserLimits {
+    /// `burst_per_10s` was set.
+    pub burst: bool,
+    /// `daily` was set.
+    pub daily: bool,
 }
 
 /// How to reach and read one HubSpot account.
@@ -69,8 +128,10 @@ pub struct HubspotConfig {
     pub properties: BTreeMap<String, Vec<String>>,
     /// Search page size (≤ 200).
     pub page_limit: usize,
-    /// Rate limits of the account.
+    /// Rate limits of the account, where pacing starts.
     pub rate_limits: RateLimits,
+    /// Which of them the user set (ceilings), rather than a default or tier.
+    pub user_limits: UserLimits,
     /// Bound on one HTTP attempt.
     pub request_timeout: Duration,
 }
@@ -90,6 +151,7 @@ impl HubspotConfig {
             properties,
             page_limit: MAX_SEARCH_PAGE,
             rate_limits: RateLimits::default(),
+            user_limits: UserLimits::default(),
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -265,21 +327,23 @@ impl Connector for HubspotConnector {
             record_space: name.to_string(),
         };
         let limits = &self.config.rate_limits;
+        // The burst window and the day as the server stated them, once it has.
+        let (burst, burst_window) = self.api.burst_limit();
         Capabilities {
             kind: KIND.to_string(),
             objects: vec![caps("contacts"), caps("companies")],
             rate_buckets: vec![
-                RateBucket {
-                    name: "burst".into(),
-                    limit: limits.burst_per_10s,
-                    window: Duration::from_secs(10),
-                },
+                RateBucket { name: "burst".into(), limit: burst, window: burst_window },
                 RateBucket {
                     name: "search".into(),
                     limit: limits.search_per_second,
                     window: Duration::from_secs(1),
                 },
-                RateBucket { name: "daily".into(), limit: limits.daily, window: Duration::from_secs(86_400) },
+                RateBucket {
+                    name: "daily".into(),
+                    limit: u32::try_from(self.api.daily_limit()).unwrap_or(u32::MAX),
+                    window: Duration::from_secs(86_400),
+                },
             ],
         }
     }

@@ -17,6 +17,12 @@
 //! sort values in no particular order, so nothing relies on an implicit id order. The archived
 //! phase then walks the recycle bin (`archived=true`, which search never shows) for records
 //! archived inside the window: merged-away ones become `Merged`, the rest `Deleted`.
+//!
+//! A backfill of everything up to its bound (no `since`) walks the list API instead of the
+//! search window when that reads faster at the limits in force ([`list`]), then scans the
+//! recycle bin the same way.
+
+mod list;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -73,6 +79,9 @@ struct Cursor {
     reached: i64,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     dirty: bool,
+    /// A backfill's list walk in progress (see [`list`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    listing: Option<list::Listing>,
     /// The pull in progress: requests sent and positions visited (cleared when it is done).
     #[serde(default, skip_serializing_if = "is_fresh")]
     trail: PullTrail,
@@ -126,8 +135,14 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
     let object = Object::parse(req.object)?;
     let bound = ms(req.until.map_or(req.horizon, |u| u.min(req.horizon)));
     let start = req.since.map_or(0, ms);
+    let fresh = req.checkpoint.is_none();
     let mut cur =
         read_cursor(req.checkpoint)?.unwrap_or(Cursor { ts: start, del_ts: start, ..Cursor::default() });
+    let search_page = req.limit.min(c.config.page_limit);
+    if fresh && req.since.is_none() && req.until.is_some() && list::worth_listing(c, search_page) {
+        // A backfill of everything up to its bound: every record is read whichever way.
+        cur.listing = Some(list::Listing::default());
+    }
     if cur.ts.max(cur.read_to) > bound.saturating_add(AHEAD_LIMIT_MS) {
         // A watermark this far past the horizon is not clock skew: it would read nothing until
         // that day comes. Clamp it (so new changes are read from now on) and say so loudly:
@@ -147,7 +162,11 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
         cur.read_to = cur.read_to.min(bound);
         cur.del_ts = cur.del_ts.min(bound);
     }
-    if let Some(overlap) = req.rewind {
+    if req.rewind.is_some() && cur.listing.is_some() {
+        // A list walk resumed by a later run of its backfill (same bound) goes on where it was:
+        // the list reads records as they are now, and the incremental stream reads later edits.
+        cur.trail.restart();
+    } else if let Some(overlap) = req.rewind {
         let back = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
         cur.restart_at(cur.ts.max(cur.read_to).saturating_sub(back).max(start));
         cur.del_ts = cur.del_ts.saturating_sub(back).max(start);
@@ -157,7 +176,7 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
         cur.restart_at(start);
         cur.del_ts = cur.del_ts.max(start);
     }
-    if cur.ts > bound && !cur.archived {
+    if cur.ts > bound && !cur.archived && cur.listing.is_none() {
         // Nothing to read before the horizon yet: claim nothing more (and end the pull).
         cur.trail = PullTrail::default();
         return Ok(PullPage {
@@ -170,12 +189,14 @@ pub(crate) async fn pull(c: &HubspotConnector, req: PullRequest<'_>) -> Result<P
     }
     let limit = req.limit.min(c.config.page_limit).clamp(1, MAX_SEARCH_PAGE);
     let stream = format!("hubspot {} pull", object.name());
-    let ceiling = ceiling_from_daily(u64::from(c.config.rate_limits.daily), 100);
+    let ceiling = ceiling_from_daily(c.api.daily_limit(), 100);
     cur.trail.request(ceiling, &stream)?;
     let before = cur.mark();
     cur.trail.visit(&before, &stream)?;
     let mut page = if cur.archived {
         archived_page(c, object, &mut cur).await?
+    } else if cur.listing.is_some() {
+        list::page(c, object, &mut cur, limit, bound).await?
     } else if cur.tie {
         tie_page(c, object, &mut cur, limit).await?
     } else {
@@ -468,7 +489,7 @@ async fn archived_page(
     let survivors = if gone.is_empty() {
         BTreeMap::new()
     } else {
-        let ceiling = ceiling_from_daily(u64::from(c.config.rate_limits.daily), 100);
+        let ceiling = ceiling_from_daily(c.api.daily_limit(), 100);
         cur.trail.request(ceiling, &format!("hubspot {} pull", object.name()))?;
         survivors(c, object, cur.del_ts).await?
     };

@@ -171,6 +171,10 @@ async fn s11_a_hubspot_lookup_search_answering_an_empty_page_with_a_next_page_en
         webhook_secret: None,
         unique_property: "wlcro_client_id".into(),
         overlap: None,
+        tier: None,
+        burst_per_10s: None,
+        daily: None,
+        search_per_second: None,
     });
     let c = build("hubspot", &system, &clock);
     let err =

@@ -307,6 +307,12 @@ impl HttpClient {
         }
     }
 
+    /// The limit `bucket` paces by now and its window: the configured one, or the server's once
+    /// its headers stated one.
+    pub fn bucket_limit(&self, bucket: &str) -> Option<(u32, Duration)> {
+        self.limiter.limit(bucket)
+    }
+
     /// Feeds rate-limit headers into the limiter for `bucket` (or the bucket the headers name),
     /// so pacing follows the server's own numbers. Done automatically for every response when
     /// [`ClientPolicy::pace_from_headers`] is set.

@@ -20,6 +20,15 @@
 //! wastes up to a second per window; so when an answer says it was the first of its window
 //! (`Remaining = Limit − 1`), the reset is taken as the time that answer arrived plus the window
 //! — never earlier than the true reset, because the server opened the window before answering.
+//!
+//! A server that states a *rolling* window (HubSpot's `X-HubSpot-RateLimit-Max` and
+//! `-Interval-Milliseconds`, spec §10) keeps the sliding log, re-sized to the stated limit and
+//! window: an account on a higher tier is paced by what its server says, not by the configured
+//! guess. A bucket configured with [`BucketPolicy::may_raise`] off (a limit the user set) only
+//! ever goes down to the server's. Its `Remaining` is kept as a count that our own sends leaving
+//! the window give back, so `Remaining: 0` after a quick burst waits for our oldest send to
+//! leave the window, not for a whole interval from the answer; only sends the server counts and
+//! we do not (another app on the account) make it wait for the interval.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -39,12 +48,23 @@ pub struct BucketPolicy {
     pub limit: u32,
     /// The window.
     pub window: Duration,
+    /// Whether a limit the server states above `limit` replaces it (`limit` was only a safe
+    /// guess, e.g. a default tier), or only a lower one does (the user chose `limit`, perhaps to
+    /// leave room for other apps on the account).
+    pub may_raise: bool,
 }
 
 impl BucketPolicy {
-    /// `limit` requests per `window` for bucket `name`.
+    /// `limit` requests per `window` for bucket `name`; the server's stated limit replaces it.
     pub fn new(name: impl Into<String>, limit: u32, window: Duration) -> Self {
-        Self { name: name.into(), limit, window }
+        Self { name: name.into(), limit, window, may_raise: true }
+    }
+
+    /// The same bucket, paced never above `limit` whatever the server states (a lower stated
+    /// limit still lowers it).
+    pub fn capped(mut self) -> Self {
+        self.may_raise = false;
+        self
     }
 }
 
@@ -57,16 +77,20 @@ pub struct ServerQuota {
     pub resets_at: DateTime<Utc>,
     /// The server's limit per window, when it says (`X-RateLimit-Limit`).
     pub limit: Option<u32>,
-    /// The server's fixed window, when it says (`X-RateLimit-Window: 1m`, `2s`, `500ms`).
+    /// The server's window, when it says (`X-RateLimit-Window: 1m`, `2s`, `500ms`; HubSpot's
+    /// `X-HubSpot-RateLimit-Interval-Milliseconds`).
     pub window: Option<Duration>,
+    /// The window rolls (HubSpot) instead of resetting at fixed times (WhiteLabelCRO).
+    pub rolling: bool,
 }
 
 impl ServerQuota {
     /// Reads the quota from the usual headers, with the bucket name when a header names it:
     /// `X-RateLimit-Remaining` + `X-RateLimit-Reset` (Unix seconds; WhiteLabelCRO, with the
     /// bucket in `X-RateLimit-Policy: read:60/1m`), or HubSpot's
-    /// `X-HubSpot-RateLimit-Remaining` + `X-HubSpot-RateLimit-Interval-Milliseconds` (rolling:
-    /// the reset is taken, conservatively, as a whole interval from now).
+    /// `X-HubSpot-RateLimit-Remaining` + `X-HubSpot-RateLimit-Interval-Milliseconds`, with the
+    /// limit in `X-HubSpot-RateLimit-Max` (rolling: the reset is taken, conservatively, as a
+    /// whole interval from now).
     pub fn from_headers(headers: &HeaderMap, now: DateTime<Utc>) -> Option<(Option<String>, ServerQuota)> {
         let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<i64>().ok();
         if let (Some(rem), Some(reset)) = (num("x-ratelimit-remaining"), num("x-ratelimit-reset")) {
@@ -80,13 +104,17 @@ impl ServerQuota {
             let limit = num("x-ratelimit-limit").and_then(|l| u32::try_from(l).ok()).filter(|l| *l > 0);
             let window =
                 headers.get("x-ratelimit-window").and_then(|v| v.to_str().ok()).and_then(parse_window);
-            let quota = ServerQuota { remaining: rem.max(0) as u32, resets_at, limit, window };
+            let quota =
+                ServerQuota { remaining: rem.max(0) as u32, resets_at, limit, window, rolling: false };
             return Some((bucket, quota));
         }
         let rem = num("x-hubspot-ratelimit-remaining")?;
         let interval = num("x-hubspot-ratelimit-interval-milliseconds")?;
         let resets_at = now + chrono::Duration::milliseconds(interval.max(0));
-        Some((None, ServerQuota { remaining: rem.max(0) as u32, resets_at, limit: None, window: None }))
+        let limit = num("x-hubspot-ratelimit-max").and_then(|l| u32::try_from(l).ok()).filter(|l| *l > 0);
+        let window = u64::try_from(interval).ok().filter(|i| *i > 0).map(Duration::from_millis);
+        let quota = ServerQuota { remaining: rem.max(0) as u32, resets_at, limit, window, rolling: true };
+        Some((None, quota))
     }
 }
 
@@ -121,12 +149,18 @@ struct Fixed {
 #[derive(Debug)]
 struct Bucket {
     limit: usize,
+    /// The configured limit and whether the server may raise it ([`BucketPolicy::may_raise`]).
+    configured: usize,
+    may_raise: bool,
     /// The configured window (without the margin), for log lines.
     window: Duration,
     span_ns: i64,
     sent: VecDeque<i64>,
     blocked_until: Option<DateTime<Utc>>,
     server: Option<ServerQuota>,
+    /// When the server's rolling count in `server` was answered (ns): our sends before
+    /// `answered - span` were not in it, so their leaving the window gives nothing back.
+    answered_ns: i64,
     /// Set once the server has stated its fixed window; then it paces instead of the log.
     fixed: Option<Fixed>,
     margin: Duration,
@@ -136,8 +170,14 @@ impl Bucket {
     /// How long to wait before a send is admitted at `now` (zero: admit now).
     fn wait(&mut self, now: DateTime<Utc>) -> Duration {
         let now_ns = ns(now);
-        while self.sent.front().is_some_and(|&t| t <= now_ns - self.span_ns) {
+        while let Some(t) = self.sent.front().copied().filter(|&t| t <= now_ns - self.span_ns) {
             self.sent.pop_front();
+            // A send the server's rolling count held has left its window: one more remains.
+            if let Some(q) = self.server.as_mut().filter(|q| q.rolling)
+                && t > self.answered_ns - self.span_ns
+            {
+                q.remaining = q.remaining.saturating_add(1);
+            }
         }
         let mut until = now;
         if let Some(b) = self.blocked_until {
@@ -156,9 +196,11 @@ impl Bucket {
             return (until - now).to_std().unwrap_or_default();
         }
         if let Some(q) = self.server {
+            // A rolling count spent by our own sends alone is paced by the log below.
+            let ours = q.rolling && self.sent.len() >= self.limit.max(1);
             if now >= q.resets_at {
                 self.server = None;
-            } else if q.remaining == 0 {
+            } else if q.remaining == 0 && !ours {
                 until = until.max(q.resets_at);
             }
         }
@@ -191,15 +233,30 @@ impl Bucket {
         }
     }
 
+    /// The server's stated limit as this bucket may use it: lowered to the configured one when
+    /// that was the user's choice.
+    fn allowed(&self, stated: u32) -> u32 {
+        if self.may_raise { stated } else { stated.min(u32::try_from(self.configured).unwrap_or(u32::MAX)) }
+    }
+
     /// Takes the server's count, answered at `now`.
     fn observe(&mut self, quota: ServerQuota, now: DateTime<Utc>) {
         self.server = Some(quota);
-        let (Some(limit), Some(window)) = (quota.limit, quota.window) else { return };
+        self.answered_ns = ns(now);
+        let (Some(stated), Some(window)) = (quota.limit, quota.window) else { return };
+        let limit = self.allowed(stated);
+        if quota.rolling {
+            // Keep the sliding log, sized to the server's window (plus our margin).
+            self.limit = limit as usize;
+            self.window = window;
+            self.span_ns = i64::try_from((window + self.margin).as_nanos()).unwrap_or(i64::MAX / 4);
+            return;
+        }
         let margin = self.margin.min(window / 100);
         // The answer belongs to the window we are counting in (a fresh one we have not had an
         // answer for yet, or a known one that has not reset).
         let current = self.fixed.filter(|f| !f.known || now < f.resets_at);
-        let resets_at = if quota.remaining.checked_add(1) == Some(limit) {
+        let resets_at = if quota.remaining.checked_add(1) == Some(stated) {
             // The first send of its window: the server opened the window before this answer.
             quota.resets_at.min(now + chrono::Duration::from_std(window + margin).unwrap_or_default())
         } else {
@@ -208,8 +265,10 @@ impl Bucket {
                 _ => quota.resets_at,
             }
         };
+        // Below the server's limit by our own cap: what the server counts as used comes off it.
+        let stated_remaining = quota.remaining.saturating_sub(stated - limit);
         // Sends still in flight are not in the server's count yet: keep the lower one.
-        let remaining = current.map_or(quota.remaining, |f| f.remaining.min(quota.remaining));
+        let remaining = current.map_or(stated_remaining, |f| f.remaining.min(stated_remaining));
         self.fixed = Some(Fixed { limit, window, remaining, resets_at, known: true });
     }
 }
@@ -237,6 +296,9 @@ impl RateLimiter {
                 let span = b.window + margin;
                 let bucket = Bucket {
                     limit: b.limit as usize,
+                    configured: b.limit as usize,
+                    may_raise: b.may_raise,
+                    answered_ns: 0,
                     window: b.window,
                     span_ns: i64::try_from(span.as_nanos()).unwrap_or(i64::MAX / 4),
                     sent: VecDeque::new(),
@@ -320,6 +382,17 @@ impl RateLimiter {
         }
     }
 
+    /// The limit a bucket paces by now (the configured one, or the server's once it stated one)
+    /// and its window; `None` for a bucket the limiter was not configured with.
+    pub fn limit(&self, name: &str) -> Option<(u32, Duration)> {
+        let map = self.buckets.lock().expect("limiter lock");
+        let b = map.get(name)?;
+        Some(match b.fixed {
+            Some(f) => (f.limit, f.window),
+            None => (u32::try_from(b.limit).unwrap_or(u32::MAX), b.window),
+        })
+    }
+
     /// Takes the server's own count for a bucket; unknown bucket names are ignored.
     pub fn observe(&self, name: &str, quota: ServerQuota) {
         let now = self.clock.now();
@@ -351,117 +424,5 @@ fn from_ns(n: i64) -> DateTime<Utc> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::{Clock, ManualClock};
-
-    fn names(n: &[&str]) -> Vec<String> {
-        n.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[tokio::test]
-    async fn never_more_than_limit_in_any_window() {
-        let clock = ManualClock::at_epoch();
-        let rl = RateLimiter::new(
-            clock.shared(),
-            &[BucketPolicy::new("read", 5, Duration::from_secs(10))],
-            Duration::ZERO,
-        );
-        let mut times = Vec::new();
-        for _ in 0..17 {
-            rl.acquire(&names(&["read"])).await.unwrap();
-            times.push(clock.now());
-            clock.advance(Duration::from_millis(300));
-        }
-        for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..].iter().filter(|u| **u - *t < chrono::Duration::seconds(10)).count();
-            assert!(in_window <= 5, "{in_window} sends within 10 s from send {i}");
-        }
-        // ...and it does not over-throttle: 17 sends at 5/10 s fit in a bit over 30 s.
-        let total = times[16] - times[0];
-        assert!(total <= chrono::Duration::seconds(31), "took {total}");
-    }
-
-    #[tokio::test]
-    async fn server_remaining_zero_blocks_until_reset() {
-        let clock = ManualClock::at_epoch();
-        let rl = RateLimiter::new(
-            clock.shared(),
-            &[BucketPolicy::new("w", 100, Duration::from_secs(60))],
-            Duration::ZERO,
-        );
-        let reset = clock.now() + chrono::Duration::seconds(42);
-        rl.observe("w", ServerQuota { remaining: 1, resets_at: reset, limit: None, window: None });
-        rl.acquire(&names(&["w"])).await.unwrap();
-        let before = clock.now();
-        rl.acquire(&names(&["w"])).await.unwrap();
-        assert_eq!(clock.now(), reset, "second send waited from {before} to the server's reset");
-    }
-
-    #[test]
-    fn window_header_forms() {
-        assert_eq!(parse_window("1m"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_window(" 2s"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_window("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_window("60"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_window("0s"), None);
-        assert_eq!(parse_window("soon"), None);
-    }
-
-    /// A server stating 3 per 2 s (configured 100/min): three sends, then a wait until the
-    /// first answer's arrival plus the window (+1 %), not the rounded-up `Reset` header.
-    #[tokio::test]
-    async fn a_stated_fixed_window_resets_from_its_first_answer() {
-        let clock = ManualClock::at_epoch();
-        clock.advance(Duration::from_millis(300));
-        let rl = RateLimiter::new(
-            clock.shared(),
-            &[BucketPolicy::new("w", 100, Duration::from_secs(60))],
-            Duration::from_millis(250),
-        );
-        let start = clock.now();
-        let rounded_reset = start + chrono::Duration::milliseconds(2_700); // x.3 s + 2 s, rounded up
-        for remaining in [2, 1, 0] {
-            rl.acquire(&names(&["w"])).await.unwrap();
-            assert_eq!(clock.now(), start, "the window's three sends go at once");
-            let q = ServerQuota {
-                remaining,
-                resets_at: rounded_reset,
-                limit: Some(3),
-                window: Some(Duration::from_secs(2)),
-            };
-            rl.observe("w", q);
-        }
-        rl.acquire(&names(&["w"])).await.unwrap();
-        assert_eq!(clock.now(), start + chrono::Duration::milliseconds(2_020));
-    }
-
-    #[tokio::test]
-    async fn unknown_bucket_is_an_error() {
-        let clock = ManualClock::at_epoch();
-        let rl = RateLimiter::new(clock.shared(), &[], Duration::ZERO);
-        assert_eq!(rl.acquire(&names(&["nope"])).await, Err(UnknownBucket("nope".into())));
-    }
-
-    #[test]
-    fn reads_whitelabel_and_hubspot_headers() {
-        let now = ManualClock::at_epoch().now();
-        let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-remaining", "7".parse().unwrap());
-        h.insert("x-ratelimit-reset", (now.timestamp() + 30).to_string().parse().unwrap());
-        h.insert("x-ratelimit-policy", "read:60/1m".parse().unwrap());
-        let (bucket, q) = ServerQuota::from_headers(&h, now).unwrap();
-        assert_eq!(bucket.as_deref(), Some("read"));
-        let resets_at = now + chrono::Duration::seconds(30);
-        assert_eq!(q, ServerQuota { remaining: 7, resets_at, limit: None, window: None });
-
-        let mut h = HeaderMap::new();
-        h.insert("x-hubspot-ratelimit-remaining", "0".parse().unwrap());
-        h.insert("x-hubspot-ratelimit-interval-milliseconds", "10000".parse().unwrap());
-        let (bucket, q) = ServerQuota::from_headers(&h, now).unwrap();
-        assert_eq!(bucket, None);
-        assert_eq!(q.remaining, 0);
-        assert_eq!(q.resets_at, now + chrono::Duration::seconds(10));
-        assert!(ServerQuota::from_headers(&HeaderMap::new(), now).is_none());
-    }
-}
+#[path = "ratelimit_tests.rs"]
+mod tests;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use connector_api::http::ReqwestTransport;
 use connector_api::{Change, Checkpoint, Clock, Connector, PullRequest};
 use connector_conformance::LinkedClock;
-use connector_hubspot::{HubspotConfig, HubspotConnector, RateLimits};
+use connector_hubspot::{HubspotConfig, HubspotConnector, RateLimits, UserLimits};
 use serde_json::{Map, Value, json};
 use sim_core::SimHandle;
 use sim_hubspot::{ObjectType, RateLimitConfig, Schema, SimConfig, SimState};
@@ -92,8 +92,22 @@ pub async fn world_with(sim_limits: RateLimitConfig, conn_limits: RateLimits) ->
     world_seeded(sim_limits, conn_limits, 7).await
 }
 
+/// A world whose connector's limits are the user's own (ceilings), as `user` says.
+pub async fn world_user(sim_limits: RateLimitConfig, conn_limits: RateLimits, user: UserLimits) -> World {
+    world_configured(sim_limits, conn_limits, user, 7).await
+}
+
 /// A world whose simulator orders search ties by `seed`.
 pub async fn world_seeded(sim_limits: RateLimitConfig, conn_limits: RateLimits, seed: u64) -> World {
+    world_configured(sim_limits, conn_limits, UserLimits::default(), seed).await
+}
+
+async fn world_configured(
+    sim_limits: RateLimitConfig,
+    conn_limits: RateLimits,
+    user: UserLimits,
+    seed: u64,
+) -> World {
     let cfg = SimConfig {
         seed,
         start_time: Some(t0()),
@@ -113,6 +127,16 @@ pub async fn world_seeded(sim_limits: RateLimitConfig, conn_limits: RateLimits, 
         ("companies".to_string(), vec!["name".to_string()]),
     ]);
     config.rate_limits = conn_limits;
+    config.user_limits = user;
     let conn = HubspotConnector::new(config, Arc::new(transport), clock.shared(), 42).expect("connector");
     World { _handle: handle, sim, clock, conn }
+}
+
+impl World {
+    /// Another app's connector on the same account (its own limiter, the same token).
+    pub fn another_app(&self) -> HubspotConnector {
+        let transport = ReqwestTransport::new(Duration::from_secs(30)).unwrap();
+        let config = HubspotConfig::new(self._handle.base_url(), TOKEN.to_string().into(), UNIQUE);
+        HubspotConnector::new(config, Arc::new(transport), self.clock.shared(), 43).expect("connector")
+    }
 }

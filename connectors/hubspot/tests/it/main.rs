@@ -1,5 +1,6 @@
 //! Connector tests against the in-process HubSpot simulator over loopback.
 
+mod backfill;
 mod common;
 mod estimate;
 mod find_many;

@@ -82,17 +82,24 @@ pub struct Headers {
     pub max: u32,
     /// `-Remaining`
     pub remaining: u32,
+    /// `-Secondly`: deprecated but still sent (spec §10). Its value is not documented; the
+    /// simulator states the burst limit's share of one second (SUGGESTION), at least 1.
+    pub secondly: u32,
+    /// `-Secondly-Remaining`: that share less the requests of the last second.
+    pub secondly_remaining: u32,
 }
 
 impl Headers {
     /// Name/value pairs.
-    pub fn pairs(&self) -> [(&'static str, String); 5] {
+    pub fn pairs(&self) -> [(&'static str, String); 7] {
         [
             ("X-HubSpot-RateLimit-Daily", self.daily.to_string()),
             ("X-HubSpot-RateLimit-Daily-Remaining", self.daily_remaining.to_string()),
             ("X-HubSpot-RateLimit-Interval-Milliseconds", self.interval_ms.to_string()),
             ("X-HubSpot-RateLimit-Max", self.max.to_string()),
             ("X-HubSpot-RateLimit-Remaining", self.remaining.to_string()),
+            ("X-HubSpot-RateLimit-Secondly", self.secondly.to_string()),
+            ("X-HubSpot-RateLimit-Secondly-Remaining", self.secondly_remaining.to_string()),
         ]
     }
 }
@@ -155,12 +162,18 @@ impl RateLimiter {
             return Ok(None);
         }
         let used = u32::try_from(queue.len()).unwrap_or(u32::MAX);
+        let per_ms = f64::from(max) / window.max(1) as f64;
+        let secondly = ((per_ms * 1_000.0).floor() as u32).max(1);
+        let last_second = queue.iter().filter(|t| **t > ms - 1_000).count();
+        let last_second = u32::try_from(last_second).unwrap_or(u32::MAX);
         Ok(Some(Headers {
             daily: self.config.daily_max,
             daily_remaining: self.config.daily_max - self.daily_used,
             interval_ms: window,
             max,
             remaining: max.saturating_sub(used),
+            secondly,
+            secondly_remaining: secondly.saturating_sub(last_second),
         }))
     }
 }
@@ -177,7 +190,10 @@ mod tests {
     fn burst_window_rolls_and_daily_resets_at_account_midnight() {
         let cfg = RateLimitConfig { burst_max: 2, burst_window_ms: 100, daily_max: 3, ..Default::default() };
         let mut l = RateLimiter::new(cfg);
-        assert_eq!(l.admit(t(0), false).unwrap().unwrap().remaining, 1);
+        let first = l.admit(t(0), false).unwrap().unwrap();
+        assert_eq!((first.max, first.remaining, first.interval_ms), (2, 1, 100));
+        assert_eq!((first.daily, first.daily_remaining), (3, 2));
+        assert_eq!((first.secondly, first.secondly_remaining), (20, 19), "2 per 100 ms is 20 a second");
         assert!(l.admit(t(50), false).is_ok());
         assert_eq!(l.admit(t(99), false), Err(Policy::Burst));
         assert!(l.admit(t(100), false).is_ok());

@@ -134,6 +134,23 @@ async fn list_pages_with_an_opaque_cursor_and_archived_filter() {
     assert_error(&s.get("/crm/v3/objects/contacts?after=%21%21").await, 400, "VALIDATION_ERROR");
 }
 
+/// Spec §2: a list page holds 10 records by default and at most 100 (a larger `limit` is
+/// clamped), with the requested properties only.
+#[tokio::test]
+async fn list_pages_hold_ten_by_default_and_at_most_a_hundred() {
+    let s = sim().await;
+    let recs: Vec<_> =
+        (0..150).map(|i| props(json!({"firstname": format!("p{i}"), "lastname": "L"}))).collect();
+    s.state.seed(ObjectType::Contacts, &recs).unwrap();
+    let results = |r: &Resp| r.body["results"].as_array().unwrap().clone();
+    assert_eq!(results(&s.get("/crm/v3/objects/contacts").await).len(), 10);
+    let big = s.get("/crm/v3/objects/contacts?limit=500&properties=lastname").await;
+    assert_eq!(results(&big).len(), 100);
+    let keys: Vec<String> = results(&big)[0]["properties"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["lastname"]);
+    assert!(big.body["paging"]["next"]["after"].is_string(), "50 more to read");
+}
+
 /// The official SDKs send a list as repeated parameters (`properties=a&properties=b`); the comma
 /// form also works, and the two can be mixed.
 #[tokio::test]

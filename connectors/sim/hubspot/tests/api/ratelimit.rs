@@ -23,6 +23,9 @@ async fn burst_headers_count_down_and_429_until_the_window_rolls() {
     assert_eq!(h("x-hubspot-ratelimit-interval-milliseconds").as_deref(), Some("10000"));
     assert_eq!(h("x-hubspot-ratelimit-daily").as_deref(), Some("1000"));
     assert_eq!(h("x-hubspot-ratelimit-daily-remaining").as_deref(), Some("999"));
+    // Deprecated but still sent (spec §10): 3 per 10 s is under one a second, stated as 1.
+    assert_eq!(h("x-hubspot-ratelimit-secondly").as_deref(), Some("1"));
+    assert_eq!(h("x-hubspot-ratelimit-secondly-remaining").as_deref(), Some("0"));
     s.get("/crm/v3/objects/contacts").await;
     s.state.advance(5_000);
     s.get("/crm/v3/objects/contacts").await;
