@@ -18,11 +18,13 @@
 //!   SQLite stores fixed-width RFC 3339 UTC text (`2026-11-22T13:07:00.123456Z`), whose text
 //!   order is time order. JSON is `JSONB` on PostgreSQL and text on SQLite.
 
+mod batch;
 mod db;
 mod dead_letters;
 mod error;
 mod journal;
 mod leases;
+mod link_writes;
 mod links;
 mod migrate;
 mod misses;
