@@ -4,6 +4,7 @@
 //! submodules by area; this file instantiates them and holds the cross-backend checks
 //! (schema parity, migration file parity) and backend-specific edges (in-memory SQLite, errors).
 
+mod batches;
 mod journal;
 mod leases;
 mod links;
@@ -45,6 +46,9 @@ macro_rules! store_suite {
 
 store_suite!(
     links::migrate_is_idempotent,
+    batches::a_page_larger_than_one_statement_is_written_whole,
+    batches::empty_batches_are_no_ops,
+    batches::duplicates_within_a_batch_apply_in_order,
     links::link_create_lookup_unique,
     links::batched_lookup,
     links::identity_keys_find_duplicates,
