@@ -25,6 +25,7 @@ pub mod serve;
 pub mod settings;
 pub mod settings_needs;
 pub mod settings_urls;
+pub mod shared_quota;
 pub mod status;
 pub mod telemetry;
 pub mod webhook_settings;

@@ -9,6 +9,7 @@ mod journal;
 mod leases;
 mod links;
 mod ops;
+mod quota;
 mod review;
 mod review_search;
 
@@ -82,6 +83,9 @@ store_suite!(
     ops::breaker_auth_opens_at_once_and_one_worker_sees_it_open,
     ops::pair_streaks_count_and_reset,
     ops::alert_state_changes_once_per_state,
+    quota::quota_is_a_sliding_log_per_account_and_bucket,
+    quota::quota_takes_all_buckets_or_none,
+    quota::quota_is_exact_under_concurrent_takers,
 );
 
 /// A fixed origin for test time; `at(s)` is `s` seconds after it.
