@@ -14,11 +14,14 @@ use connector_api::{Clock, ManualClock};
 mod support;
 use support::{Remote, policy};
 
+/// One question to the quota: account, buckets, time.
+type Asked = (String, Vec<BucketPolicy>, DateTime<Utc>);
+
 /// Answers from a script; records what it was asked.
 #[derive(Debug, Default)]
 struct Scripted {
     answers: Mutex<Vec<Result<QuotaAnswer, String>>>,
-    asked: Mutex<Vec<(String, Vec<BucketPolicy>, DateTime<Utc>)>>,
+    asked: Mutex<Vec<Asked>>,
 }
 
 #[async_trait]

@@ -7,8 +7,9 @@
 //! the other). Changes come from the cursor-only events feed ([`pull`]),
 //! records from the two searches ([`records`]), writes from the one-record actions ([`write`]).
 //! All HTTP goes through the shared [`HttpClient`]: buckets `read` (60/min) and `write`
-//! (100/min) are paced client-side and re-synchronised from `X-RateLimit-*` headers; 429s and
-//! 503s are retried there, honouring `Retry-After`.
+//! (100/min) are paced client-side and re-synchronised from `X-RateLimit-*` headers (and, with
+//! [`WlcroConfig::shared_quota`], counted with the account's other workers); 429s and 503s are
+//! retried there, honouring `Retry-After`.
 //!
 //! # Detection delay of plain field edits
 //!

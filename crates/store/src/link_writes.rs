@@ -46,6 +46,9 @@ const KEY_SIDE: &[(&str, Kind)] = &[("link", Kind::Int), ("side", Kind::Text)];
 
 const ID: &[(&str, Kind)] = &[("id", Kind::Int)];
 
+/// Identity keys (side, field, value), as an upsert carries them.
+type Keys = Vec<(Side, String, String)>;
+
 /// Writes `upserts` in the effect a loop over them would have: new links are created (their ids
 /// returned in order), stored links get the new base, hashes and times (a `None` hash or time
 /// keeps the stored one), and each side present in an upsert's keys has its keys replaced.
@@ -183,10 +186,7 @@ async fn insert_all(tx: &mut Tx, links: &[&LinkUpsert], at: DateTime<Utc>) -> Re
 }
 
 /// Replaces, per link, the identity keys of every side present in its keys.
-async fn replace_keys(
-    tx: &mut Tx,
-    links: &[(i64, String, &Vec<(Side, String, String)>)],
-) -> Result<(), StoreError> {
+async fn replace_keys(tx: &mut Tx, links: &[(i64, String, &Keys)]) -> Result<(), StoreError> {
     let mut sides = Batch::new(KEY_SIDE);
     let mut keys = Batch::new(KEY);
     for (id, pair, link_keys) in links {
