@@ -21,9 +21,13 @@
 //! `cargo bench --bench cycle [-- sqlite|postgres]`; `CROSSWALK_BENCH_N` changes N;
 //! `CROSSWALK_BENCH_PG_URL` names the PostgreSQL database (default
 //! `postgres://postgres@127.0.0.1:5432/test`), in which a fresh schema is created and dropped.
+//! `CROSSWALK_BENCH_COUNT_SQL=1` also counts the SQL statements the store sent during the
+//! measured cycle (sqlx's statement events; the logging this turns on costs time, so the wall
+//! time of such a run is not the figure).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use connector_api::http::{HttpTransport, ReqwestTransport};
@@ -45,7 +49,33 @@ const SEED: u64 = 42;
 /// Far above anything the cycle uses: requests per minute / per window.
 const UNLIMITED: u32 = 100_000_000;
 
+/// SQL statements sqlx has run (its `sqlx::query` events), when counting is on.
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts sqlx's statement events and drops every other event.
+struct CountStatements;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountStatements {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn count_sql() -> bool {
+    std::env::var("CROSSWALK_BENCH_COUNT_SQL").is_ok_and(|v| v == "1")
+}
+
 fn main() {
+    if count_sql() {
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::layer::SubscriberExt;
+        let filter =
+            tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::DEBUG);
+        let subscriber = tracing_subscriber::registry().with(CountStatements.with_filter(filter));
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+    }
     let n: usize = std::env::var("CROSSWALK_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wanted = |b: &str| only.is_empty() || only.iter().any(|o| o == b);
@@ -328,12 +358,14 @@ async fn bench(backend: &str, url: &str, n: usize) {
     change(&world, &clients, &contacts);
     let before = request_counts(&world);
     let reset = reset_peak_rss();
+    let statements = STATEMENTS.load(Ordering::Relaxed);
     let (t, cpu) = (Instant::now(), cpu_secs());
     let cycle = engine.run(RunKind::Scheduled, &[], false).await.expect("measured cycle");
     let wall = t.elapsed();
     let cpu = cpu_since(cpu);
     let peak = vm_hwm_kib();
     let after = request_counts(&world);
+    let statements = STATEMENTS.load(Ordering::Relaxed) - statements;
 
     // Ground truth: every change reached the other side.
     let cancelled = world
@@ -371,6 +403,11 @@ async fn bench(backend: &str, url: &str, n: usize) {
             kib as f64 / 1024.0
         ),
         None => println!("{backend}:   peak RSS: /proc/self/status not readable"),
+    }
+    if count_sql() {
+        println!(
+            "{backend}:   SQL statements during the cycle: {statements} (counting on: the wall time is not the figure)"
+        );
     }
     println!(
         "{backend}:   ground truth: {cancelled}/{n} contacts now `other`, {moved}/{n} clients moved city"

@@ -26,6 +26,7 @@ pub mod settings;
 pub mod settings_hubspot;
 pub mod settings_needs;
 pub mod settings_urls;
+pub mod shared_quota;
 pub mod status;
 pub mod telemetry;
 pub mod webhook_settings;

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use connector_api::http::{HttpTransport, ReqwestTransport};
+use connector_api::http::{HttpTransport, ReqwestTransport, SharedQuota};
 use connector_api::{Connector, ConnectorError, SharedClock};
 
 use crate::mapping::{ObjectProfile, PairMapping, Side};
@@ -44,20 +44,23 @@ pub fn build_all(
     clock: SharedClock,
     seed: u64,
 ) -> Result<BTreeMap<String, Arc<dyn Connector>>, RegistryError> {
-    build_all_with(settings, pairs, clock, seed, &|_, t| t)
+    build_all_with(settings, pairs, clock, seed, &|_, t| t, None)
 }
 
 /// Wraps one system's transport (given the system's name).
 pub type WrapTransport<'a> = dyn Fn(&str, Arc<dyn HttpTransport>) -> Arc<dyn HttpTransport> + 'a;
 
 /// Like [`build_all`], each system's transport passed through `wrap` first (the metrics count
-/// each system's requests there).
+/// each system's requests there), and each connector that can share its account's quota with
+/// other workers counting its sends in `quota` too (the store's on PostgreSQL:
+/// [`StoreQuota::for_store`](crate::shared_quota::StoreQuota::for_store)).
 pub fn build_all_with(
     settings: &Settings,
     pairs: &[PairMapping],
     clock: SharedClock,
     seed: u64,
     wrap: &WrapTransport<'_>,
+    quota: Option<Arc<dyn SharedQuota>>,
 ) -> Result<BTreeMap<String, Arc<dyn Connector>>, RegistryError> {
     let transport: Arc<dyn HttpTransport> = Arc::new(
         ReqwestTransport::new(std::time::Duration::from_secs(30))
@@ -66,7 +69,8 @@ pub fn build_all_with(
     let mut out = BTreeMap::new();
     for (i, (name, system)) in settings.systems.iter().enumerate() {
         let transport = wrap(name, transport.clone());
-        let connector = build(name, system, pairs, transport, clock.clone(), seed.wrapping_add(i as u64))?;
+        let seed = seed.wrapping_add(i as u64);
+        let connector = build_sharing(name, system, pairs, transport, clock.clone(), seed, quota.clone())?;
         out.insert(name.clone(), connector);
     }
     Ok(out)
@@ -80,6 +84,20 @@ pub fn build(
     transport: Arc<dyn HttpTransport>,
     clock: SharedClock,
     seed: u64,
+) -> Result<Arc<dyn Connector>, RegistryError> {
+    build_sharing(name, system, pairs, transport, clock, seed, None)
+}
+
+/// Like [`build`], counting the sends also in `quota` where the connector can share its
+/// account's quota (WhiteLabelCRO; HubSpot and Salesforce keep their own limiters for now).
+pub fn build_sharing(
+    name: &str,
+    system: &SystemSettings,
+    pairs: &[PairMapping],
+    transport: Arc<dyn HttpTransport>,
+    clock: SharedClock,
+    seed: u64,
+    quota: Option<Arc<dyn SharedQuota>>,
 ) -> Result<Arc<dyn Connector>, RegistryError> {
     let secret = |key: &str, r: &crate::settings::SecretRef| {
         r.resolve().map_err(|e| RegistryError::Secret {
@@ -95,6 +113,7 @@ pub fn build(
                 connector_whitelabelcro::WlcroConfig::new(&s.base_url, secret("api_key", &s.api_key)?);
             cfg.read_per_minute = s.read_per_minute;
             cfg.write_per_minute = s.write_per_minute;
+            cfg.shared_quota = quota;
             Arc::new(connector_whitelabelcro::WlcroConnector::new(cfg, transport, clock, seed).map_err(wrap)?)
         }
         SystemSettings::Hubspot(s) => {

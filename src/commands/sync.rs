@@ -100,8 +100,9 @@ async fn engine_with(
         Some(m) => m.transport(system, t),
         None => t,
     };
-    let systems =
-        registry::build_all_with(settings, &pairs, clock.clone(), seed, &wrap).map_err(|e| e.to_string())?;
+    let quota = crate::shared_quota::StoreQuota::for_store(&store);
+    let systems = registry::build_all_with(settings, &pairs, clock.clone(), seed, &wrap, quota)
+        .map_err(|e| e.to_string())?;
     let problems = mapping::fit::check(&pairs, &|system, object| {
         systems.get(system).map(|c| registry::connector_profile(c.as_ref(), object))
     });

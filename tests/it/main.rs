@@ -23,6 +23,7 @@ mod secrets_per_command;
 mod security;
 mod serve_api;
 mod serve_browser;
+mod shared_quota;
 mod status;
 mod store_suite;
 mod support;

@@ -4,10 +4,12 @@
 //! submodules by area; this file instantiates them and holds the cross-backend checks
 //! (schema parity, migration file parity) and backend-specific edges (in-memory SQLite, errors).
 
+mod batches;
 mod journal;
 mod leases;
 mod links;
 mod ops;
+mod quota;
 mod review;
 mod review_search;
 
@@ -45,6 +47,9 @@ macro_rules! store_suite {
 
 store_suite!(
     links::migrate_is_idempotent,
+    batches::a_page_larger_than_one_statement_is_written_whole,
+    batches::empty_batches_are_no_ops,
+    batches::duplicates_within_a_batch_apply_in_order,
     links::link_create_lookup_unique,
     links::batched_lookup,
     links::identity_keys_find_duplicates,
@@ -78,6 +83,9 @@ store_suite!(
     ops::breaker_auth_opens_at_once_and_one_worker_sees_it_open,
     ops::pair_streaks_count_and_reset,
     ops::alert_state_changes_once_per_state,
+    quota::quota_is_a_sliding_log_per_account_and_bucket,
+    quota::quota_takes_all_buckets_or_none,
+    quota::quota_is_exact_under_concurrent_takers,
 );
 
 /// A fixed origin for test time; `at(s)` is `s` seconds after it.

@@ -10,11 +10,13 @@ mod client;
 pub mod names;
 pub mod ratelimit;
 pub mod redact;
+pub mod shared;
 
 pub use classify::{ErrorInfo, ResponseClassifier};
 pub use client::{ClientPolicy, ClientStats, HttpClient, LONG_WAIT, RequestSpec, is_stopped, stopped};
 pub use ratelimit::{BucketPolicy, RateLimiter, ServerQuota};
 pub use redact::Redactor;
+pub use shared::{QuotaAnswer, SharedQuota, account_key};
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -7,8 +7,9 @@
 //! the other). Changes come from the cursor-only events feed ([`pull`]),
 //! records from the two searches ([`records`]), writes from the one-record actions ([`write`]).
 //! All HTTP goes through the shared [`HttpClient`]: buckets `read` (60/min) and `write`
-//! (100/min) are paced client-side and re-synchronised from `X-RateLimit-*` headers; 429s and
-//! 503s are retried there, honouring `Retry-After`.
+//! (100/min) are paced client-side and re-synchronised from `X-RateLimit-*` headers (and, with
+//! [`WlcroConfig::shared_quota`], counted with the account's other workers); 429s and 503s are
+//! retried there, honouring `Retry-After`.
 //!
 //! # Detection delay of plain field edits
 //!
@@ -33,7 +34,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connector_api::http::{BucketPolicy, ClientPolicy, HttpClient, HttpTransport, Redactor, RequestSpec};
+use connector_api::http::{
+    BucketPolicy, ClientPolicy, HttpClient, HttpTransport, Redactor, RequestSpec, SharedQuota, account_key,
+};
 use connector_api::{
     AccessNeed, Capabilities, Connector, ConnectorError, IdentityKey, MissingScope, ObjectCaps, ObjectSchema,
     PullPage, PullRequest, RateBucket, Record, SharedClock, Write, WriteOutcome,
@@ -68,6 +71,9 @@ pub struct WlcroConfig {
     pub ring_keep: Duration,
     /// Retries, timeouts and pacing of the HTTP client (buckets are set from the fields above).
     pub policy: ClientPolicy,
+    /// The account's quota shared with the other workers (a PostgreSQL store), when set: every
+    /// send is counted there too, under the base URL and a hash of the key.
+    pub shared_quota: Option<Arc<dyn SharedQuota>>,
 }
 
 impl WlcroConfig {
@@ -82,6 +88,7 @@ impl WlcroConfig {
             client_search: "search".into(),
             ring_keep: Duration::from_secs(3600),
             policy: ClientPolicy::default(),
+            shared_quota: None,
         }
     }
 }
@@ -211,10 +218,13 @@ impl WlcroConnector {
             BucketPolicy::new("write", cfg.write_per_minute, Duration::from_secs(60)),
         ];
         policy.pace_from_headers = true;
-        let http = HttpClient::new(transport, clock.clone(), seed, policy)
+        let mut http = HttpClient::new(transport, clock.clone(), seed, policy)
             .with_system("WhiteLabelCRO")
             .with_redactor(Redactor::new([secret]))
             .with_classifier(Arc::new(WlcroClassifier));
+        if let Some(quota) = cfg.shared_quota.clone() {
+            http = http.with_shared_quota(quota, account_key(KIND, &cfg.base_url, secret));
+        }
         Ok(Self { cfg, http, clock, key, kinds: Default::default() })
     }
 

@@ -90,7 +90,7 @@ macro_rules! bind_args {
 
 pub(crate) use {bind_args, on_db, on_tx};
 
-/// A value for a query whose text is assembled at run time (filters, `IN` lists).
+/// A value for a query whose text is assembled at run time (filters).
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     Text(String),
@@ -110,14 +110,6 @@ impl Where {
     pub(crate) fn push(&mut self, column: &str, op: &str, arg: Arg) {
         self.args.push(arg);
         self.clauses.push(format!("{column} {op} ${}", self.args.len()));
-    }
-
-    /// Adds `column IN ($n, …)` with one placeholder per value.
-    pub(crate) fn push_in(&mut self, column: &str, values: impl IntoIterator<Item = Arg>) {
-        let first = self.args.len() + 1;
-        self.args.extend(values);
-        let marks: Vec<String> = (first..=self.args.len()).map(|n| format!("${n}")).collect();
-        self.clauses.push(format!("{column} IN ({})", marks.join(", ")));
     }
 
     /// Adds the clause `make(n)` builds around placeholder `$n` of `arg` (which it may use
@@ -216,8 +208,8 @@ mod tests {
     fn where_numbers_placeholders_in_order() {
         let mut w = Where::default();
         w.push("pair", "=", Arg::Text("p".into()));
-        w.push_in("id", [Arg::Int(1), Arg::Int(2)]);
-        assert_eq!(w.sql(), " WHERE pair = $1 AND id IN ($2, $3)");
-        assert_eq!(w.next(), 4);
+        w.push("id", ">", Arg::Int(2));
+        assert_eq!(w.sql(), " WHERE pair = $1 AND id > $2");
+        assert_eq!(w.next(), 3);
     }
 }

@@ -3,36 +3,62 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
-use sqlx::types::Json;
 
+use super::batch::{Batch, Kind, Val, on_batch};
 use super::db::{Arg, Db, Ts, Tx, bind_args, limit_arg, on_db, on_tx, to_u64};
 use super::{
     DEAD_LETTER_PAYLOAD_MAX, DeadLetter, Decision, FRESHNESS_KEEP, FreshnessSample, Lease, NewDeadLetter,
     NewDecision, StoreError, StoredEvent, WriteIntent, leases,
 };
 
-pub(crate) async fn add_dead_letter(
+const DEAD_LETTER: &[(&str, Kind)] = &[
+    ("pair", Kind::Text),
+    ("system", Kind::Text),
+    ("object", Kind::Text),
+    ("record_id", Kind::Text),
+    ("reason", Kind::Text),
+    ("payload", Kind::Text),
+    ("run_id", Kind::Text),
+    ("created_at", Kind::Ts),
+    ("source", Kind::Text),
+    ("event_id", Kind::Text),
+];
+
+pub(crate) async fn add_dead_letters(
     tx: &mut Tx,
-    letter: &NewDeadLetter,
+    letters: &[NewDeadLetter],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO dead_letters \
-         (pair, system, object, record_id, reason, payload, run_id, created_at, source, event_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-    on_tx!(tx, c => sqlx::query(SQL)
-        .bind(letter.pair.as_deref())
-        .bind(&letter.system)
-        .bind(&letter.object)
-        .bind(letter.record_id.as_deref())
-        .bind(&letter.reason)
-        .bind(truncate(&letter.payload, DEAD_LETTER_PAYLOAD_MAX))
-        .bind(&letter.run_id)
-        .bind(Ts::from(at))
-        .bind(letter.source.as_str())
-        .bind(letter.event_id.as_deref())
-        .execute(c)
-        .await?
-        .rows_affected());
+    let mut batch = Batch::new(DEAD_LETTER);
+    for l in letters {
+        batch.push(vec![
+            Val::opt(l.pair.as_deref()),
+            Val::text(&l.system),
+            Val::text(&l.object),
+            Val::opt(l.record_id.as_deref()),
+            Val::text(&l.reason),
+            Val::text(truncate(&l.payload, DEAD_LETTER_PAYLOAD_MAX)),
+            Val::text(&l.run_id),
+            Val::ts(at),
+            Val::text(l.source.as_str()),
+            Val::opt(l.event_id.as_deref()),
+        ]);
+    }
+    insert_batch(tx, &batch, "dead_letters", "").await
+}
+
+/// `INSERT INTO table (<the batch's columns>) SELECT … FROM u` per chunk, then `suffix`
+/// (`ON CONFLICT …`).
+async fn insert_batch(tx: &mut Tx, batch: &Batch, table: &str, suffix: &str) -> Result<(), StoreError> {
+    let db = tx.backend();
+    let columns = batch.column_list();
+    for chunk in batch.chunks(db) {
+        let sql = format!(
+            "{}INSERT INTO {table} ({columns}) SELECT {columns} FROM u WHERE true{suffix}",
+            chunk.with_u(db)
+        );
+        on_batch!(&mut *tx, chunk, sqlx::query(AssertSqlSafe(sql)), (q, c) => q.execute(c).await?.rows_affected());
+    }
     Ok(())
 }
 
@@ -58,29 +84,44 @@ pub(crate) async fn count_dead_letters(db: &Db) -> Result<u64, StoreError> {
     Ok(to_u64(n))
 }
 
-pub(crate) async fn add_decision(tx: &mut Tx, d: &NewDecision) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO decisions (run_id, pair, link_id, system, record_id, field, \
-         old_value, new_value, source_side, rule, reason, echo, provenance, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-    on_tx!(tx, c => sqlx::query(SQL)
-        .bind(&d.run_id)
-        .bind(&d.pair)
-        .bind(d.link_id)
-        .bind(&d.system)
-        .bind(&d.record_id)
-        .bind(&d.field)
-        .bind(d.old_value.as_deref())
-        .bind(d.new_value.as_deref())
-        .bind(d.source_side.as_str())
-        .bind(&d.rule)
-        .bind(&d.reason)
-        .bind(d.echo)
-        .bind(d.provenance.as_deref())
-        .bind(Ts::from(d.at))
-        .execute(c)
-        .await?
-        .rows_affected());
-    Ok(())
+const DECISION: &[(&str, Kind)] = &[
+    ("run_id", Kind::Text),
+    ("pair", Kind::Text),
+    ("link_id", Kind::Int),
+    ("system", Kind::Text),
+    ("record_id", Kind::Text),
+    ("field", Kind::Text),
+    ("old_value", Kind::Text),
+    ("new_value", Kind::Text),
+    ("source_side", Kind::Text),
+    ("rule", Kind::Text),
+    ("reason", Kind::Text),
+    ("echo", Kind::Bool),
+    ("provenance", Kind::Text),
+    ("at", Kind::Ts),
+];
+
+pub(crate) async fn add_decisions(tx: &mut Tx, decisions: &[NewDecision]) -> Result<(), StoreError> {
+    let mut batch = Batch::new(DECISION);
+    for d in decisions {
+        batch.push(vec![
+            Val::text(&d.run_id),
+            Val::text(&d.pair),
+            Val::Int(d.link_id),
+            Val::text(&d.system),
+            Val::text(&d.record_id),
+            Val::text(&d.field),
+            Val::opt(d.old_value.as_deref()),
+            Val::opt(d.new_value.as_deref()),
+            Val::text(d.source_side.as_str()),
+            Val::text(&d.rule),
+            Val::text(&d.reason),
+            Val::Bool(d.echo),
+            Val::opt(d.provenance.as_deref()),
+            Val::ts(d.at),
+        ]);
+    }
+    insert_batch(tx, &batch, "decisions", "").await
 }
 
 pub(crate) async fn decisions_for(
@@ -100,30 +141,49 @@ pub(crate) async fn decisions_for(
         .await?))
 }
 
+const INTENT: &[(&str, Kind)] = &[
+    ("key", Kind::Text),
+    ("pair", Kind::Text),
+    ("system", Kind::Text),
+    ("object", Kind::Text),
+    ("op_json", Kind::Json),
+    ("run_id", Kind::Text),
+    ("created_at", Kind::Ts),
+];
+
+/// Records intents not recorded yet (by key), behind the fence; returns how many were new.
 pub(crate) async fn record_intents(
     db: &Db,
     lease: &Lease,
     intents: &[WriteIntent],
 ) -> Result<usize, StoreError> {
-    const SQL: &str = "INSERT INTO write_intents \
-         (key, pair, system, object, op_json, run_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING";
+    let mut batch = Batch::new(INTENT);
+    for i in intents {
+        batch.push(vec![
+            Val::text(&i.key),
+            Val::text(&i.pair),
+            Val::text(&i.system),
+            Val::text(&i.object),
+            Val::json(&i.op_json),
+            Val::text(&i.run_id),
+            Val::ts(i.created_at),
+        ]);
+    }
     let mut tx = db.begin_write().await?;
     leases::fence(&mut tx, lease).await?;
+    let backend = tx.backend();
+    let columns = batch.column_list();
     let mut new = 0;
-    for intent in intents {
-        let done = on_tx!(&mut tx, c => sqlx::query(SQL)
-            .bind(&intent.key)
-            .bind(&intent.pair)
-            .bind(&intent.system)
-            .bind(&intent.object)
-            .bind(Json(&intent.op_json))
-            .bind(&intent.run_id)
-            .bind(Ts::from(intent.created_at))
-            .execute(c)
-            .await?
-            .rows_affected());
-        new += usize::from(done == 1);
+    for chunk in batch.chunks(backend) {
+        // A key twice in one batch is inserted once (DO NOTHING skips the second copy).
+        let sql = format!(
+            "{}INSERT INTO write_intents ({columns}) SELECT {columns} FROM u WHERE true \
+             ON CONFLICT (key) DO NOTHING",
+            chunk.with_u(backend)
+        );
+        let done = on_batch!(&mut tx, chunk, sqlx::query(AssertSqlSafe(sql)),
+            (q, c) => q.execute(c).await?.rows_affected());
+        new += usize::try_from(done).unwrap_or_default();
     }
     tx.commit().await?;
     Ok(new)
@@ -135,9 +195,28 @@ pub(crate) async fn pending_intents(db: &Db, pair: &str) -> Result<Vec<WriteInte
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(pair).fetch_all(p).await?))
 }
 
-pub(crate) async fn finish_intent(tx: &mut Tx, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-    const SQL: &str = "UPDATE write_intents SET done_at = $1 WHERE key = $2 AND done_at IS NULL";
-    on_tx!(tx, c => sqlx::query(SQL).bind(Ts::from(at)).bind(key).execute(c).await?.rows_affected());
+const KEY: &[(&str, Kind)] = &[("k", Kind::Text)];
+
+/// Marks the intents of `keys` done (those not done yet).
+pub(crate) async fn finish_intents(
+    tx: &mut Tx,
+    keys: &[String],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut batch = Batch::new(KEY);
+    for k in keys {
+        batch.push(vec![Val::text(k)]);
+    }
+    let db = tx.backend();
+    for chunk in batch.chunks(db) {
+        let sql = format!(
+            "{}UPDATE write_intents SET done_at = ${} WHERE key IN (SELECT k FROM u) AND done_at IS NULL",
+            chunk.with_u(db),
+            chunk.next_param(db)
+        );
+        on_batch!(&mut *tx, chunk, sqlx::query(AssertSqlSafe(sql)),
+            (q, c) => q.bind(Ts::from(at)).execute(c).await?.rows_affected());
+    }
     Ok(())
 }
 
@@ -220,39 +299,62 @@ pub(crate) async fn count_pending_events(db: &Db, source: &str, cap: usize) -> R
     Ok(usize::try_from(n).unwrap_or_default())
 }
 
-/// Marks an event processed, recording it first if it was never persisted (events read from a
-/// feed rather than received by webhook).
-pub(crate) async fn mark_event(
+const EVENT: &[(&str, Kind)] = &[("source", Kind::Text), ("event_id", Kind::Text), ("at", Kind::Ts)];
+
+/// Marks events processed, recording first those never persisted (events read from a feed
+/// rather than received by webhook). An event named twice is marked once.
+pub(crate) async fn mark_events(
     tx: &mut Tx,
-    source: &str,
-    event_id: &str,
+    events: &[(String, String)],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO seen_events \
-         (source, event_id, received_at, payload, processed_at) VALUES ($1, $2, $3, '', $3) \
-         ON CONFLICT (source, event_id) DO UPDATE \
-         SET processed_at = COALESCE(seen_events.processed_at, excluded.processed_at)";
-    on_tx!(tx, c => sqlx::query(SQL).bind(source).bind(event_id).bind(Ts::from(at)).execute(c).await?.rows_affected());
+    let mut batch = Batch::new(EVENT);
+    let mut seen = std::collections::HashSet::new();
+    for (source, id) in events.iter().filter(|e| seen.insert(*e)) {
+        batch.push(vec![Val::text(source), Val::text(id), Val::ts(at)]);
+    }
+    insert_batch_as(
+        tx,
+        &batch,
+        "seen_events (source, event_id, received_at, payload, processed_at)",
+        "source, event_id, at, '', at",
+        " ON CONFLICT (source, event_id) DO UPDATE \
+         SET processed_at = COALESCE(seen_events.processed_at, excluded.processed_at)",
+    )
+    .await
+}
+
+/// [`insert_batch`] with the target's column list and the select list written out.
+async fn insert_batch_as(
+    tx: &mut Tx,
+    batch: &Batch,
+    target: &str,
+    select: &str,
+    suffix: &str,
+) -> Result<(), StoreError> {
+    let db = tx.backend();
+    for chunk in batch.chunks(db) {
+        let sql =
+            format!("{}INSERT INTO {target} SELECT {select} FROM u WHERE true{suffix}", chunk.with_u(db));
+        on_batch!(&mut *tx, chunk, sqlx::query(AssertSqlSafe(sql)), (q, c) => q.execute(c).await?.rows_affected());
+    }
     Ok(())
 }
 
+const FRESHNESS: &[(&str, Kind)] =
+    &[("pair", Kind::Text), ("path", Kind::Text), ("millis", Kind::Int), ("at", Kind::Ts)];
+
 /// Inserts freshness samples and prunes each pair's samples older than [`FRESHNESS_KEEP`].
 pub(crate) async fn add_freshness(tx: &mut Tx, samples: &[FreshnessSample]) -> Result<(), StoreError> {
-    const INSERT: &str = "INSERT INTO freshness (pair, path, millis, at) VALUES ($1, $2, $3, $4)";
     const PRUNE: &str = "DELETE FROM freshness WHERE pair = $1 AND at < $2";
+    let mut batch = Batch::new(FRESHNESS);
     let mut newest: std::collections::BTreeMap<&str, DateTime<Utc>> = std::collections::BTreeMap::new();
     for s in samples {
-        on_tx!(tx, c => sqlx::query(INSERT)
-            .bind(&s.pair)
-            .bind(&s.path)
-            .bind(s.millis)
-            .bind(Ts::from(s.at))
-            .execute(c)
-            .await?
-            .rows_affected());
+        batch.push(vec![Val::text(&s.pair), Val::text(&s.path), Val::Int(Some(s.millis)), Val::ts(s.at)]);
         let at = newest.entry(s.pair.as_str()).or_insert(s.at);
         *at = (*at).max(s.at);
     }
+    insert_batch(tx, &batch, "freshness", "").await?;
     for (pair, at) in newest {
         let cutoff = Ts::from(at - FRESHNESS_KEEP);
         on_tx!(tx, c => sqlx::query(PRUNE).bind(pair).bind(cutoff).execute(c).await?.rows_affected());

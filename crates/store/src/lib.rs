@@ -18,17 +18,20 @@
 //!   SQLite stores fixed-width RFC 3339 UTC text (`2026-11-22T13:07:00.123456Z`), whose text
 //!   order is time order. JSON is `JSONB` on PostgreSQL and text on SQLite.
 
+mod batch;
 mod db;
 mod dead_letters;
 mod error;
 mod journal;
 mod leases;
+mod link_writes;
 mod links;
 mod migrate;
 mod misses;
 mod ops;
 mod page;
 mod postgres;
+mod quota;
 mod review;
 mod runs;
 mod sql_store;
@@ -375,4 +378,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         new: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// Takes one send of every bucket of `account` in `buckets` at `now` when each has had
+    /// fewer than its limit sends in its window before `now` (all or none; a bucket named twice
+    /// counts once); else says when the fullest one has room again. Shared by every worker on
+    /// the store, so N workers of one account never send more than one quota (wired on
+    /// PostgreSQL; a SQLite store's one process keeps its own limiter).
+    async fn take_quota(
+        &self,
+        account: &str,
+        buckets: &[QuotaBucket],
+        now: DateTime<Utc>,
+    ) -> Result<QuotaTake, StoreError>;
 }

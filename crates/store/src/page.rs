@@ -1,8 +1,10 @@
 //! The page commit: everything one page of a run produced, in one transaction, behind the
-//! lease's fencing check. Either all of it is written or none of it.
+//! lease's fencing check. Either all of it is written or none of it. Each table is written by
+//! a few batched statements (`batch.rs`), not one per row: on PostgreSQL a statement is a
+//! round trip.
 
 use super::db::{Db, Tx};
-use super::{PageCommit, PageCommitResult, StoreError, journal, leases, links, review, runs};
+use super::{PageCommit, PageCommitResult, StoreError, journal, leases, link_writes, review, runs};
 
 pub(crate) async fn commit(db: &Db, page: &PageCommit) -> Result<PageCommitResult, StoreError> {
     let mut tx = db.begin_write().await?;
@@ -17,37 +19,24 @@ pub(crate) async fn commit(db: &Db, page: &PageCommit) -> Result<PageCommitResul
 async fn apply(tx: &mut Tx, page: &PageCommit) -> Result<PageCommitResult, StoreError> {
     let at = page.at;
     leases::fence(tx, &page.lease).await?;
-    for id in &page.unlinks {
-        links::unlink(tx, *id).await?;
-    }
+    link_writes::unlink_all(tx, &page.unlinks).await?;
     for (id, side, record_id) in &page.link_repoints {
-        links::repoint(tx, *id, *side, record_id, at).await?;
+        link_writes::repoint(tx, *id, *side, record_id, at).await?;
     }
-    let mut result = PageCommitResult::default();
-    for link in &page.link_upserts {
-        match link.id {
-            Some(id) => links::update(tx, id, link, at).await?,
-            None => result.created_links.push(links::insert(tx, link, at).await?),
-        }
-    }
+    let mut result = PageCommitResult {
+        created_links: link_writes::upsert_all(tx, &page.link_upserts, at).await?,
+        ..PageCommitResult::default()
+    };
     for item in &page.review_items {
         result.review_items.push(review::open(tx, item, at).await?);
     }
     for (id, transition) in &page.review_transitions {
         review::transition(tx, *id, transition, at).await?;
     }
-    for letter in &page.dead_letters {
-        journal::add_dead_letter(tx, letter, at).await?;
-    }
-    for decision in &page.decisions {
-        journal::add_decision(tx, decision).await?;
-    }
-    for (source, event_id) in &page.seen_events {
-        journal::mark_event(tx, source, event_id, at).await?;
-    }
-    for key in &page.intents_done {
-        journal::finish_intent(tx, key, at).await?;
-    }
+    journal::add_dead_letters(tx, &page.dead_letters, at).await?;
+    journal::add_decisions(tx, &page.decisions).await?;
+    journal::mark_events(tx, &page.seen_events, at).await?;
+    journal::finish_intents(tx, &page.intents_done, at).await?;
     journal::add_freshness(tx, &page.freshness).await?;
     if let Some((stream, checkpoint, from, to)) = &page.checkpoint {
         runs::save_checkpoint(tx, stream, checkpoint, (*from, *to), at).await?;

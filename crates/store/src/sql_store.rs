@@ -341,4 +341,13 @@ impl Store for SqlStore {
     ) -> Result<bool, StoreError> {
         ops::swap_alert_state(&self.db, key, expected, new, now).await
     }
+
+    async fn take_quota(
+        &self,
+        account: &str,
+        buckets: &[QuotaBucket],
+        now: DateTime<Utc>,
+    ) -> Result<QuotaTake, StoreError> {
+        quota::take(&self.db, account, buckets, now).await
+    }
 }

@@ -108,4 +108,5 @@ layered! {
     RecordPairRun: record_pair_run(pair: &str, failed: bool, now: DateTime<Utc>) -> Result<u32, StoreError>;
     AlertState: alert_state(key: &str) -> Result<Option<String>, StoreError>;
     SwapAlertState: swap_alert_state(key: &str, expected: Option<&str>, new: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    TakeQuota: take_quota(account: &str, buckets: &[QuotaBucket], now: DateTime<Utc>) -> Result<QuotaTake, StoreError>;
 }

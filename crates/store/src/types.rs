@@ -761,3 +761,21 @@ pub struct BreakerUpdate {
     /// True when this call opened it (exactly one caller sees this for each opening).
     pub opened: bool,
 }
+
+/// One rate-limit bucket of a remote account as [`Store::take_quota`](super::Store::take_quota)
+/// counts it: at most `limit` sends in any `window`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaBucket {
+    pub name: String,
+    pub limit: u32,
+    pub window: std::time::Duration,
+}
+
+/// The answer of [`Store::take_quota`](super::Store::take_quota).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaTake {
+    /// One send was recorded in every bucket: send now.
+    Taken,
+    /// Some bucket is full until then; nothing was recorded.
+    NotBefore(DateTime<Utc>),
+}

@@ -26,6 +26,7 @@ use crate::StopToken;
 
 use super::ratelimit::{BucketPolicy, RateLimiter, ServerQuota};
 use super::redact::Redactor;
+use super::shared::{SharedPacer, SharedQuota};
 use super::{HttpTransport, Response, TransportFailure};
 use crate::clock::SharedClock;
 use crate::error::ConnectorError;
@@ -237,6 +238,10 @@ pub struct HttpClient {
     counters: Counters,
     /// Raised to stop: cuts waits and reads in flight (see the module docs).
     stop: Mutex<StopToken>,
+    /// The account's quota shared with other processes, when there is one.
+    shared: Option<SharedPacer>,
+    /// The system's display name, for log lines.
+    system: String,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -264,12 +269,22 @@ impl HttpClient {
             classifier: None,
             counters: Counters::default(),
             stop: Mutex::new(StopToken::new()),
+            shared: None,
+            system: "the remote system".into(),
         }
+    }
+
+    /// Counts every send also in `quota` under `account` (see [`account_key`](super::account_key)),
+    /// so the workers of one account share its quota (see [`shared`](super::shared)).
+    pub fn with_shared_quota(mut self, quota: Arc<dyn SharedQuota>, account: String) -> Self {
+        self.shared = Some(SharedPacer::new(quota, account));
+        self
     }
 
     /// Names the system in log lines ("waiting 38 s for WhiteLabelCRO's read limit, 60/min").
     pub fn with_system(mut self, display_name: impl Into<String>) -> Self {
-        self.limiter.set_system(display_name.into());
+        self.system = display_name.into();
+        self.limiter.set_system(self.system.clone());
         self
     }
 
@@ -396,6 +411,12 @@ impl HttpClient {
                 acquired.map_err(|e| protocol(format!("{what}: {e}")))?;
             }
             () = stop.cancelled() => return Err(cut()),
+        }
+        if let Some(shared) = &self.shared {
+            tokio::select! {
+                () = shared.admit(&self.limiter, &spec.buckets, &self.clock, &self.system) => {}
+                () = stop.cancelled() => return Err(cut()),
+            }
         }
         let req = spec.build(request_id).map_err(|e| protocol(format!("{what}: {e}")))?;
         let started = self.clock.now();

@@ -393,6 +393,25 @@ impl RateLimiter {
         })
     }
 
+    /// The limits in force for `names` as a quota shared with other processes counts them: each
+    /// bucket's server-stated fixed window once known, else its configured one, widened by the
+    /// pacing margin (so sends that arrive late still fall in one window). Unknown names are
+    /// left out.
+    pub fn in_force(&self, names: &[String]) -> Vec<BucketPolicy> {
+        let map = self.buckets.lock().expect("limiter lock");
+        names
+            .iter()
+            .filter_map(|n| {
+                let b = map.get(n)?;
+                let (limit, window) = match b.fixed {
+                    Some(f) => (f.limit, f.window),
+                    None => (u32::try_from(b.limit).unwrap_or(u32::MAX), b.window),
+                };
+                Some(BucketPolicy::new(n.clone(), limit.max(1), window + b.margin))
+            })
+            .collect()
+    }
+
     /// Takes the server's own count for a bucket; unknown bucket names are ignored.
     pub fn observe(&self, name: &str, quota: ServerQuota) {
         let now = self.clock.now();
