@@ -42,6 +42,8 @@ pub fn options(settings: &Settings) -> SyncOptions {
         // its dry-run plan and `--max-creates`.
         first_sync_creates: false,
         path: crate::sync::SyncPath::Poll,
+        // One-shot syncs and backfills run to their end; `run` boxes its cycles (`sync.time_box`).
+        time_box: None,
     }
 }
 

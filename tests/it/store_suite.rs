@@ -4,6 +4,7 @@
 //! submodules by area; this file instantiates them and holds the cross-backend checks
 //! (schema parity, migration file parity) and backend-specific edges (in-memory SQLite, errors).
 
+mod costs;
 mod journal;
 mod leases;
 mod links;
@@ -78,6 +79,8 @@ store_suite!(
     ops::breaker_auth_opens_at_once_and_one_worker_sees_it_open,
     ops::pair_streaks_count_and_reset,
     ops::alert_state_changes_once_per_state,
+    costs::run_costs_round_trip_newest_runs_first,
+    costs::backlogs_are_replaced_per_stream,
 );
 
 /// A fixed origin for test time; `at(s)` is `s` seconds after it.
