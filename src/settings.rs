@@ -181,6 +181,11 @@ pub struct SyncSettings {
     pub lease_ttl: HumanDuration,
     /// Share (0–1) of a system's read budget that the verification sweep may spend per run.
     pub sweep_share: f64,
+    /// Share (0–1] of the interval a scheduled run (`run`) may keep starting pages for; the
+    /// rest of a long stream is carried to the next run. One-shot `sync` and backfills are not
+    /// boxed.
+    #[serde(default = "time_box_default")]
+    pub time_box: f64,
     /// Whether `run` also runs the webhook micro-sync worker: records that pending webhook events
     /// name are synced within seconds (debounced per record) instead of at the next tick.
     #[serde(default = "yes")]
@@ -189,6 +194,10 @@ pub struct SyncSettings {
 
 fn yes() -> bool {
     true
+}
+
+fn time_box_default() -> f64 {
+    0.8
 }
 
 /// One configured system; the `kind` selects the connector and its keys.
@@ -773,6 +782,13 @@ fn validate(s: &Settings, text: Option<&str>, source: &str) -> Vec<Problem> {
     }
     if !(0.0..=1.0).contains(&s.sync.sweep_share) {
         push("sync.sweep_share".into(), "must be between 0 and 1".into());
+    }
+    if !(s.sync.time_box > 0.0 && s.sync.time_box <= 1.0) {
+        push(
+            "sync.time_box".into(),
+            "must be above 0 and at most 1 (the share of sync.interval a scheduled run may use; 0.8 is the default)"
+                .into(),
+        );
     }
     if s.sync.page_size == 0 || s.sync.page_size > 1000 {
         push("sync.page_size".into(), "must be between 1 and 1000".into());

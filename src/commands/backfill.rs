@@ -175,7 +175,9 @@ fn sliced(
                     PairStatus::Done => format!("finished: {counts}"),
                     PairStatus::Skipped { holder } => format!("skipped: {holder} is running it"),
                     PairStatus::Paused { reason } => format!("skipped, paused: {reason}"),
-                    PairStatus::Incomplete { reason } => format!("not finished ({reason}): {counts}"),
+                    PairStatus::Incomplete { reason } | PairStatus::Carried { reason } => {
+                        format!("not finished ({reason}): {counts}")
+                    }
                     PairStatus::Failed { reason } => {
                         outcome = Outcome::ActionNeeded;
                         format!("FAILED: {reason}")

@@ -2,8 +2,11 @@
 //! `--every` overrides it, and beside it (unless `sync.micro_sync = false`) the webhook
 //! micro-sync worker, which syncs the records stored webhook deliveries name within seconds.
 //!
-//! A tick that comes while the previous cycle is still running is skipped and logged (the next
-//! tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly within seconds: the running
+//! Each cycle is time-boxed (`sync.time_box`, 80 % of the interval by default): once that share
+//! has passed it starts no new page, commits what it did, releases the pair's lease and leaves
+//! the rest of a long stream to the next cycle (the run is `ok`; its pairs say "time box
+//! reached, backlog carried"). A tick that comes while the previous cycle is still running is
+//! skipped and logged (the next tick starts a cycle as usual). SIGINT or SIGTERM stops cleanly within seconds: the running
 //! cycle ends at its next page boundary, or at once when it waits (the connectors' HTTP clients
 //! stop on the same signal and send nothing more; that page's checkpoint stays and the next run
 //! reads it again); then the process exits 0. A second signal exits at once (130).
@@ -24,7 +27,7 @@ use tracing::{info, warn};
 use crate::settings::Settings;
 use crate::store::RunKind;
 use crate::sync::micro::{self, MicroOptions, MicroStats};
-use crate::sync::{Engine, StopSignal};
+use crate::sync::{Engine, StopSignal, TimeBox};
 
 use super::Outcome;
 use super::signals::on_signals;
@@ -161,6 +164,7 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> Outcome {
             }
         }
     }
+    let engine = engine.with_time_box(Some(TimeBox::share_of(every, settings.sync.time_box)));
     let (engine, ops) = (Arc::new(engine), Arc::new(ops));
     let stop = engine.stop_signal();
     // Woken by this process's webhook receivers after each delivery that stored a fresh event.

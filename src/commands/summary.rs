@@ -37,10 +37,11 @@ pub struct RunSummary {
 pub struct PairSummary {
     /// The pair's name.
     pub pair: String,
-    /// `done`, `skipped`, `incomplete` (retried by the next run) or `failed` (an operator must
-    /// act).
+    /// `done`, `carried` (the time box was reached; the rest of the stream waits for the next
+    /// run, a success), `skipped`, `incomplete` (retried by the next run), `paused` or `failed`
+    /// (an operator must act).
     pub status: String,
-    /// Why it was skipped, incomplete or failed.
+    /// Why it was carried, skipped, incomplete or failed.
     pub reason: Option<String>,
     /// What the pair did.
     pub counts: Counts,
@@ -132,6 +133,7 @@ impl PairSummary {
                 ("skipped", Some(format!("another process ({holder}) holds this pair")))
             }
             PairStatus::Incomplete { reason } => ("incomplete", Some(reason.clone())),
+            PairStatus::Carried { reason } => ("carried", Some(reason.clone())),
             PairStatus::Paused { reason } => ("paused", Some(reason.clone())),
             PairStatus::Failed { reason } => ("failed", Some(reason.clone())),
         };

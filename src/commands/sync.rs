@@ -43,6 +43,8 @@ pub fn options(settings: &Settings) -> SyncOptions {
         first_sync_creates: false,
         path: crate::sync::SyncPath::Poll,
         batch_across_pages: false,
+        // One-shot syncs and backfills run to their end; `run` boxes its cycles (`sync.time_box`).
+        time_box: None,
     }
 }
 

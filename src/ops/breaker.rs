@@ -176,7 +176,12 @@ mod tests {
 
     fn report(status: PairStatus) -> RunReport {
         let pair = PairReport { status, ..PairReport::new("p", PairStatus::Done) };
-        RunReport { run_id: "r".into(), pairs: vec![pair], status: crate::store::RunStatus::Partial }
+        RunReport {
+            run_id: "r".into(),
+            pairs: vec![pair],
+            status: crate::store::RunStatus::Partial,
+            work: Default::default(),
+        }
     }
 
     fn pair() -> Arc<PairMapping> {

@@ -142,6 +142,7 @@ pub struct Metrics {
     last_success: Family<PairLabel, Gauge>,
     breaker_open: Family<SystemLabel, Gauge>,
     budget: Family<BudgetLabels, Gauge>,
+    costs: super::costs::CostGauges,
     seen: Mutex<BTreeMap<String, SystemSeen>>,
     last_success_at: Mutex<BTreeMap<String, i64>>,
 }
@@ -187,6 +188,7 @@ impl Metrics {
             last_success: Family::default(),
             breaker_open: Family::default(),
             budget: Family::default(),
+            costs: Default::default(),
             seen: Mutex::new(BTreeMap::new()),
             last_success_at: Mutex::new(BTreeMap::new()),
             registry: Registry::default(),
@@ -240,6 +242,7 @@ impl Metrics {
             "Requests left in a rate-limit bucket, as the system last reported.",
             m.budget.clone(),
         );
+        m.costs.register(r);
         Metrics { registry, ..m }
     }
 
@@ -260,7 +263,7 @@ impl Metrics {
                 self.freshness.get_or_create(&labels).observe(*millis as f64 / 1000.0);
             }
             match p.status {
-                PairStatus::Done => {
+                PairStatus::Done | PairStatus::Carried { .. } => {
                     self.last_success_at
                         .lock()
                         .expect("metrics lock")
@@ -388,6 +391,7 @@ impl Metrics {
         for b in store.breakers().await? {
             self.breaker_open.get_or_create(&SystemLabel { system: b.system }).set(i64::from(b.open));
         }
+        self.costs.refresh(store.as_ref()).await?;
         self.budget.clear();
         let seen = self.seen.lock().expect("metrics lock");
         for (system, s) in seen.iter() {

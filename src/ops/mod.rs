@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod breaker;
+pub mod costs;
 pub mod metrics;
 
 use std::collections::BTreeMap;
@@ -183,12 +184,18 @@ impl Ops {
     ) -> Result<RunReport, SyncError> {
         let mut transitions = self.probe_open().await;
         let started = self.clock.now();
+        let sent_before = self.metrics.traffic();
         let report = engine.run(kind, only, dry_run).await?;
+        let sent = self.metrics.traffic();
         let finished = self.clock.now();
         let seconds = (finished - started).num_milliseconds() as f64 / 1000.0;
         self.metrics.observe_run(&report, seconds, finished);
         if dry_run {
             return Ok(report);
+        }
+        let costs = costs::of_run(&report, &sent_before, &sent, finished);
+        if let Err(e) = self.store.record_run_costs(&costs).await {
+            warn!(error = %e, "cannot record the run's API costs; `status` leaves this run out of the cost report");
         }
         let traffic = {
             let now = self.metrics.traffic();
@@ -219,7 +226,7 @@ impl Ops {
         let mut streaks = Vec::new();
         for p in &report.pairs {
             let failed = match p.status {
-                PairStatus::Done => false,
+                PairStatus::Done | PairStatus::Carried { .. } => false,
                 PairStatus::Failed { .. } | PairStatus::Incomplete { .. } => true,
                 PairStatus::Skipped { .. } | PairStatus::Paused { .. } => continue,
             };

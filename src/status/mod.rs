@@ -8,6 +8,7 @@
 //! answers (without the probe: `systems` is `null`) and what `crosswalk demo` shows at its end.
 //! The command itself (flags, exit codes) is `commands::status`.
 
+pub mod costs;
 pub mod probe;
 pub mod render;
 mod summary;
@@ -58,6 +59,15 @@ pub struct StatusReport {
     pub breakers: Vec<crate::store::BreakerState>,
     /// Per pair with a checkpoint: how fresh its writes were (the newest samples).
     pub freshness: Vec<PairFreshness>,
+    /// Each incremental stream's backlog as its last run left it, with the ETA to drain it and,
+    /// for a swept side, within how many runs a silent edit is found.
+    pub backlogs: Vec<costs::BacklogStatus>,
+    /// Per system: requests per synced record over the last [`costs::COST_RUNS`] runs, beside
+    /// the batch-limited minimum.
+    pub api_costs: Vec<costs::SystemCost>,
+    /// Runs among the last ones whose time box stopped a stream, with the systems it stopped
+    /// (a success: the backlog is carried to the next run).
+    pub carried_runs: Vec<(String, Vec<String>)>,
 }
 
 /// How many of a pair's newest freshness samples `status` summarises.
@@ -132,6 +142,7 @@ pub async fn gather(
     for pair in pairs {
         freshness.push(PairFreshness::of(pair, &store.freshness(pair, FRESHNESS_WINDOW).await?));
     }
+    let run_costs = store.run_costs(runs.max(costs::COST_RUNS)).await?;
     let streams = checkpoints
         .into_iter()
         .map(|c| StreamStatus {
@@ -151,6 +162,9 @@ pub async fn gather(
         systems: None,
         breakers: store.breakers().await?,
         freshness,
+        backlogs: store.backlogs().await?.into_iter().map(costs::BacklogStatus::from).collect(),
+        api_costs: costs::summarise(&costs::newest_runs(&run_costs, costs::COST_RUNS)),
+        carried_runs: costs::carried_runs(&run_costs),
     })
 }
 

@@ -8,13 +8,16 @@ use chrono::{DateTime, Utc};
 
 use crate::store::{RunRecord, StreamWindow};
 
+use super::costs::{BacklogStatus, SystemCost};
 use super::{PairFreshness, StatusReport, StreamStatus, SystemStatus};
 
 /// The whole report.
 pub fn text(r: &StatusReport) -> String {
     let mut s = format!("Status at {} (store: {})\n", time(r.generated_at), r.store);
-    runs(&mut s, &r.queue.recent_runs, r.generated_at);
+    runs(&mut s, &r.queue.recent_runs, &r.carried_runs, r.generated_at);
     streams(&mut s, &r.streams);
+    backlogs(&mut s, &r.backlogs);
+    api_costs(&mut s, &r.api_costs);
     freshness(&mut s, &r.freshness);
     let q = &r.queue;
     let kinds: Vec<String> =
@@ -82,7 +85,7 @@ fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     humantime::format_duration(d).to_string()
 }
 
-fn runs(s: &mut String, runs: &[RunRecord], now: DateTime<Utc>) {
+fn runs(s: &mut String, runs: &[RunRecord], carried: &[(String, Vec<String>)], now: DateTime<Utc>) {
     if runs.is_empty() {
         s.push_str("\nRuns: none recorded yet\n");
         return;
@@ -104,6 +107,10 @@ fn runs(s: &mut String, runs: &[RunRecord], now: DateTime<Utc>) {
         );
         for w in &r.windows {
             let _ = writeln!(s, "    window {}", window(w));
+        }
+        if let Some((_, systems)) = carried.iter().find(|(id, _)| *id == r.id) {
+            let _ =
+                writeln!(s, "    time box reached, backlog carried to the next run ({})", systems.join(", "));
         }
         if let Some(e) = &r.error {
             let _ = writeln!(s, "    error: {e}");
@@ -143,6 +150,89 @@ fn streams(s: &mut String, streams: &[StreamStatus]) {
             format!("{} .. {}", short_time(st.window_from), short_time(st.window_to)),
             lag,
             short_time(Some(st.committed_at)),
+        );
+    }
+}
+
+fn seconds(secs: f64) -> String {
+    let d = Duration::from_secs_f64(secs.max(0.0));
+    let d = if d >= Duration::from_secs(60) {
+        Duration::from_secs(d.as_secs())
+    } else {
+        Duration::from_millis(d.as_millis() as u64)
+    };
+    humantime::format_duration(d).to_string()
+}
+
+fn backlogs(s: &mut String, backlogs: &[BacklogStatus]) {
+    if backlogs.is_empty() {
+        return;
+    }
+    s.push_str(
+        "\nBacklog (as each stream's last run left it; ETA at that run's pace, one run per interval)\n",
+    );
+    for b in backlogs {
+        let k = &b.backlog;
+        let name = format!("{} {}/{}", k.pair, k.stream.system, k.stream.object);
+        let state = if !k.carried {
+            format!("caught up ({} change(s) read in {})", k.drained, seconds(k.run_ms as f64 / 1000.0))
+        } else {
+            let records = match (k.records, k.counted) {
+                (Some(n), true) => format!("{n} change(s) left (counted by the API)"),
+                (Some(n), false) => {
+                    format!("about {n} change(s) left (extrapolated: the API gives no count)")
+                }
+                (None, _) => "change(s) left: unknown".to_string(),
+            };
+            let eta =
+                b.eta_seconds.map_or_else(|| "ETA unknown".to_string(), |e| format!("ETA {}", seconds(e)));
+            format!(
+                "time box reached, backlog carried: {records}, {} behind; {} drained in {}; {eta}",
+                seconds(k.behind_ms as f64 / 1000.0),
+                k.drained,
+                seconds(k.run_ms as f64 / 1000.0)
+            )
+        };
+        let _ = writeln!(s, "  {name:<56} {state}");
+    }
+    for b in backlogs {
+        if let (Some(n), Some(budget)) = (b.sweep_found_within_runs, b.backlog.sweep_budget) {
+            let k = &b.backlog;
+            let _ = writeln!(
+                s,
+                "  sweep {} {}: {budget} of {} linked record(s) re-read per run: a silent edit is found within {n} run(s)",
+                k.pair, k.stream.system, k.linked
+            );
+        }
+    }
+}
+
+fn api_costs(s: &mut String, costs: &[SystemCost]) {
+    if costs.is_empty() {
+        return;
+    }
+    let runs = costs.iter().map(|c| c.runs).max().unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "\nAPI cost over the last {runs} run(s): requests per synced record, beside the batch-limited minimum"
+    );
+    let ratio = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    for c in costs {
+        let over = match (c.requests, c.minimum) {
+            (_, 0) => "-".to_string(),
+            (r, m) => format!("{:.2}x", r as f64 / m as f64),
+        };
+        let _ = writeln!(
+            s,
+            "  {:<12} {} request(s) for {} record(s): {}/record, minimum {} ({} request(s)), {over} the minimum; last run {} for {}",
+            c.system,
+            c.requests,
+            c.records,
+            ratio(c.per_record),
+            ratio(c.minimum_per_record),
+            c.minimum,
+            c.last.requests,
+            c.last.records
         );
     }
 }

@@ -13,6 +13,7 @@ pub fn run_summary(report: &RunReport, dry_run: bool) -> String {
             PairStatus::Done => "done".to_string(),
             PairStatus::Skipped { holder } => format!("skipped: another process ({holder}) holds this pair"),
             PairStatus::Incomplete { reason } => format!("incomplete, retried next run: {reason}"),
+            PairStatus::Carried { reason } => format!("done for this run: {reason}"),
             PairStatus::Paused { reason } => format!("skipped, paused: {reason}"),
             PairStatus::Failed { reason } => format!("FAILED, an operator must act: {reason}"),
         };

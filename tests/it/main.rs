@@ -29,4 +29,5 @@ mod store_suite;
 mod support;
 mod sync_convergence;
 mod sync_engine;
+mod time_box;
 mod webhooks;

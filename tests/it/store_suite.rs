@@ -5,6 +5,7 @@
 //! (schema parity, migration file parity) and backend-specific edges (in-memory SQLite, errors).
 
 mod batches;
+mod costs;
 mod journal;
 mod leases;
 mod links;
@@ -86,6 +87,8 @@ store_suite!(
     quota::quota_is_a_sliding_log_per_account_and_bucket,
     quota::quota_takes_all_buckets_or_none,
     quota::quota_is_exact_under_concurrent_takers,
+    costs::run_costs_round_trip_newest_runs_first,
+    costs::backlogs_are_replaced_per_stream,
 );
 
 /// A fixed origin for test time; `at(s)` is `s` seconds after it.

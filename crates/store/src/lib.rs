@@ -19,6 +19,7 @@
 //!   order is time order. JSON is `JSONB` on PostgreSQL and text on SQLite.
 
 mod batch;
+mod costs;
 mod db;
 mod dead_letters;
 mod error;
@@ -46,6 +47,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use costs::{RunCost, StreamBacklog};
 pub use dead_letters::{DeadLetterChange, DeadLetterFilter, Redrive};
 pub use error::{StoreError, redact_url};
 pub use types::*;
@@ -342,6 +344,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// How many events of `source` are not processed yet, counting at most `cap` (the webhook
     /// receivers' backpressure bound): one indexed count, no payloads read.
     async fn count_pending_events(&self, source: &str, cap: usize) -> Result<usize, StoreError>;
+
+    // --- run costs and backlogs (0008) ---------------------------------------------------
+
+    /// Records what a run cost on each system (one row per run and system; again replaces).
+    async fn record_run_costs(&self, costs: &[RunCost]) -> Result<(), StoreError>;
+
+    /// The cost rows of the newest `runs` runs that have any, newest run first.
+    async fn run_costs(&self, runs: usize) -> Result<Vec<RunCost>, StoreError>;
+
+    /// Saves each stream's backlog as a run left it, replacing the stream's previous row.
+    async fn save_backlogs(&self, backlogs: &[StreamBacklog]) -> Result<(), StoreError>;
+
+    /// Every stream's last saved backlog, by stream.
+    async fn backlogs(&self) -> Result<Vec<StreamBacklog>, StoreError>;
 
     // --- circuit breakers and alert state ----------------------------------------------
 

@@ -301,6 +301,22 @@ impl Store for SqlStore {
         journal::count_pending_events(&self.db, source, cap).await
     }
 
+    async fn record_run_costs(&self, costs: &[RunCost]) -> Result<(), StoreError> {
+        costs::record_costs(&self.db, costs).await
+    }
+
+    async fn run_costs(&self, runs: usize) -> Result<Vec<RunCost>, StoreError> {
+        costs::costs(&self.db, runs).await
+    }
+
+    async fn save_backlogs(&self, backlogs: &[StreamBacklog]) -> Result<(), StoreError> {
+        costs::save_backlogs(&self.db, backlogs).await
+    }
+
+    async fn backlogs(&self) -> Result<Vec<StreamBacklog>, StoreError> {
+        costs::backlogs(&self.db).await
+    }
+
     async fn breakers(&self) -> Result<Vec<BreakerState>, StoreError> {
         ops::breakers(&self.db).await
     }

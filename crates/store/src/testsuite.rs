@@ -102,6 +102,10 @@ layered! {
     CountDeadLettersByReason: count_dead_letters_by_reason() -> Result<Vec<(String, u64)>, StoreError>;
     RetryDeadLetter: retry_dead_letter(id: i64, redrive: &Redrive, by: &str, at: DateTime<Utc>) -> Result<DeadLetterChange, StoreError>;
     DiscardDeadLetter: discard_dead_letter(id: i64, by: &str, at: DateTime<Utc>) -> Result<DeadLetterChange, StoreError>;
+    RecordRunCosts: record_run_costs(costs: &[RunCost]) -> Result<(), StoreError>;
+    RunCosts: run_costs(runs: usize) -> Result<Vec<RunCost>, StoreError>;
+    SaveBacklogs: save_backlogs(backlogs: &[StreamBacklog]) -> Result<(), StoreError>;
+    Backlogs: backlogs() -> Result<Vec<StreamBacklog>, StoreError>;
     Breakers: breakers() -> Result<Vec<BreakerState>, StoreError>;
     RecordSystemRun: record_system_run(system: &str, failure: Option<&str>, open_after: u32, now: DateTime<Utc>) -> Result<BreakerUpdate, StoreError>;
     CloseBreaker: close_breaker(system: &str, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;

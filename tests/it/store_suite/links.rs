@@ -9,7 +9,7 @@ pub async fn migrate_is_idempotent(t: &TestStore) {
     let s = &*t.store;
     let again = s.migrate().await.expect("second migrate");
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.latest, 7);
+    assert_eq!(again.latest, 8);
     assert!(again.to_string().contains("up to date"), "{again}");
     assert!(s.migrate().await.expect("third migrate").applied.is_empty());
 }

@@ -37,6 +37,11 @@ pub(crate) struct PairContext {
     /// saw: a later change is planned again only if it is newer than what was seen (a re-read
     /// of the same or an older change costs nothing; a newer one is never skipped).
     pub planned: std::sync::Mutex<BTreeMap<i64, [Option<DateTime<Utc>>; 2]>>,
+    /// The time box's end: no page is started after it (`None`: not boxed). See `timebox`.
+    pub deadline: Option<DateTime<Utc>>,
+    /// Per side (left, right): the slowest time per record a page of this run took, measured
+    /// by `timebox` (what a page or the sweep is expected to cost).
+    pub paces: std::sync::Mutex<[Option<Duration>; 2]>,
     /// When the lease was last claimed or renewed (by this clock).
     pub lease_renewed: std::sync::Mutex<DateTime<Utc>>,
     /// Incremental cycle or backfill.

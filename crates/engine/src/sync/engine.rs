@@ -19,7 +19,8 @@ use super::context::{PairContext, incremental_stream};
 use super::control::{PairGate, ProgressSink, RunMode, StopSignal};
 use super::error::SyncError;
 use super::lease::{self, Claim, Claimant, pair_lease};
-use super::options::SyncOptions;
+use super::meter::{Metered, SystemWork};
+use super::options::{SyncOptions, TimeBox};
 use super::pull;
 use super::report::{PairReport, PairStatus, RunReport, run_status};
 
@@ -38,6 +39,9 @@ pub struct Engine {
     /// process takes it alone (write, only when free), so a run of this process waits for a
     /// micro-sync batch to end instead of being skipped on the store lease it holds.
     turns: std::sync::Mutex<BTreeMap<String, Arc<RwLock<()>>>>,
+    /// Per system: the work asked of it, counted at the connector boundary (the connectors in
+    /// `systems` are these, wrapped).
+    meters: BTreeMap<String, Arc<Metered>>,
 }
 
 /// One pair's part of the run being made.
@@ -63,7 +67,11 @@ impl Engine {
         for connector in systems.values() {
             connector.stop_on(stop.token());
         }
+        let meters: BTreeMap<String, Arc<Metered>> =
+            systems.into_iter().map(|(name, c)| (name, Metered::new(c))).collect();
+        let systems = meters.iter().map(|(n, m)| (n.clone(), m.clone() as Arc<dyn Connector>)).collect();
         Self {
+            meters,
             store,
             systems,
             pairs: pairs.into_iter().map(Arc::new).collect(),
@@ -93,6 +101,18 @@ impl Engine {
     /// handler). Runs started after it was raised stop at their first page boundary too.
     pub fn stop_signal(&self) -> StopSignal {
         self.stop.clone()
+    }
+
+    /// Runs started from now on stop starting pages once `time_box` has passed (see
+    /// [`TimeBox`]); `None` lifts it. `crosswalk run` sets it from `sync.time_box`.
+    pub fn with_time_box(mut self, time_box: Option<TimeBox>) -> Self {
+        self.opts.time_box = time_box;
+        self
+    }
+
+    /// Per system, the work asked of it so far (see [`SystemWork`]).
+    pub fn work(&self) -> BTreeMap<String, SystemWork> {
+        self.meters.iter().map(|(n, m)| (n.clone(), m.work())).collect()
     }
 
     /// The names of the configured pairs.
@@ -129,6 +149,7 @@ impl Engine {
             let names = pairs.iter().map(|p| p.name.clone()).collect();
             self.store.start_run(&NewRun { id: run_id.clone(), kind, pairs: names, started_at }).await?;
         }
+        let work_before = self.work();
         let mut reports = Vec::new();
         let mut windows = Vec::new();
         let span = info_span!("run", run_id = %run_id, dry_run);
@@ -140,8 +161,19 @@ impl Engine {
         }
         .instrument(span)
         .await;
-        let report = RunReport { run_id: run_id.clone(), status: run_status(&reports), pairs: reports };
+        let work = self.work().into_iter().map(|(n, w)| {
+            let before = work_before.get(&n).cloned().unwrap_or_default();
+            (n, w.since(&before))
+        });
+        let work = work.collect();
+        let report = RunReport { run_id: run_id.clone(), status: run_status(&reports), pairs: reports, work };
         if !dry_run {
+            let backlogs: Vec<_> = report.pairs.iter().flat_map(|p| p.backlogs.iter().cloned()).collect();
+            if !backlogs.is_empty()
+                && let Err(e) = self.store.save_backlogs(&backlogs).await
+            {
+                warn!(error = %e, "could not save the streams' backlogs; `status` shows the previous ones");
+            }
             let outcome = RunOutcome {
                 finished_at: self.clock.now(),
                 status: report.status,
@@ -303,6 +335,13 @@ impl Engine {
             horizon,
             dry_run: run.dry_run,
             lease_renewed: std::sync::Mutex::new(self.clock.now()),
+            deadline: match (run.mode, self.opts.time_box) {
+                (RunMode::Incremental, Some(b)) if !run.dry_run => {
+                    Some(run.started_at + chrono::Duration::from_std(b.budget).unwrap_or_default())
+                }
+                _ => None,
+            },
+            paces: Default::default(),
             lease,
             planned: Default::default(),
             mode: run.mode.clone(),

@@ -17,8 +17,8 @@
 //! | 4 page | `batch`, `page`, `resolutions`, `webhook_events` | pages waiting for each other's writes; one page through the stages below |
 //! | 3 stages | `identity` → `link` → `plan` → `apply` → `creates` → `settle` | decide, commit links, plan, send, settle |
 //! | 2 shared | `send`, `backlinks`, `review_items`, `misses` | writes to one side, back-links, review items, identity misses remembered |
-//! | 1 context | `context` | [`PairContext`](context::PairContext): one pair's run as every stage sees it |
-//! | 0 ground | `error`, `options`, `report`, `keys`, `control`, `caps`, `lease` | types, hashes, keys, caps, leases |
+//! | 1 context | `context`, `timebox` | [`PairContext`](context::PairContext): one pair's run as every stage sees it; the run's time box and each stream's backlog |
+//! | 0 ground | `error`, `options`, `meter`, `report`, `keys`, `control`, `caps`, `lease` | types, hashes, keys, caps, leases, the work counted per system |
 
 mod apply;
 mod backfill;
@@ -34,6 +34,7 @@ mod identity;
 mod keys;
 mod lease;
 mod link;
+pub mod meter;
 pub mod micro;
 mod misses;
 mod options;
@@ -45,11 +46,12 @@ mod resolutions;
 mod review_items;
 mod send;
 mod settle;
+mod timebox;
 pub mod webhook_events;
 
 pub use backfill::{BackfillReport, BackfillSpec, backfill_id, slices, write_capacity};
 pub use control::{BackfillState, PairGate, ProgressSink, StopSignal};
 pub use engine::Engine;
 pub use error::SyncError;
-pub use options::{SyncOptions, SyncPath};
+pub use options::{SyncOptions, SyncPath, TimeBox};
 pub use report::{PageStats, PairReport, PairStatus, RunReport};

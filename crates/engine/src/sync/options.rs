@@ -31,6 +31,27 @@ pub struct SyncOptions {
     /// writes, so a batching target's calls fill (`sync::batch`). Off by default for now: with it
     /// on, the demo's two-cycle convergence became timing-dependent (issue #21's notes).
     pub batch_across_pages: bool,
+    /// The time box of a scheduled run (`crosswalk run`): none for one-shot syncs, backfills and
+    /// micro-syncs, which run to their end.
+    pub time_box: Option<TimeBox>,
+}
+
+/// A scheduled run's share of its interval: once `budget` has passed since the run started, no
+/// new page is started (a page already started finishes and commits with its checkpoint); the
+/// rest of each stream is carried to the next run, one `every` later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBox {
+    /// How long a run may keep starting pages (`sync.time_box` × the interval).
+    pub budget: Duration,
+    /// The interval between runs: the pace at which a carried backlog drains, for the ETA.
+    pub every: Duration,
+}
+
+impl TimeBox {
+    /// The box of runs every `every` that may use `share` (0–1] of it.
+    pub fn share_of(every: Duration, share: f64) -> Self {
+        Self { budget: every.mul_f64(share.clamp(0.0, 1.0)), every }
+    }
 }
 
 /// The path a change took to the other side, for freshness (`crosswalk_freshness_seconds`'s
@@ -80,6 +101,7 @@ impl Default for SyncOptions {
             first_sync_creates: false,
             path: SyncPath::Poll,
             batch_across_pages: false,
+            time_box: None,
         }
     }
 }

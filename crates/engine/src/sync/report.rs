@@ -1,6 +1,10 @@
 //! What a run reports: counters per page and pair, how each pair ended, the run's status.
 
-use crate::store::{RunCounts, RunStatus};
+use std::collections::BTreeMap;
+
+use crate::store::{RunCounts, RunStatus, StreamBacklog};
+
+use super::meter::SystemWork;
 
 /// Counters of what a pair's pages did: the run counters the store records, plus four it
 /// does not.
@@ -60,6 +64,13 @@ pub enum PairStatus {
         /// Why.
         reason: String,
     },
+    /// The run's time box was reached: every page started was finished and committed with its
+    /// checkpoint, and the rest of the stream is carried to the next run. A success, not a
+    /// failure: the run did all it was given time for.
+    Carried {
+        /// Which stream, and that its backlog is carried.
+        reason: String,
+    },
     /// A gate (the circuit breaker of one of its systems, `ops::breaker`) paused the pair; it
     /// was not run.
     Paused {
@@ -88,6 +99,9 @@ pub struct PairReport {
     /// any shape: a 401, Salesforce's `invalid_grant`, a key without a scope); the circuit
     /// breaker opens at once on it.
     pub refused_credentials: Option<String>,
+    /// Each incremental stream's backlog as this run left it (none for a backfill, a dry run
+    /// or a pair that did not run).
+    pub backlogs: Vec<StreamBacklog>,
 }
 
 impl PairReport {
@@ -99,6 +113,7 @@ impl PairReport {
             stats: PageStats::default(),
             plan: String::new(),
             refused_credentials: None,
+            backlogs: Vec::new(),
         }
     }
 }
@@ -112,6 +127,8 @@ pub struct RunReport {
     pub pairs: Vec<PairReport>,
     /// The run's status.
     pub status: RunStatus,
+    /// Per system: the work the run asked of it (for the API-cost report's minimum).
+    pub work: BTreeMap<String, SystemWork>,
 }
 
 impl RunReport {
@@ -134,7 +151,8 @@ impl RunReport {
 }
 
 /// The status of a run whose pairs ended as `reports` say: failed when every pair failed,
-/// partial when some failed or stopped early, ok otherwise.
+/// partial when some failed or stopped early, ok otherwise (a pair stopped by the time box
+/// with its backlog carried is ok: it did what it had time for).
 pub(crate) fn run_status(reports: &[PairReport]) -> RunStatus {
     let failed = reports.iter().filter(|r| matches!(r.status, PairStatus::Failed { .. })).count();
     let partial =
@@ -171,6 +189,8 @@ mod tests {
         );
         let skipped = ended(PairStatus::Skipped { holder: "h".into() });
         assert_eq!(run_status(&[skipped, ended(PairStatus::Done)]), RunStatus::Ok);
+        let carried = ended(PairStatus::Carried { reason: "time box".into() });
+        assert_eq!(run_status(&[carried]), RunStatus::Ok, "a boxed run is a success");
     }
 
     #[test]
@@ -181,7 +201,8 @@ mod tests {
         let mut b = ended(PairStatus::Done);
         b.stats.run.updated = 3;
         b.stats.held = 4;
-        let run = RunReport { run_id: "r".into(), pairs: vec![a, b], status: RunStatus::Ok };
+        let run =
+            RunReport { run_id: "r".into(), pairs: vec![a, b], status: RunStatus::Ok, work: BTreeMap::new() };
         let total = run.totals();
         assert_eq!((total.written(), total.held), (5, 5));
         assert_eq!(run.first_failure(), None);
