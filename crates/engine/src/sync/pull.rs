@@ -128,10 +128,11 @@ async fn pull_side(
             break Pulled::Done;
         }
         ctx.keep_lease().await?;
-        if ctx.stop.is_requested() || !batch.is_empty() && !timebox::may_start(ctx, pages.slowest) {
-            if let Some(reason) = batch.flush(ctx, report).await? {
-                return Ok(Pulled::Stopped(reason));
-            }
+        // Checked again: the stop or the box may have come while the lease was kept.
+        if (ctx.stop.is_requested() || !timebox::may_start(ctx, pages.slowest))
+            && let Some(reason) = batch.flush(ctx, report).await?
+        {
+            return Ok(Pulled::Stopped(reason));
         }
         if ctx.stop.is_requested() {
             windows.push(StreamWindow { stream, from: pages.from, to: pages.to });
