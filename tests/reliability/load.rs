@@ -389,7 +389,11 @@ fn l2_queries() -> Vec<(&'static str, String, Vec<&'static str>)> {
         ),
         (
             "links of a page by record ids",
-            format!("{SELECT_LINKS} WHERE l.pair = $1 AND l.left_id IN ($2, $3, $4)"),
+            // The store sends the ids as a common table `u` (`UNNEST` of one array on
+            // PostgreSQL, multi-row `VALUES` on SQLite); explained here in the VALUES form.
+            format!(
+                "WITH u(rid) AS (VALUES ($2), ($3), ($4)) {SELECT_LINKS} WHERE l.pair = $1 AND l.left_id IN (SELECT rid FROM u)"
+            ),
             vec!["l2-bulk", "c-1", "c-2", "c-3"],
         ),
         (
@@ -412,8 +416,8 @@ fn l2_queries_match_the_store() -> Vec<String> {
         BY_RIGHT_ID,
         "WHERE l.id IN (SELECT k.link_id FROM link_keys k",
         "WHERE k.pair = $1 AND k.side = $2 AND k.field = $3 AND k.value = $4)",
-        "filter.push( l.pair , = ,",
-        "filter.push_in(id_column(side),",
+        "WHERE l.pair = ${} AND {} IN (SELECT rid FROM u)",
+        "id_column(side)",
     ] {
         if !source.contains(&squash(fragment)) {
             v.push(format!(

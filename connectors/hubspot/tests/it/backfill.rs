@@ -11,7 +11,14 @@ use connector_hubspot::{RateLimits, UserLimits};
 use serde_json::json;
 use sim_hubspot::{ObjectType, RateLimitConfig};
 
-use crate::common::{World, world, world_user};
+use crate::common::{World, world, world_user, world_with};
+
+/// A world whose account has the professional tier's burst (190 / 10 s), where listing is
+/// faster than search (on the free tier the two tie, and a tie goes to search).
+async fn professional() -> World {
+    let sim = RateLimitConfig { burst_max: 100_000, search_max: 100_000, ..RateLimitConfig::default() };
+    world_with(sim, RateLimits { burst_per_10s: 190, ..RateLimits::default() }).await
+}
 
 /// Pulls pages of a backfill `[since .. until]` until done, or until `pages` pages were read.
 async fn backfill(
@@ -61,7 +68,7 @@ fn requests(w: &World) -> (usize, usize, usize) {
 
 #[tokio::test]
 async fn a_full_backfill_walks_the_list_api_once_and_still_reports_deletes() {
-    let w = world().await;
+    let w = professional().await;
     let ids = w.seed_contacts(250, "b");
     w.sim.archive(ObjectType::Contacts, ids[7]).unwrap();
     w.advance(Duration::from_secs(5));
@@ -89,7 +96,7 @@ async fn a_full_backfill_walks_the_list_api_once_and_still_reports_deletes() {
 
 #[tokio::test]
 async fn a_list_walk_resumed_by_a_later_run_goes_on_where_it_stopped() {
-    let w = world().await;
+    let w = professional().await;
     let ids = w.seed_contacts(350, "r");
     w.advance(Duration::from_secs(5));
     let until = w.clock.now();
